@@ -1,0 +1,88 @@
+// NodeConfig: the node's YAML config with Quickwit's keys. Loading order: read the file, substitute
+// `${VAR}` (and `${VAR:-default}`) from the environment, parse, apply `SHALE_*` environment
+// overrides, fill defaults, validate. Unknown keys and bad values fail with a message naming the
+// key (e.g. `searcher.fast_field_cache_capacity: invalid byte size "12QB"`).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace shale::config {
+
+inline constexpr std::string_view kAllServices[] = {"searcher", "indexer", "metastore",
+                                                    "control_plane", "janitor"};
+
+struct S3StorageConfig {
+  std::optional<std::string> endpoint;
+  std::optional<std::string> region;
+  bool force_path_style_access = false;
+  std::optional<std::string> access_key_id;
+  std::optional<std::string> secret_access_key;
+};
+
+struct SearcherConfig {
+  uint64_t fast_field_cache_capacity = 1'000'000'000;
+  uint64_t split_footer_cache_capacity = 500'000'000;
+  uint64_t partial_request_cache_capacity = 64'000'000;
+  uint32_t max_num_concurrent_split_searches = 100;
+  uint32_t max_num_concurrent_split_streams = 100;
+  uint64_t request_timeout_secs = 30;
+};
+
+struct IndexerConfig {
+  uint64_t split_store_max_num_bytes = 100'000'000'000;
+  uint64_t split_store_max_num_splits = 1000;
+  uint32_t max_concurrent_split_uploads = 12;
+  bool enable_otlp_endpoint = false;
+};
+
+struct IngestApiConfig {
+  uint64_t max_queue_memory_usage = 2'000'000'000;
+  uint64_t max_queue_disk_usage = 4'000'000'000;
+  uint64_t content_length_limit = 10 * 1024 * 1024;
+};
+
+struct NodeConfig {
+  std::string version = "0.8";
+  std::string node_id;  // default: the host name
+  std::string cluster_id = "shale-default-cluster";
+  std::vector<std::string> enabled_services;  // default: all
+  std::string listen_address = "127.0.0.1";
+  std::string advertise_address;  // default: listen_address
+  uint16_t rest_listen_port = 7280;
+  uint16_t grpc_listen_port = 0;    // default: rest + 1
+  uint16_t gossip_listen_port = 0;  // default: rest
+  std::vector<std::string> peer_seeds;
+  std::string data_dir = "./shale-data";
+  std::string metastore_uri;           // default: {data_dir}/indexes
+  std::string default_index_root_uri;  // default: {data_dir}/indexes
+  S3StorageConfig s3;
+  SearcherConfig searcher;
+  IndexerConfig indexer;
+  IngestApiConfig ingest_api;
+  std::vector<std::string> rest_cors_allow_origins;
+
+  bool IsServiceEnabled(std::string_view service) const;
+};
+
+// Loads YAML text. `env` holds the environment (injected for tests).
+absl::StatusOr<NodeConfig> LoadNodeConfig(std::string_view yaml_text,
+                                          const std::map<std::string, std::string>& env);
+// Reads the file then LoadNodeConfig. NotFound / InvalidArgument naming the path.
+absl::StatusOr<NodeConfig> LoadNodeConfigFile(const std::string& path,
+                                              const std::map<std::string, std::string>& env);
+// Returns the process environment as a map.
+std::map<std::string, std::string> ProcessEnvironment();
+// Parses "500M", "1G", "64MB", "2GiB", "1000" into bytes. InvalidArgument otherwise.
+absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
+// The config as GET /api/v1/config shows it (secrets redacted).
+nlohmann::json NodeConfigToJson(const NodeConfig& config);
+
+}  // namespace shale::config

@@ -1,0 +1,96 @@
+// DocMapping: how JSON documents map onto indexed, stored and fast fields. It mirrors Quickwit's
+// `doc_mapping` section of an index config. This header only holds the data model; parsing from
+// JSON/YAML lives in config/ and validation of the model lives in ValidateDocMapping().
+//
+// Field paths: an object field `resource` with a child `service` is addressed as
+// "resource.service". A literal dot inside a field name is escaped as "\." in paths.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace shale::index {
+
+// PERSISTED (as strings in index configs and split field tables): never rename the strings.
+enum class FieldType { kText, kI64, kU64, kF64, kBool, kDatetime, kObject, kJson };
+
+// Returns "text", "i64", "u64", "f64", "bool", "datetime", "object", "json".
+const char* FieldTypeName(FieldType type);
+
+enum class DocMappingMode { kDynamic, kLenient, kStrict };
+const char* DocMappingModeName(DocMappingMode mode);
+
+// Accepted datetime input formats. Strptime patterns are for a later engine version.
+enum class DatetimeInputFormat { kRfc3339, kUnixTimestamp, kIso8601, kRfc2822 };
+
+// Datetime output formats for hits.
+enum class DatetimeOutputFormat {
+  kRfc3339,
+  kUnixTimestampSecs,
+  kUnixTimestampMillis,
+  kUnixTimestampMicros,
+  kUnixTimestampNanos
+};
+
+// Precision kept in fast fields (datetimes are stored as i64 microseconds, truncated to this).
+enum class DatetimePrecision { kSeconds, kMilliseconds, kMicroseconds };
+
+enum class IndexRecordOption { kBasic, kFreq, kPosition };
+
+struct FieldMapping {
+  std::string name;  // leaf name, non-empty
+  FieldType type = FieldType::kText;
+  std::string description;
+  bool indexed = true;
+  bool stored = true;
+  bool fast = false;
+  // Text (and json) only.
+  std::string tokenizer = "default";  // "raw" or "default" in engine v1
+  IndexRecordOption record = IndexRecordOption::kBasic;
+  bool fieldnorms = false;
+  std::optional<std::string> fast_normalizer;  // "raw" or "lowercase" when fast on text
+  // Numbers only.
+  bool coerce = true;
+  // Datetime only.
+  std::vector<DatetimeInputFormat> input_formats = {DatetimeInputFormat::kRfc3339,
+                                                     DatetimeInputFormat::kUnixTimestamp};
+  DatetimeOutputFormat output_format = DatetimeOutputFormat::kRfc3339;
+  DatetimePrecision fast_precision = DatetimePrecision::kSeconds;
+  // Object only.
+  std::vector<FieldMapping> field_mappings;
+  // Json only.
+  bool expand_dots = true;
+};
+
+// How fields absent from `field_mappings` are handled in dynamic mode.
+struct DynamicMapping {
+  bool indexed = true;
+  bool stored = true;
+  bool fast = true;
+  std::string tokenizer = "raw";
+  IndexRecordOption record = IndexRecordOption::kBasic;
+  bool expand_dots = true;
+};
+
+struct DocMapping {
+  std::vector<FieldMapping> field_mappings;
+  DocMappingMode mode = DocMappingMode::kDynamic;
+  DynamicMapping dynamic_mapping;
+  std::optional<std::string> timestamp_field;  // a path to a datetime field
+  std::vector<std::string> tag_fields;         // paths to text(raw)/i64/u64 fields
+  bool store_source = false;
+  bool index_field_presence = false;
+  bool store_document_size = false;
+  std::optional<std::string> partition_key;
+  uint32_t max_num_partitions = 200;
+};
+
+// Checks names, types, the timestamp field (must exist, be a datetime, fast) and tag fields
+// (must exist and be raw text, i64 or u64). InvalidArgument names the offending field.
+absl::Status ValidateDocMapping(const DocMapping& mapping);
+
+}  // namespace shale::index

@@ -1,0 +1,167 @@
+// The engine's public surface for building and reading one split. See docs/format/split.md.
+//
+// Building: DocProcessor turns JSON text into ProcessedDoc (validation against the DocMapping,
+// typed conversion, timestamp and tag extraction). SplitWriter accumulates processed docs in
+// memory and Finish() serializes the whole split file (sections + footer with a versioned file
+// table and the hotcache).
+//
+// Reading: SplitReader::Open reads the footer through a ByteRangeSource (one read of the tail
+// when no hotcache bytes are given, none when they are) and afterwards reads only the byte ranges
+// a query needs. The engine does no I/O of its own.
+//
+// Thread safety: DocProcessor::Process and SplitReader methods are const and thread-safe.
+// SplitWriter is single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "index/doc_mapping.h"
+#include "index/query.h"
+
+namespace shale::index {
+
+class ProcessedDocImpl;
+
+// One document after doc processing. Move-only, opaque to callers except for the accessors.
+class ProcessedDoc {
+ public:
+  ProcessedDoc();
+  explicit ProcessedDoc(std::unique_ptr<ProcessedDocImpl> impl);
+  ProcessedDoc(ProcessedDoc&&) noexcept;
+  ProcessedDoc& operator=(ProcessedDoc&&) noexcept;
+  ~ProcessedDoc();
+
+  // Value of the timestamp field in microseconds, when the mapping has one and the doc holds it.
+  std::optional<int64_t> timestamp_micros() const;
+  // Size of the source JSON text in bytes.
+  uint64_t num_bytes() const;
+  ProcessedDocImpl& impl() { return *impl_; }
+  const ProcessedDocImpl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<ProcessedDocImpl> impl_;
+};
+
+class DocProcessor {
+ public:
+  // InvalidArgument when the mapping fails ValidateDocMapping.
+  static absl::StatusOr<std::unique_ptr<DocProcessor>> Create(const DocMapping& mapping);
+  virtual ~DocProcessor() = default;
+
+  // Parses and converts one JSON object. InvalidArgument with a reason naming the field on any
+  // mismatch: malformed JSON, not an object, a strict-mode unknown field, a value of the wrong
+  // type, an unparsable datetime. Lenient mode drops unmapped fields; dynamic mode captures them
+  // with the `dynamic_mapping` options.
+  virtual absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const = 0;
+};
+
+struct SplitWriterOptions {
+  int docstore_compression_level = 8;     // zstd level
+  uint32_t docstore_blocksize = 1'000'000;  // uncompressed bytes per doc store block
+};
+
+// Everything the metastore records about a finished split, plus its bytes.
+struct SerializedSplit {
+  std::string bytes;  // the whole split file
+  uint64_t num_docs = 0;
+  uint64_t uncompressed_docs_size_in_bytes = 0;  // sum of ProcessedDoc::num_bytes
+  std::optional<int64_t> time_range_start_micros;  // min timestamp, inclusive
+  std::optional<int64_t> time_range_end_micros;    // max timestamp, inclusive
+  // Tags. For each tag field with at most 1000 distinct values in the split: the marker "field!"
+  // (this field's list is exhaustive) and "field:value" per distinct value. A tag field with
+  // more values contributes nothing, so the split cannot be pruned on it. A split may be skipped
+  // for `field:v` iff it holds "field!" and not "field:v".
+  std::set<std::string> tags;
+  // Byte range [footer_start, footer_end) of the footer + hotcache inside `bytes`.
+  uint64_t footer_start = 0;
+  uint64_t footer_end = 0;
+};
+
+class SplitWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<SplitWriter>> Create(const DocMapping& mapping,
+                                                             const SplitWriterOptions& options);
+  virtual ~SplitWriter() = default;
+
+  virtual void AddDocument(ProcessedDoc doc) = 0;
+  virtual uint64_t num_docs() const = 0;
+  // Approximate heap bytes held by the in-memory index (used for `resources.heap_size`).
+  virtual uint64_t memory_usage_bytes() const = 0;
+  // Serializes the split. The writer must not be used afterwards.
+  virtual absl::StatusOr<SerializedSplit> Finish() = 0;
+};
+
+// Random access to the bytes of one split file.
+class ByteRangeSource {
+ public:
+  virtual ~ByteRangeSource() = default;
+  // Returns exactly `length` bytes at `offset`. OutOfRange/DataLoss when the file is shorter.
+  virtual absl::StatusOr<std::string> Read(uint64_t offset, uint64_t length) const = 0;
+  virtual uint64_t size() const = 0;
+  // Used in error messages, e.g. the split id.
+  virtual const std::string& name() const = 0;
+};
+
+// A ByteRangeSource over bytes held in memory (tests, freshly built splits).
+std::shared_ptr<ByteRangeSource> NewMemoryByteRangeSource(std::string name, std::string bytes);
+
+enum class SortOrder { kAsc, kDesc };
+
+struct SortField {
+  std::string field;  // a fast field path, or "_score", or "_doc"
+  SortOrder order = SortOrder::kDesc;
+};
+
+struct SplitSearchRequest {
+  // Half-open time filter [start, end) on the timestamp field, in microseconds.
+  std::optional<int64_t> start_timestamp_micros;
+  std::optional<int64_t> end_timestamp_micros;
+  // Number of top hits to keep (start_offset + max_hits of the API request).
+  uint32_t top_k = 20;
+  // Up to two sort fields. Empty: by the timestamp field descending when the mapping has one,
+  // else by doc id ascending.
+  std::vector<SortField> sort_by;
+  // When false the engine may stop counting once top_k is known (num_hits is then a lower bound).
+  bool count_all = true;
+};
+
+struct SplitHit {
+  uint32_t doc_id = 0;
+  // One sort key per sort field, in the order-preserving u64 encoding (so hits of different
+  // splits compare by plain integer comparison after applying the sort order); nullopt when the
+  // doc has no value (missing values sort last whatever the order).
+  std::vector<std::optional<uint64_t>> sort_keys;
+  float score = 0.0f;
+};
+
+struct SplitSearchResult {
+  uint64_t num_hits = 0;
+  std::vector<SplitHit> hits;  // best first, at most top_k
+};
+
+class SplitReader {
+ public:
+  // Opens a split. With `hotcache` (the bytes [footer_start, footer_end) that the metastore
+  // records) no read happens; without, the tail of `source` is read once to find the footer.
+  // DataLoss naming the split and offset when the footer or a checksum is bad.
+  static absl::StatusOr<std::unique_ptr<SplitReader>> Open(
+      std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache = std::nullopt);
+  virtual ~SplitReader() = default;
+
+  virtual uint64_t num_docs() const = 0;
+  // Runs `query` and the collector described by `request`.
+  virtual absl::StatusOr<SplitSearchResult> Search(const Query& query,
+                                                   const SplitSearchRequest& request) const = 0;
+  // Returns the stored document `doc_id` as JSON text (stored fields, datetimes in the field's
+  // output_format).
+  virtual absl::StatusOr<std::string> FetchDocument(uint32_t doc_id) const = 0;
+};
+
+}  // namespace shale::index
