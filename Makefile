@@ -1,0 +1,57 @@
+# Shale developer entry points. `make run` and `make test` work on a fresh Debian 12 machine
+# (as root): both install what is missing first.
+BUILD_DIR ?= build
+RELEASE_DIR := $(BUILD_DIR)/release
+DEBUG_DIR := $(BUILD_DIR)/debug
+CONFIG ?= config/shale.yaml
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build build-debug run test test-unit test-integration bench fmt fmt-check tidy \
+        check-layering clean
+
+all: build
+
+deps:
+	bash tools/install_deps.sh
+
+build: deps
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHALE_BUILD_TESTS=OFF
+	ninja -C $(RELEASE_DIR) -j$(JOBS) shale shale_gen_logs
+
+build-debug: deps
+	cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug
+	ninja -C $(DEBUG_DIR) -j$(JOBS)
+
+# Starts a single node with every service on http://127.0.0.1:7280, data under ./shale-data.
+run: build
+	$(RELEASE_DIR)/bin/shale run --config $(CONFIG)
+
+# Debug build with ASan + UBSan, then every test through CTest (unit, integration, layering).
+test: build-debug
+	cd $(DEBUG_DIR) && ctest --output-on-failure -j$(JOBS)
+
+test-unit: build-debug
+	cd $(DEBUG_DIR) && ctest --output-on-failure -j$(JOBS) -L unit
+
+test-integration: build-debug
+	cd $(DEBUG_DIR) && ctest --output-on-failure -L integration
+
+bench: build
+	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash tools/bench.sh
+
+check-layering:
+	python3 tools/check_layering.py
+
+fmt:
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+fmt-check:
+	git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+
+# clang-tidy on the C++ files changed against main's merge base.
+tidy: build-debug
+	git diff --name-only --diff-filter=d $$(git merge-base HEAD origin/main 2>/dev/null || git rev-list --max-parents=0 HEAD) -- '*.cc' \
+	  | xargs -r clang-tidy -p $(DEBUG_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,483 @@
+// DocProcessor: JSON text → ProcessedDoc, with simdjson's DOM API used through error codes only
+// (our code never throws).
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "fmt/format.h"
+
+#include "index/internal/datetime.h"
+#include "index/internal/encoding.h"
+#include "index/internal/processed_doc.h"
+#include "index/split_format.h"
+#include "simdjson.h"
+
+namespace shale::index {
+
+ProcessedDoc::ProcessedDoc() : impl_(std::make_unique<ProcessedDocImpl>()) {}
+ProcessedDoc::ProcessedDoc(std::unique_ptr<ProcessedDocImpl> impl) : impl_(std::move(impl)) {}
+ProcessedDoc::ProcessedDoc(ProcessedDoc&&) noexcept = default;
+ProcessedDoc& ProcessedDoc::operator=(ProcessedDoc&&) noexcept = default;
+ProcessedDoc::~ProcessedDoc() = default;
+
+std::optional<int64_t> ProcessedDoc::timestamp_micros() const {
+  return impl_ ? impl_->timestamp_micros : std::nullopt;
+}
+uint64_t ProcessedDoc::num_bytes() const { return impl_ ? impl_->num_bytes : 0; }
+
+namespace {
+
+using internal::EncodeF64;
+using internal::EncodeI64;
+using internal::LeafOptions;
+using internal::LeafValue;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+void AppendJsonString(std::string_view text, std::string& out) {
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string EscapeKey(std::string_view key, bool expand_dots) {
+  std::string escaped;
+  escaped.reserve(key.size());
+  for (char c : key) {
+    if (c == '.' && !expand_dots) escaped.push_back('\\');
+    escaped.push_back(c);
+  }
+  return escaped;
+}
+
+std::string JoinPath(const std::string& prefix, std::string_view key, bool expand_dots) {
+  std::string escaped = EscapeKey(key, expand_dots);
+  if (prefix.empty()) return escaped;
+  return prefix + "." + escaped;
+}
+
+std::string Snippet(element value) {
+  std::string text = simdjson::to_string(value);
+  if (text.size() > 64) {
+    text.resize(64);
+    text += "...";
+  }
+  return text;
+}
+
+LeafOptions OptionsOf(const FieldMapping& field) {
+  LeafOptions options;
+  options.indexed = field.indexed;
+  options.fast = field.fast;
+  options.record_freq = field.record != IndexRecordOption::kBasic;
+  options.fast_lowercase =
+      field.fast_normalizer.has_value() && *field.fast_normalizer == "lowercase";
+  options.tokenizer = TokenizerFromName(field.tokenizer).value_or(TokenizerKind::kDefault);
+  options.fast_precision = field.fast_precision;
+  return options;
+}
+
+bool HasFormat(const FieldMapping& field, DatetimeInputFormat format) {
+  for (DatetimeInputFormat f : field.input_formats) {
+    if (f == format) return true;
+  }
+  return false;
+}
+
+class DocProcessorImpl final : public DocProcessor {
+ public:
+  explicit DocProcessorImpl(const DocMapping& mapping) : mapping_(mapping) {
+    dynamic_options_.indexed = mapping_.dynamic_mapping.indexed;
+    dynamic_options_.fast = mapping_.dynamic_mapping.fast;
+    dynamic_options_.record_freq = mapping_.dynamic_mapping.record != IndexRecordOption::kBasic;
+    dynamic_options_.tokenizer =
+        TokenizerFromName(mapping_.dynamic_mapping.tokenizer).value_or(TokenizerKind::kRaw);
+    dynamic_options_.fast_precision = DatetimePrecision::kMicroseconds;
+    if (mapping_.timestamp_field.has_value()) {
+      timestamp_precision_ = FindPrecision(mapping_.field_mappings, "", *mapping_.timestamp_field);
+    }
+  }
+
+  absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const override {
+    thread_local simdjson::dom::parser parser;
+    element root;
+    simdjson::error_code error = parser.parse(json_text.data(), json_text.size()).get(root);
+    if (error != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError(
+          fmt::format("malformed json document: {}", simdjson::error_message(error)));
+    }
+    simdjson::dom::object object;
+    if (root.get_object().get(object) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("json document is not an object");
+    }
+    auto impl = std::make_unique<ProcessedDocImpl>();
+    impl->num_bytes = json_text.size();
+    impl->stored_json.reserve(json_text.size());
+    absl::Status status =
+        ProcessMappedObject(object, mapping_.field_mappings, "", *impl, impl->stored_json);
+    if (!status.ok()) return status;
+    if (mapping_.timestamp_field.has_value()) {
+      for (const LeafValue& leaf : impl->values) {
+        if (leaf.type == FieldType::kDatetime && leaf.path == *mapping_.timestamp_field) {
+          impl->timestamp_micros =
+              internal::TruncateMicros(internal::DecodeI64(leaf.value), timestamp_precision_);
+          break;
+        }
+      }
+    }
+    return ProcessedDoc(std::move(impl));
+  }
+
+ private:
+  static DatetimePrecision FindPrecision(const std::vector<FieldMapping>& mappings,
+                                         const std::string& prefix, const std::string& target) {
+    for (const FieldMapping& field : mappings) {
+      const std::string path = JoinPath(prefix, field.name, false);
+      if (path == target) return field.fast_precision;
+      if (field.type == FieldType::kObject && target.starts_with(path + ".")) {
+        return FindPrecision(field.field_mappings, path, target);
+      }
+    }
+    return DatetimePrecision::kSeconds;
+  }
+
+  // Appends `"key":{...}` of the mapped object to `stored` (stored fields only).
+  absl::Status ProcessMappedObject(simdjson::dom::object object,
+                                   const std::vector<FieldMapping>& mappings,
+                                   const std::string& prefix, ProcessedDocImpl& doc,
+                                   std::string& stored) const {
+    stored.push_back('{');
+    bool first = true;
+    std::string value_json;
+    for (simdjson::dom::key_value_pair field : object) {
+      const FieldMapping* mapping = nullptr;
+      for (const FieldMapping& candidate : mappings) {
+        if (candidate.name == field.key) {
+          mapping = &candidate;
+          break;
+        }
+      }
+      value_json.clear();
+      if (mapping != nullptr) {
+        const std::string path = JoinPath(prefix, field.key, false);
+        absl::Status status = ProcessMapped(*mapping, path, field.value, doc, value_json);
+        if (!status.ok()) return status;
+      } else if (mapping_.mode == DocMappingMode::kStrict) {
+        return absl::InvalidArgumentError(
+            fmt::format("field `{}` is not declared in the doc mapping (strict mode)",
+                        JoinPath(prefix, field.key, false)));
+      } else if (mapping_.mode == DocMappingMode::kDynamic) {
+        const bool expand_dots = mapping_.dynamic_mapping.expand_dots;
+        const std::string path = JoinPath(prefix, field.key, expand_dots);
+        FlattenDynamic(field.value, path, dynamic_options_, expand_dots, doc);
+        if (mapping_.dynamic_mapping.stored && !field.value.is_null()) {
+          value_json = simdjson::to_string(field.value);
+        }
+      }
+      if (value_json.empty()) continue;
+      if (!first) stored.push_back(',');
+      first = false;
+      AppendJsonString(field.key, stored);
+      stored.push_back(':');
+      stored += value_json;
+    }
+    stored.push_back('}');
+    return absl::OkStatus();
+  }
+
+  // Converts the value of a mapped field; appends its stored JSON to `stored` (left empty when
+  // nothing is stored).
+  absl::Status ProcessMapped(const FieldMapping& field, const std::string& path, element value,
+                             ProcessedDocImpl& doc, std::string& stored) const {
+    if (value.is_null()) return absl::OkStatus();
+    if (value.is_array()) {
+      std::string items;
+      std::string item;
+      bool first = true;
+      simdjson::dom::array array = value.get_array().value_unsafe();
+      for (element child : array) {
+        item.clear();
+        absl::Status status = ProcessMapped(field, path, child, doc, item);
+        if (!status.ok()) return status;
+        if (item.empty()) continue;
+        if (!first) items.push_back(',');
+        first = false;
+        items += item;
+      }
+      if (!first) stored = "[" + items + "]";
+      return absl::OkStatus();
+    }
+    switch (field.type) {
+      case FieldType::kObject: {
+        simdjson::dom::object object;
+        if (value.get_object().get(object) != simdjson::SUCCESS) {
+          return TypeError(field, path, value);
+        }
+        std::string child;
+        absl::Status status = ProcessMappedObject(object, field.field_mappings, path, doc, child);
+        if (!status.ok()) return status;
+        if (child != "{}") stored = std::move(child);
+        return absl::OkStatus();
+      }
+      case FieldType::kJson: {
+        if (!value.is_object()) return TypeError(field, path, value);
+        FlattenDynamic(value, path, OptionsOf(field), field.expand_dots, doc);
+        if (field.stored) stored = simdjson::to_string(value);
+        return absl::OkStatus();
+      }
+      default:
+        break;
+    }
+    LeafValue leaf;
+    leaf.type = field.type;
+    absl::Status status = ConvertLeaf(field, path, value, leaf);
+    if (!status.ok()) return status;
+    if (field.stored) {
+      switch (field.type) {
+        case FieldType::kText:
+          AppendJsonString(leaf.text, stored);
+          break;
+        case FieldType::kI64:
+          stored = fmt::format("{}", internal::DecodeI64(leaf.value));
+          break;
+        case FieldType::kU64:
+          stored = fmt::format("{}", leaf.value);
+          break;
+        case FieldType::kF64:
+          stored = fmt::format("{}", internal::DecodeF64(leaf.value));
+          break;
+        case FieldType::kBool:
+          stored = leaf.value != 0 ? "true" : "false";
+          break;
+        case FieldType::kDatetime:
+          stored =
+              internal::FormatDatetimeJson(internal::DecodeI64(leaf.value), field.output_format);
+          break;
+        default:
+          break;
+      }
+    }
+    if (field.indexed || field.fast) {
+      leaf.path = path;
+      leaf.options = OptionsOf(field);
+      doc.values.push_back(std::move(leaf));
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status TypeError(const FieldMapping& field, const std::string& path, element value) {
+    return absl::InvalidArgumentError(fmt::format("field `{}` expects a value of type {}, got `{}`",
+                                                  path, FieldTypeName(field.type), Snippet(value)));
+  }
+
+  static absl::Status ConvertLeaf(const FieldMapping& field, const std::string& path, element value,
+                                  LeafValue& leaf) {
+    const element_type type = value.type();
+    const bool is_string = type == element_type::STRING;
+    std::string_view text;
+    if (is_string) text = value.get_string().value_unsafe();
+    switch (field.type) {
+      case FieldType::kText:
+        if (!is_string) return TypeError(field, path, value);
+        leaf.text.assign(text.data(), text.size());
+        return absl::OkStatus();
+      case FieldType::kI64: {
+        int64_t result = 0;
+        if (type == element_type::INT64) {
+          result = value.get_int64().value_unsafe();
+        } else if (type == element_type::UINT64) {
+          return TypeError(field, path, value);
+        } else if (type == element_type::DOUBLE) {
+          const double d = value.get_double().value_unsafe();
+          if (std::trunc(d) != d || d < -9.2233720368547758e18 || d >= 9.2233720368547758e18) {
+            return TypeError(field, path, value);
+          }
+          result = static_cast<int64_t>(d);
+        } else if (is_string && field.coerce) {
+          auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), result);
+          if (ec != std::errc() || ptr != text.data() + text.size()) {
+            return TypeError(field, path, value);
+          }
+        } else {
+          return TypeError(field, path, value);
+        }
+        leaf.value = EncodeI64(result);
+        return absl::OkStatus();
+      }
+      case FieldType::kU64: {
+        uint64_t result = 0;
+        if (type == element_type::UINT64) {
+          result = value.get_uint64().value_unsafe();
+        } else if (type == element_type::INT64) {
+          const int64_t i = value.get_int64().value_unsafe();
+          if (i < 0) return TypeError(field, path, value);
+          result = static_cast<uint64_t>(i);
+        } else if (type == element_type::DOUBLE) {
+          const double d = value.get_double().value_unsafe();
+          if (std::trunc(d) != d || d < 0 || d >= 1.8446744073709552e19) {
+            return TypeError(field, path, value);
+          }
+          result = static_cast<uint64_t>(d);
+        } else if (is_string && field.coerce) {
+          auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), result);
+          if (ec != std::errc() || ptr != text.data() + text.size()) {
+            return TypeError(field, path, value);
+          }
+        } else {
+          return TypeError(field, path, value);
+        }
+        leaf.value = result;
+        return absl::OkStatus();
+      }
+      case FieldType::kF64: {
+        double result = 0;
+        if (type == element_type::DOUBLE || type == element_type::INT64 ||
+            type == element_type::UINT64) {
+          result = value.get_double().value_unsafe();
+        } else if (is_string && field.coerce) {
+          auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), result);
+          if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(result)) {
+            return TypeError(field, path, value);
+          }
+        } else {
+          return TypeError(field, path, value);
+        }
+        leaf.value = EncodeF64(result);
+        return absl::OkStatus();
+      }
+      case FieldType::kBool: {
+        bool result = false;
+        if (type == element_type::BOOL) {
+          result = value.get_bool().value_unsafe();
+        } else if (is_string && field.coerce && (text == "true" || text == "false")) {
+          result = text == "true";
+        } else {
+          return TypeError(field, path, value);
+        }
+        leaf.value = result ? 1 : 0;
+        return absl::OkStatus();
+      }
+      case FieldType::kDatetime: {
+        std::optional<int64_t> micros;
+        if (is_string) {
+          if (HasFormat(field, DatetimeInputFormat::kRfc3339)) {
+            micros = internal::ParseRfc3339Micros(text, false);
+          }
+          if (!micros && HasFormat(field, DatetimeInputFormat::kIso8601)) {
+            micros = internal::ParseRfc3339Micros(text, true);
+          }
+        } else if (HasFormat(field, DatetimeInputFormat::kUnixTimestamp)) {
+          if (type == element_type::INT64) {
+            micros = internal::UnixTimestampToMicros(value.get_int64().value_unsafe());
+          } else if (type == element_type::UINT64) {
+            const uint64_t u = value.get_uint64().value_unsafe();
+            if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+              micros = internal::UnixTimestampToMicros(static_cast<int64_t>(u));
+            }
+          } else if (type == element_type::DOUBLE) {
+            micros = internal::UnixSecondsF64ToMicros(value.get_double().value_unsafe());
+          }
+        }
+        if (!micros.has_value()) {
+          return absl::InvalidArgumentError(fmt::format(
+              "field `{}` expects a datetime, could not parse `{}`", path, Snippet(value)));
+        }
+        leaf.value = EncodeI64(*micros);
+        return absl::OkStatus();
+      }
+      default:
+        return TypeError(field, path, value);
+    }
+  }
+
+  // Captures every leaf of `value` under `path` with the dynamic (or json field) options.
+  static void FlattenDynamic(element value, const std::string& path, const LeafOptions& options,
+                             bool expand_dots, ProcessedDocImpl& doc) {
+    if (!options.indexed && !options.fast) return;
+    LeafValue leaf;
+    switch (value.type()) {
+      case element_type::NULL_VALUE:
+        return;
+      case element_type::ARRAY: {
+        simdjson::dom::array array = value.get_array().value_unsafe();
+        for (element child : array) {
+          FlattenDynamic(child, path, options, expand_dots, doc);
+        }
+        return;
+      }
+      case element_type::OBJECT: {
+        simdjson::dom::object object = value.get_object().value_unsafe();
+        for (simdjson::dom::key_value_pair field : object) {
+          FlattenDynamic(field.value, JoinPath(path, field.key, expand_dots), options, expand_dots,
+                         doc);
+        }
+        return;
+      }
+      case element_type::STRING: {
+        leaf.type = FieldType::kText;
+        std::string_view text = value.get_string().value_unsafe();
+        leaf.text.assign(text.data(), text.size());
+        break;
+      }
+      case element_type::INT64:
+        leaf.type = FieldType::kI64;
+        leaf.value = EncodeI64(value.get_int64().value_unsafe());
+        break;
+      case element_type::UINT64:
+        leaf.type = FieldType::kU64;
+        leaf.value = value.get_uint64().value_unsafe();
+        break;
+      case element_type::DOUBLE:
+        leaf.type = FieldType::kF64;
+        leaf.value = EncodeF64(value.get_double().value_unsafe());
+        break;
+      case element_type::BOOL:
+        leaf.type = FieldType::kBool;
+        leaf.value = value.get_bool().value_unsafe() ? 1 : 0;
+        break;
+    }
+    leaf.path = path;
+    leaf.options = options;
+    doc.values.push_back(std::move(leaf));
+  }
+
+  DocMapping mapping_;
+  LeafOptions dynamic_options_;
+  DatetimePrecision timestamp_precision_ = DatetimePrecision::kSeconds;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DocProcessor>> DocProcessor::Create(const DocMapping& mapping) {
+  absl::Status status = ValidateDocMapping(mapping);
+  if (!status.ok()) return status;
+  return std::unique_ptr<DocProcessor>(std::make_unique<DocProcessorImpl>(mapping));
+}
+
+}  // namespace shale::index

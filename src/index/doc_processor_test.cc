@@ -1,0 +1,190 @@
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "index/internal/datetime.h"
+#include "index/internal/encoding.h"
+#include "index/internal/processed_doc.h"
+#include "index/split_format.h"
+
+namespace shale::index {
+namespace {
+
+using ::testing::HasSubstr;
+
+FieldMapping Field(std::string name, FieldType type) {
+  FieldMapping field;
+  field.name = std::move(name);
+  field.type = type;
+  return field;
+}
+
+DocMapping LogMapping(DocMappingMode mode) {
+  DocMapping mapping;
+  mapping.mode = mode;
+  FieldMapping ts = Field("ts", FieldType::kDatetime);
+  ts.fast = true;
+  ts.fast_precision = DatetimePrecision::kMilliseconds;
+  mapping.field_mappings.push_back(ts);
+  mapping.field_mappings.push_back(Field("body", FieldType::kText));
+  mapping.field_mappings.push_back(Field("count", FieldType::kI64));
+  mapping.field_mappings.push_back(Field("size", FieldType::kU64));
+  mapping.field_mappings.push_back(Field("ratio", FieldType::kF64));
+  mapping.field_mappings.push_back(Field("ok", FieldType::kBool));
+  FieldMapping service = Field("service", FieldType::kText);
+  service.tokenizer = "raw";
+  FieldMapping resource = Field("resource", FieldType::kObject);
+  resource.field_mappings.push_back(service);
+  mapping.field_mappings.push_back(resource);
+  mapping.field_mappings.push_back(Field("attrs", FieldType::kJson));
+  mapping.timestamp_field = "ts";
+  return mapping;
+}
+
+std::unique_ptr<DocProcessor> MakeProcessor(const DocMapping& mapping) {
+  auto processor = DocProcessor::Create(mapping);
+  EXPECT_TRUE(processor.ok()) << processor.status();
+  return *std::move(processor);
+}
+
+const internal::LeafValue* Find(const ProcessedDoc& doc, const std::string& path, FieldType type) {
+  for (const auto& leaf : doc.impl().values) {
+    if (leaf.path == path && leaf.type == type) return &leaf;
+  }
+  return nullptr;
+}
+
+TEST(DocProcessorTest, ConvertsEveryType) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
+  auto doc = processor->Process(
+      R"({"ts":"2023-05-25T05:36:41.123456+02:00","body":"Hello World","count":-3,"size":7,)"
+      R"("ratio":0.5,"ok":true,"resource":{"service":"api"},"attrs":{"a":{"b":1},"c":"x"}})");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->timestamp_micros(), 1684985801123000);  // truncated to millis
+  EXPECT_EQ(Find(*doc, "body", FieldType::kText)->text, "Hello World");
+  EXPECT_EQ(internal::DecodeI64(Find(*doc, "count", FieldType::kI64)->value), -3);
+  EXPECT_EQ(Find(*doc, "size", FieldType::kU64)->value, 7u);
+  EXPECT_EQ(internal::DecodeF64(Find(*doc, "ratio", FieldType::kF64)->value), 0.5);
+  EXPECT_EQ(Find(*doc, "ok", FieldType::kBool)->value, 1u);
+  EXPECT_EQ(Find(*doc, "resource.service", FieldType::kText)->text, "api");
+  EXPECT_NE(Find(*doc, "attrs.a.b", FieldType::kI64), nullptr);
+  EXPECT_EQ(Find(*doc, "attrs.c", FieldType::kText)->text, "x");
+  EXPECT_EQ(doc->impl().stored_json,
+            R"({"ts":"2023-05-25T03:36:41.123456Z","body":"Hello World","count":-3,"size":7,)"
+            R"("ratio":0.5,"ok":true,"resource":{"service":"api"},"attrs":{"a":{"b":1},"c":"x"}})");
+}
+
+TEST(DocProcessorTest, StrictRejectsUnknownField) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
+  auto doc = processor->Process(R"({"body":"x","resource":{"host":"h"}})");
+  EXPECT_EQ(doc.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(doc.status().message(), HasSubstr("`resource.host`"));
+  EXPECT_THAT(doc.status().message(), HasSubstr("strict"));
+}
+
+TEST(DocProcessorTest, LenientDropsUnknownField) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kLenient));
+  auto doc = processor->Process(R"({"body":"x","extra":{"y":1}})");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(Find(*doc, "extra.y", FieldType::kI64), nullptr);
+  EXPECT_EQ(doc->impl().stored_json, R"({"body":"x"})");
+}
+
+TEST(DocProcessorTest, DynamicCapturesUnknownFields) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kDynamic));
+  auto doc = processor->Process(
+      R"({"body":"x","extra":{"y":1,"z":"Zz","f":1.5,"b":false,"big":18446744073709551615},"n":null})");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_NE(Find(*doc, "extra.y", FieldType::kI64), nullptr);
+  EXPECT_EQ(Find(*doc, "extra.z", FieldType::kText)->text, "Zz");
+  EXPECT_NE(Find(*doc, "extra.f", FieldType::kF64), nullptr);
+  EXPECT_NE(Find(*doc, "extra.b", FieldType::kBool), nullptr);
+  EXPECT_EQ(Find(*doc, "extra.big", FieldType::kU64)->value, UINT64_MAX);
+  EXPECT_EQ(
+      doc->impl().stored_json,
+      R"({"body":"x","extra":{"y":1,"z":"Zz","f":1.5,"b":false,"big":18446744073709551615}})");
+}
+
+TEST(DocProcessorTest, WrongTypesNameTheField) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
+  for (const char* json :
+       {R"({"count":"abc"})", R"({"count":1.5})", R"({"size":-1})", R"({"body":12})",
+        R"({"ok":"yes"})", R"({"resource":"x"})", R"({"ts":"yesterday"})"}) {
+    auto doc = processor->Process(json);
+    EXPECT_EQ(doc.status().code(), absl::StatusCode::kInvalidArgument) << json;
+  }
+  EXPECT_THAT(processor->Process(R"({"count":"abc"})").status().message(), HasSubstr("`count`"));
+  EXPECT_THAT(processor->Process(R"({"ts":"nope"})").status().message(), HasSubstr("`ts`"));
+}
+
+TEST(DocProcessorTest, CoerceAcceptsNumericStrings) {
+  DocMapping mapping = LogMapping(DocMappingMode::kStrict);
+  auto processor = MakeProcessor(mapping);
+  auto doc = processor->Process(R"({"count":"42","ratio":"2.5","size":"9"})");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(internal::DecodeI64(Find(*doc, "count", FieldType::kI64)->value), 42);
+  mapping.field_mappings[2].coerce = false;
+  auto strict_processor = MakeProcessor(mapping);
+  EXPECT_FALSE(strict_processor->Process(R"({"count":"42"})").ok());
+}
+
+TEST(DocProcessorTest, MalformedJsonAndNonObject) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kDynamic));
+  EXPECT_EQ(processor->Process("{").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(processor->Process("[1,2]").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(DocProcessorTest, DatetimeFormats) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
+  struct Case {
+    const char* json;
+    int64_t micros;
+  };
+  for (const Case& c : {Case{R"({"ts":1684992000})", 1684992000000000},
+                        Case{R"({"ts":1684992000123})", 1684992000123000},
+                        Case{R"({"ts":1684992000123456})", 1684992000123000},
+                        Case{R"({"ts":1684992000123456789})", 1684992000123000},
+                        Case{R"({"ts":1684992000.5})", 1684992000500000},
+                        Case{R"({"ts":"2023-05-25T05:20:00Z"})", 1684992000000000},
+                        Case{R"({"ts":"2023-05-25T07:20:00.1+02:00"})", 1684992000100000}}) {
+    auto doc = processor->Process(c.json);
+    ASSERT_TRUE(doc.ok()) << c.json << " " << doc.status();
+    EXPECT_EQ(doc->timestamp_micros(), c.micros) << c.json;
+  }
+}
+
+TEST(DocProcessorTest, DatetimeOutputFormats) {
+  DocMapping mapping;
+  FieldMapping ts = Field("ts", FieldType::kDatetime);
+  ts.output_format = DatetimeOutputFormat::kUnixTimestampMillis;
+  mapping.field_mappings.push_back(ts);
+  auto processor = MakeProcessor(mapping);
+  auto doc = processor->Process(R"({"ts":"2023-05-25T05:36:41.5Z"})");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc->impl().stored_json, R"({"ts":1684993001500})");
+  EXPECT_EQ(internal::FormatRfc3339(1684993001000000), "2023-05-25T05:36:41Z");
+  EXPECT_EQ(internal::FormatRfc3339(-1), "1969-12-31T23:59:59.999999Z");
+}
+
+TEST(DocProcessorTest, ArraysAreMultiValued) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
+  auto doc = processor->Process(R"({"count":[1,2,null,3],"body":["a b","c"]})");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  int counts = 0;
+  for (const auto& leaf : doc->impl().values) counts += leaf.path == "count" ? 1 : 0;
+  EXPECT_EQ(counts, 3);
+  EXPECT_EQ(doc->impl().stored_json, R"({"count":[1,2,3],"body":["a b","c"]})");
+}
+
+TEST(DocProcessorTest, NullFieldIsAbsent) {
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
+  auto doc = processor->Process(R"({"body":null,"count":1})");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc->impl().stored_json, R"({"count":1})");
+  EXPECT_FALSE(doc->timestamp_micros().has_value());
+  EXPECT_EQ(doc->num_bytes(), 23u);
+}
+
+}  // namespace
+}  // namespace shale::index

@@ -1,0 +1,39 @@
+// Datetime parsing and formatting for engine v1. Datetimes are i64 microseconds since the Unix
+// epoch, UTC. Private to index/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "index/doc_mapping.h"
+
+namespace shale::index::internal {
+
+// Days since 1970-01-01 of a proleptic Gregorian date.
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+
+// Parses RFC 3339 ("2023-05-25T05:36:41.123Z", "...+02:00"). With `lenient_iso8601` it also
+// accepts a space instead of 'T', a missing offset (UTC) and a date alone.
+std::optional<int64_t> ParseRfc3339Micros(std::string_view text, bool lenient_iso8601);
+
+// Unix timestamp with the precision inferred from its magnitude: seconds up to year 9999, then
+// milliseconds, microseconds, nanoseconds.
+std::optional<int64_t> UnixTimestampToMicros(int64_t value);
+std::optional<int64_t> UnixSecondsF64ToMicros(double seconds);
+
+// Parses a datetime written by a user in a query: RFC 3339, digits (unix timestamp, precision
+// inferred), `YYYY-MM-DD` or `YYYY/MM/DD`.
+std::optional<int64_t> ParseQueryDatetimeMicros(std::string_view text);
+
+// Truncates to the precision kept in fast fields (floor division, also for negative values).
+int64_t TruncateMicros(int64_t micros, DatetimePrecision precision);
+
+// Renders as RFC 3339 UTC with fractional digits only when non-zero ("2023-05-25T05:36:41Z",
+// "2023-05-25T05:36:41.5Z").
+std::string FormatRfc3339(int64_t micros);
+// Renders as a JSON value in `format` (a quoted string for RFC 3339, an integer otherwise).
+std::string FormatDatetimeJson(int64_t micros, DatetimeOutputFormat format);
+
+}  // namespace shale::index::internal

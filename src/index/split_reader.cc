@@ -1,0 +1,1004 @@
+// SplitReader: opens a v1 split (docs/format/split.md) through a ByteRangeSource and answers
+// queries on it. Reads are validated: every chunk read (term dict block, posting list, presence
+// list, doc store block) is checked against the 32-bit checksum stored with its reference, and
+// every fast field section, loaded whole, against the xxhash64 of its file table entry. Any
+// inconsistency is DataLoss("split <name>: <what> at offset <n>").
+//
+// Doc-id sets are bitsets of num_docs bits: boolean combinations are word-wise loops.
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "fmt/format.h"
+
+#include "common/status_macros.h"
+#include "index/internal/datetime.h"
+#include "index/internal/encoding.h"
+#include "index/internal/split_layout.h"
+#include "index/split_format.h"
+#include "index/tokenizer.h"
+#include "zstd.h"
+
+namespace shale::index {
+
+namespace {
+
+using internal::ByteReader;
+using internal::ChunkRef;
+using internal::ColumnKind;
+using internal::DecodeI64;
+using internal::EncodeF64;
+using internal::EncodeI64;
+using internal::FieldEntry;
+using internal::Hash32;
+using internal::Hash64;
+
+constexpr size_t kMaxPrefixExpansions = 50'000;
+constexpr uint64_t kMaxDocStoreBlockBytes = uint64_t{1} << 31;
+
+// ---------------------------------------------------------------------------------------------
+// A set of doc ids as a bitset.
+class DocSet {
+ public:
+  explicit DocSet(uint32_t num_docs, bool full = false)
+      : num_docs_(num_docs), words_((num_docs + 63) / 64, full ? ~uint64_t{0} : 0) {
+    if (full) ClearTail();
+  }
+  void Set(uint32_t doc) { words_[doc >> 6] |= uint64_t{1} << (doc & 63); }
+  bool Test(uint32_t doc) const { return (words_[doc >> 6] >> (doc & 63)) & 1; }
+  void And(const DocSet& other) {
+    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= other.words_[i];
+  }
+  void Or(const DocSet& other) {
+    for (size_t i = 0; i < words_.size(); ++i) words_[i] |= other.words_[i];
+  }
+  void AndNot(const DocSet& other) {
+    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= ~other.words_[i];
+  }
+  uint64_t Count() const {
+    uint64_t count = 0;
+    for (uint64_t word : words_) count += static_cast<uint64_t>(std::popcount(word));
+    return count;
+  }
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (size_t i = 0; i < words_.size(); ++i) {
+      uint64_t word = words_[i];
+      while (word != 0) {
+        const int bit = std::countr_zero(word);
+        f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)));
+        word &= word - 1;
+      }
+    }
+  }
+  uint32_t num_docs() const { return num_docs_; }
+
+ private:
+  void ClearTail() {
+    if (num_docs_ % 64 != 0 && !words_.empty()) {
+      words_.back() &= (uint64_t{1} << (num_docs_ % 64)) - 1;
+    }
+  }
+  uint32_t num_docs_;
+  std::vector<uint64_t> words_;
+};
+
+// ---------------------------------------------------------------------------------------------
+class MemoryByteRangeSource final : public ByteRangeSource {
+ public:
+  MemoryByteRangeSource(std::string name, std::string bytes)
+      : name_(std::move(name)), bytes_(std::move(bytes)) {}
+  absl::StatusOr<std::string> Read(uint64_t offset, uint64_t length) const override {
+    if (offset > bytes_.size() || length > bytes_.size() - offset) {
+      return absl::OutOfRangeError(
+          fmt::format("split {}: read of {} bytes at offset {} beyond end", name_, length, offset));
+    }
+    return bytes_.substr(offset, length);
+  }
+  uint64_t size() const override { return bytes_.size(); }
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::string name_;
+  std::string bytes_;
+};
+
+// ---------------------------------------------------------------------------------------------
+struct TermInfo {
+  std::string term;
+  uint64_t doc_freq = 0;
+  ChunkRef postings;
+};
+
+// A fast field column loaded in memory.
+struct Column {
+  const FieldEntry* field = nullptr;
+  std::string data;
+  std::vector<uint32_t> offsets;       // multi-valued only: num_docs + 1 entries
+  std::vector<std::string_view> dict;  // text only: sorted terms, views into `data`
+  const char* values = nullptr;
+
+  uint64_t RawValue(uint64_t index) const {
+    return field->column.min_value +
+           internal::BitUnpack(values, field->column.value_bit_width, index) * field->column.gcd;
+  }
+  // Value index range [begin, end) of `doc`.
+  std::pair<uint64_t, uint64_t> Range(uint32_t doc) const {
+    if (field->column.single_valued) return {doc, uint64_t{doc} + 1};
+    return {offsets[doc], offsets[doc + 1]};
+  }
+};
+
+struct EncodedInterval {
+  uint64_t lo = 0;
+  uint64_t hi = UINT64_MAX;
+  bool empty = false;
+};
+
+using Int128 = __int128;
+
+class SplitReaderImpl final : public SplitReader {
+ public:
+  SplitReaderImpl(std::shared_ptr<ByteRangeSource> source, internal::Footer footer)
+      : source_(std::move(source)), footer_(std::move(footer)) {
+    const auto& fields = footer_.hotcache.fields;
+    for (uint32_t i = 0; i < fields.size(); ++i) fields_by_path_[fields[i].path].push_back(i);
+    num_docs_ = static_cast<uint32_t>(footer_.hotcache.num_docs);
+  }
+
+  uint64_t num_docs() const override { return num_docs_; }
+
+  absl::StatusOr<SplitSearchResult> Search(const Query& query,
+                                           const SplitSearchRequest& request) const override {
+    ASSIGN_OR_RETURN(DocSet matches, Eval(query));
+    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+      RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
+    }
+    SplitSearchResult result;
+    result.num_hits = matches.Count();
+    if (request.top_k == 0 || result.num_hits == 0) return result;
+
+    std::vector<SortField> sort_by = request.sort_by;
+    if (sort_by.empty()) {
+      if (footer_.hotcache.timestamp_field.has_value()) {
+        sort_by.push_back(SortField{*footer_.hotcache.timestamp_field, SortOrder::kDesc});
+      } else {
+        sort_by.push_back(SortField{"_doc", SortOrder::kAsc});
+      }
+    }
+    std::vector<std::shared_ptr<const Column>> columns(sort_by.size());
+    for (size_t i = 0; i < sort_by.size(); ++i) {
+      const std::string& name = sort_by[i].field;
+      if (name == "_doc" || name == "_score") continue;
+      const FieldEntry* best = nullptr;
+      for (uint32_t id : FieldIds(name)) {
+        const FieldEntry& field = footer_.hotcache.fields[id];
+        if (field.column.kind == ColumnKind::kNone) continue;
+        if (best == nullptr || (best->type == FieldType::kText && field.type != FieldType::kText)) {
+          best = &field;
+        }
+      }
+      if (best != nullptr) {
+        ASSIGN_OR_RETURN(columns[i], LoadColumn(*best));
+      }
+    }
+    const size_t num_keys = sort_by.size();
+    std::vector<SplitHit> hits;
+    hits.reserve(result.num_hits);
+    matches.ForEach([&](uint32_t doc) {
+      SplitHit hit;
+      hit.doc_id = doc;
+      hit.score = 1.0f;
+      hit.sort_keys.resize(num_keys);
+      for (size_t i = 0; i < num_keys; ++i) {
+        hit.sort_keys[i] = SortKey(sort_by[i], columns[i].get(), doc, hit.score);
+      }
+      hits.push_back(std::move(hit));
+    });
+    auto better = [&sort_by, num_keys](const SplitHit& a, const SplitHit& b) {
+      for (size_t i = 0; i < num_keys; ++i) {
+        const auto& ka = a.sort_keys[i];
+        const auto& kb = b.sort_keys[i];
+        if (ka.has_value() != kb.has_value()) return ka.has_value();
+        if (!ka.has_value() || *ka == *kb) continue;
+        return sort_by[i].order == SortOrder::kAsc ? *ka < *kb : *ka > *kb;
+      }
+      return a.doc_id < b.doc_id;
+    };
+    const size_t keep = std::min<size_t>(request.top_k, hits.size());
+    std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(keep), hits.end(),
+                      better);
+    hits.resize(keep);
+    result.hits = std::move(hits);
+    return result;
+  }
+
+  absl::StatusOr<std::string> FetchDocument(uint32_t doc_id) const override {
+    if (doc_id >= num_docs_) {
+      return absl::NotFoundError(
+          fmt::format("split {}: doc {} not found ({} docs)", name(), doc_id, num_docs_));
+    }
+    const auto& blocks = footer_.hotcache.docstore_blocks;
+    auto it = std::upper_bound(blocks.begin(), blocks.end(), doc_id,
+                               [](uint32_t doc, const internal::DocStoreBlockRef& block) {
+                                 return doc < block.first_doc;
+                               });
+    if (it == blocks.begin()) {
+      return DataLoss(fmt::format("doc {} missing from doc store index", doc_id), 0);
+    }
+    const internal::DocStoreBlockRef& block = *(it - 1);
+    const uint32_t section = footer_.hotcache.docstore_section;
+    ASSIGN_OR_RETURN(std::string compressed, ReadChunk(section, block.chunk, "doc store block"));
+    const uint64_t at = SectionOffset(section) + block.chunk.offset;
+    if (block.uncompressed_length > kMaxDocStoreBlockBytes) {
+      return DataLoss("doc store block too large", at);
+    }
+    const unsigned long long frame_size =  // NOLINT(google-runtime-int): zstd's type
+        ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+    if (frame_size != block.uncompressed_length) {
+      return DataLoss("doc store block size mismatch", at);
+    }
+    std::string raw(block.uncompressed_length, '\0');
+    const size_t size =
+        ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
+    if (ZSTD_isError(size) || size != raw.size()) {
+      return DataLoss("doc store block does not decompress", at);
+    }
+    ByteReader reader(raw);
+    const uint64_t count = reader.Varint();
+    if (!reader.ok() || count > raw.size() || doc_id - block.first_doc >= count) {
+      return DataLoss("bad doc store block header", at);
+    }
+    uint64_t skip = 0;
+    uint64_t length = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t doc_length = reader.Varint();
+      if (i < doc_id - block.first_doc) skip += doc_length;
+      if (i == doc_id - block.first_doc) length = doc_length;
+    }
+    if (!reader.ok() || skip > reader.remaining() || length > reader.remaining() - skip) {
+      return DataLoss("bad doc store block lengths", at);
+    }
+    reader.Bytes(skip);
+    return std::string(reader.Bytes(length));
+  }
+
+  const std::string& name() const { return source_->name(); }
+
+ private:
+  absl::Status DataLoss(const std::string& what, uint64_t offset) const {
+    return absl::DataLossError(fmt::format("split {}: {} at offset {}", name(), what, offset));
+  }
+
+  uint64_t SectionOffset(uint32_t section) const { return footer_.sections[section].offset; }
+
+  const std::vector<uint32_t>& FieldIds(const std::string& path) const {
+    static const std::vector<uint32_t> kNone;
+    auto it = fields_by_path_.find(path);
+    return it == fields_by_path_.end() ? kNone : it->second;
+  }
+
+  // Reads `length` bytes at absolute `offset`; short reads are DataLoss.
+  absl::StatusOr<std::string> ReadAt(uint64_t offset, uint64_t length, const char* what) const {
+    absl::StatusOr<std::string> bytes = source_->Read(offset, length);
+    if (!bytes.ok()) {
+      if (absl::IsOutOfRange(bytes.status()) || absl::IsDataLoss(bytes.status())) {
+        return DataLoss(
+            fmt::format("cannot read {} ({})", what, std::string(bytes.status().message())),
+            offset);
+      }
+      return bytes.status();
+    }
+    if (bytes->size() != length) return DataLoss(fmt::format("short read of {}", what), offset);
+    return bytes;
+  }
+
+  absl::StatusOr<std::string> ReadChunk(uint32_t section, const ChunkRef& chunk,
+                                        const char* what) const {
+    if (section == internal::kNoSection)
+      return DataLoss(fmt::format("{} without section", what), 0);
+    const uint64_t at = SectionOffset(section) + chunk.offset;
+    ASSIGN_OR_RETURN(std::string bytes, ReadAt(at, chunk.length, what));
+    if (Hash32(bytes) != chunk.checksum) {
+      return DataLoss(fmt::format("{} checksum mismatch", what), at);
+    }
+    return bytes;
+  }
+
+  // ---- term dictionary and postings ----
+
+  absl::StatusOr<std::vector<TermInfo>> LoadTermBlock(const FieldEntry& field,
+                                                      size_t block_index) const {
+    const internal::TermBlockRef& ref = field.term_blocks[block_index];
+    ASSIGN_OR_RETURN(std::string bytes,
+                     ReadChunk(field.terms_section, ref.chunk, "term dictionary block"));
+    const uint64_t at = SectionOffset(field.terms_section) + ref.chunk.offset;
+    ByteReader reader(bytes);
+    const uint64_t count = reader.Varint();
+    if (!reader.ok() || count > bytes.size()) return DataLoss("bad term block header", at);
+    std::vector<TermInfo> terms(count);
+    std::string previous;
+    const uint64_t postings_length = footer_.sections[field.postings_section].length;
+    for (TermInfo& info : terms) {
+      const uint64_t shared = reader.Varint();
+      std::string_view suffix = reader.LengthPrefixed();
+      info.doc_freq = reader.Varint();
+      info.postings.offset = reader.Varint();
+      info.postings.length = reader.Varint();
+      info.postings.checksum = reader.Fixed32();
+      if (!reader.ok() || shared > previous.size() || info.doc_freq == 0 ||
+          info.doc_freq > num_docs_ || info.postings.offset > postings_length ||
+          info.postings.length > postings_length - info.postings.offset) {
+        return DataLoss("bad term block entry", at + reader.position());
+      }
+      info.term.reserve(shared + suffix.size());
+      info.term.assign(previous, 0, shared);
+      info.term.append(suffix.data(), suffix.size());
+      previous = info.term;
+    }
+    return terms;
+  }
+
+  absl::Status AddPostings(const FieldEntry& field, const TermInfo& info, DocSet& out) const {
+    ASSIGN_OR_RETURN(std::string bytes,
+                     ReadChunk(field.postings_section, info.postings, "posting list"));
+    return DecodeDocList(bytes, info.doc_freq,
+                         SectionOffset(field.postings_section) + info.postings.offset, out);
+  }
+
+  absl::Status DecodeDocList(std::string_view bytes, uint64_t count, uint64_t at,
+                             DocSet& out) const {
+    ByteReader reader(bytes);
+    uint64_t doc = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t delta = reader.Varint();
+      doc += delta;
+      if (!reader.ok() || (i > 0 && delta == 0) || doc >= num_docs_) {
+        return DataLoss("bad doc id list", at + reader.position());
+      }
+      out.Set(static_cast<uint32_t>(doc));
+    }
+    return absl::OkStatus();
+  }
+
+  // Finds `term` in the dictionary of `field`.
+  absl::StatusOr<std::optional<TermInfo>> FindTerm(const FieldEntry& field,
+                                                   const std::string& term) const {
+    const auto& blocks = field.term_blocks;
+    auto it = std::upper_bound(blocks.begin(), blocks.end(), term,
+                               [](const std::string& t, const internal::TermBlockRef& block) {
+                                 return t < block.first_term;
+                               });
+    if (it == blocks.begin()) return std::nullopt;
+    ASSIGN_OR_RETURN(std::vector<TermInfo> terms,
+                     LoadTermBlock(field, static_cast<size_t>(it - blocks.begin() - 1)));
+    for (TermInfo& info : terms) {
+      if (info.term == term) return std::move(info);
+    }
+    return std::nullopt;
+  }
+
+  // Calls `visit(TermInfo&)` for the terms in [lower, ...) in order until it returns false.
+  template <typename Visit>
+  absl::Status ScanTerms(const FieldEntry& field, const std::string* lower, Visit&& visit) const {
+    const auto& blocks = field.term_blocks;
+    size_t start = 0;
+    if (lower != nullptr) {
+      auto it = std::upper_bound(blocks.begin(), blocks.end(), *lower,
+                                 [](const std::string& t, const internal::TermBlockRef& block) {
+                                   return t < block.first_term;
+                                 });
+      start = it == blocks.begin() ? 0 : static_cast<size_t>(it - blocks.begin() - 1);
+    }
+    for (size_t b = start; b < blocks.size(); ++b) {
+      ASSIGN_OR_RETURN(std::vector<TermInfo> terms, LoadTermBlock(field, b));
+      for (TermInfo& info : terms) {
+        if (lower != nullptr && info.term < *lower) continue;
+        ASSIGN_OR_RETURN(bool more, visit(info));
+        if (!more) return absl::OkStatus();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- fast field columns ----
+
+  absl::StatusOr<std::shared_ptr<const Column>> LoadColumn(const FieldEntry& field) const {
+    const auto field_index = static_cast<uint32_t>(&field - footer_.hotcache.fields.data());
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = columns_.find(field_index);
+      if (it != columns_.end()) return it->second;
+    }
+    const internal::FileTableEntry& section = footer_.sections[field.fast_section];
+    ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "fast field"));
+    if (Hash64(data) != section.checksum) {
+      return DataLoss(fmt::format("fast field `{}` checksum mismatch", field.path), section.offset);
+    }
+    auto column = std::make_shared<Column>();
+    column->field = &field;
+    column->data = std::move(data);
+    const internal::ColumnHeader& header = field.column;
+    column->values = column->data.data() + header.values.offset;
+    if (!header.single_valued) {
+      column->offsets.resize(num_docs_ + 1);
+      const char* packed = column->data.data() + header.offsets.offset;
+      uint64_t previous = 0;
+      for (uint32_t doc = 0; doc <= num_docs_; ++doc) {
+        const uint64_t offset = internal::BitUnpack(packed, header.offset_bit_width, doc);
+        if (offset < previous || offset > header.num_values ||
+            (doc == num_docs_ && offset != header.num_values)) {
+          return DataLoss(fmt::format("bad offsets of fast field `{}`", field.path),
+                          section.offset + header.offsets.offset);
+        }
+        column->offsets[doc] = static_cast<uint32_t>(offset);
+        previous = offset;
+      }
+    }
+    if (header.kind == ColumnKind::kTextDict) {
+      ByteReader reader(
+          std::string_view(column->data).substr(header.dict.offset, header.dict.length));
+      column->dict.reserve(header.dict_num_terms);
+      for (uint64_t i = 0; i < header.dict_num_terms; ++i) {
+        column->dict.push_back(reader.LengthPrefixed());
+      }
+      if (!reader.ok()) {
+        return DataLoss(fmt::format("bad dictionary of fast field `{}`", field.path),
+                        section.offset + header.dict.offset);
+      }
+    }
+    std::shared_ptr<const Column> shared = std::move(column);
+    absl::MutexLock lock(&mu_);
+    columns_.emplace(field_index, shared);
+    return shared;
+  }
+
+  static std::optional<uint64_t> SortKey(const SortField& sort, const Column* column, uint32_t doc,
+                                         float score) {
+    if (sort.field == "_doc") return doc;
+    if (sort.field == "_score") return EncodeF64(score);
+    if (column == nullptr) return std::nullopt;
+    auto [begin, end] = column->Range(doc);
+    if (begin >= end) return std::nullopt;
+    const uint64_t value = column->RawValue(begin);
+    if (column->field->column.kind != ColumnKind::kTextDict) return value;
+    if (value >= column->dict.size()) return std::nullopt;
+    // Text sorts by its first 8 bytes, big-endian, so keys compare across splits.
+    std::string_view text = column->dict[value];
+    return internal::ReadBigEndian64(std::string(text.substr(0, 8)) + std::string(8, '\0'));
+  }
+
+  // Sets in `out` the docs having a value in [lo, hi] (encoded or ordinals).
+  static void ScanColumn(const Column& column, uint64_t lo, uint64_t hi, uint32_t num_docs,
+                         DocSet& out) {
+    const bool text = column.field->column.kind == ColumnKind::kTextDict;
+    for (uint32_t doc = 0; doc < num_docs; ++doc) {
+      auto [begin, end] = column.Range(doc);
+      for (uint64_t i = begin; i < end; ++i) {
+        const uint64_t value = column.RawValue(i);
+        if (text && value >= column.dict.size()) continue;
+        if (value >= lo && value <= hi) {
+          out.Set(doc);
+          break;
+        }
+      }
+    }
+  }
+
+  absl::Status ApplyTimeFilter(const SplitSearchRequest& request, DocSet& matches) const {
+    const FieldEntry* ts_field = nullptr;
+    if (footer_.hotcache.timestamp_field.has_value()) {
+      for (uint32_t id : FieldIds(*footer_.hotcache.timestamp_field)) {
+        const FieldEntry& field = footer_.hotcache.fields[id];
+        if (field.type == FieldType::kDatetime && field.column.kind == ColumnKind::kNumeric) {
+          ts_field = &field;
+        }
+      }
+    }
+    DocSet in_range(num_docs_);
+    if (ts_field != nullptr) {
+      ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(*ts_field));
+      const int64_t start = request.start_timestamp_micros.value_or(INT64_MIN);
+      const int64_t end = request.end_timestamp_micros.value_or(INT64_MAX);
+      if (start < end || !request.end_timestamp_micros.has_value()) {
+        uint64_t hi = EncodeI64(end);
+        if (request.end_timestamp_micros.has_value()) --hi;  // end is exclusive
+        ScanColumn(*column, EncodeI64(start), hi, num_docs_, in_range);
+      }
+    }
+    matches.And(in_range);
+    return absl::OkStatus();
+  }
+
+  // ---- value conversion ----
+
+  static absl::Status BadValue(const std::string& field, FieldType type, const TermValue& value) {
+    std::string text = std::visit(
+        [](const auto& v) -> std::string {
+          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
+            return v;
+          } else {
+            return fmt::format("{}", v);
+          }
+        },
+        value);
+    return absl::InvalidArgumentError(fmt::format("value `{}` is not a valid {} for field `{}`",
+                                                  text, FieldTypeName(type), field));
+  }
+
+  // Exact encoding of a term value for a typed (non-text) field; nullopt when the value cannot
+  // be held by the field.
+  static absl::StatusOr<std::optional<uint64_t>> EncodeTerm(const FieldEntry& field,
+                                                            const TermValue& value) {
+    RangeBound bound;
+    RETURN_IF_ERROR(ToBound(field, value, bound));
+    if (field.type == FieldType::kF64) {
+      if (!bound.is_double) return EncodeF64(static_cast<double>(bound.integer));
+      return EncodeF64(bound.real);
+    }
+    Int128 integer = bound.integer;
+    if (bound.is_double) {
+      if (!std::isfinite(bound.real) || std::trunc(bound.real) != bound.real ||
+          std::fabs(bound.real) > 1.9e19) {
+        return std::nullopt;
+      }
+      integer = static_cast<Int128>(bound.real);
+    }
+    return EncodeInteger(field.type, integer);
+  }
+
+  static std::optional<uint64_t> EncodeInteger(FieldType type, Int128 value) {
+    switch (type) {
+      case FieldType::kU64:
+        if (value < 0 || value > static_cast<Int128>(UINT64_MAX)) return std::nullopt;
+        return static_cast<uint64_t>(value);
+      case FieldType::kBool:
+        if (value < 0 || value > 1) return std::nullopt;
+        return static_cast<uint64_t>(value);
+      default:
+        if (value < INT64_MIN || value > INT64_MAX) return std::nullopt;
+        return EncodeI64(static_cast<int64_t>(value));
+    }
+  }
+
+  struct RangeBound {
+    bool is_double = false;
+    double real = 0;
+    Int128 integer = 0;
+  };
+
+  static absl::Status ToBound(const FieldEntry& field, const TermValue& value, RangeBound& out) {
+    if (const auto* text = std::get_if<std::string>(&value)) {
+      std::string_view view = *text;
+      switch (field.type) {
+        case FieldType::kDatetime: {
+          std::optional<int64_t> micros = internal::ParseQueryDatetimeMicros(view);
+          if (!micros.has_value()) return BadValue(field.path, field.type, value);
+          out.integer = *micros;
+          return absl::OkStatus();
+        }
+        case FieldType::kBool:
+          if (view == "true" || view == "false") {
+            out.integer = view == "true" ? 1 : 0;
+            return absl::OkStatus();
+          }
+          return BadValue(field.path, field.type, value);
+        default: {
+          int64_t i = 0;
+          auto [ptr, ec] = std::from_chars(view.data(), view.data() + view.size(), i);
+          if (ec == std::errc() && ptr == view.data() + view.size() && !view.empty()) {
+            out.integer = i;
+            return absl::OkStatus();
+          }
+          uint64_t u = 0;
+          auto [uptr, uec] = std::from_chars(view.data(), view.data() + view.size(), u);
+          if (uec == std::errc() && uptr == view.data() + view.size() && !view.empty()) {
+            out.integer = u;
+            return absl::OkStatus();
+          }
+          double d = 0;
+          auto [dptr, dec] = std::from_chars(view.data(), view.data() + view.size(), d);
+          if (dec == std::errc() && dptr == view.data() + view.size() && !view.empty() &&
+              !std::isnan(d)) {
+            out.is_double = true;
+            out.real = d;
+            return absl::OkStatus();
+          }
+          return BadValue(field.path, field.type, value);
+        }
+      }
+    }
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      out.integer = *i;
+    } else if (const auto* u = std::get_if<uint64_t>(&value)) {
+      out.integer = *u;
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      if (std::isnan(*d)) return BadValue(field.path, field.type, value);
+      out.is_double = true;
+      out.real = *d;
+    } else if (const auto* b = std::get_if<bool>(&value)) {
+      if (field.type != FieldType::kBool) return BadValue(field.path, field.type, value);
+      out.integer = *b ? 1 : 0;
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::StatusOr<EncodedInterval> EncodeRange(const FieldEntry& field,
+                                                     const RangeQuery& range) {
+    EncodedInterval interval;
+    if (field.type == FieldType::kF64) {
+      double lo = -std::numeric_limits<double>::infinity();
+      double hi = std::numeric_limits<double>::infinity();
+      if (range.lower.has_value()) {
+        RangeBound bound;
+        RETURN_IF_ERROR(ToBound(field, *range.lower, bound));
+        lo = bound.is_double ? bound.real : static_cast<double>(bound.integer);
+        if (!range.lower_inclusive)
+          lo = std::nextafter(lo, std::numeric_limits<double>::infinity());
+      }
+      if (range.upper.has_value()) {
+        RangeBound bound;
+        RETURN_IF_ERROR(ToBound(field, *range.upper, bound));
+        hi = bound.is_double ? bound.real : static_cast<double>(bound.integer);
+        if (!range.upper_inclusive)
+          hi = std::nextafter(hi, -std::numeric_limits<double>::infinity());
+      }
+      interval.lo = EncodeF64(lo);
+      interval.hi = EncodeF64(hi);
+      interval.empty = lo > hi;
+      return interval;
+    }
+    Int128 type_min = INT64_MIN;
+    Int128 type_max = INT64_MAX;
+    if (field.type == FieldType::kU64) {
+      type_min = 0;
+      type_max = UINT64_MAX;
+    } else if (field.type == FieldType::kBool) {
+      type_min = 0;
+      type_max = 1;
+    }
+    Int128 lo = type_min;
+    Int128 hi = type_max;
+    constexpr double kClamp = 1e30;
+    if (range.lower.has_value()) {
+      RangeBound bound;
+      RETURN_IF_ERROR(ToBound(field, *range.lower, bound));
+      if (bound.is_double) {
+        const double c = std::ceil(std::clamp(bound.real, -kClamp, kClamp));
+        lo = static_cast<Int128>(c);
+        if (!range.lower_inclusive && c == bound.real) ++lo;
+      } else {
+        lo = bound.integer + (range.lower_inclusive ? 0 : 1);
+      }
+    }
+    if (range.upper.has_value()) {
+      RangeBound bound;
+      RETURN_IF_ERROR(ToBound(field, *range.upper, bound));
+      if (bound.is_double) {
+        const double f = std::floor(std::clamp(bound.real, -kClamp, kClamp));
+        hi = static_cast<Int128>(f);
+        if (!range.upper_inclusive && f == bound.real) --hi;
+      } else {
+        hi = bound.integer - (range.upper_inclusive ? 0 : 1);
+      }
+    }
+    lo = std::max(lo, type_min);
+    hi = std::min(hi, type_max);
+    if (lo > hi) {
+      interval.empty = true;
+      return interval;
+    }
+    interval.lo = *EncodeInteger(field.type, lo);
+    interval.hi = *EncodeInteger(field.type, hi);
+    return interval;
+  }
+
+  static std::string ValueAsText(const TermValue& value) {
+    return std::visit(
+        [](const auto& v) -> std::string {
+          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
+            return v;
+          } else {
+            return fmt::format("{}", v);
+          }
+        },
+        value);
+  }
+
+  // ---- query evaluation ----
+
+  absl::StatusOr<DocSet> Eval(const Query& query) const {
+    return std::visit([this](const auto& node) { return EvalNode(node); }, query.node);
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const AllQuery&) const { return DocSet(num_docs_, true); }
+  absl::StatusOr<DocSet> EvalNode(const EmptyQuery&) const { return DocSet(num_docs_); }
+
+  absl::StatusOr<DocSet> EvalNode(const TermQuery& term) const {
+    DocSet result(num_docs_);
+    const std::vector<uint32_t>& ids = FieldIds(term.field);
+    bool has_text = false;
+    for (uint32_t id : ids) has_text |= footer_.hotcache.fields[id].type == FieldType::kText;
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type == FieldType::kText) {
+        RETURN_IF_ERROR(MatchText(field, ValueAsText(term.value), result));
+        continue;
+      }
+      absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term.value);
+      if (!encoded.ok()) {
+        // With several types on one path, text that fits none of the typed ones still matches
+        // the text alternative.
+        if (has_text || ids.size() > 1) continue;
+        return encoded.status();
+      }
+      if (!encoded->has_value()) continue;
+      if (field.indexed && !field.term_blocks.empty()) {
+        ASSIGN_OR_RETURN(std::optional<TermInfo> info,
+                         FindTerm(field, internal::BigEndianTerm(**encoded)));
+        if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, result));
+      } else if (field.column.kind == ColumnKind::kNumeric) {
+        ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+        ScanColumn(*column, **encoded, **encoded, num_docs_, result);
+      } else if (!field.indexed) {
+        return absl::InvalidArgumentError(
+            fmt::format("field `{}` is neither indexed nor fast", field.path));
+      }
+    }
+    return result;
+  }
+
+  // All tokens of `text` (AND: v1 records no positions).
+  absl::Status MatchText(const FieldEntry& field, const std::string& text, DocSet& out) const {
+    if (!field.indexed) {
+      if (field.column.kind != ColumnKind::kTextDict) {
+        return absl::InvalidArgumentError(
+            fmt::format("field `{}` is neither indexed nor fast", field.path));
+      }
+      ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+      auto it = std::lower_bound(column->dict.begin(), column->dict.end(), text);
+      if (it != column->dict.end() && *it == text) {
+        const auto ordinal = static_cast<uint64_t>(it - column->dict.begin());
+        ScanColumn(*column, ordinal, ordinal, num_docs_, out);
+      }
+      return absl::OkStatus();
+    }
+    std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
+    if (tokens.empty()) return absl::OkStatus();
+    std::optional<DocSet> all;
+    for (const std::string& token : tokens) {
+      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, token));
+      if (!info.has_value()) return absl::OkStatus();
+      DocSet docs(num_docs_);
+      RETURN_IF_ERROR(AddPostings(field, *info, docs));
+      if (all.has_value()) {
+        all->And(docs);
+      } else {
+        all = std::move(docs);
+      }
+    }
+    out.Or(*all);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const PhraseQuery& phrase) const {
+    const std::vector<uint32_t>& ids = FieldIds(phrase.field);
+    if (ids.empty()) return DocSet(num_docs_);
+    if (phrase.terms.size() <= 1) {
+      TermQuery term{phrase.field, phrase.terms.empty() ? std::string() : phrase.terms[0]};
+      if (phrase.terms.empty()) return DocSet(num_docs_);
+      return EvalNode(term);
+    }
+    return absl::FailedPreconditionError(
+        fmt::format("field `{}` has no positions indexed", phrase.field));
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const RangeQuery& range) const {
+    DocSet result(num_docs_);
+    for (uint32_t id : FieldIds(range.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type == FieldType::kText) {
+        RETURN_IF_ERROR(TextRange(field, range, result));
+        continue;
+      }
+      ASSIGN_OR_RETURN(EncodedInterval interval, EncodeRange(field, range));
+      if (interval.empty) continue;
+      if (field.column.kind == ColumnKind::kNumeric) {
+        ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+        ScanColumn(*column, interval.lo, interval.hi, num_docs_, result);
+      } else if (field.indexed) {
+        const std::string lower = internal::BigEndianTerm(interval.lo);
+        const std::string upper = internal::BigEndianTerm(interval.hi);
+        RETURN_IF_ERROR(ScanTerms(field, &lower, [&](const TermInfo& info) -> absl::StatusOr<bool> {
+          if (info.term > upper) return false;
+          RETURN_IF_ERROR(AddPostings(field, info, result));
+          return true;
+        }));
+      } else {
+        return absl::InvalidArgumentError(
+            fmt::format("range query on field `{}` requires it to be fast or indexed", field.path));
+      }
+    }
+    return result;
+  }
+
+  absl::Status TextRange(const FieldEntry& field, const RangeQuery& range, DocSet& out) const {
+    std::optional<std::string> lower;
+    std::optional<std::string> upper;
+    if (range.lower.has_value()) lower = ValueAsText(*range.lower);
+    if (range.upper.has_value()) upper = ValueAsText(*range.upper);
+    auto in_range = [&](std::string_view term) {
+      if (lower.has_value() && (range.lower_inclusive ? term < *lower : term <= *lower)) {
+        return false;
+      }
+      return !(upper.has_value() && (range.upper_inclusive ? term > *upper : term >= *upper));
+    };
+    if (field.indexed && !field.term_blocks.empty()) {
+      return ScanTerms(field, lower.has_value() ? &*lower : nullptr,
+                       [&](const TermInfo& info) -> absl::StatusOr<bool> {
+                         if (upper.has_value() && info.term > *upper) return false;
+                         if (in_range(info.term)) RETURN_IF_ERROR(AddPostings(field, info, out));
+                         return true;
+                       });
+    }
+    if (field.column.kind == ColumnKind::kTextDict) {
+      ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+      uint64_t lo = UINT64_MAX;
+      uint64_t hi = 0;
+      for (uint64_t ordinal = 0; ordinal < column->dict.size(); ++ordinal) {
+        if (!in_range(column->dict[ordinal])) continue;
+        lo = std::min(lo, ordinal);
+        hi = std::max(hi, ordinal);
+      }
+      if (lo <= hi) ScanColumn(*column, lo, hi, num_docs_, out);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const ExistsQuery& exists) const {
+    DocSet result(num_docs_);
+    const std::string child_prefix = exists.field + ".";
+    for (const FieldEntry& field : footer_.hotcache.fields) {
+      if (field.path != exists.field && !field.path.starts_with(child_prefix)) continue;
+      if (field.presence.length == 0) continue;
+      RETURN_IF_ERROR(AddPresence(field, result));
+    }
+    return result;
+  }
+
+  absl::Status AddPresence(const FieldEntry& field, DocSet& out) const {
+    absl::StatusOr<std::string> bytes =
+        ReadChunk(footer_.hotcache.presence_section, field.presence, "presence list");
+    if (!bytes.ok()) return bytes.status();
+    const uint64_t at = SectionOffset(footer_.hotcache.presence_section) + field.presence.offset;
+    std::string_view view = *bytes;
+    ByteReader reader(view);
+    const uint64_t count = reader.Varint();
+    if (!reader.ok() || count > num_docs_) return DataLoss("bad presence list", at);
+    return DecodeDocList(view.substr(reader.position()), count, at, out);
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const PrefixQuery& prefix) const {
+    DocSet result(num_docs_);
+    for (uint32_t id : FieldIds(prefix.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText || !field.indexed) continue;
+      size_t expanded = 0;
+      RETURN_IF_ERROR(
+          ScanTerms(field, &prefix.prefix, [&](const TermInfo& info) -> absl::StatusOr<bool> {
+            if (!std::string_view(info.term).starts_with(prefix.prefix)) return false;
+            if (++expanded > kMaxPrefixExpansions) {
+              return absl::InvalidArgumentError(
+                  fmt::format("prefix `{}` on field `{}` expands to more than {} terms",
+                              prefix.prefix, prefix.field, kMaxPrefixExpansions));
+            }
+            RETURN_IF_ERROR(AddPostings(field, info, result));
+            return true;
+          }));
+    }
+    return result;
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const BoolQuery& query) const {
+    DocSet result(num_docs_, true);
+    const bool has_required = !query.must.empty() || !query.filter.empty();
+    for (const auto* clauses : {&query.must, &query.filter}) {
+      for (const QueryPtr& clause : *clauses) {
+        if (clause == nullptr) continue;
+        ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
+        result.And(docs);
+      }
+    }
+    const uint32_t minimum_should_match =
+        query.minimum_should_match.value_or(!has_required && !query.should.empty() ? 1 : 0);
+    if (minimum_should_match > query.should.size()) return DocSet(num_docs_);
+    if (minimum_should_match == 1) {
+      DocSet any(num_docs_);
+      for (const QueryPtr& clause : query.should) {
+        if (clause == nullptr) continue;
+        ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
+        any.Or(docs);
+      }
+      result.And(any);
+    } else if (minimum_should_match > 1) {
+      std::vector<uint32_t> counts(num_docs_, 0);
+      for (const QueryPtr& clause : query.should) {
+        if (clause == nullptr) continue;
+        ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
+        docs.ForEach([&counts](uint32_t doc) { ++counts[doc]; });
+      }
+      DocSet enough(num_docs_);
+      for (uint32_t doc = 0; doc < num_docs_; ++doc) {
+        if (counts[doc] >= minimum_should_match) enough.Set(doc);
+      }
+      result.And(enough);
+    }
+    for (const QueryPtr& clause : query.must_not) {
+      if (clause == nullptr) continue;
+      ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
+      result.AndNot(docs);
+    }
+    return result;
+  }
+
+  std::shared_ptr<ByteRangeSource> source_;
+  internal::Footer footer_;
+  uint32_t num_docs_ = 0;
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> fields_by_path_;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<uint32_t, std::shared_ptr<const Column>> columns_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::shared_ptr<ByteRangeSource> NewMemoryByteRangeSource(std::string name, std::string bytes) {
+  return std::make_shared<MemoryByteRangeSource>(std::move(name), std::move(bytes));
+}
+
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
+    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+  const std::string& name = source->name();
+  const uint64_t file_size = source->size();
+  auto to_data_loss = [&name](const absl::Status& status) {
+    if (absl::IsOutOfRange(status)) {
+      return absl::DataLossError(
+          fmt::format("split {}: {} at offset 0", name, std::string(status.message())));
+    }
+    return status;
+  };
+  if (hotcache.has_value()) {
+    absl::StatusOr<internal::Footer> footer =
+        internal::ParseFooter(*hotcache, file_size, name, nullptr);
+    if (!footer.ok()) return to_data_loss(footer.status());
+    return std::unique_ptr<SplitReader>(
+        std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+  }
+  if (file_size < internal::kTrailerSize) {
+    return absl::DataLossError(
+        fmt::format("split {}: file too short for a split trailer at offset 0", name));
+  }
+  uint64_t tail_length = std::min(file_size, internal::kTailReadSize);
+  absl::StatusOr<std::string> tail = source->Read(file_size - tail_length, tail_length);
+  if (!tail.ok()) return to_data_loss(tail.status());
+  uint64_t needed = 0;
+  absl::StatusOr<internal::Footer> footer = internal::ParseFooter(*tail, file_size, name, &needed);
+  if (absl::IsOutOfRange(footer.status()) && needed > tail_length && needed <= file_size) {
+    tail = source->Read(file_size - needed, needed);
+    if (!tail.ok()) return to_data_loss(tail.status());
+    footer = internal::ParseFooter(*tail, file_size, name, nullptr);
+  }
+  if (!footer.ok()) return to_data_loss(footer.status());
+  return std::unique_ptr<SplitReader>(
+      std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+}
+
+}  // namespace shale::index

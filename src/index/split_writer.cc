@@ -1,0 +1,485 @@
+// SplitWriter: accumulates processed documents in memory and serializes a v1 split
+// (docs/format/split.md).
+//
+// Memory layout while indexing: one FieldBuilder per (path, type). Terms are interned once in a
+// flat_hash_map looked up by string_view (no allocation for known terms); each term owns a
+// posting list of doc ids (+ term frequencies). Doc store blocks are compressed as soon as they
+// reach `docstore_blocksize`.
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "fmt/format.h"
+
+#include "index/internal/datetime.h"
+#include "index/internal/encoding.h"
+#include "index/internal/processed_doc.h"
+#include "index/internal/split_layout.h"
+#include "index/split_format.h"
+#include "zstd.h"
+
+namespace shale::index {
+
+namespace {
+
+using internal::AppendBigEndian64;
+using internal::BitPacker;
+using internal::ChunkRef;
+using internal::ColumnHeader;
+using internal::ColumnKind;
+using internal::FieldEntry;
+using internal::FileTableEntry;
+using internal::Hash32;
+using internal::Hash64;
+using internal::LeafValue;
+using internal::PutBytes;
+using internal::PutFixed32;
+using internal::PutVarint;
+
+constexpr size_t kMaxTagValues = 1000;
+
+absl::string_view AbslView(std::string_view view) { return {view.data(), view.size()}; }
+
+struct PostingList {
+  std::vector<uint32_t> docs;
+  std::vector<uint32_t> freqs;
+};
+
+struct FieldBuilder {
+  std::string path;
+  FieldType type = FieldType::kText;
+  internal::LeafOptions options;
+  absl::flat_hash_map<std::string, uint32_t> term_ids;
+  std::vector<PostingList> postings;
+  std::vector<std::pair<uint32_t, uint64_t>> fast_values;  // (doc, value or text id)
+  absl::flat_hash_map<std::string, uint32_t> fast_text_ids;
+  std::vector<uint32_t> presence;
+};
+
+struct TagCollector {
+  std::string field;
+  absl::flat_hash_set<std::string> values;
+  bool overflow = false;
+};
+
+class SplitWriterImpl final : public SplitWriter {
+ public:
+  SplitWriterImpl(const DocMapping& mapping, const SplitWriterOptions& options)
+      : mapping_(mapping), options_(options) {
+    for (const std::string& tag : mapping_.tag_fields)
+      tags_.push_back(TagCollector{tag, {}, false});
+  }
+
+  void AddDocument(ProcessedDoc doc) override {
+    ProcessedDocImpl& impl = doc.impl();
+    const auto doc_id = static_cast<uint32_t>(num_docs_);
+    for (LeafValue& leaf : impl.values) AddLeaf(doc_id, leaf);
+    if (impl.timestamp_micros.has_value()) {
+      const int64_t ts = *impl.timestamp_micros;
+      time_min_ = time_min_.has_value() ? std::min(*time_min_, ts) : ts;
+      time_max_ = time_max_.has_value() ? std::max(*time_max_, ts) : ts;
+    }
+    uncompressed_docs_size_ += impl.num_bytes;
+    CollectTags(impl);
+    AddStoredDoc(doc_id, impl.stored_json);
+    ++num_docs_;
+  }
+
+  uint64_t num_docs() const override { return num_docs_; }
+
+  uint64_t memory_usage_bytes() const override {
+    return memory_bytes_ + docstore_bytes_.capacity() + block_buffer_.capacity() +
+           block_doc_lengths_.capacity() * sizeof(uint32_t) + fields_.size() * sizeof(FieldBuilder);
+  }
+
+  absl::StatusOr<SerializedSplit> Finish() override {
+    if (num_docs_ > internal::kMaxDocs) {
+      return absl::InvalidArgumentError(fmt::format("split has too many docs: {}", num_docs_));
+    }
+    absl::Status status = FlushDocStoreBlock();
+    if (!status.ok()) return status;
+
+    std::vector<FieldBuilder*> ordered;
+    ordered.reserve(fields_.size());
+    for (auto& field : fields_) ordered.push_back(field.get());
+    std::sort(ordered.begin(), ordered.end(), [](const FieldBuilder* a, const FieldBuilder* b) {
+      return std::tie(a->path, a->type) < std::tie(b->path, b->type);
+    });
+
+    internal::Footer footer;
+    internal::Hotcache& hotcache = footer.hotcache;
+    hotcache.num_docs = num_docs_;
+    hotcache.timestamp_field = mapping_.timestamp_field;
+    std::string bytes;
+    auto add_section = [&bytes, &footer](std::string name, const std::string& content) {
+      FileTableEntry entry;
+      entry.name = std::move(name);
+      entry.offset = bytes.size();
+      entry.length = content.size();
+      entry.checksum = Hash64(content);
+      bytes += content;
+      footer.sections.push_back(std::move(entry));
+      return static_cast<uint32_t>(footer.sections.size() - 1);
+    };
+
+    std::string presence_section;
+    for (size_t field_id = 0; field_id < ordered.size(); ++field_id) {
+      FieldBuilder& builder = *ordered[field_id];
+      FieldEntry entry;
+      entry.path = builder.path;
+      entry.type = builder.type;
+      entry.indexed = builder.options.indexed;
+      entry.fast = builder.options.fast;
+      entry.record_freq = builder.options.record_freq && builder.type == FieldType::kText;
+      entry.tokenizer = builder.options.tokenizer;
+      if (!builder.postings.empty()) {
+        std::string terms;
+        std::string postings;
+        WriteInvertedIndex(builder, entry, terms, postings);
+        entry.terms_section = add_section(fmt::format("terms.{}", field_id), terms);
+        entry.postings_section = add_section(fmt::format("postings.{}", field_id), postings);
+      }
+      if (!builder.fast_values.empty()) {
+        std::string column;
+        WriteColumn(builder, entry.column, column);
+        entry.fast_section = add_section(fmt::format("fast.{}", field_id), column);
+      }
+      std::string presence;
+      PutVarint(presence, builder.presence.size());
+      uint32_t previous = 0;
+      for (uint32_t doc : builder.presence) {
+        PutVarint(presence, doc - previous);
+        previous = doc;
+      }
+      entry.presence = ChunkRef{presence_section.size(), presence.size(), Hash32(presence)};
+      presence_section += presence;
+      hotcache.fields.push_back(std::move(entry));
+    }
+    hotcache.presence_section = add_section("presence", presence_section);
+    hotcache.docstore_section = add_section("docstore", docstore_bytes_);
+    hotcache.docstore_blocks = std::move(docstore_blocks_);
+
+    SerializedSplit split;
+    split.footer_start = bytes.size();
+    bytes += internal::SerializeFooter(footer);
+    split.footer_end = bytes.size();
+    split.bytes = std::move(bytes);
+    split.num_docs = num_docs_;
+    split.uncompressed_docs_size_in_bytes = uncompressed_docs_size_;
+    split.time_range_start_micros = time_min_;
+    split.time_range_end_micros = time_max_;
+    for (const TagCollector& tag : tags_) {
+      if (tag.overflow) continue;
+      split.tags.insert(tag.field + "!");
+      for (const std::string& value : tag.values) split.tags.insert(tag.field + ":" + value);
+    }
+    fields_.clear();
+    field_index_.clear();
+    return split;
+  }
+
+ private:
+  FieldBuilder& GetField(const LeafValue& leaf) {
+    key_scratch_.assign(leaf.path);
+    key_scratch_.push_back('\0');
+    key_scratch_.push_back(static_cast<char>(leaf.type));
+    auto it = field_index_.find(AbslView(key_scratch_));
+    if (it != field_index_.end()) {
+      FieldBuilder& field = *fields_[it->second];
+      field.options.indexed |= leaf.options.indexed;
+      field.options.fast |= leaf.options.fast;
+      field.options.record_freq |= leaf.options.record_freq;
+      return field;
+    }
+    auto field = std::make_unique<FieldBuilder>();
+    field->path = leaf.path;
+    field->type = leaf.type;
+    field->options = leaf.options;
+    field_index_.emplace(key_scratch_, fields_.size());
+    fields_.push_back(std::move(field));
+    memory_bytes_ += 256 + leaf.path.size();
+    return *fields_.back();
+  }
+
+  void AddTerm(FieldBuilder& field, std::string_view term, uint32_t doc_id) {
+    auto it = field.term_ids.find(AbslView(term));
+    uint32_t term_id;
+    if (it == field.term_ids.end()) {
+      term_id = static_cast<uint32_t>(field.postings.size());
+      field.term_ids.emplace(std::string(term), term_id);
+      field.postings.emplace_back();
+      memory_bytes_ += term.size() + 96;
+    } else {
+      term_id = it->second;
+    }
+    PostingList& list = field.postings[term_id];
+    if (list.docs.empty() || list.docs.back() != doc_id) {
+      list.docs.push_back(doc_id);
+      list.freqs.push_back(1);
+      memory_bytes_ += 8;
+    } else {
+      ++list.freqs.back();
+    }
+  }
+
+  void AddLeaf(uint32_t doc_id, const LeafValue& leaf) {
+    FieldBuilder& field = GetField(leaf);
+    if (field.presence.empty() || field.presence.back() != doc_id) {
+      field.presence.push_back(doc_id);
+      memory_bytes_ += 4;
+    }
+    if (leaf.options.indexed) {
+      if (leaf.type == FieldType::kText) {
+        Tokenize(leaf.options.tokenizer, leaf.text, token_scratch_,
+                 [&](std::string_view token) { AddTerm(field, token, doc_id); });
+      } else {
+        term_scratch_.clear();
+        AppendBigEndian64(leaf.value, term_scratch_);
+        AddTerm(field, term_scratch_, doc_id);
+      }
+    }
+    if (leaf.options.fast) {
+      uint64_t value = leaf.value;
+      if (leaf.type == FieldType::kText) {
+        std::string_view text = leaf.text;
+        if (leaf.options.fast_lowercase)
+          text = ::shale::index::internal_tokenizer::Lower(text, token_scratch_);
+        auto it = field.fast_text_ids.find(AbslView(text));
+        if (it == field.fast_text_ids.end()) {
+          value = field.fast_text_ids.size();
+          field.fast_text_ids.emplace(std::string(text), static_cast<uint32_t>(value));
+          memory_bytes_ += text.size() + 64;
+        } else {
+          value = it->second;
+        }
+      } else if (leaf.type == FieldType::kDatetime) {
+        value = internal::EncodeI64(
+            internal::TruncateMicros(internal::DecodeI64(leaf.value), leaf.options.fast_precision));
+      }
+      field.fast_values.emplace_back(doc_id, value);
+      memory_bytes_ += 16;
+    }
+  }
+
+  void CollectTags(const ProcessedDocImpl& doc) {
+    for (TagCollector& tag : tags_) {
+      if (tag.overflow) continue;
+      for (const LeafValue& leaf : doc.values) {
+        if (leaf.path != tag.field) continue;
+        std::string value;
+        if (leaf.type == FieldType::kText) {
+          value = leaf.text;
+        } else if (leaf.type == FieldType::kI64) {
+          value = fmt::format("{}", internal::DecodeI64(leaf.value));
+        } else if (leaf.type == FieldType::kU64) {
+          value = fmt::format("{}", leaf.value);
+        } else {
+          continue;
+        }
+        tag.values.insert(std::move(value));
+        if (tag.values.size() > kMaxTagValues) {
+          tag.overflow = true;
+          tag.values.clear();
+          break;
+        }
+      }
+    }
+  }
+
+  void AddStoredDoc(uint32_t doc_id, const std::string& json) {
+    if (block_doc_lengths_.empty()) block_first_doc_ = doc_id;
+    block_doc_lengths_.push_back(static_cast<uint32_t>(json.size()));
+    block_buffer_ += json;
+    if (block_buffer_.size() >= options_.docstore_blocksize) {
+      // A compression failure is reported by Finish(); keep the block for it.
+      pending_error_ = FlushDocStoreBlock();
+    }
+  }
+
+  absl::Status FlushDocStoreBlock() {
+    if (!pending_error_.ok()) return pending_error_;
+    if (block_doc_lengths_.empty()) return absl::OkStatus();
+    std::string raw;
+    raw.reserve(block_buffer_.size() + block_doc_lengths_.size() * 3 + 8);
+    PutVarint(raw, block_doc_lengths_.size());
+    for (uint32_t length : block_doc_lengths_) PutVarint(raw, length);
+    raw += block_buffer_;
+    if (raw.size() > UINT32_MAX) {
+      return absl::InvalidArgumentError("doc store block larger than 4 GiB");
+    }
+    std::string compressed(ZSTD_compressBound(raw.size()), '\0');
+    const size_t size = ZSTD_compress(compressed.data(), compressed.size(), raw.data(), raw.size(),
+                                      options_.docstore_compression_level);
+    if (ZSTD_isError(size)) {
+      return absl::InternalError(
+          fmt::format("doc store compression failed: {}", ZSTD_getErrorName(size)));
+    }
+    compressed.resize(size);
+    internal::DocStoreBlockRef block;
+    block.first_doc = block_first_doc_;
+    block.uncompressed_length = static_cast<uint32_t>(raw.size());
+    block.chunk = ChunkRef{docstore_bytes_.size(), compressed.size(), Hash32(compressed)};
+    docstore_bytes_ += compressed;
+    docstore_blocks_.push_back(std::move(block));
+    block_buffer_.clear();
+    block_doc_lengths_.clear();
+    return absl::OkStatus();
+  }
+
+  static void WriteInvertedIndex(const FieldBuilder& builder, FieldEntry& entry, std::string& terms,
+                                 std::string& postings) {
+    std::vector<std::pair<std::string_view, uint32_t>> sorted;
+    sorted.reserve(builder.term_ids.size());
+    for (const auto& [term, id] : builder.term_ids) sorted.emplace_back(term, id);
+    std::sort(sorted.begin(), sorted.end());
+    entry.num_terms = sorted.size();
+    const bool with_freqs = entry.record_freq;
+    std::string block;
+    std::string posting;
+    std::string_view previous;
+    uint32_t in_block = 0;
+    std::string first_term;
+    auto flush_block = [&]() {
+      if (in_block == 0) return;
+      std::string encoded;
+      PutVarint(encoded, in_block);
+      encoded += block;
+      entry.term_blocks.push_back(internal::TermBlockRef{
+          first_term, ChunkRef{terms.size(), encoded.size(), Hash32(encoded)}});
+      terms += encoded;
+      block.clear();
+      in_block = 0;
+    };
+    for (const auto& [term, id] : sorted) {
+      const PostingList& list = builder.postings[id];
+      posting.clear();
+      uint32_t previous_doc = 0;
+      for (uint32_t doc : list.docs) {
+        PutVarint(posting, doc - previous_doc);
+        previous_doc = doc;
+      }
+      if (with_freqs) {
+        for (uint32_t freq : list.freqs) PutVarint(posting, freq);
+      }
+      if (in_block == 0) {
+        first_term.assign(term);
+        previous = {};
+      }
+      size_t shared = 0;
+      while (shared < previous.size() && shared < term.size() && previous[shared] == term[shared]) {
+        ++shared;
+      }
+      PutVarint(block, shared);
+      PutBytes(block, term.substr(shared));
+      PutVarint(block, list.docs.size());
+      PutVarint(block, postings.size());
+      PutVarint(block, posting.size());
+      PutFixed32(block, Hash32(posting));
+      postings += posting;
+      previous = term;
+      if (++in_block == internal::kTermsPerBlock) flush_block();
+    }
+    flush_block();
+  }
+
+  void WriteColumn(FieldBuilder& builder, ColumnHeader& column, std::string& out) const {
+    std::vector<std::pair<uint32_t, uint64_t>>& values = builder.fast_values;
+    if (builder.type == FieldType::kText) {
+      // Dictionary-encode: ids in insertion order → ordinals in sorted order.
+      std::vector<std::pair<std::string_view, uint32_t>> dict;
+      dict.reserve(builder.fast_text_ids.size());
+      for (const auto& [text, id] : builder.fast_text_ids) dict.emplace_back(text, id);
+      std::sort(dict.begin(), dict.end());
+      std::vector<uint32_t> ordinal_of_id(dict.size());
+      std::string dict_bytes;
+      for (size_t ordinal = 0; ordinal < dict.size(); ++ordinal) {
+        ordinal_of_id[dict[ordinal].second] = static_cast<uint32_t>(ordinal);
+        PutBytes(dict_bytes, dict[ordinal].first);
+      }
+      for (auto& [doc, value] : values) value = ordinal_of_id[value];
+      column.kind = ColumnKind::kTextDict;
+      column.dict_num_terms = dict.size();
+      column.dict = ChunkRef{out.size(), dict_bytes.size(), Hash32(dict_bytes)};
+      out += dict_bytes;
+    } else {
+      column.kind = ColumnKind::kNumeric;
+    }
+    // Values arrive in doc order; sort each doc's values so the first one is the smallest.
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    column.num_values = values.size();
+    column.single_valued = values.size() == num_docs_;
+    for (size_t i = 0; column.single_valued && i < values.size(); ++i) {
+      column.single_valued = values[i].first == i;
+    }
+    uint64_t min_value = UINT64_MAX;
+    for (const auto& [doc, value] : values) min_value = std::min(min_value, value);
+    uint64_t gcd = 0;
+    uint64_t max_delta = 0;
+    for (const auto& [doc, value] : values) {
+      gcd = std::gcd(gcd, value - min_value);
+      max_delta = std::max(max_delta, value - min_value);
+    }
+    if (gcd == 0) gcd = 1;
+    column.min_value = min_value;
+    column.gcd = gcd;
+    column.value_bit_width = internal::BitWidth(max_delta / gcd);
+    if (!column.single_valued) {
+      column.offset_bit_width = internal::BitWidth(values.size());
+      const size_t start = out.size();
+      BitPacker packer(out, column.offset_bit_width);
+      size_t index = 0;
+      for (uint64_t doc = 0; doc <= num_docs_; ++doc) {
+        while (index < values.size() && values[index].first < doc) ++index;
+        packer.Add(index);
+      }
+      packer.Finish();
+      column.offsets = ChunkRef{start, out.size() - start, 0};
+    }
+    const size_t start = out.size();
+    BitPacker packer(out, column.value_bit_width);
+    for (const auto& [doc, value] : values) packer.Add((value - min_value) / gcd);
+    packer.Finish();
+    column.values = ChunkRef{start, out.size() - start, 0};
+  }
+
+  DocMapping mapping_;
+  SplitWriterOptions options_;
+  uint64_t num_docs_ = 0;
+  uint64_t uncompressed_docs_size_ = 0;
+  uint64_t memory_bytes_ = 0;
+  std::optional<int64_t> time_min_;
+  std::optional<int64_t> time_max_;
+  std::vector<TagCollector> tags_;
+  std::vector<std::unique_ptr<FieldBuilder>> fields_;
+  absl::flat_hash_map<std::string, size_t> field_index_;
+  std::string key_scratch_;
+  std::string term_scratch_;
+  std::string token_scratch_;
+  // Doc store.
+  std::string docstore_bytes_;
+  std::vector<internal::DocStoreBlockRef> docstore_blocks_;
+  std::string block_buffer_;
+  std::vector<uint32_t> block_doc_lengths_;
+  uint32_t block_first_doc_ = 0;
+  absl::Status pending_error_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SplitWriter>> SplitWriter::Create(
+    const DocMapping& mapping, const SplitWriterOptions& options) {
+  absl::Status status = ValidateDocMapping(mapping);
+  if (!status.ok()) return status;
+  if (options.docstore_blocksize == 0) {
+    return absl::InvalidArgumentError("docstore_blocksize must be positive");
+  }
+  return std::unique_ptr<SplitWriter>(std::make_unique<SplitWriterImpl>(mapping, options));
+}
+
+}  // namespace shale::index

@@ -1,0 +1,168 @@
+#include "indexing/ingest_service.h"
+
+#include <thread>
+
+#include "common/ulid.h"
+#include "config/index_config.h"
+#include "gtest/gtest.h"
+
+namespace shale::indexing {
+namespace {
+
+std::string IndexConfigJson(const std::string& index_uri, int commit_timeout_secs,
+                            int split_num_docs_target) {
+  return R"({"version": "0.8", "index_id": "logs", "index_uri": ")" + index_uri + R"(",
+    "doc_mapping": {"mode": "strict", "field_mappings": [
+      {"name": "ts", "type": "datetime", "fast": true},
+      {"name": "body", "type": "text"}], "timestamp_field": "ts"},
+    "indexing_settings": {"commit_timeout_secs": )" +
+         std::to_string(commit_timeout_secs) + R"(, "split_num_docs_target": )" +
+         std::to_string(split_num_docs_target) + "}}";
+}
+
+std::string Docs(int first, int count) {
+  std::string out;
+  for (int i = first; i < first + count; ++i) {
+    out += "{\"ts\": " + std::to_string(1700000000 + i) + ", \"body\": \"hello " +
+           std::to_string(i) + "\"}\n";
+  }
+  return out;
+}
+
+class IngestServiceTest : public ::testing::Test {
+ protected:
+  void CreateIndex(int commit_timeout_secs = 60, int split_num_docs_target = 10'000'000) {
+    resolver_ = storage::NewStorageResolver();
+    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///metastore-" + NewUlid()));
+    ASSERT_TRUE(metastore_storage.ok());
+    auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
+    ASSERT_TRUE(metastore.ok());
+    metastore_ = std::move(metastore).value();
+    auto config = config::ParseIndexConfigJson(IndexConfigJson(
+        "ram:///indexes-" + NewUlid() + "/logs", commit_timeout_secs, split_num_docs_target));
+    ASSERT_TRUE(config.ok()) << config.status();
+    auto metadata = metastore_->CreateIndex(*config);
+    ASSERT_TRUE(metadata.ok()) << metadata.status();
+    index_uid_ = metadata->index_uid;
+    IngestServiceOptions options;
+    options.node_id = "test-node";
+    options.commit_check_interval_millis = 20;
+    service_ = std::make_unique<IngestService>(metastore_.get(), resolver_.get(), options);
+    service_->Start();
+  }
+
+  std::vector<metastore::Split> PublishedSplits() {
+    metastore::ListSplitsQuery query;
+    query.index_uids = {index_uid_};
+    query.states = {metastore::SplitState::kPublished};
+    auto splits = metastore_->ListSplits(query);
+    EXPECT_TRUE(splits.ok());
+    return splits.ok() ? *splits : std::vector<metastore::Split>{};
+  }
+
+  uint64_t PublishedDocs() {
+    uint64_t total = 0;
+    for (const metastore::Split& split : PublishedSplits()) total += split.metadata.num_docs;
+    return total;
+  }
+
+  std::unique_ptr<storage::StorageResolver> resolver_;
+  std::unique_ptr<metastore::Metastore> metastore_;
+  std::string index_uid_;
+  std::unique_ptr<IngestService> service_;
+};
+
+TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
+  CreateIndex();
+  auto result = service_->Ingest("logs", Docs(0, 100), CommitMode::kForce, false);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->num_docs_for_processing, 100u);
+  EXPECT_EQ(result->num_ingested_docs, 100u);
+  EXPECT_EQ(result->num_rejected_docs, 0u);
+  const auto splits = PublishedSplits();
+  ASSERT_EQ(splits.size(), 1u);
+  EXPECT_EQ(splits[0].metadata.num_docs, 100u);
+  EXPECT_EQ(splits[0].metadata.time_range_start_secs, 1700000000);
+  EXPECT_EQ(splits[0].metadata.time_range_end_secs, 1700000099);
+  EXPECT_GT(splits[0].metadata.footer_end, splits[0].metadata.footer_start);
+  EXPECT_EQ(splits[0].metadata.source_id, kIngestApiSourceId);
+}
+
+TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested) {
+  CreateIndex();
+  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" +
+                           "\n" + Docs(3, 2);
+  auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->num_docs_for_processing, 7u);
+  EXPECT_EQ(result->num_ingested_docs, 5u);
+  EXPECT_EQ(result->num_rejected_docs, 2u);
+  ASSERT_EQ(result->parse_failures.size(), 2u);
+  EXPECT_EQ(result->parse_failures[0].document, "{not json");
+  EXPECT_NE(result->parse_failures[1].message.find("unknown"), std::string::npos)
+      << result->parse_failures[1].message;
+  EXPECT_EQ(PublishedDocs(), 5u);
+}
+
+TEST_F(IngestServiceTest, AutoCommitIsPublishedByTheCommitTimeout) {
+  CreateIndex(/*commit_timeout_secs=*/1);
+  auto result = service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 10u);
+  EXPECT_EQ(PublishedDocs(), 0u);
+  // wait_for returns once the timeout commit has published the docs.
+  auto waited = service_->Ingest("logs", Docs(10, 5), CommitMode::kWaitFor, false);
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(PublishedDocs(), 15u);
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 0u);
+}
+
+TEST_F(IngestServiceTest, SplitNumDocsTargetCutsSplits) {
+  CreateIndex(/*commit_timeout_secs=*/60, /*split_num_docs_target=*/40);
+  auto result = service_->Ingest("logs", Docs(0, 100), CommitMode::kForce, false);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto splits = PublishedSplits();
+  ASSERT_EQ(splits.size(), 3u);  // 40 + 40 + 20
+  EXPECT_EQ(PublishedDocs(), 100u);
+}
+
+TEST_F(IngestServiceTest, ConcurrentIngestsLoseNothing) {
+  CreateIndex(/*commit_timeout_secs=*/60, /*split_num_docs_target=*/500);
+  std::vector<std::thread> clients;
+  for (int client = 0; client < 4; ++client) {
+    clients.emplace_back([&, client] {
+      for (int batch = 0; batch < 10; ++batch) {
+        auto result = service_->Ingest("logs", Docs(client * 1000 + batch * 100, 100),
+                                       CommitMode::kAuto, false);
+        ASSERT_TRUE(result.ok());
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  auto flushed = service_->Ingest("logs", "", CommitMode::kForce, false);
+  ASSERT_TRUE(flushed.ok());
+  auto last = service_->Ingest("logs", Docs(99999, 1), CommitMode::kForce, false);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(PublishedDocs(), 4001u);
+}
+
+TEST_F(IngestServiceTest, UnknownIndexAndDroppedIndex) {
+  CreateIndex();
+  EXPECT_EQ(service_->Ingest("nope", Docs(0, 1), CommitMode::kAuto, false).status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false).ok());
+  service_->DropIndex("logs");
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 0u);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 2), CommitMode::kForce, false).ok());
+  EXPECT_EQ(PublishedDocs(), 2u);
+}
+
+TEST(CommitModeTest, Parses) {
+  EXPECT_EQ(*ParseCommitMode("auto"), CommitMode::kAuto);
+  EXPECT_EQ(*ParseCommitMode("wait_for"), CommitMode::kWaitFor);
+  EXPECT_EQ(*ParseCommitMode("force"), CommitMode::kForce);
+  EXPECT_FALSE(ParseCommitMode("now").ok());
+}
+
+}  // namespace
+}  // namespace shale::indexing

@@ -1,0 +1,254 @@
+#include "search/search_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "common/uri.h"
+#include "fmt/format.h"
+#include "index/split_format.h"
+#include "query/query_language.h"
+#include "split/split_store.h"
+
+namespace shale::search {
+namespace {
+
+constexpr int64_t kMicrosPerSecond = 1'000'000;
+
+// Parses Quickwit's sort spelling. No prefix or '+': descending; '-': ascending.
+absl::StatusOr<std::vector<index::SortField>> ParseSortBy(const std::vector<std::string>& specs,
+                                                          const config::IndexConfig& config) {
+  std::vector<index::SortField> fields;
+  for (const std::string& raw_spec : specs) {
+    std::string_view spec = raw_spec;
+    while (!spec.empty() && spec.front() == ' ') spec.remove_prefix(1);
+    while (!spec.empty() && spec.back() == ' ') spec.remove_suffix(1);
+    if (spec.empty()) continue;
+    index::SortField field;
+    field.order = index::SortOrder::kDesc;
+    if (spec.front() == '-') {
+      field.order = index::SortOrder::kAsc;
+      spec.remove_prefix(1);
+    } else if (spec.front() == '+') {
+      spec.remove_prefix(1);
+    }
+    if (spec.empty()) return absl::InvalidArgumentError("sort_by holds an empty field name");
+    field.field = std::string(spec);
+    fields.push_back(std::move(field));
+  }
+  if (fields.size() > 2) {
+    return absl::InvalidArgumentError(
+        fmt::format("sort_by accepts at most 2 fields, got {}", fields.size()));
+  }
+  if (fields.empty()) {
+    // Default order: newest first when the index has a timestamp field, else by document.
+    if (config.doc_mapping.timestamp_field.has_value()) {
+      fields.push_back({*config.doc_mapping.timestamp_field, index::SortOrder::kDesc});
+    } else {
+      fields.push_back({"_doc", index::SortOrder::kAsc});
+    }
+  }
+  return fields;
+}
+
+struct LeafResult {
+  std::string split_id;
+  std::unique_ptr<index::SplitReader> reader;
+  index::SplitSearchResult result;
+  absl::Status status;
+};
+
+struct HitRef {
+  size_t leaf = 0;
+  const index::SplitHit* hit = nullptr;
+};
+
+// True when `a` ranks before `b`. Missing sort values always rank last.
+bool RanksBefore(const HitRef& a, const HitRef& b, const std::vector<index::SortField>& sort,
+                 const std::vector<LeafResult>& leaves) {
+  for (size_t i = 0; i < sort.size(); ++i) {
+    if (sort[i].field == "_doc") break;  // falls through to the (split, doc) order below
+    const std::optional<uint64_t> key_a =
+        i < a.hit->sort_keys.size() ? a.hit->sort_keys[i] : std::nullopt;
+    const std::optional<uint64_t> key_b =
+        i < b.hit->sort_keys.size() ? b.hit->sort_keys[i] : std::nullopt;
+    if (key_a.has_value() != key_b.has_value()) return key_a.has_value();
+    if (!key_a.has_value() || *key_a == *key_b) continue;
+    return sort[i].order == index::SortOrder::kAsc ? *key_a < *key_b : *key_a > *key_b;
+  }
+  const bool descending_doc_order =
+      !sort.empty() && sort[0].field == "_doc" && sort[0].order == index::SortOrder::kDesc;
+  const std::string& split_a = leaves[a.leaf].split_id;
+  const std::string& split_b = leaves[b.leaf].split_id;
+  if (split_a != split_b) return descending_doc_order ? split_a > split_b : split_a < split_b;
+  return descending_doc_order ? a.hit->doc_id > b.hit->doc_id : a.hit->doc_id < b.hit->doc_id;
+}
+
+bool SplitMissesTimeRange(const metastore::SplitMetadata& split,
+                          const std::optional<int64_t>& start_secs,
+                          const std::optional<int64_t>& end_secs) {
+  if (!split.time_range_start_secs.has_value() || !split.time_range_end_secs.has_value()) {
+    return false;  // no timestamp field: cannot prune
+  }
+  if (start_secs.has_value() && *split.time_range_end_secs < *start_secs) return true;
+  if (end_secs.has_value() && *split.time_range_start_secs >= *end_secs) return true;
+  return false;
+}
+
+bool IsQueryError(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ||
+         status.code() == absl::StatusCode::kFailedPrecondition;
+}
+
+}  // namespace
+
+SearchService::SearchService(metastore::Metastore* metastore,
+                             storage::StorageResolver* storage_resolver,
+                             const SearchServiceOptions& options)
+    : metastore_(metastore),
+      storage_resolver_(storage_resolver),
+      options_(options),
+      leaf_pool_("leaf_search", std::max(1, options.num_leaf_threads)),
+      splits_opened_(MetricsRegistry::Global().GetCounter(
+          "shale_search_splits_opened_total", "Splits opened by leaf searches")),
+      splits_pruned_(MetricsRegistry::Global().GetCounter(
+          "shale_search_splits_pruned_total", "Splits skipped by time or tag pruning")),
+      num_searches_(MetricsRegistry::Global().GetCounter("shale_search_requests_total",
+                                                         "Root search requests")) {}
+
+SearchService::~SearchService() { Stop(); }
+
+void SearchService::Stop() { leaf_pool_.Stop(); }
+
+absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& request) {
+  const Stopwatch stopwatch;
+  num_searches_.Increment();
+  if (static_cast<uint64_t>(request.max_hits) + request.start_offset > kMaxHitsPlusOffset) {
+    return absl::InvalidArgumentError(
+        fmt::format("max_hits + start_offset must be at most {}, got {}", kMaxHitsPlusOffset,
+                    static_cast<uint64_t>(request.max_hits) + request.start_offset));
+  }
+  ASSIGN_OR_RETURN(metastore::IndexMetadata index_metadata,
+                   metastore_->GetIndexMetadata(request.index_id));
+  const config::IndexConfig& index_config = index_metadata.index_config;
+  const std::vector<std::string>& default_fields =
+      request.search_fields.empty() ? index_config.search_settings.default_search_fields
+                                    : request.search_fields;
+  ASSIGN_OR_RETURN(index::QueryPtr query, query::ParseUserQuery(request.query, default_fields));
+  ASSIGN_OR_RETURN(std::vector<index::SortField> sort_fields,
+                   ParseSortBy(request.sort_by, index_config));
+
+  SearchResponse response;
+  if (request.start_timestamp_secs.has_value() && request.end_timestamp_secs.has_value() &&
+      *request.start_timestamp_secs >= *request.end_timestamp_secs) {
+    response.elapsed_time_micros = stopwatch.ElapsedMicros();
+    return response;  // empty time range
+  }
+
+  metastore::ListSplitsQuery list_query;
+  list_query.index_uids = {index_metadata.index_uid};
+  list_query.states = {metastore::SplitState::kPublished};
+  ASSIGN_OR_RETURN(std::vector<metastore::Split> splits, metastore_->ListSplits(list_query));
+
+  std::vector<const metastore::SplitMetadata*> candidates;
+  for (const metastore::Split& split : splits) {
+    if (SplitMissesTimeRange(split.metadata, request.start_timestamp_secs,
+                             request.end_timestamp_secs)) {
+      splits_pruned_.Increment();
+      continue;
+    }
+    candidates.push_back(&split.metadata);
+  }
+
+  std::shared_ptr<storage::Storage> index_storage;
+  if (!candidates.empty()) {
+    if (!index_config.index_uri.has_value()) {
+      return absl::InternalError(fmt::format("index {} has no index uri", request.index_id));
+    }
+    ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(*index_config.index_uri));
+    ASSIGN_OR_RETURN(index_storage, storage_resolver_->Resolve(index_uri));
+  }
+
+  index::SplitSearchRequest leaf_request;
+  if (request.start_timestamp_secs.has_value()) {
+    leaf_request.start_timestamp_micros = *request.start_timestamp_secs * kMicrosPerSecond;
+  }
+  if (request.end_timestamp_secs.has_value()) {
+    leaf_request.end_timestamp_micros = *request.end_timestamp_secs * kMicrosPerSecond;
+  }
+  leaf_request.top_k = request.max_hits + request.start_offset;
+  leaf_request.sort_by = sort_fields;
+  leaf_request.count_all = request.count_all;
+
+  std::vector<LeafResult> leaves(candidates.size());
+  absl::BlockingCounter pending(static_cast<int>(candidates.size()));
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const metastore::SplitMetadata& metadata = *candidates[i];
+    LeafResult& leaf = leaves[i];
+    leaf.split_id = metadata.split_id;
+    auto task = [&, i]() {
+      LeafResult& result = leaves[i];
+      const metastore::SplitMetadata& split = *candidates[i];
+      split::SplitLocation location{split.split_id, split.split_size_bytes, split.footer_start,
+                                    split.footer_end};
+      auto reader = split::OpenSplit(index_storage, location);
+      splits_opened_.Increment();
+      if (!reader.ok()) {
+        result.status = reader.status();
+      } else {
+        auto searched = (*reader)->Search(*query, leaf_request);
+        if (searched.ok()) {
+          result.result = std::move(searched).value();
+          result.reader = std::move(reader).value();
+        } else {
+          result.status = searched.status();
+        }
+      }
+      pending.DecrementCount();
+    };
+    if (!leaf_pool_.Submit(task)) {
+      leaf.status = absl::UnavailableError("searcher is shutting down");
+      pending.DecrementCount();
+    }
+  }
+  pending.Wait();
+
+  std::vector<HitRef> all_hits;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    const LeafResult& leaf = leaves[i];
+    if (!leaf.status.ok()) {
+      if (IsQueryError(leaf.status)) return leaf.status;
+      response.errors.push_back(
+          fmt::format("split {}: {}", leaf.split_id, leaf.status.ToString()));
+      continue;
+    }
+    response.num_hits += leaf.result.num_hits;
+    for (const index::SplitHit& hit : leaf.result.hits) all_hits.push_back({i, &hit});
+  }
+
+  const size_t page_end =
+      std::min(all_hits.size(), static_cast<size_t>(request.start_offset) + request.max_hits);
+  if (page_end > request.start_offset) {
+    auto by_rank = [&](const HitRef& a, const HitRef& b) {
+      return RanksBefore(a, b, sort_fields, leaves);
+    };
+    std::partial_sort(all_hits.begin(), all_hits.begin() + static_cast<ptrdiff_t>(page_end),
+                      all_hits.end(), by_rank);
+    for (size_t i = request.start_offset; i < page_end; ++i) {
+      const LeafResult& leaf = leaves[all_hits[i].leaf];
+      auto document = leaf.reader->FetchDocument(all_hits[i].hit->doc_id);
+      if (!document.ok()) {
+        response.errors.push_back(
+            fmt::format("split {}: {}", leaf.split_id, document.status().ToString()));
+        continue;
+      }
+      response.hits.push_back(std::move(document).value());
+    }
+  }
+  response.elapsed_time_micros = stopwatch.ElapsedMicros();
+  return response;
+}
+
+}  // namespace shale::search

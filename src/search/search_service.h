@@ -1,0 +1,82 @@
+// SearchService: answers a search request on one node, map-reduce style. The root lists the
+// published splits of the target indexes, prunes those whose time range misses
+// [start_timestamp, end_timestamp), runs a leaf search on each remaining split (concurrently, on
+// the service's own thread pool), merges the per-split top-k by sort keys, then fetches the
+// documents of the final page.
+//
+// Later issues distribute the leaf phase over searchers (gRPC, rendezvous hashing) and add the
+// split footer / fast field / partial request caches; the root/leaf split is already in place.
+//
+// Thread safety: Search may be called concurrently from many threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/metrics.h"
+#include "common/thread_pool.h"
+#include "metastore/metastore.h"
+#include "storage/storage.h"
+
+namespace shale::search {
+
+inline constexpr uint32_t kMaxHitsPlusOffset = 10'000;
+
+struct SearchRequest {
+  std::string index_id;
+  std::string query = "*";
+  uint32_t max_hits = 20;
+  uint32_t start_offset = 0;
+  std::optional<int64_t> start_timestamp_secs;  // inclusive
+  std::optional<int64_t> end_timestamp_secs;    // exclusive
+  // Quickwit's spelling: "field" or "+field" descending, "-field" ascending, "_score", "_doc".
+  std::vector<std::string> sort_by;
+  // Overrides the index's default search fields when non-empty.
+  std::vector<std::string> search_fields;
+  bool count_all = true;
+};
+
+struct SearchResponse {
+  uint64_t num_hits = 0;
+  std::vector<std::string> hits;  // each a JSON object as text
+  int64_t elapsed_time_micros = 0;
+  std::vector<std::string> errors;
+};
+
+struct SearchServiceOptions {
+  int num_leaf_threads = 2;
+  uint32_t max_num_concurrent_split_searches = 100;
+};
+
+class SearchService {
+ public:
+  // Does not take ownership; `metastore` and `storage_resolver` must outlive the service.
+  SearchService(metastore::Metastore* metastore, storage::StorageResolver* storage_resolver,
+                const SearchServiceOptions& options);
+  SearchService(const SearchService&) = delete;
+  SearchService& operator=(const SearchService&) = delete;
+  ~SearchService();
+
+  // InvalidArgument for a bad query, bad sort field or limits exceeded; NotFound for an unknown
+  // index. A split that fails to open or search is reported in `errors` (it is not silently
+  // dropped) and the others still answer.
+  absl::StatusOr<SearchResponse> Search(const SearchRequest& request);
+
+  // Refuses new searches and waits for the running ones.
+  void Stop();
+
+ private:
+  metastore::Metastore* const metastore_;
+  storage::StorageResolver* const storage_resolver_;
+  const SearchServiceOptions options_;
+  ThreadPool leaf_pool_;
+  Counter& splits_opened_;
+  Counter& splits_pruned_;
+  Counter& num_searches_;
+};
+
+}  // namespace shale::search

@@ -1,0 +1,167 @@
+#include "search/search_service.h"
+
+#include "common/ulid.h"
+#include "config/index_config.h"
+#include "gtest/gtest.h"
+#include "index/split_format.h"
+#include "split/split_store.h"
+
+namespace shale::search {
+namespace {
+
+constexpr char kIndexConfig[] = R"({
+  "version": "0.8",
+  "index_id": "logs",
+  "index_uri": "ram:///indexes/logs",
+  "doc_mapping": {
+    "mode": "dynamic",
+    "field_mappings": [
+      {"name": "ts", "type": "datetime", "fast": true, "input_formats": ["unix_timestamp"]},
+      {"name": "severity", "type": "text", "tokenizer": "raw", "fast": true},
+      {"name": "body", "type": "text", "tokenizer": "default"}
+    ],
+    "timestamp_field": "ts"
+  },
+  "search_settings": {"default_search_fields": ["body"]}
+})";
+
+class SearchServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    resolver_ = storage::NewStorageResolver();
+    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///metastore-" + NewUlid()));
+    ASSERT_TRUE(metastore_storage.ok());
+    auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
+    ASSERT_TRUE(metastore.ok()) << metastore.status();
+    metastore_ = std::move(metastore).value();
+    auto config = config::ParseIndexConfigJson(kIndexConfig);
+    ASSERT_TRUE(config.ok()) << config.status();
+    config->index_uri = "ram:///indexes-" + NewUlid() + "/logs";
+    auto metadata = metastore_->CreateIndex(*config);
+    ASSERT_TRUE(metadata.ok()) << metadata.status();
+    metadata_ = *metadata;
+    auto index_storage = resolver_->Resolve(*Uri::Parse(*config->index_uri));
+    ASSERT_TRUE(index_storage.ok());
+    index_storage_ = *index_storage;
+    service_ = std::make_unique<SearchService>(metastore_.get(), resolver_.get(),
+                                               SearchServiceOptions{});
+  }
+
+  // Publishes one split holding docs with timestamps [first_ts, first_ts + num_docs).
+  void PublishSplit(int64_t first_ts, int num_docs) {
+    auto processor = index::DocProcessor::Create(metadata_.index_config.doc_mapping);
+    ASSERT_TRUE(processor.ok());
+    auto writer = index::SplitWriter::Create(metadata_.index_config.doc_mapping, {});
+    ASSERT_TRUE(writer.ok());
+    for (int i = 0; i < num_docs; ++i) {
+      const int64_t ts = first_ts + i;
+      const std::string json = "{\"ts\":" + std::to_string(ts) + ",\"severity\":\"" +
+                               (ts % 3 == 0 ? "ERROR" : "INFO") + "\",\"body\":\"request " +
+                               (ts % 2 == 0 ? "even" : "odd") + " done\"}";
+      auto doc = (*processor)->Process(json);
+      ASSERT_TRUE(doc.ok()) << doc.status();
+      (*writer)->AddDocument(std::move(doc).value());
+    }
+    auto serialized = (*writer)->Finish();
+    ASSERT_TRUE(serialized.ok()) << serialized.status();
+    metastore::SplitMetadata split;
+    split.split_id = NewUlid();
+    split.index_uid = metadata_.index_uid;
+    split.num_docs = serialized->num_docs;
+    split.split_size_bytes = serialized->bytes.size();
+    split.time_range_start_secs = *serialized->time_range_start_micros / 1'000'000;
+    split.time_range_end_secs = *serialized->time_range_end_micros / 1'000'000;
+    split.footer_start = serialized->footer_start;
+    split.footer_end = serialized->footer_end;
+    ASSERT_TRUE(metastore_->StageSplits(metadata_.index_uid, {split}).ok());
+    ASSERT_TRUE(split::UploadSplit(*index_storage_, split.split_id, *serialized).ok());
+    ASSERT_TRUE(metastore_->PublishSplits(metadata_.index_uid, {split.split_id}, {}, {}).ok());
+  }
+
+  static int64_t OpenedSplits() {
+    return MetricsRegistry::Global()
+        .GetCounter("shale_search_splits_opened_total", "Splits opened by leaf searches")
+        .value();
+  }
+
+  std::unique_ptr<storage::StorageResolver> resolver_;
+  std::unique_ptr<metastore::Metastore> metastore_;
+  metastore::IndexMetadata metadata_;
+  std::shared_ptr<storage::Storage> index_storage_;
+  std::unique_ptr<SearchService> service_;
+};
+
+TEST_F(SearchServiceTest, CountsAcrossSplitsAndPrunesByTime) {
+  PublishSplit(1000, 100);  // ts 1000..1099
+  PublishSplit(2000, 100);  // ts 2000..2099
+  PublishSplit(3000, 100);  // ts 3000..3099
+
+  SearchRequest request;
+  request.index_id = "logs";
+  auto all = service_->Search(request);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->num_hits, 300u);
+  EXPECT_EQ(all->hits.size(), 20u);
+  EXPECT_TRUE(all->errors.empty());
+
+  request.query = "severity:ERROR";
+  auto errors = service_->Search(request);
+  ASSERT_TRUE(errors.ok()) << errors.status();
+  uint64_t expected_errors = 0;
+  for (int64_t base : {1000, 2000, 3000}) {
+    for (int64_t ts = base; ts < base + 100; ++ts) expected_errors += ts % 3 == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(errors->num_hits, expected_errors);
+
+  // Only the middle split intersects [2050, 2060): the two others are never opened.
+  request.query = "*";
+  request.start_timestamp_secs = 2050;
+  request.end_timestamp_secs = 2060;
+  const int64_t opened_before = OpenedSplits();
+  auto ranged = service_->Search(request);
+  ASSERT_TRUE(ranged.ok()) << ranged.status();
+  EXPECT_EQ(ranged->num_hits, 10u);
+  EXPECT_EQ(OpenedSplits() - opened_before, 1);
+}
+
+TEST_F(SearchServiceTest, DefaultSortIsNewestFirstAndPagesAreConsistent) {
+  PublishSplit(1000, 30);
+  PublishSplit(1030, 30);
+  SearchRequest request;
+  request.index_id = "logs";
+  request.max_hits = 5;
+  auto page = service_->Search(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->hits.size(), 5u);
+  EXPECT_NE(page->hits[0].find("\"ts\""), std::string::npos);
+  EXPECT_NE(page->hits[0].find("1970-01-01T00:17:39Z"), std::string::npos) << page->hits[0];
+
+  request.sort_by = {"-ts"};  // ascending
+  auto ascending = service_->Search(request);
+  ASSERT_TRUE(ascending.ok()) << ascending.status();
+  EXPECT_NE(ascending->hits[0].find("1970-01-01T00:16:40Z"), std::string::npos)
+      << ascending->hits[0];
+
+  request.start_offset = 58;
+  auto tail = service_->Search(request);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->hits.size(), 2u);
+}
+
+TEST_F(SearchServiceTest, RejectsBadRequests) {
+  SearchRequest request;
+  request.index_id = "missing";
+  EXPECT_EQ(service_->Search(request).status().code(), absl::StatusCode::kNotFound);
+  request.index_id = "logs";
+  request.max_hits = 10'001;
+  EXPECT_EQ(service_->Search(request).status().code(), absl::StatusCode::kInvalidArgument);
+  request.max_hits = 10;
+  request.query = "body:(unbalanced";
+  EXPECT_EQ(service_->Search(request).status().code(), absl::StatusCode::kInvalidArgument);
+  request.query = "*";
+  request.sort_by = {"a", "b", "c"};
+  EXPECT_EQ(service_->Search(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shale::search

@@ -1,0 +1,67 @@
+// RestApi: Quickwit's `/api/v1/...` routes and the health/metrics endpoints, mapped onto the
+// node's services. Status codes map as in STYLE.md (NotFound 404, InvalidArgument 400,
+// AlreadyExists 409, FailedPrecondition 412, ResourceExhausted 429, Unavailable 503,
+// DeadlineExceeded 504, others 500); error bodies are `{"message": "..."}`.
+//
+// Thread safety: Handle is called concurrently from the HTTP worker threads.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "config/node_config.h"
+#include "indexing/ingest_service.h"
+#include "metastore/metastore.h"
+#include "search/search_service.h"
+#include "server/http_server.h"
+#include "storage/storage.h"
+
+namespace shale::server {
+
+// The services a node runs; null pointers mean the service is not enabled on this node.
+struct NodeServices {
+  const config::NodeConfig* config = nullptr;
+  metastore::Metastore* metastore = nullptr;
+  storage::StorageResolver* storage_resolver = nullptr;
+  indexing::IngestService* ingest = nullptr;
+  search::SearchService* search = nullptr;
+  std::atomic<bool>* ready = nullptr;
+};
+
+class RestApi {
+ public:
+  explicit RestApi(NodeServices services);
+  HttpResponse Handle(HttpRequest& request);
+
+ private:
+  HttpResponse Route(HttpRequest& request);
+  HttpResponse CreateIndex(const HttpRequest& request);
+  HttpResponse ListIndexes();
+  HttpResponse GetIndex(const std::string& index_id);
+  HttpResponse DescribeIndex(const std::string& index_id);
+  HttpResponse ListSplits(const HttpRequest& request, const std::string& index_id);
+  HttpResponse ClearIndex(const std::string& index_id);
+  HttpResponse DeleteIndex(const HttpRequest& request, const std::string& index_id);
+  HttpResponse Ingest(HttpRequest& request, const std::string& index_id);
+  HttpResponse Search(const HttpRequest& request, const std::string& index_id);
+
+  // Deletes the split files of every split of the index and their records. Returns the deleted
+  // files as Quickwit's [{file_name, file_size_bytes}].
+  absl::StatusOr<nlohmann::json> DeleteAllSplits(const metastore::IndexMetadata& metadata,
+                                                 bool dry_run);
+
+  NodeServices services_;
+};
+
+// Maps a status to its HTTP code.
+int HttpStatusFromStatus(const absl::Status& status);
+// A JSON error response for `status`.
+HttpResponse ErrorResponse(const absl::Status& status);
+
+// Inflates a gzip body. InvalidArgument when corrupt, ResourceExhausted when the inflated size
+// exceeds `limit_bytes`.
+absl::StatusOr<std::string> GunzipBody(std::string_view compressed, uint64_t limit_bytes);
+
+}  // namespace shale::server
