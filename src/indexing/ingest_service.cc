@@ -25,10 +25,11 @@ int64_t FloorDiv(int64_t value, int64_t divisor) {
   return quotient;
 }
 
+// The doc processor words JSON-level failures as "malformed json ..." or "json document is not
+// an object"; everything else is a mismatch with the doc mapping.
 std::string FailureReason(const absl::Status& status) {
   const std::string message(status.message());
-  if (message.find("json") != std::string::npos &&
-      message.find("field") == std::string::npos) {
+  if (message.rfind("malformed json", 0) == 0 || message.rfind("json document", 0) == 0) {
     return "invalid_json";
   }
   return "doc_mapping_error";
@@ -244,9 +245,9 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
         return absl::NotFoundError(fmt::format("index {} was deleted or cleared", index_id));
       }
       // Any generation holding documents of this request that failed to publish fails it.
-      for (auto it = pipeline->failed_generations.lower_bound(first_generation);
-           it != pipeline->failed_generations.end() && it->first <= wait_generation; ++it) {
-        return it->second;
+      auto failed = pipeline->failed_generations.lower_bound(first_generation);
+      if (failed != pipeline->failed_generations.end() && failed->first <= wait_generation) {
+        return failed->second;
       }
     }
   }

@@ -99,6 +99,8 @@ TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested)
   EXPECT_EQ(result->num_rejected_docs, 2u);
   ASSERT_EQ(result->parse_failures.size(), 2u);
   EXPECT_EQ(result->parse_failures[0].document, "{not json");
+  EXPECT_EQ(result->parse_failures[0].reason, "invalid_json");
+  EXPECT_EQ(result->parse_failures[1].reason, "doc_mapping_error");
   EXPECT_NE(result->parse_failures[1].message.find("unknown"), std::string::npos)
       << result->parse_failures[1].message;
   EXPECT_EQ(PublishedDocs(), 5u);
