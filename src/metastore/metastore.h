@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "config/index_config.h"
 #include "nlohmann/json.hpp"
 #include "storage/storage.h"
@@ -77,8 +78,8 @@ struct CheckpointDelta {
 struct IndexMetadata {
   std::string index_uid;
   config::IndexConfig index_config;
-  std::map<std::string, config::SourceConfig> sources;        // by source id
-  std::map<std::string, SourceCheckpoint> checkpoints;        // by source id
+  std::map<std::string, config::SourceConfig> sources;  // by source id
+  std::map<std::string, SourceCheckpoint> checkpoints;  // by source id
   int64_t create_timestamp = 0;
 
   const std::string& index_id() const { return index_config.index_id; }
@@ -115,12 +116,14 @@ class Metastore {
                                      const std::vector<std::string>& staged_split_ids,
                                      const std::vector<std::string>& replaced_split_ids,
                                      const std::optional<CheckpointDelta>& checkpoint_delta) = 0;
+  // Splits matching `query`, ordered by index id then split id. NotFound when one of
+  // `query.index_uids` names no current index.
   virtual absl::StatusOr<std::vector<Split>> ListSplits(const ListSplitsQuery& query) = 0;
   // Published or staged -> MarkedForDeletion. Unknown ids are ignored.
   virtual absl::Status MarkSplitsForDeletion(const std::string& index_uid,
                                              const std::vector<std::string>& split_ids) = 0;
   // Removes records of splits that are Staged or MarkedForDeletion. FailedPrecondition for
-  // published ones.
+  // published ones (and then nothing is removed). Unknown ids are ignored.
   virtual absl::Status DeleteSplits(const std::string& index_uid,
                                     const std::vector<std::string>& split_ids) = 0;
 
@@ -129,8 +132,7 @@ class Metastore {
                                  const config::SourceConfig& source) = 0;
   virtual absl::Status ToggleSource(const std::string& index_uid, const std::string& source_id,
                                     bool enable) = 0;
-  virtual absl::Status DeleteSource(const std::string& index_uid,
-                                    const std::string& source_id) = 0;
+  virtual absl::Status DeleteSource(const std::string& index_uid, const std::string& source_id) = 0;
   virtual absl::Status ResetSourceCheckpoint(const std::string& index_uid,
                                              const std::string& source_id) = 0;
 };
@@ -142,7 +144,10 @@ absl::StatusOr<std::unique_ptr<Metastore>> NewFileBackedMetastore(
 // JSON forms used by the REST API and the file-backed metastore (Quickwit's shapes).
 nlohmann::json SplitMetadataToJson(const SplitMetadata& split);
 absl::StatusOr<SplitMetadata> SplitMetadataFromJson(const nlohmann::json& json);
+// SplitMetadataToJson plus "split_state", "update_timestamp" and "publish_timestamp".
 nlohmann::json SplitToJson(const Split& split);
+// Inverse of SplitToJson. InvalidArgument naming the key on malformed input.
+absl::StatusOr<Split> SplitFromJson(const nlohmann::json& json);
 nlohmann::json IndexMetadataToJson(const IndexMetadata& metadata);
 absl::StatusOr<IndexMetadata> IndexMetadataFromJson(const nlohmann::json& json);
 

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "common/uri.h"
 
 namespace shale::storage {
@@ -41,7 +42,9 @@ class Storage {
   // Deletes every file; ok for missing ones. On failure, the error names the first path that
   // could not be deleted.
   virtual absl::Status BulkDelete(const std::vector<std::string>& paths) = 0;
-  // Lists the files whose path starts with `prefix` (recursively), sorted.
+  // Lists the files whose path starts with `prefix` (recursively), sorted, as paths relative
+  // to the root. `prefix` may be empty or partial ("idx/01H"); InvalidArgument when it is
+  // absolute or holds "..". Temp files of in-flight Put() calls are never listed.
   virtual absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) = 0;
   virtual absl::StatusOr<bool> Exists(std::string_view path) = 0;
   // Size of the file. NotFound when missing.
@@ -49,6 +52,10 @@ class Storage {
   // The root of this storage.
   virtual const Uri& uri() const = 0;
 };
+
+// Checks a file path given to a Storage: not empty, relative (no leading '/'), no empty, "." or
+// ".." components. InvalidArgument naming the path otherwise.
+absl::Status ValidateStoragePath(std::string_view path);
 
 // Local-disk storage rooted at `root` (a file:// uri); creates the root folder.
 absl::StatusOr<std::unique_ptr<Storage>> NewLocalStorage(const Uri& root);

@@ -1,0 +1,62 @@
+// StorageResolver: maps uris to storages. One local storage per file:// root and one shared RAM
+// storage per ram:// uri, kept for the resolver's lifetime so reopening a uri finds its files.
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "fmt/format.h"
+
+#include "common/status_macros.h"
+#include "common/uri.h"
+#include "storage/storage.h"
+
+namespace shale::storage {
+namespace {
+
+class DefaultStorageResolver final : public StorageResolver {
+ public:
+  absl::StatusOr<std::shared_ptr<Storage>> Resolve(const Uri& uri) override {
+    switch (uri.protocol()) {
+      case Uri::Protocol::kFile: {
+        absl::MutexLock lock(&mu_);
+        auto& slot = storages_[uri.str()];
+        if (slot == nullptr) {
+          ASSIGN_OR_RETURN(std::unique_ptr<Storage> storage, NewLocalStorage(uri));
+          slot = std::move(storage);
+        }
+        return slot;
+      }
+      case Uri::Protocol::kRam: {
+        absl::MutexLock lock(&mu_);
+        auto& slot = storages_[uri.str()];
+        if (slot == nullptr) {
+          slot = NewRamStorage(uri);
+        }
+        return slot;
+      }
+      case Uri::Protocol::kS3:
+        return absl::InvalidArgumentError(
+            fmt::format("s3 storage is not available yet (uri `{}`)", uri.str()));
+      case Uri::Protocol::kPostgres:
+        break;
+    }
+    return absl::InvalidArgumentError(fmt::format("no storage serves uri `{}`", uri.str()));
+  }
+
+ private:
+  absl::Mutex mu_;
+  // One instance per root uri (file:// and ram:// uris never collide: the scheme is part of it).
+  std::map<std::string, std::shared_ptr<Storage>> storages_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<StorageResolver> NewStorageResolver() {
+  return std::make_unique<DefaultStorageResolver>();
+}
+
+}  // namespace shale::storage

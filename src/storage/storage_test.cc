@@ -1,0 +1,122 @@
+#include "storage/storage.h"
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "fmt/format.h"
+#include "gtest/gtest.h"
+
+#include "common/ulid.h"
+#include "common/uri.h"
+#include "storage/testing/storage_conformance.h"
+
+namespace shale::storage {
+namespace {
+
+using testing::StorageConformanceTest;
+using testing::StorageFactory;
+
+std::filesystem::path NewTempRoot() {
+  return std::filesystem::path(::testing::TempDir()) / fmt::format("shale_storage_{}", NewUlid());
+}
+
+absl::StatusOr<std::unique_ptr<Storage>> MakeLocalStorage() {
+  absl::StatusOr<Uri> uri = Uri::Parse(fmt::format("file://{}", NewTempRoot().string()));
+  if (!uri.ok()) {
+    return uri.status();
+  }
+  return NewLocalStorage(*uri);
+}
+
+absl::StatusOr<std::unique_ptr<Storage>> MakeRamStorage() {
+  absl::StatusOr<Uri> uri = Uri::Parse(fmt::format("ram:///test/{}", NewUlid()));
+  if (!uri.ok()) {
+    return uri.status();
+  }
+  return NewRamStorage(*uri);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStorages, StorageConformanceTest,
+                         ::testing::Values(StorageFactory{"local", MakeLocalStorage},
+                                           StorageFactory{"ram", MakeRamStorage}),
+                         testing::StorageFactoryName);
+
+TEST(LocalStorageTest, RejectsNonFileUri) {
+  const Uri uri = Uri::Parse("ram:///x").value();
+  EXPECT_EQ(NewLocalStorage(uri).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(LocalStorageTest, CreatesRootAndWritesUnderIt) {
+  const std::filesystem::path root = NewTempRoot();
+  const Uri uri = Uri::Parse(fmt::format("file://{}", root.string())).value();
+  std::unique_ptr<Storage> storage = NewLocalStorage(uri).value();
+  EXPECT_TRUE(std::filesystem::is_directory(root));
+  EXPECT_EQ(storage->uri(), uri);
+  ASSERT_TRUE(storage->Put("a/b.txt", "data").ok());
+  EXPECT_TRUE(std::filesystem::is_regular_file(root / "a" / "b.txt"));
+}
+
+TEST(LocalStorageTest, ListHidesTempFilesAndFolders) {
+  const std::filesystem::path root = NewTempRoot();
+  std::unique_ptr<Storage> storage =
+      NewLocalStorage(Uri::Parse(fmt::format("file://{}", root.string())).value()).value();
+  ASSERT_TRUE(storage->Put("dir/real", "x").ok());
+  // A temp file left by a crash in the middle of Put().
+  std::ofstream(root / "dir" / "real.shale-tmp-01ARZ3NDEKTSV4RRFFQ69G5FAV") << "partial";
+  std::filesystem::create_directories(root / "empty_folder");
+  EXPECT_EQ(storage->List("").value(), std::vector<std::string>{"dir/real"});
+  EXPECT_FALSE(storage->Exists("empty_folder").value());
+  EXPECT_EQ(storage->FileNumBytes("empty_folder").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LocalStorageTest, ErrorsNameThePathAndTheSystemError) {
+  std::unique_ptr<Storage> storage = MakeLocalStorage().value();
+  const absl::Status status = storage->GetAll("missing/file").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(status.message().find("missing/file"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("No such file or directory"), std::string::npos) << status;
+}
+
+TEST(StorageResolverTest, ResolvesFileUrisToLocalStorage) {
+  std::unique_ptr<StorageResolver> resolver = NewStorageResolver();
+  const Uri uri = Uri::Parse(fmt::format("file://{}", NewTempRoot().string())).value();
+  std::shared_ptr<Storage> storage = resolver->Resolve(uri).value();
+  ASSERT_TRUE(storage->Put("f", "x").ok());
+  EXPECT_EQ(storage->uri(), uri);
+  EXPECT_EQ(resolver->Resolve(uri).value()->GetAll("f").value(), "x");
+}
+
+TEST(StorageResolverTest, SharesRamStoragePerUri) {
+  std::unique_ptr<StorageResolver> resolver = NewStorageResolver();
+  const Uri uri = Uri::Parse("ram:///indexes").value();
+  ASSERT_TRUE(resolver->Resolve(uri).value()->Put("f", "x").ok());
+  EXPECT_EQ(resolver->Resolve(uri).value()->GetAll("f").value(), "x");
+  const Uri other = Uri::Parse("ram:///other").value();
+  EXPECT_FALSE(resolver->Resolve(other).value()->Exists("f").value());
+}
+
+TEST(StorageResolverTest, S3IsNotAvailableYet) {
+  std::unique_ptr<StorageResolver> resolver = NewStorageResolver();
+  const absl::Status status = resolver->Resolve(Uri::Parse("s3://bucket/prefix").value()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("s3 storage is not available yet"), std::string::npos);
+}
+
+TEST(StorageResolverTest, PostgresIsNotAStorage) {
+  std::unique_ptr<StorageResolver> resolver = NewStorageResolver();
+  EXPECT_EQ(resolver->Resolve(Uri::Parse("postgresql://localhost/db").value()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateStoragePathTest, AcceptsRelativePaths) {
+  EXPECT_TRUE(ValidateStoragePath("a").ok());
+  EXPECT_TRUE(ValidateStoragePath("a/b/c.split").ok());
+  EXPECT_TRUE(ValidateStoragePath(".hidden/..dots").ok());
+}
+
+}  // namespace
+}  // namespace shale::storage
