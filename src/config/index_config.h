@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "index/doc_mapping.h"
 #include "nlohmann/json.hpp"
 
@@ -20,7 +21,7 @@ struct MergePolicyConfig {
   uint32_t merge_factor = 10;
   uint32_t max_merge_factor = 12;
   uint64_t min_level_num_docs = 100'000;
-  int64_t maturation_period_secs = 48 * 3600;
+  int64_t maturation_period_secs = int64_t{48} * 3600;
   uint32_t max_merge_ops = 3;  // limit_merge
 };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "nlohmann/json.hpp"
 
 namespace shale::config {
@@ -46,7 +47,7 @@ struct IndexerConfig {
 struct IngestApiConfig {
   uint64_t max_queue_memory_usage = 2'000'000'000;
   uint64_t max_queue_disk_usage = 4'000'000'000;
-  uint64_t content_length_limit = 10 * 1024 * 1024;
+  uint64_t content_length_limit = uint64_t{10} * 1024 * 1024;
 };
 
 struct NodeConfig {

@@ -1,0 +1,269 @@
+#include "config/node_config.h"
+
+#include <map>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shale::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::map<std::string, std::string> kNoEnv;
+
+TEST(NodeConfigTest, EmptyFileGivesDefaults) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->version, "0.8");
+  EXPECT_FALSE(config->node_id.empty());
+  EXPECT_EQ(config->cluster_id, "shale-default-cluster");
+  EXPECT_EQ(config->enabled_services.size(), 5u);
+  EXPECT_TRUE(config->IsServiceEnabled("searcher"));
+  EXPECT_TRUE(config->IsServiceEnabled("janitor"));
+  EXPECT_EQ(config->listen_address, "127.0.0.1");
+  EXPECT_EQ(config->advertise_address, "127.0.0.1");
+  EXPECT_EQ(config->rest_listen_port, 7280);
+  EXPECT_EQ(config->grpc_listen_port, 7281);
+  EXPECT_EQ(config->gossip_listen_port, 7280);
+  EXPECT_EQ(config->data_dir, "./shale-data");
+  EXPECT_EQ(config->metastore_uri, "./shale-data/indexes");
+  EXPECT_EQ(config->default_index_root_uri, "./shale-data/indexes");
+  EXPECT_EQ(config->searcher.fast_field_cache_capacity, 1'000'000'000u);
+  EXPECT_EQ(config->searcher.split_footer_cache_capacity, 500'000'000u);
+  EXPECT_EQ(config->ingest_api.content_length_limit, 10u * 1024 * 1024);
+}
+
+TEST(NodeConfigTest, CommentsOnlyFileGivesDefaults) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("# nothing\n# here: ${UNSET_VAR}\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->rest_listen_port, 7280);
+}
+
+TEST(NodeConfigTest, FullConfig) {
+  const char* yaml = R"(
+version: 0.8
+node_id: node-1
+cluster_id: prod
+enabled_services: [searcher, indexer]
+listen_address: 0.0.0.0
+advertise_address: 10.0.0.1
+rest:
+  listen_port: 8080
+  cors_allow_origins: ["*"]
+gossip_listen_port: 9000
+peer_seeds: [10.0.0.2, 10.0.0.3]
+data_dir: /var/lib/shale/
+metastore_uri: postgres://u:p@db:5432/meta
+default_index_root_uri: s3://bucket/indexes
+storage:
+  s3:
+    endpoint: http://localhost:4568
+    region: us-east-1
+    force_path_style_access: true
+    access_key_id: AKIA
+    secret_access_key: hunter2
+searcher:
+  fast_field_cache_capacity: 2G
+  split_footer_cache_capacity: 64MB
+  partial_request_cache_capacity: 2GiB
+  max_num_concurrent_split_searches: 10
+  max_num_concurrent_split_streams: 20
+  request_timeout_secs: 5
+indexer:
+  split_store_max_num_bytes: 1G
+  split_store_max_num_splits: 50
+  max_concurrent_split_uploads: 4
+  enable_otlp_endpoint: true
+ingest_api:
+  max_queue_memory_usage: 100KB
+  max_queue_disk_usage: 500M
+  content_length_limit: 1000
+)";
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig(yaml, kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->node_id, "node-1");
+  EXPECT_EQ(config->cluster_id, "prod");
+  EXPECT_EQ(config->enabled_services, (std::vector<std::string>{"searcher", "indexer"}));
+  EXPECT_FALSE(config->IsServiceEnabled("metastore"));
+  EXPECT_EQ(config->advertise_address, "10.0.0.1");
+  EXPECT_EQ(config->rest_listen_port, 8080);
+  EXPECT_EQ(config->grpc_listen_port, 8081);
+  EXPECT_EQ(config->gossip_listen_port, 9000);
+  EXPECT_EQ(config->rest_cors_allow_origins, (std::vector<std::string>{"*"}));
+  EXPECT_EQ(config->peer_seeds.size(), 2u);
+  EXPECT_EQ(config->metastore_uri, "postgres://u:p@db:5432/meta");
+  EXPECT_EQ(config->default_index_root_uri, "s3://bucket/indexes");
+  EXPECT_EQ(config->s3.endpoint, "http://localhost:4568");
+  EXPECT_TRUE(config->s3.force_path_style_access);
+  EXPECT_EQ(config->searcher.fast_field_cache_capacity, 2'000'000'000u);
+  EXPECT_EQ(config->searcher.split_footer_cache_capacity, 64'000'000u);
+  EXPECT_EQ(config->searcher.partial_request_cache_capacity, 2ull << 30);
+  EXPECT_EQ(config->searcher.max_num_concurrent_split_searches, 10u);
+  EXPECT_EQ(config->searcher.request_timeout_secs, 5u);
+  EXPECT_EQ(config->indexer.split_store_max_num_bytes, 1'000'000'000u);
+  EXPECT_TRUE(config->indexer.enable_otlp_endpoint);
+  EXPECT_EQ(config->ingest_api.max_queue_memory_usage, 100'000u);
+  EXPECT_EQ(config->ingest_api.content_length_limit, 1000u);
+
+  nlohmann::json json = NodeConfigToJson(*config);
+  EXPECT_EQ(json["storage"]["s3"]["secret_access_key"], "***redacted***");
+  EXPECT_EQ(json["storage"]["s3"]["access_key_id"], "AKIA");
+  EXPECT_EQ(json["rest"]["listen_port"], 8080);
+  EXPECT_EQ(json.dump().find("hunter2"), std::string::npos);
+}
+
+TEST(NodeConfigTest, MetastoreDefaultsFollowDataDir) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("data_dir: /data/\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metastore_uri, "/data/indexes");
+  EXPECT_EQ(config->default_index_root_uri, "/data/indexes");
+}
+
+TEST(NodeConfigTest, LegacyRestListenPort) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("rest_listen_port: 9999\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->rest_listen_port, 9999);
+  EXPECT_EQ(config->grpc_listen_port, 10000);
+}
+
+TEST(NodeConfigTest, UnknownTopLevelKeyIsNamed) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("node_idd: x\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("node_idd: unknown key"));
+}
+
+TEST(NodeConfigTest, UnknownNestedKeyIsNamedWithFullPath) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("storage:\n  s3:\n    regionn: eu\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("storage.s3.regionn: unknown key"));
+  config = LoadNodeConfig("searcher:\n  fast_field_cache: 1G\n", kNoEnv);
+  EXPECT_THAT(config.status().message(), HasSubstr("searcher.fast_field_cache: unknown key"));
+}
+
+TEST(NodeConfigTest, BadValuesNameTheKey) {
+  absl::StatusOr<NodeConfig> config =
+      LoadNodeConfig("searcher:\n  fast_field_cache_capacity: 12QB\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("searcher.fast_field_cache_capacity: invalid byte size \"12QB\""));
+
+  config = LoadNodeConfig("rest:\n  listen_port: abc\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("rest.listen_port"));
+
+  config = LoadNodeConfig("grpc_listen_port: 70000\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("grpc_listen_port"));
+
+  config = LoadNodeConfig("enabled_services: [searcher, cooker]\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("enabled_services"));
+  EXPECT_THAT(config.status().message(), HasSubstr("cooker"));
+
+  config = LoadNodeConfig("version: 0.1\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("version"));
+
+  config = LoadNodeConfig("storage:\n  s3:\n    force_path_style_access: maybe\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("storage.s3.force_path_style_access"));
+}
+
+TEST(NodeConfigTest, InvalidYamlIsInvalidArgument) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("rest: [unclosed\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("invalid yaml"));
+}
+
+TEST(NodeConfigTest, EnvOverridesWin) {
+  std::map<std::string, std::string> env = {
+      {"SHALE_NODE_ID", "from-env"},          {"SHALE_CLUSTER_ID", "env-cluster"},
+      {"SHALE_REST_LISTEN_PORT", "9000"},     {"SHALE_PEER_SEEDS", "a:7280, b:7280"},
+      {"SHALE_DATA_DIR", "/tmp/d"},           {"SHALE_ENABLED_SERVICES", "searcher,metastore"},
+      {"SHALE_METASTORE_URI", "ram:///meta"}, {"SHALE_ADVERTISE_ADDRESS", "1.2.3.4"},
+  };
+  absl::StatusOr<NodeConfig> config =
+      LoadNodeConfig("node_id: from-file\nrest:\n  listen_port: 1234\n", env);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->node_id, "from-env");
+  EXPECT_EQ(config->cluster_id, "env-cluster");
+  EXPECT_EQ(config->rest_listen_port, 9000);
+  EXPECT_EQ(config->grpc_listen_port, 9001);
+  EXPECT_EQ(config->peer_seeds, (std::vector<std::string>{"a:7280", "b:7280"}));
+  EXPECT_EQ(config->metastore_uri, "ram:///meta");
+  EXPECT_EQ(config->default_index_root_uri, "/tmp/d/indexes");
+  EXPECT_EQ(config->enabled_services, (std::vector<std::string>{"searcher", "metastore"}));
+  EXPECT_EQ(config->advertise_address, "1.2.3.4");
+}
+
+TEST(NodeConfigTest, ListenPortAliasAndBadEnvValues) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", {{"SHALE_LISTEN_PORT", "7000"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->rest_listen_port, 7000);
+
+  config = LoadNodeConfig("", {{"SHALE_GRPC_LISTEN_PORT", "port"}});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("SHALE_GRPC_LISTEN_PORT"));
+
+  config = LoadNodeConfig("", {{"SHALE_ENABLED_SERVICES", "searcher,nope"}});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("SHALE_ENABLED_SERVICES"));
+}
+
+TEST(NodeConfigTest, VariableSubstitution) {
+  std::map<std::string, std::string> env = {{"MY_PORT", "7777"}, {"MY_NODE", "n-7"}};
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig(
+      "node_id: ${MY_NODE}\nrest:\n  listen_port: ${MY_PORT}\ncluster_id: ${CLUSTER:-fallback}\n",
+      env);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->node_id, "n-7");
+  EXPECT_EQ(config->rest_listen_port, 7777);
+  EXPECT_EQ(config->cluster_id, "fallback");
+}
+
+TEST(NodeConfigTest, UnsetVariableWithoutDefaultIsNamed) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("node_id: ${NOT_SET_ANYWHERE}\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("NOT_SET_ANYWHERE"));
+}
+
+TEST(NodeConfigTest, MissingFileIsNotFound) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfigFile("/nonexistent/dir/shale.yaml", kNoEnv);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+}
+
+#ifdef SHALE_SOURCE_DIR
+TEST(NodeConfigTest, ShippedDefaultConfigLoads) {
+  absl::StatusOr<NodeConfig> config =
+      LoadNodeConfigFile(std::string(SHALE_SOURCE_DIR) + "/config/shale.yaml", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->version, "0.8");
+  EXPECT_EQ(config->listen_address, "127.0.0.1");
+  EXPECT_EQ(config->rest_listen_port, 7280);
+  EXPECT_EQ(config->data_dir, "./shale-data");
+  EXPECT_EQ(config->metastore_uri, "./shale-data/indexes");
+}
+#endif
+
+TEST(ParseByteSizeTest, Units) {
+  EXPECT_EQ(*ParseByteSize("1000"), 1000u);
+  EXPECT_EQ(*ParseByteSize("500M"), 500'000'000u);
+  EXPECT_EQ(*ParseByteSize("1G"), 1'000'000'000u);
+  EXPECT_EQ(*ParseByteSize("64MB"), 64'000'000u);
+  EXPECT_EQ(*ParseByteSize("2GiB"), 2ull * 1024 * 1024 * 1024);
+  EXPECT_EQ(*ParseByteSize("100KB"), 100'000u);
+  EXPECT_EQ(*ParseByteSize("1MiB"), 1'048'576u);
+  EXPECT_EQ(*ParseByteSize("1.5G"), 1'500'000'000u);
+  EXPECT_EQ(*ParseByteSize("10 MB"), 10'000'000u);
+  EXPECT_FALSE(ParseByteSize("12QB").ok());
+  EXPECT_FALSE(ParseByteSize("").ok());
+  EXPECT_FALSE(ParseByteSize("MB").ok());
+  EXPECT_FALSE(ParseByteSize("-1").ok());
+  EXPECT_FALSE(ParseByteSize("99999999999999999999").ok());
+  EXPECT_FALSE(ParseByteSize("20000000000T").ok());
+}
+
+}  // namespace
+}  // namespace shale::config
