@@ -6,6 +6,7 @@
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "common/json_util.h"
 #include "common/logging.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -22,7 +23,7 @@ namespace {
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 
 std::string ErrorBody(const std::string& message) {
-  return nlohmann::json{{"message", message}}.dump();
+  return DumpJson(nlohmann::json{{"message", message}});
 }
 
 int HexValue(char c) {

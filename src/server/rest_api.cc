@@ -6,6 +6,7 @@
 #include <charconv>
 #include <thread>
 
+#include "common/json_util.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
@@ -22,7 +23,7 @@ constexpr char kVersion[] = "0.1.0";
 HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   HttpResponse response;
   response.status = status;
-  response.body = body.dump();
+  response.body = DumpJson(body);
   return response;
 }
 
@@ -125,7 +126,7 @@ std::string RenderSearchResponse(const search::SearchResponse& response) {
   out += "],\"elapsed_time_micros\":";
   out += std::to_string(response.elapsed_time_micros);
   out += ",\"errors\":";
-  out += nlohmann::json(response.errors).dump();
+  out += DumpJson(nlohmann::json(response.errors));
   out += "}";
   return out;
 }

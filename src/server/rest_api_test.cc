@@ -198,5 +198,19 @@ TEST_F(RestApiTest, BadInputGetsClearErrors) {
             400);
 }
 
+TEST_F(RestApiTest, InvalidUtf8InRejectedLinesAndQueriesIsRenderedNotThrown) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  const std::string bad_line = "{\"message\": \"\xff\xfe broken\"\n";
+  const HttpResponse ingested =
+      Call("POST", "/api/v1/app-logs/ingest?detailed_response=true", bad_line);
+  ASSERT_EQ(ingested.status, 200) << ingested.body;
+  const nlohmann::json body = Json(ingested);
+  ASSERT_FALSE(body.is_discarded());
+  EXPECT_EQ(body["num_rejected_docs"], 1);
+  const HttpResponse searched = Call("GET", "/api/v1/app-logs/search?query=message:%FF%28");
+  EXPECT_EQ(searched.status, 400);
+  EXPECT_FALSE(Json(searched).is_discarded());
+}
+
 }  // namespace
 }  // namespace shale::server
