@@ -145,7 +145,26 @@ def wait_ready(client, process, timeout=60):
     raise Failure("node did not become ready")
 
 
+def check_bad_configs_stop_startup(args, workdir):
+    """An unknown key or a bad value stops start-up with a message naming the key."""
+    cases = [
+        ("searcher:\n  fast_field_cache_capacty: 1G\n", "searcher.fast_field_cache_capacty"),
+        ("rest:\n  listen_port: not-a-port\n", "rest.listen_port"),
+        ("searcher:\n  fast_field_cache_capacity: 12QB\n", "searcher.fast_field_cache_capacity"),
+    ]
+    for index, (body, key) in enumerate(cases):
+        path = os.path.join(workdir, f"bad{index}.yaml")
+        with open(path, "w") as config:
+            config.write(f"version: 0.8\ndata_dir: {workdir}/bad-data\n" + body)
+        result = subprocess.run([args.shale_bin, "run", "--config", path],
+                                capture_output=True, text=True, timeout=60)
+        check(result.returncode != 0, f"start-up with a bad config must fail: {body!r}")
+        check(key in result.stderr, f"error must name `{key}`: {result.stderr!r}")
+        print(f"ok  bad config rejected naming {key}")
+
+
 def run(args, workdir):
+    check_bad_configs_stop_startup(args, workdir)
     port = free_port()
     config_path = os.path.join(workdir, "node.yaml")
     with open(config_path, "w") as config:
