@@ -4,7 +4,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config python3 curl
+  build-essential cmake ninja-build ccache pkg-config python3 python3-yaml curl
   libabsl-dev libboost-dev libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev
   libzstd-dev liblz4-dev libxxhash-dev zlib1g-dev libre2-dev libstemmer-dev
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -180,6 +180,9 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   // Doc processing happens outside any lock, so concurrent requests parse in parallel.
   IngestResult result;
   std::vector<index::ProcessedDoc> docs;
+  const std::optional<std::string>& timestamp_option =
+      pipeline->config().doc_mapping.timestamp_field;
+  const std::string* timestamp_field = timestamp_option ? &*timestamp_option : nullptr;
   uint64_t accepted_bytes = 0;
   size_t position = 0;
   while (position < ndjson.size()) {
@@ -191,6 +194,12 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     ++result.num_docs_for_processing;
     auto processed = pipeline->processor->Process(line);
+    if (processed.ok() && timestamp_field != nullptr && !processed->timestamp_micros()) {
+      // Like Quickwit, an index with a timestamp field only accepts documents that hold it:
+      // time pruning and retention would otherwise silently skip them.
+      processed = absl::InvalidArgumentError(
+          fmt::format("document must contain the timestamp field `{}`", *timestamp_field));
+    }
     if (!processed.ok()) {
       ++result.num_rejected_docs;
       if (detailed_response) {

@@ -91,13 +91,15 @@ TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
 TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested) {
   CreateIndex();
   const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" +
-                           "\n" + Docs(3, 2);
+                           "\n" + "{\"body\": \"no timestamp\"}\n" + Docs(3, 2);
   auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->num_docs_for_processing, 7u);
+  EXPECT_EQ(result->num_docs_for_processing, 8u);
   EXPECT_EQ(result->num_ingested_docs, 5u);
-  EXPECT_EQ(result->num_rejected_docs, 2u);
-  ASSERT_EQ(result->parse_failures.size(), 2u);
+  EXPECT_EQ(result->num_rejected_docs, 3u);
+  ASSERT_EQ(result->parse_failures.size(), 3u);
+  EXPECT_EQ(result->parse_failures[2].message, "document must contain the timestamp field `ts`");
+  EXPECT_EQ(result->parse_failures[2].reason, "doc_mapping_error");
   EXPECT_EQ(result->parse_failures[0].document, "{not json");
   EXPECT_EQ(result->parse_failures[0].reason, "invalid_json");
   EXPECT_EQ(result->parse_failures[1].reason, "doc_mapping_error");
