@@ -1,6 +1,8 @@
 #include "search/search_service.h"
 
 #include <algorithm>
+#include <charconv>
+#include <set>
 #include <utility>
 
 #include "absl/synchronization/blocking_counter.h"
@@ -97,6 +99,77 @@ bool SplitMissesTimeRange(const metastore::SplitMetadata& split,
   return false;
 }
 
+// Finds the mapping of the field at `path` ("resource.service"), or nullptr.
+const index::FieldMapping* FindFieldMapping(const std::vector<index::FieldMapping>& mappings,
+                                            std::string_view path) {
+  for (const index::FieldMapping& field : mappings) {
+    if (path == field.name) return &field;
+    if (field.type == index::FieldType::kObject && path.size() > field.name.size() &&
+        path.substr(0, field.name.size()) == field.name && path[field.name.size()] == '.') {
+      return FindFieldMapping(field.field_mappings, path.substr(field.name.size() + 1));
+    }
+  }
+  return nullptr;
+}
+
+// The tag string ("field:value") a term query value produces, as the split writer renders it,
+// or nullopt when the value cannot be a tag of that field (then the split is not pruned and the
+// leaf reports any error).
+std::optional<std::string> TagOfTerm(const std::string& field, const index::FieldMapping& mapping,
+                                     const index::TermValue& value) {
+  const std::string* text = std::get_if<std::string>(&value);
+  if (text == nullptr) return std::nullopt;
+  if (mapping.type == index::FieldType::kText) return field + ":" + *text;
+  if (mapping.type == index::FieldType::kU64) {
+    uint64_t number = 0;
+    const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), number);
+    if (error != std::errc() || end != text->data() + text->size()) return std::nullopt;
+    return fmt::format("{}:{}", field, number);
+  }
+  if (mapping.type == index::FieldType::kI64) {
+    int64_t number = 0;
+    const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), number);
+    if (error != std::errc() || end != text->data() + text->size()) return std::nullopt;
+    return fmt::format("{}:{}", field, number);
+  }
+  return std::nullopt;
+}
+
+// Whether a split with `tags` may hold a document matching `query`. Conservative: false only
+// when a required clause is a term on a tag field whose exhaustive value list ("field!" present)
+// lacks the value. must_not clauses never prune.
+bool SplitMayMatch(const index::Query& query, const std::set<std::string>& tags,
+                   const config::IndexConfig& config) {
+  if (const auto* term = std::get_if<index::TermQuery>(&query.node)) {
+    const std::vector<std::string>& tag_fields = config.doc_mapping.tag_fields;
+    if (std::find(tag_fields.begin(), tag_fields.end(), term->field) == tag_fields.end()) {
+      return true;
+    }
+    if (tags.count(term->field + "!") == 0) return true;  // too many values to list
+    const index::FieldMapping* mapping =
+        FindFieldMapping(config.doc_mapping.field_mappings, term->field);
+    if (mapping == nullptr) return true;
+    const std::optional<std::string> tag = TagOfTerm(term->field, *mapping, term->value);
+    return !tag.has_value() || tags.count(*tag) > 0;
+  }
+  if (std::holds_alternative<index::EmptyQuery>(query.node)) return false;
+  const auto* boolean = std::get_if<index::BoolQuery>(&query.node);
+  if (boolean == nullptr) return true;
+  for (const auto* clauses : {&boolean->must, &boolean->filter}) {
+    for (const index::QueryPtr& clause : *clauses) {
+      if (!SplitMayMatch(*clause, tags, config)) return false;
+    }
+  }
+  uint32_t minimum_should_match = boolean->minimum_should_match.value_or(
+      boolean->must.empty() && boolean->filter.empty() && !boolean->should.empty() ? 1 : 0);
+  if (minimum_should_match == 0) return true;
+  uint32_t may_match = 0;
+  for (const index::QueryPtr& clause : boolean->should) {
+    if (SplitMayMatch(*clause, tags, config)) ++may_match;
+  }
+  return may_match >= minimum_should_match;
+}
+
 bool IsQueryError(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ||
          status.code() == absl::StatusCode::kFailedPrecondition;
@@ -155,7 +228,8 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   std::vector<const metastore::SplitMetadata*> candidates;
   for (const metastore::Split& split : splits) {
     if (SplitMissesTimeRange(split.metadata, request.start_timestamp_secs,
-                             request.end_timestamp_secs)) {
+                             request.end_timestamp_secs) ||
+        !SplitMayMatch(*query, split.metadata.tags, index_config)) {
       splits_pruned_.Increment();
       continue;
     }

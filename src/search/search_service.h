@@ -1,6 +1,7 @@
 // SearchService: answers a search request on one node, map-reduce style. The root lists the
 // published splits of the target indexes, prunes those whose time range misses
-// [start_timestamp, end_timestamp), runs a leaf search on each remaining split (concurrently, on
+// [start_timestamp, end_timestamp) and those whose tags prove that a required term on a tag field
+// cannot match, runs a leaf search on each remaining split (concurrently, on
 // the service's own thread pool), merges the per-split top-k by sort keys, then fetches the
 // documents of the final page.
 //

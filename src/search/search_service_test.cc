@@ -20,7 +20,8 @@ constexpr char kIndexConfig[] = R"({
       {"name": "severity", "type": "text", "tokenizer": "raw", "fast": true},
       {"name": "body", "type": "text", "tokenizer": "default"}
     ],
-    "timestamp_field": "ts"
+    "timestamp_field": "ts",
+    "tag_fields": ["severity"]
   },
   "search_settings": {"default_search_fields": ["body"]}
 })";
@@ -48,7 +49,8 @@ class SearchServiceTest : public ::testing::Test {
   }
 
   // Publishes one split holding docs with timestamps [first_ts, first_ts + num_docs).
-  void PublishSplit(int64_t first_ts, int num_docs) {
+  void PublishSplit(int64_t first_ts, int num_docs,
+                    std::optional<std::string> only_severity = std::nullopt) {
     auto processor = index::DocProcessor::Create(metadata_.index_config.doc_mapping);
     ASSERT_TRUE(processor.ok());
     auto writer = index::SplitWriter::Create(metadata_.index_config.doc_mapping, {});
@@ -56,7 +58,7 @@ class SearchServiceTest : public ::testing::Test {
     for (int i = 0; i < num_docs; ++i) {
       const int64_t ts = first_ts + i;
       const std::string json = "{\"ts\":" + std::to_string(ts) + ",\"severity\":\"" +
-                               (ts % 3 == 0 ? "ERROR" : "INFO") + "\",\"body\":\"request " +
+                               only_severity.value_or(ts % 3 == 0 ? "ERROR" : "INFO") + "\",\"body\":\"request " +
                                (ts % 2 == 0 ? "even" : "odd") + " done\"}";
       auto doc = (*processor)->Process(json);
       ASSERT_TRUE(doc.ok()) << doc.status();
@@ -73,6 +75,7 @@ class SearchServiceTest : public ::testing::Test {
     split.time_range_end_secs = *serialized->time_range_end_micros / 1'000'000;
     split.footer_start = serialized->footer_start;
     split.footer_end = serialized->footer_end;
+    split.tags = serialized->tags;
     ASSERT_TRUE(metastore_->StageSplits(metadata_.index_uid, {split}).ok());
     ASSERT_TRUE(split::UploadSplit(*index_storage_, split.split_id, *serialized).ok());
     ASSERT_TRUE(metastore_->PublishSplits(metadata_.index_uid, {split.split_id}, {}, {}).ok());
@@ -146,6 +149,35 @@ TEST_F(SearchServiceTest, DefaultSortIsNewestFirstAndPagesAreConsistent) {
   auto tail = service_->Search(request);
   ASSERT_TRUE(tail.ok());
   EXPECT_EQ(tail->hits.size(), 2u);
+}
+
+TEST_F(SearchServiceTest, TagPruningSkipsSplitsWhoseTagsCannotMatch) {
+  PublishSplit(1000, 60, "INFO");
+  PublishSplit(2000, 60, "WARN");
+  PublishSplit(3000, 60);  // ERROR and INFO
+
+  SearchRequest request;
+  request.index_id = "logs";
+  auto count_opened = [&](const std::string& query, uint64_t expected_hits) {
+    request.query = query;
+    const int64_t before = OpenedSplits();
+    auto response = service_->Search(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (response.ok()) {
+      EXPECT_EQ(response->num_hits, expected_hits) << query;
+    }
+    return OpenedSplits() - before;
+  };
+  EXPECT_EQ(count_opened("severity:ERROR", 20), 1);
+  EXPECT_EQ(count_opened("severity:WARN", 60), 1);
+  EXPECT_EQ(count_opened("severity:INFO", 100), 2);
+  EXPECT_EQ(count_opened("severity:WARN OR severity:ERROR", 80), 2);
+  EXPECT_EQ(count_opened("severity:IN [WARN ERROR]", 80), 2);
+  EXPECT_EQ(count_opened("severity:DEBUG", 0), 0);
+  EXPECT_EQ(count_opened("severity:ERROR AND body:even", 10), 1);
+  // Negations and non-tag clauses never prune.
+  EXPECT_EQ(count_opened("NOT severity:INFO", 80), 3);
+  EXPECT_EQ(count_opened("severity:ERROR OR body:odd", 100), 3);  // 30 + 30 + (20 + 30 - 10)
 }
 
 TEST_F(SearchServiceTest, RejectsBadRequests) {

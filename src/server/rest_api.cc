@@ -13,6 +13,7 @@
 #include "common/time_util.h"
 #include "common/uri.h"
 #include "fmt/format.h"
+#include "query/query_language.h"
 #include "split/split_store.h"
 
 namespace shale::server {
@@ -248,6 +249,10 @@ HttpResponse RestApi::Route(HttpRequest& request) {
                               {"runtime",
                                {{"num_cpus_logical", std::thread::hardware_concurrency()}}}});
   }
+  if (n == 3 && segments[2] == "parse-query") {
+    if (method != "POST" && method != "GET") return MessageResponse(405, "method not allowed");
+    return ParseQuery(request);
+  }
   if (n == 3 && segments[2] == "config" && method == "GET") {
     return JsonResponse(200, config::NodeConfigToJson(*services_.config));
   }
@@ -277,6 +282,22 @@ HttpResponse RestApi::Route(HttpRequest& request) {
     return Search(request, segments[2]);
   }
   return MessageResponse(404, fmt::format("route `{} {}` not found", method, request.path));
+}
+
+HttpResponse RestApi::ParseQuery(const HttpRequest& request) {
+  nlohmann::json body;
+  if (request.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      return MessageResponse(400, "parse-query request body must be a JSON object");
+    }
+  }
+  auto query = SearchParams(request, body.is_object() ? &body : nullptr).Text({"query"});
+  if (!query.ok()) return ErrorResponse(query.status());
+  if (!query->has_value()) return MessageResponse(400, "missing required parameter `query`");
+  auto ast = query::ParseQueryLanguage(**query);
+  if (!ast.ok()) return ErrorResponse(ast.status());
+  return JsonResponse(200, query::QueryAstToJson(*ast));
 }
 
 HttpResponse RestApi::CreateIndex(const HttpRequest& request) {
@@ -606,12 +627,25 @@ HttpResponse RestApi::Search(const HttpRequest& request, const std::string& inde
     if (!value.ok()) return ErrorResponse(value.status());
     search_request.count_all = *value;
   }
+  SHALE_PARAM_OR_400(format, "format");
+  bool pretty = false;
+  if (format->has_value()) {
+    if (**format == "pretty_json") {
+      pretty = true;
+    } else if (**format != "json") {
+      return MessageResponse(400, fmt::format("invalid format `{}` (expected json or pretty_json)",
+                                              **format));
+    }
+  }
 #undef SHALE_PARAM_OR_400
 
   auto response = services_.search->Search(search_request);
   if (!response.ok()) return ErrorResponse(response.status());
   HttpResponse http_response;
   http_response.body = RenderSearchResponse(*response);
+  if (pretty) {
+    http_response.body = DumpJson(nlohmann::json::parse(http_response.body, nullptr, false), 2);
+  }
   return http_response;
 }
 

@@ -37,6 +37,7 @@ class RestApi {
 
  private:
   HttpResponse Route(HttpRequest& request);
+  HttpResponse ParseQuery(const HttpRequest& request);
   HttpResponse CreateIndex(const HttpRequest& request);
   HttpResponse ListIndexes();
   HttpResponse GetIndex(const std::string& index_id);

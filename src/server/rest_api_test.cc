@@ -178,6 +178,23 @@ TEST_F(RestApiTest, IndexLifecycleIngestAndSearch) {
   EXPECT_EQ(Call("GET", "/api/v1/indexes/yaml-logs").status, 404);
 }
 
+TEST_F(RestApiTest, ParseQueryAndPrettyFormat) {
+  const HttpResponse parsed =
+      Call("POST", "/api/v1/parse-query", R"({"query": "level:ERROR AND NOT message:ok"})");
+  ASSERT_EQ(parsed.status, 200) << parsed.body;
+  EXPECT_EQ(Json(parsed)["type"], "bool") << parsed.body;
+  const HttpResponse error = Call("POST", "/api/v1/parse-query", R"({"query": "a AND (b"})");
+  EXPECT_EQ(error.status, 400);
+  EXPECT_NE(Json(error)["message"].get<std::string>().find("position"), std::string::npos)
+      << error.body;
+
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  const HttpResponse pretty = Call("GET", "/api/v1/app-logs/search?query=*&format=pretty_json");
+  ASSERT_EQ(pretty.status, 200);
+  EXPECT_NE(pretty.body.find("\n  \"num_hits\": 0"), std::string::npos) << pretty.body;
+  EXPECT_EQ(Call("GET", "/api/v1/app-logs/search?query=*&format=xml").status, 400);
+}
+
 TEST_F(RestApiTest, BadInputGetsClearErrors) {
   HttpResponse response = Call("POST", "/api/v1/indexes", "{not json");
   EXPECT_EQ(response.status, 400);
