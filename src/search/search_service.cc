@@ -170,6 +170,95 @@ bool SplitMayMatch(const index::Query& query, const std::set<std::string>& tags,
   return may_match >= minimum_should_match;
 }
 
+struct TargetIndex {
+  metastore::IndexMetadata metadata;
+  index::QueryPtr query;
+  std::shared_ptr<storage::Storage> storage;
+};
+
+// Glob match where '*' matches any run of characters.
+bool GlobMatches(std::string_view pattern, std::string_view text) {
+  size_t p = 0;
+  size_t t = 0;
+  size_t star = std::string_view::npos;
+  size_t star_text = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_text = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++star_text;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<metastore::IndexMetadata>> ResolveIndexPatterns(
+    metastore::Metastore& metastore, const std::string& patterns) {
+  std::vector<std::string> includes;
+  std::vector<std::string> excludes;
+  size_t start = 0;
+  while (start <= patterns.size()) {
+    const size_t comma = patterns.find(',', start);
+    std::string part = patterns.substr(start, comma == std::string::npos ? std::string::npos
+                                                                         : comma - start);
+    part.erase(0, part.find_first_not_of(' '));
+    part.erase(part.find_last_not_of(' ') + 1);
+    if (!part.empty()) {
+      if (part[0] == '-') {
+        excludes.push_back(part.substr(1));
+      } else {
+        includes.push_back(part);
+      }
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (includes.empty()) {
+    return absl::InvalidArgumentError(
+        fmt::format("index pattern `{}` selects no index (exclusions alone select nothing)",
+                    patterns));
+  }
+  if (includes.size() == 1 && excludes.empty() && includes[0].find('*') == std::string::npos) {
+    ASSIGN_OR_RETURN(metastore::IndexMetadata metadata, metastore.GetIndexMetadata(includes[0]));
+    return std::vector<metastore::IndexMetadata>{std::move(metadata)};
+  }
+  ASSIGN_OR_RETURN(std::vector<metastore::IndexMetadata> all, metastore.ListIndexes());
+  std::vector<metastore::IndexMetadata> selected;
+  for (const std::string& include : includes) {
+    bool matched = false;
+    for (const metastore::IndexMetadata& metadata : all) {
+      if (!GlobMatches(include, metadata.index_id())) continue;
+      matched = true;
+      bool excluded = false;
+      for (const std::string& exclude : excludes) excluded |= GlobMatches(exclude, metadata.index_id());
+      bool duplicate = false;
+      for (const metastore::IndexMetadata& chosen : selected) {
+        duplicate |= chosen.index_uid == metadata.index_uid;
+      }
+      if (!excluded && !duplicate) selected.push_back(metadata);
+    }
+    if (!matched && include.find('*') == std::string::npos) {
+      return absl::NotFoundError(fmt::format("index `{}` not found", include));
+    }
+  }
+  if (selected.empty()) {
+    return absl::NotFoundError(fmt::format("no index matches `{}`", patterns));
+  }
+  return selected;
+}
+
+namespace {
+
 bool IsQueryError(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ||
          status.code() == absl::StatusCode::kFailedPrecondition;
@@ -203,15 +292,21 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
         fmt::format("max_hits + start_offset must be at most {}, got {}", kMaxHitsPlusOffset,
                     static_cast<uint64_t>(request.max_hits) + request.start_offset));
   }
-  ASSIGN_OR_RETURN(metastore::IndexMetadata index_metadata,
-                   metastore_->GetIndexMetadata(request.index_id));
-  const config::IndexConfig& index_config = index_metadata.index_config;
-  const std::vector<std::string>& default_fields =
-      request.search_fields.empty() ? index_config.search_settings.default_search_fields
-                                    : request.search_fields;
-  ASSIGN_OR_RETURN(index::QueryPtr query, query::ParseUserQuery(request.query, default_fields));
+  ASSIGN_OR_RETURN(std::vector<metastore::IndexMetadata> indexes,
+                   ResolveIndexPatterns(*metastore_, request.index_id));
+  // Each index parses the query with its own default search fields; the first index decides
+  // the default sort.
+  std::vector<TargetIndex> targets(indexes.size());
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    targets[i].metadata = std::move(indexes[i]);
+    const config::IndexConfig& index_config = targets[i].metadata.index_config;
+    const std::vector<std::string>& default_fields =
+        request.search_fields.empty() ? index_config.search_settings.default_search_fields
+                                      : request.search_fields;
+    ASSIGN_OR_RETURN(targets[i].query, query::ParseUserQuery(request.query, default_fields));
+  }
   ASSIGN_OR_RETURN(std::vector<index::SortField> sort_fields,
-                   ParseSortBy(request.sort_by, index_config));
+                   ParseSortBy(request.sort_by, targets.front().metadata.index_config));
 
   SearchResponse response;
   if (request.start_timestamp_secs.has_value() && request.end_timestamp_secs.has_value() &&
@@ -221,28 +316,37 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   }
 
   metastore::ListSplitsQuery list_query;
-  list_query.index_uids = {index_metadata.index_uid};
+  for (const TargetIndex& target : targets) list_query.index_uids.push_back(target.metadata.index_uid);
   list_query.states = {metastore::SplitState::kPublished};
   ASSIGN_OR_RETURN(std::vector<metastore::Split> splits, metastore_->ListSplits(list_query));
 
-  std::vector<const metastore::SplitMetadata*> candidates;
+  struct Candidate {
+    const metastore::SplitMetadata* split;
+    TargetIndex* target;
+  };
+  std::vector<Candidate> candidates;
   for (const metastore::Split& split : splits) {
+    TargetIndex* target = nullptr;
+    for (TargetIndex& candidate_target : targets) {
+      if (candidate_target.metadata.index_uid == split.metadata.index_uid) target = &candidate_target;
+    }
+    if (target == nullptr) continue;
     if (SplitMissesTimeRange(split.metadata, request.start_timestamp_secs,
                              request.end_timestamp_secs) ||
-        !SplitMayMatch(*query, split.metadata.tags, index_config)) {
+        !SplitMayMatch(*target->query, split.metadata.tags, target->metadata.index_config)) {
       splits_pruned_.Increment();
       continue;
     }
-    candidates.push_back(&split.metadata);
-  }
-
-  std::shared_ptr<storage::Storage> index_storage;
-  if (!candidates.empty()) {
-    if (!index_config.index_uri.has_value()) {
-      return absl::InternalError(fmt::format("index {} has no index uri", request.index_id));
+    if (target->storage == nullptr) {
+      const config::IndexConfig& index_config = target->metadata.index_config;
+      if (!index_config.index_uri.has_value()) {
+        return absl::InternalError(
+            fmt::format("index {} has no index uri", index_config.index_id));
+      }
+      ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(*index_config.index_uri));
+      ASSIGN_OR_RETURN(target->storage, storage_resolver_->Resolve(index_uri));
     }
-    ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(*index_config.index_uri));
-    ASSIGN_OR_RETURN(index_storage, storage_resolver_->Resolve(index_uri));
+    candidates.push_back({&split.metadata, target});
   }
 
   index::SplitSearchRequest leaf_request;
@@ -259,20 +363,21 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   std::vector<LeafResult> leaves(candidates.size());
   absl::BlockingCounter pending(static_cast<int>(candidates.size()));
   for (size_t i = 0; i < candidates.size(); ++i) {
-    const metastore::SplitMetadata& metadata = *candidates[i];
+    const metastore::SplitMetadata& metadata = *candidates[i].split;
     LeafResult& leaf = leaves[i];
     leaf.split_id = metadata.split_id;
     auto task = [&, i]() {
       LeafResult& result = leaves[i];
-      const metastore::SplitMetadata& split = *candidates[i];
+      const metastore::SplitMetadata& split = *candidates[i].split;
+      const TargetIndex& target = *candidates[i].target;
       split::SplitLocation location{split.split_id, split.split_size_bytes, split.footer_start,
                                     split.footer_end};
-      auto reader = split::OpenSplit(index_storage, location);
+      auto reader = split::OpenSplit(target.storage, location);
       splits_opened_.Increment();
       if (!reader.ok()) {
         result.status = reader.status();
       } else {
-        auto searched = (*reader)->Search(*query, leaf_request);
+        auto searched = (*reader)->Search(*target.query, leaf_request);
         if (searched.ok()) {
           result.result = std::move(searched).value();
           result.reader = std::move(reader).value();

@@ -28,6 +28,7 @@ namespace shale::search {
 inline constexpr uint32_t kMaxHitsPlusOffset = 10'000;
 
 struct SearchRequest {
+  // One index id, or a comma list of ids and globs (`logs-*`), with `-pattern` exclusions.
   std::string index_id;
   std::string query = "*";
   uint32_t max_hits = 20;
@@ -52,6 +53,11 @@ struct SearchServiceOptions {
   int num_leaf_threads = 2;
   uint32_t max_num_concurrent_split_searches = 100;
 };
+
+// Resolves a comma list of index ids, globs and `-` exclusions into indexes. NotFound for an
+// exact id that does not exist or when nothing matches; InvalidArgument for exclusions only.
+absl::StatusOr<std::vector<metastore::IndexMetadata>> ResolveIndexPatterns(
+    metastore::Metastore& metastore, const std::string& patterns);
 
 class SearchService {
  public:

@@ -50,7 +50,11 @@ class SearchServiceTest : public ::testing::Test {
 
   // Publishes one split holding docs with timestamps [first_ts, first_ts + num_docs).
   void PublishSplit(int64_t first_ts, int num_docs,
-                    std::optional<std::string> only_severity = std::nullopt) {
+                    std::optional<std::string> only_severity = std::nullopt,
+                    const metastore::IndexMetadata* target = nullptr) {
+    const metastore::IndexMetadata& metadata_ = target != nullptr ? *target : this->metadata_;
+    auto index_storage = resolver_->Resolve(*Uri::Parse(*metadata_.index_config.index_uri));
+    ASSERT_TRUE(index_storage.ok());
     auto processor = index::DocProcessor::Create(metadata_.index_config.doc_mapping);
     ASSERT_TRUE(processor.ok());
     auto writer = index::SplitWriter::Create(metadata_.index_config.doc_mapping, {});
@@ -77,7 +81,7 @@ class SearchServiceTest : public ::testing::Test {
     split.footer_end = serialized->footer_end;
     split.tags = serialized->tags;
     ASSERT_TRUE(metastore_->StageSplits(metadata_.index_uid, {split}).ok());
-    ASSERT_TRUE(split::UploadSplit(*index_storage_, split.split_id, *serialized).ok());
+    ASSERT_TRUE(split::UploadSplit(**index_storage, split.split_id, *serialized).ok());
     ASSERT_TRUE(metastore_->PublishSplits(metadata_.index_uid, {split.split_id}, {}, {}).ok());
   }
 
@@ -178,6 +182,41 @@ TEST_F(SearchServiceTest, TagPruningSkipsSplitsWhoseTagsCannotMatch) {
   // Negations and non-tag clauses never prune.
   EXPECT_EQ(count_opened("NOT severity:INFO", 80), 3);
   EXPECT_EQ(count_opened("severity:ERROR OR body:odd", 100), 3);  // 30 + 30 + (20 + 30 - 10)
+}
+
+TEST_F(SearchServiceTest, SearchesSeveralIndexesByListGlobAndExclusion) {
+  auto second_config = metadata_.index_config;
+  second_config.index_id = "logs-archive";
+  second_config.index_uri = "ram:///indexes-" + NewUlid() + "/logs-archive";
+  auto second = metastore_->CreateIndex(second_config);
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto third_config = second_config;
+  third_config.index_id = "other";
+  third_config.index_uri = "ram:///indexes-" + NewUlid() + "/other";
+  auto third = metastore_->CreateIndex(third_config);
+  ASSERT_TRUE(third.ok());
+  PublishSplit(1000, 10);
+  PublishSplit(2000, 20, std::nullopt, &*second);
+  PublishSplit(3000, 40, std::nullopt, &*third);
+
+  auto hits = [&](const std::string& target) -> absl::StatusOr<uint64_t> {
+    SearchRequest request;
+    request.index_id = target;
+    request.max_hits = 100;
+    auto response = service_->Search(request);
+    if (!response.ok()) return response.status();
+    EXPECT_EQ(response->hits.size(), std::min<uint64_t>(100, response->num_hits));
+    return response->num_hits;
+  };
+  EXPECT_EQ(*hits("logs"), 10u);
+  EXPECT_EQ(*hits("logs,logs-archive"), 30u);
+  EXPECT_EQ(*hits("logs*"), 30u);
+  EXPECT_EQ(*hits("*"), 70u);
+  EXPECT_EQ(*hits("*,-logs-*"), 50u);
+  EXPECT_EQ(*hits("logs*,logs"), 30u);  // an index selected twice counts once
+  EXPECT_EQ(hits("logs,missing").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(hits("nomatch*").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(hits("-logs").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SearchServiceTest, RejectsBadRequests) {
