@@ -5,12 +5,13 @@
 #include <filesystem>
 #include <utility>
 
+#include "fmt/format.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/ulid.h"
 #include "common/uri.h"
-#include "fmt/format.h"
 #include "index/split_format.h"
 #include "split/split_store.h"
 
@@ -140,12 +141,12 @@ IngestService::IngestService(metastore::Metastore* metastore,
       commit_pool_("commit", 1),
       docs_ingested_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_total",
                                                           "Documents accepted by the ingest API")),
-      docs_rejected_(MetricsRegistry::Global().GetCounter(
-          "shale_ingest_docs_rejected_total", "Documents rejected by doc processing")),
+      docs_rejected_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_rejected_total",
+                                                          "Documents rejected by doc processing")),
       bytes_ingested_(MetricsRegistry::Global().GetCounter("shale_ingest_bytes_total",
                                                            "Bytes of accepted documents")),
-      splits_published_(MetricsRegistry::Global().GetCounter("shale_indexing_splits_published_total",
-                                                             "Splits published by indexing")),
+      splits_published_(MetricsRegistry::Global().GetCounter(
+          "shale_indexing_splits_published_total", "Splits published by indexing")),
       commit_failures_(MetricsRegistry::Global().GetCounter(
           "shale_indexing_commit_failures_total", "Commits that failed to publish a split")),
       docs_replayed_(MetricsRegistry::Global().GetCounter(
@@ -191,8 +192,9 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
   const bool mature = serialized.num_docs >= config.indexing_settings.split_num_docs_target ||
                       config.indexing_settings.merge_policy.type == "no_merge";
   split.maturity_timestamp =
-      mature ? split.create_timestamp
-             : split.create_timestamp + config.indexing_settings.merge_policy.maturation_period_secs;
+      mature
+          ? split.create_timestamp
+          : split.create_timestamp + config.indexing_settings.merge_policy.maturation_period_secs;
 
   // Stage first, so a crash after the upload leaves a staged split the janitor can collect.
   RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));
@@ -201,16 +203,15 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
       metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta));
   SHALE_LOG_INFO("split published index_id={} split_id={} num_docs={} size_bytes={} checkpoint={}",
                  config.index_id, split.split_id, split.num_docs, split.split_size_bytes,
-                 checkpoint_delta.has_value()
-                     ? checkpoint_delta->partitions.at(kWalPartitionId).to
-                     : std::string("none"));
+                 checkpoint_delta.has_value() ? checkpoint_delta->partitions.at(kWalPartitionId).to
+                                              : std::string("none"));
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<Wal>> IngestService::GetOrOpenWalLocked(
-    const std::string& index_uid, uint64_t min_next_position) {
+absl::StatusOr<std::shared_ptr<Wal>> IngestService::GetOrOpenWalLocked(const std::string& index_uid,
+                                                                       uint64_t min_next_position) {
   auto it = wals_.find(index_uid);
   if (it != wals_.end()) return it->second;
   WalOptions wal_options;
@@ -331,8 +332,8 @@ absl::Status IngestService::Recover() {
   std::error_code error;
   std::filesystem::create_directories(options_.wal_root, error);
   if (error) {
-    return absl::FailedPreconditionError(fmt::format("cannot create wal directory `{}`: {}",
-                                                     options_.wal_root, error.message()));
+    return absl::FailedPreconditionError(
+        fmt::format("cannot create wal directory `{}`: {}", options_.wal_root, error.message()));
   }
   std::vector<std::string> directories;
   for (const auto& entry : std::filesystem::directory_iterator(options_.wal_root, error)) {
@@ -380,9 +381,9 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       ++result.num_rejected_docs;
       ++rejected_by_reason[FailureReason(processed.status())];
       if (detailed_response) {
-        result.parse_failures.push_back(
-            {std::string(line.substr(0, kMaxFailureDocumentBytes)),
-             std::string(processed.status().message()), FailureReason(processed.status())});
+        result.parse_failures.push_back({std::string(line.substr(0, kMaxFailureDocumentBytes)),
+                                         std::string(processed.status().message()),
+                                         FailureReason(processed.status())});
       }
       return;
     }
@@ -411,7 +412,8 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   uint64_t first_position = 0;
   if (use_wal) {
     std::lock_guard<std::mutex> lock(pipeline->mu);
-    if (pipeline->dropped) return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
+    if (pipeline->dropped)
+      return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
     // Positions are taken under the pipeline lock, so they are applied below in the same order.
     ASSIGN_OR_RETURN(first_position, pipeline->wal->Write(payloads));
   }
@@ -434,7 +436,8 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       // Not durable, so not acknowledged and not indexed now (a restart may still find it).
       if (!synced.ok()) return synced;
     }
-    if (pipeline->dropped) return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
+    if (pipeline->dropped)
+      return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
     for (size_t chunk = 0; chunk * chunk_docs < docs.size(); ++chunk) {
       RETURN_IF_ERROR(pipeline->EnsureWriterLocked());
       const size_t end = std::min(docs.size(), (chunk + 1) * chunk_docs);
@@ -528,8 +531,8 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
     splits_published_.Increment();
   } else if (!abandoned_) {
     commit_failures_.Increment();
-    SHALE_LOG_ERROR("commit failed index_id={} generation={} error={}",
-                    pipeline->config().index_id, generation, status.ToString());
+    SHALE_LOG_ERROR("commit failed index_id={} generation={} error={}", pipeline->config().index_id,
+                    generation, status.ToString());
   }
   std::lock_guard<std::mutex> lock(pipeline->mu);
   if (status.ok()) {
@@ -590,12 +593,12 @@ void IngestService::CommitTimeoutLoop() {
         wals_to_sync.push_back(pipeline->wal);
       }
       if (pipeline->writer == nullptr) continue;
-      const auto timeout = std::chrono::seconds(
-          pipeline->config().indexing_settings.commit_timeout_secs);
+      const auto timeout =
+          std::chrono::seconds(pipeline->config().indexing_settings.commit_timeout_secs);
       const bool retry_due =
           pipeline->retry_commit_at.has_value() && now >= *pipeline->retry_commit_at;
-      if (retry_due || (!pipeline->retry_commit_at.has_value() &&
-                        now - pipeline->writer_opened_at >= timeout)) {
+      if (retry_due ||
+          (!pipeline->retry_commit_at.has_value() && now - pipeline->writer_opened_at >= timeout)) {
         ScheduleCommitLocked(pipeline);
       }
     }

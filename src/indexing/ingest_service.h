@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "common/metrics.h"
 #include "common/thread_pool.h"
 #include "index/split_format.h"
@@ -167,7 +168,7 @@ class IngestService {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::map<std::string, std::shared_ptr<IndexPipeline>> pipelines_;  // by index id
-  std::map<std::string, std::shared_ptr<Wal>> wals_;                   // by index uid
+  std::map<std::string, std::shared_ptr<Wal>> wals_;                 // by index uid
   std::atomic<bool> abandoned_{false};
   std::thread commit_timeout_thread_;
   // One thread, so commits run in the order they were scheduled (per index and overall).

@@ -6,9 +6,10 @@
 #include <set>
 #include <thread>
 
+#include "gtest/gtest.h"
+
 #include "common/ulid.h"
 #include "config/index_config.h"
-#include "gtest/gtest.h"
 
 namespace shale::indexing {
 namespace {
@@ -188,8 +189,8 @@ TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
 
 TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested) {
   CreateIndex();
-  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" +
-                           "\n" + Docs(3, 2);
+  const std::string body =
+      Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" + "\n" + Docs(3, 2);
   auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->num_docs_for_processing, 7u);

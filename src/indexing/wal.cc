@@ -1,21 +1,23 @@
 #include "indexing/wal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
+#include <system_error>
 #include <utility>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "absl/strings/cord.h"
+#include "fmt/format.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "fmt/format.h"
 #include "xxhash.h"
 
 namespace shale::indexing {
@@ -37,7 +39,10 @@ Counter& CorruptRecords() {
   return counter;
 }
 
-std::string ErrnoText(int error_number) { return std::string(std::strerror(error_number)); }
+std::string ErrnoText(int error_number) {
+  // strerror is not thread-safe; std::error_code's message is.
+  return std::generic_category().message(error_number);
+}
 
 absl::Status IoError(std::string_view what, const std::string& path, int error_number) {
   return absl::InternalError(fmt::format("wal {} `{}`: {}", what, path, ErrnoText(error_number)));
@@ -49,7 +54,8 @@ void PutU32(char* out, uint32_t value) {
 
 uint32_t GetU32(const char* in) {
   uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return value;
 }
 
@@ -174,8 +180,9 @@ class SegmentReader final : public WalReader {
         if (!data.ok()) return data.status();
         data_ = std::move(data).value();
         if (data_.size() < segment.size_bytes) {
-          return absl::DataLossError(fmt::format("wal segment `{}` shrank to {} bytes (expected {})",
-                                                 segment.path, data_.size(), segment.size_bytes));
+          return absl::DataLossError(
+              fmt::format("wal segment `{}` shrank to {} bytes (expected {})", segment.path,
+                          data_.size(), segment.size_bytes));
         }
         loaded_ = true;
         offset_ = kSegmentHeaderBytes;
@@ -185,13 +192,13 @@ class SegmentReader final : public WalReader {
         const uint32_t length = GetU32(data_.data() + offset_);
         const uint32_t checksum = GetU32(data_.data() + offset_ + 4);
         if (length == 0 || segment.size_bytes - offset_ - kRecordHeaderBytes < length) {
-          return absl::DataLossError(
-              fmt::format("wal segment `{}`: bad record length at offset {}", segment.path, offset_));
+          return absl::DataLossError(fmt::format("wal segment `{}`: bad record length at offset {}",
+                                                 segment.path, offset_));
         }
         std::string_view payload(data_.data() + offset_ + kRecordHeaderBytes, length);
         if (Checksum(payload) != checksum) {
-          return absl::DataLossError(fmt::format(
-              "wal segment `{}`: checksum mismatch at offset {}", segment.path, offset_));
+          return absl::DataLossError(fmt::format("wal segment `{}`: checksum mismatch at offset {}",
+                                                 segment.path, offset_));
         }
         const uint64_t position = position_++;
         offset_ += kRecordHeaderBytes + length;
@@ -294,11 +301,11 @@ class FileWal final : public Wal {
       active = &segments_.rbegin()->second;
     }
     if (options_.disk_budget != nullptr && !options_.disk_budget->TryReserve(total_bytes)) {
-      return absl::ResourceExhaustedError(fmt::format(
-          "ingest queue is full: appending {} bytes to wal `{}` would exceed "
-          "ingest_api.max_queue_disk_usage ({} bytes, {} used)",
-          total_bytes, directory_, options_.disk_budget->limit_bytes(),
-          options_.disk_budget->used_bytes()));
+      return absl::ResourceExhaustedError(
+          fmt::format("ingest queue is full: appending {} bytes to wal `{}` would exceed "
+                      "ingest_api.max_queue_disk_usage ({} bytes, {} used)",
+                      total_bytes, directory_, options_.disk_budget->limit_bytes(),
+                      options_.disk_budget->used_bytes()));
     }
     std::string buffer;
     buffer.reserve(total_bytes);
@@ -320,9 +327,9 @@ class FileWal final : public Wal {
         SHALE_LOG_ERROR("wal failed directory={} error={}", directory_, failed_.ToString());
       }
       if (error_number == ENOSPC || error_number == EDQUOT) {
-        absl::Status full = absl::ResourceExhaustedError(fmt::format(
-            "insufficient storage: cannot append to wal `{}`: {}", directory_,
-            ErrnoText(error_number)));
+        absl::Status full = absl::ResourceExhaustedError(
+            fmt::format("insufficient storage: cannot append to wal `{}`: {}", directory_,
+                        ErrnoText(error_number)));
         full.SetPayload(kInsufficientStoragePayload, absl::Cord("507"));
         return full;
       }
@@ -359,7 +366,8 @@ class FileWal final : public Wal {
         segments.push_back(segment);
       }
     }
-    return std::unique_ptr<WalReader>(std::make_unique<SegmentReader>(std::move(segments), position));
+    return std::unique_ptr<WalReader>(
+        std::make_unique<SegmentReader>(std::move(segments), position));
   }
 
   absl::Status TruncateBefore(uint64_t position) override {
@@ -597,7 +605,8 @@ std::string WalPositionToCheckpoint(uint64_t position) { return fmt::format("{:0
 absl::StatusOr<uint64_t> WalPositionFromCheckpoint(const std::string& checkpoint) {
   if (checkpoint.empty()) return 0;
   uint64_t value = 0;
-  auto [end, error] = std::from_chars(checkpoint.data(), checkpoint.data() + checkpoint.size(), value);
+  auto [end, error] =
+      std::from_chars(checkpoint.data(), checkpoint.data() + checkpoint.size(), value);
   if (error != std::errc() || end != checkpoint.data() + checkpoint.size()) {
     return absl::InvalidArgumentError(
         fmt::format("invalid wal checkpoint position `{}`", checkpoint));

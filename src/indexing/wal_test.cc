@@ -1,16 +1,17 @@
 #include "indexing/wal.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
 
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+
 #include "common/metrics.h"
 #include "common/ulid.h"
-#include "gtest/gtest.h"
 
 namespace shale::indexing {
 namespace {
@@ -43,9 +44,7 @@ std::vector<fs::path> Segments(const std::string& directory) {
 }
 
 int64_t CorruptCount() {
-  return MetricsRegistry::Global()
-      .GetCounter("shale_wal_corrupt_records_total", "")
-      .value();
+  return MetricsRegistry::Global().GetCounter("shale_wal_corrupt_records_total", "").value();
 }
 
 std::string Payload(int i) { return "{\"n\": " + std::to_string(i) + "}\n{\"m\": 1}"; }
