@@ -261,6 +261,21 @@ TEST(WalTest, ConcurrentAppendsShareFsyncsAndLoseNothing) {
   EXPECT_EQ(ReadAll(**wal).size(), 200u);
 }
 
+TEST(WalTest, AsyncDurabilitySyncsOnDemand) {
+  const std::string directory = FreshDirectory();
+  WalOptions options;
+  options.durability = WalDurability::kAsync;
+  {
+    auto wal = Wal::Open(directory, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*wal)->Append(Payload(i)).ok());
+    ASSERT_TRUE((*wal)->SyncNow().ok());
+  }
+  auto reopened = Wal::Open(directory, options);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(ReadAll(**reopened).size(), 5u);
+}
+
 TEST(WalTest, CheckpointStrings) {
   EXPECT_EQ(WalPositionToCheckpoint(42), "00000000000000000042");
   EXPECT_EQ(*WalPositionFromCheckpoint(""), 0u);

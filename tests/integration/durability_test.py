@@ -9,9 +9,10 @@ moments and restarted each time:
   2. right after a `commit=force` published part of the data and more auto batches followed
      (published records must not be replayed; the rest must);
   3. right after a restart became ready, while the replayed documents may still be committing
-     (a replay interrupted by a crash is replayed again, once).
+     (a replay interrupted by a crash is replayed again, once);
+  4. while requests are in flight (the unanswered request is in doubt: all of it or nothing).
 At the end, a small forced batch makes everything searchable and the test checks that the total
-count equals the number of acknowledged documents and that sampled ids each match exactly once.
+count equals the number of acknowledged documents (plus the in-doubt request if it made it) and that sampled ids each match exactly once.
 
 Only the Python standard library is used.
 """
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -203,22 +205,63 @@ def run(args, workdir):
         node.kill9()
         print(f"ok  killed right after a recovery start, {acked} acknowledged")
 
+        # Moment 4 (extra): kill while requests are in flight. A request without a response is
+        # in doubt: all of its documents or none may be there, never a part.
+        client = node.start()
+        in_flight = {"acked": 0, "next": next_doc, "in_doubt": None}
+
+        def keep_ingesting():
+            while True:
+                first = in_flight["next"]
+                try:
+                    status, _ = client.request("POST", f"/api/v1/{INDEX_ID}/ingest",
+                                               batch_body(first, 200), params={"commit": "auto"})
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    in_flight["in_doubt"] = (first, 200)
+                    return
+                if status != 200:
+                    in_flight["in_doubt"] = (first, 200)
+                    return
+                in_flight["acked"] += 200
+                in_flight["next"] = first + 200
+
+        ingester = threading.Thread(target=keep_ingesting)
+        ingester.start()
+        time.sleep(0.5)
+        node.kill9()
+        ingester.join(timeout=60)
+        check(not ingester.is_alive(), "the ingesting thread should stop when the node dies")
+        acked += in_flight["acked"]
+        next_doc = in_flight["next"]
+        in_doubt = in_flight["in_doubt"]
+        check(in_doubt is not None, "the in-flight request should have failed")
+        next_doc = in_doubt[0] + in_doubt[1]
+        print(f"ok  killed during ingestion, {acked} acknowledged, batch at {in_doubt[0]} in doubt")
+
         client = node.start()
         # A small forced batch publishes whatever is still in memory.
         extra = 100
-        client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(NUM_DOCS, extra),
+        client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(next_doc, extra),
                     params={"commit": "force"})
         acked += extra
+        last_doc = next_doc + extra - 1
+        doubt_hits = client.num_hits(f"n:[{in_doubt[0]} TO {in_doubt[0] + in_doubt[1] - 1}]")
+        check(doubt_hits in (0, in_doubt[1]),
+              f"the in-doubt request has {doubt_hits} of its {in_doubt[1]} docs (all or none)")
         total = client.num_hits("*")
-        check(total == acked, f"searchable docs {total} != acknowledged docs {acked}")
+        check(total == acked + doubt_hits,
+              f"searchable docs {total} != acknowledged docs {acked} (+{doubt_hits} in doubt)")
         rng = random.Random(7)
-        sample = rng.sample(range(NUM_DOCS + extra), 200) + [0, NUM_DOCS - 1, NUM_DOCS + extra - 1]
+        acked_ids = [n for n in range(last_doc + 1)
+                     if not in_doubt[0] <= n < in_doubt[0] + in_doubt[1]]
+        sample = rng.sample(acked_ids, 200) + [0, NUM_DOCS - 1, last_doc]
         for n in sample:
             hits = client.num_hits(f"id:{doc_id(n)}")
             check(hits == 1, f"id {doc_id(n)} matches {hits} docs (expected exactly 1)")
-        n_range = client.num_hits(f"n:[0 TO {NUM_DOCS + extra - 1}]")
-        check(n_range == acked, f"range over n counts {n_range} != {acked}")
-        print(f"ok  {total} docs searchable == {acked} acknowledged, sampled ids unique")
+        n_range = client.num_hits(f"n:[0 TO {last_doc}]")
+        check(n_range == total, f"range over n counts {n_range} != {total}")
+        print(f"ok  {total} docs searchable == {acked} acknowledged + {doubt_hits} in doubt, "
+              f"sampled ids unique")
 
         indexing = client.request("GET", "/api/v1/indexing")
         if indexing[0] == 200:
