@@ -572,6 +572,7 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
     SHALE_LOG_ERROR("wal replay after a failed commit failed index_id={} error={}",
                     pipeline->config().index_id, replayed.ToString());
   }
+  if (pipeline->writer == nullptr) return;  // the publish went through after all
   pipeline->retry_delay_millis =
       pipeline->retry_delay_millis == 0
           ? options_.commit_retry_delay_millis

@@ -39,6 +39,13 @@ Counter& CorruptRecords() {
   return counter;
 }
 
+Counter& Fsyncs() {
+  static Counter& counter = MetricsRegistry::Global().GetCounter(
+      "shale_wal_fsyncs_total",
+      "Fsyncs of WAL segments made for durability (shared by group commit)");
+  return counter;
+}
+
 std::string ErrnoText(int error_number) {
   // strerror is not thread-safe; std::error_code's message is.
   return std::generic_category().message(error_number);
@@ -538,6 +545,7 @@ class FileWal final : public Wal {
       const std::string path = segments_.rbegin()->second.path;
       mu_.Unlock();
       const int rc = ::fdatasync(file->fd());
+      Fsyncs().Increment();
       const int error_number = errno;
       mu_.Lock();
       sync_in_progress_ = false;

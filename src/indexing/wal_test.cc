@@ -6,6 +6,8 @@
 #include <optional>
 #include <thread>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "gtest/gtest.h"
@@ -274,6 +276,40 @@ TEST(WalTest, AsyncDurabilitySyncsOnDemand) {
   auto reopened = Wal::Open(directory, options);
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ(ReadAll(**reopened).size(), 5u);
+}
+
+TEST(WalTest, FailedWriteIsRolledBackAndTheWalStaysUsable) {
+  const std::string directory = FreshDirectory();
+  auto wal = Wal::Open(directory, {});
+  ASSERT_TRUE(wal.ok());
+  ASSERT_TRUE((*wal)->Append("first").ok());
+  const fs::path segment = Segments(directory).front();
+  const uint64_t size = fs::file_size(segment);
+  // A file size limit makes the write stop part-way (short write, then EFBIG).
+  struct rlimit old_limit {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit small_limit = old_limit;
+  small_limit.rlim_cur = size + 10;
+  signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small_limit), 0);
+  auto failed = (*wal)->Write({std::string(100, 'x')});
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, SIG_DFL);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_FALSE(IsInsufficientStorage(failed.status()));
+  EXPECT_EQ(fs::file_size(segment), size);
+  EXPECT_EQ((*wal)->next_position(), 1u);
+  auto position = (*wal)->Append("second");
+  ASSERT_TRUE(position.ok()) << position.status();
+  EXPECT_EQ(*position, 1u);
+  wal->reset();
+  const int64_t corrupt_before = CorruptCount();
+  auto reopened = Wal::Open(directory, {});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(CorruptCount(), corrupt_before);
+  auto records = ReadAll(**reopened);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].payload, "second");
 }
 
 TEST(WalTest, CheckpointStrings) {
