@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <utility>
+
+#include "fmt/format.h"
 
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/ulid.h"
 #include "common/uri.h"
-#include "fmt/format.h"
 #include "index/split_format.h"
 #include "split/split_store.h"
 
@@ -18,6 +20,8 @@ namespace {
 
 constexpr size_t kMaxFailureDocumentBytes = 1024;
 constexpr int64_t kMicrosPerSecond = 1'000'000;
+constexpr char kWalPartitionId[] = "wal";
+constexpr int64_t kMaxCommitRetryDelayMillis = 60'000;
 
 int64_t FloorDiv(int64_t value, int64_t divisor) {
   int64_t quotient = value / divisor;
@@ -35,6 +39,29 @@ std::string FailureReason(const absl::Status& status) {
   return "doc_mapping_error";
 }
 
+// The stored position of the ingest API source's `wal` partition ("" when none).
+std::string StoredWalCheckpoint(const metastore::IndexMetadata& metadata) {
+  auto source = metadata.checkpoints.find(kIngestApiSourceId);
+  if (source == metadata.checkpoints.end()) return "";
+  auto partition = source->second.find(kWalPartitionId);
+  return partition == source->second.end() ? "" : partition->second;
+}
+
+// Splits NDJSON into its non-blank lines (without the line break and a trailing '\r').
+template <typename Fn>
+void ForEachLine(std::string_view ndjson, Fn&& fn) {
+  size_t position = 0;
+  while (position < ndjson.size()) {
+    size_t line_end = ndjson.find('\n', position);
+    if (line_end == std::string_view::npos) line_end = ndjson.size();
+    std::string_view line = ndjson.substr(position, line_end - position);
+    position = line_end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    fn(line);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<CommitMode> ParseCommitMode(std::string_view text) {
@@ -47,15 +74,19 @@ absl::StatusOr<CommitMode> ParseCommitMode(std::string_view text) {
 
 // The per-index state: doc processor, the in-memory split being built, and commit bookkeeping.
 // A "generation" numbers each in-memory split; a request waits until the generation holding its
-// last document has been committed.
+// last document has been committed. An "epoch" numbers rebuilds of the in-memory state from the
+// WAL (after a failed commit): commits scheduled in an older epoch are abandoned, their records
+// being part of the rebuilt split.
 class IngestService::IndexPipeline {
  public:
   metastore::IndexMetadata metadata;
   std::unique_ptr<index::DocProcessor> processor;
   std::shared_ptr<storage::Storage> storage;
+  std::shared_ptr<Wal> wal;  // null without a WAL root
 
   std::mutex mu;
   std::condition_variable committed_cv;
+  std::condition_variable applied_cv;
   std::unique_ptr<index::SplitWriter> writer;  // null when nothing is pending
   std::chrono::steady_clock::time_point writer_opened_at;
   uint64_t writer_generation = 1;
@@ -63,7 +94,41 @@ class IngestService::IndexPipeline {
   std::map<uint64_t, absl::Status> failed_generations;
   bool dropped = false;
 
+  // WAL bookkeeping. Records below next_apply_position are in the writer or in scheduled /
+  // published splits; records at or above it are written by requests not yet applied.
+  uint64_t next_apply_position = 0;
+  // One past the last WAL record the writer holds; nullopt when it holds none.
+  std::optional<uint64_t> writer_wal_end;
+  std::string published_checkpoint;  // as stored in the metastore
+  uint64_t epoch = 0;
+  std::optional<std::chrono::steady_clock::time_point> retry_commit_at;
+  int64_t retry_delay_millis = 0;
+
+  uint64_t num_published_splits = 0;
+  uint64_t num_ingested_docs = 0;
+  uint64_t num_replayed_docs = 0;
+  std::map<std::string, uint64_t> num_rejected_docs;
+
   const config::IndexConfig& config() const { return metadata.index_config; }
+
+  // REQUIRES: mu held.
+  absl::Status EnsureWriterLocked() {
+    if (writer != nullptr) return absl::OkStatus();
+    const config::IndexingSettings& settings = config().indexing_settings;
+    index::SplitWriterOptions writer_options;
+    writer_options.docstore_compression_level = settings.docstore_compression_level;
+    writer_options.docstore_blocksize = settings.docstore_blocksize;
+    ASSIGN_OR_RETURN(writer, index::SplitWriter::Create(config().doc_mapping, writer_options));
+    writer_opened_at = std::chrono::steady_clock::now();
+    return absl::OkStatus();
+  }
+
+  // REQUIRES: mu held.
+  bool WriterIsFullLocked() const {
+    const config::IndexingSettings& settings = config().indexing_settings;
+    return writer != nullptr && (writer->num_docs() >= settings.split_num_docs_target ||
+                                 writer->memory_usage_bytes() >= settings.heap_size_bytes);
+  }
 };
 
 IngestService::IngestService(metastore::Metastore* metastore,
@@ -72,17 +137,20 @@ IngestService::IngestService(metastore::Metastore* metastore,
     : metastore_(metastore),
       storage_resolver_(storage_resolver),
       options_(std::move(options)),
+      wal_disk_budget_(options_.max_wal_disk_usage_bytes),
       commit_pool_("commit", 1),
       docs_ingested_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_total",
                                                           "Documents accepted by the ingest API")),
-      docs_rejected_(MetricsRegistry::Global().GetCounter(
-          "shale_ingest_docs_rejected_total", "Documents rejected by doc processing")),
+      docs_rejected_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_rejected_total",
+                                                          "Documents rejected by doc processing")),
       bytes_ingested_(MetricsRegistry::Global().GetCounter("shale_ingest_bytes_total",
                                                            "Bytes of accepted documents")),
-      splits_published_(MetricsRegistry::Global().GetCounter("shale_indexing_splits_published_total",
-                                                             "Splits published by indexing")),
+      splits_published_(MetricsRegistry::Global().GetCounter(
+          "shale_indexing_splits_published_total", "Splits published by indexing")),
       commit_failures_(MetricsRegistry::Global().GetCounter(
-          "shale_indexing_commit_failures_total", "Commits that failed to publish a split")) {}
+          "shale_indexing_commit_failures_total", "Commits that failed to publish a split")),
+      docs_replayed_(MetricsRegistry::Global().GetCounter(
+          "shale_wal_replayed_docs_total", "Documents replayed from the ingest WAL")) {}
 
 IngestService::~IngestService() { Stop(); }
 
@@ -94,10 +162,12 @@ void IngestService::Start() {
 
 namespace {
 
-// Serializes, stages, uploads and publishes one in-memory split.
+// Serializes, stages, uploads and publishes one in-memory split, with `checkpoint_delta` applied
+// in the same metastore call as the publish.
 absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& node_id,
                          const metastore::IndexMetadata& metadata, storage::Storage& storage,
-                         std::unique_ptr<index::SplitWriter> writer) {
+                         std::unique_ptr<index::SplitWriter> writer,
+                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta) {
   ASSIGN_OR_RETURN(index::SerializedSplit serialized, writer->Finish());
   writer.reset();
   const config::IndexConfig& config = metadata.index_config;
@@ -122,30 +192,49 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
   const bool mature = serialized.num_docs >= config.indexing_settings.split_num_docs_target ||
                       config.indexing_settings.merge_policy.type == "no_merge";
   split.maturity_timestamp =
-      mature ? split.create_timestamp
-             : split.create_timestamp + config.indexing_settings.merge_policy.maturation_period_secs;
+      mature
+          ? split.create_timestamp
+          : split.create_timestamp + config.indexing_settings.merge_policy.maturation_period_secs;
 
   // Stage first, so a crash after the upload leaves a staged split the janitor can collect.
   RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));
   RETURN_IF_ERROR(split::UploadSplit(storage, split.split_id, serialized));
-  RETURN_IF_ERROR(metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, std::nullopt));
-  SHALE_LOG_INFO("split published index_id={} split_id={} num_docs={} size_bytes={}",
-                 config.index_id, split.split_id, split.num_docs, split.split_size_bytes);
+  RETURN_IF_ERROR(
+      metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta));
+  SHALE_LOG_INFO("split published index_id={} split_id={} num_docs={} size_bytes={} checkpoint={}",
+                 config.index_id, split.split_id, split.num_docs, split.split_size_bytes,
+                 checkpoint_delta.has_value() ? checkpoint_delta->partitions.at(kWalPartitionId).to
+                                              : std::string("none"));
   return absl::OkStatus();
 }
 
 }  // namespace
 
+absl::StatusOr<std::shared_ptr<Wal>> IngestService::GetOrOpenWalLocked(const std::string& index_uid,
+                                                                       uint64_t min_next_position) {
+  auto it = wals_.find(index_uid);
+  if (it != wals_.end()) return it->second;
+  WalOptions wal_options;
+  wal_options.durability = options_.wal_durability;
+  wal_options.max_segment_bytes = options_.wal_max_segment_bytes;
+  wal_options.min_next_position = min_next_position;
+  wal_options.disk_budget = &wal_disk_budget_;
+  ASSIGN_OR_RETURN(std::unique_ptr<Wal> wal,
+                   Wal::Open(WalDirectoryForIndex(options_.wal_root, index_uid), wal_options));
+  std::shared_ptr<Wal> shared = std::move(wal);
+  wals_.emplace(index_uid, shared);
+  return shared;
+}
+
 absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::GetOrCreatePipeline(
     const std::string& index_id) {
   ASSIGN_OR_RETURN(metastore::IndexMetadata metadata, metastore_->GetIndexMetadata(index_id));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return absl::UnavailableError("indexer is shutting down");
-    auto it = pipelines_.find(index_id);
-    if (it != pipelines_.end() && it->second->metadata.index_uid == metadata.index_uid) {
-      return it->second;
-    }
+  // Creation (and its WAL replay) happens under mu_, so one pipeline per index ever replays.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return absl::UnavailableError("indexer is shutting down");
+  auto it = pipelines_.find(index_id);
+  if (it != pipelines_.end() && it->second->metadata.index_uid == metadata.index_uid) {
+    return it->second;
   }
   auto pipeline = std::make_shared<IndexPipeline>();
   ASSIGN_OR_RETURN(pipeline->processor,
@@ -155,21 +244,123 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
   }
   ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(*metadata.index_config.index_uri));
   ASSIGN_OR_RETURN(pipeline->storage, storage_resolver_->Resolve(index_uri));
+  const std::string checkpoint = StoredWalCheckpoint(metadata);
+  pipeline->published_checkpoint = checkpoint;
+  if (!options_.wal_root.empty()) {
+    ASSIGN_OR_RETURN(uint64_t checkpoint_position, WalPositionFromCheckpoint(checkpoint));
+    ASSIGN_OR_RETURN(pipeline->wal, GetOrOpenWalLocked(metadata.index_uid, checkpoint_position));
+    pipeline->next_apply_position = pipeline->wal->next_position();
+  }
   pipeline->metadata = std::move(metadata);
 
-  std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = pipelines_.try_emplace(index_id, pipeline);
-  if (!inserted) {
-    if (it->second->metadata.index_uid == pipeline->metadata.index_uid) return it->second;
-    {
-      // The index was deleted and recreated: the old pipeline's documents belong to the old one.
-      std::lock_guard<std::mutex> old_lock(it->second->mu);
-      it->second->dropped = true;
-      it->second->writer.reset();
-    }
+  if (it != pipelines_.end()) {
+    // The index was deleted and recreated: the old pipeline's documents belong to the old one.
+    std::lock_guard<std::mutex> old_lock(it->second->mu);
+    it->second->dropped = true;
+    it->second->writer.reset();
+    it->second->committed_cv.notify_all();
+    it->second->applied_cv.notify_all();
     it->second = pipeline;
+  } else {
+    pipelines_.emplace(index_id, pipeline);
+  }
+  if (pipeline->wal != nullptr) {
+    std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
+    absl::Status replayed = ReplayLocked(pipeline, checkpoint, /*schedule_commits=*/true);
+    if (!replayed.ok()) {
+      pipeline->dropped = true;
+      pipeline->writer.reset();
+      pipelines_.erase(index_id);
+      return replayed;
+    }
   }
   return pipeline;
+}
+
+absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& pipeline,
+                                         const std::string& checkpoint, bool schedule_commits) {
+  ASSIGN_OR_RETURN(const uint64_t from, WalPositionFromCheckpoint(checkpoint));
+  pipeline->published_checkpoint = checkpoint;
+  ASSIGN_OR_RETURN(std::unique_ptr<WalReader> reader, pipeline->wal->ReadFrom(from));
+  uint64_t num_records = 0;
+  uint64_t num_docs = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<WalRecord> record, reader->Next());
+    // Stop at records written by requests that have not applied theirs yet: they will.
+    if (!record.has_value() || record->position >= pipeline->next_apply_position) break;
+    absl::Status status;
+    ForEachLine(record->payload, [&](std::string_view line) {
+      if (!status.ok()) return;
+      auto processed = pipeline->processor->Process(line);
+      if (!processed.ok()) {
+        // Only accepted lines are logged, so this means the doc processor changed its mind.
+        SHALE_LOG_WARN("wal document rejected on replay index_id={} position={} error={}",
+                       pipeline->config().index_id, record->position,
+                       processed.status().ToString());
+        ++pipeline->num_rejected_docs[FailureReason(processed.status())];
+        return;
+      }
+      status = pipeline->EnsureWriterLocked();
+      if (!status.ok()) return;
+      pipeline->writer->AddDocument(std::move(processed).value());
+      ++num_docs;
+    });
+    RETURN_IF_ERROR(status);
+    ++num_records;
+    pipeline->writer_wal_end = record->position + 1;
+    if (schedule_commits && pipeline->WriterIsFullLocked()) ScheduleCommitLocked(pipeline);
+  }
+  pipeline->num_replayed_docs += num_docs;
+  docs_replayed_.Increment(static_cast<int64_t>(num_docs));
+  if (num_records > 0) {
+    SHALE_LOG_INFO(
+        "wal replayed index_id={} index_uid={} from_checkpoint={} num_records={} num_docs={}",
+        pipeline->config().index_id, pipeline->metadata.index_uid,
+        checkpoint.empty() ? std::string("\"\"") : checkpoint, num_records, num_docs);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IngestService::Recover() {
+  if (options_.wal_root.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<metastore::IndexMetadata> indexes, metastore_->ListIndexes());
+  std::map<std::string, std::string> index_id_by_directory;
+  for (const metastore::IndexMetadata& metadata : indexes) {
+    index_id_by_directory[WalDirectoryForIndex(options_.wal_root, metadata.index_uid)] =
+        metadata.index_id();
+  }
+  std::error_code error;
+  std::filesystem::create_directories(options_.wal_root, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        fmt::format("cannot create wal directory `{}`: {}", options_.wal_root, error.message()));
+  }
+  std::vector<std::string> directories;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.wal_root, error)) {
+    if (entry.is_directory()) directories.push_back(entry.path().string());
+  }
+  if (error) {
+    return absl::FailedPreconditionError(
+        fmt::format("cannot list wal directory `{}`: {}", options_.wal_root, error.message()));
+  }
+  for (const std::string& directory : directories) {
+    auto found = index_id_by_directory.find(directory);
+    if (found == index_id_by_directory.end()) {
+      std::filesystem::remove_all(directory, error);
+      SHALE_LOG_INFO("wal of a deleted index removed directory={} error={}", directory,
+                     error ? error.message() : std::string("none"));
+      continue;
+    }
+    auto pipeline = GetOrCreatePipeline(found->second);
+    if (!pipeline.ok()) {
+      SHALE_LOG_ERROR("wal recovery failed index_id={} error={}", found->second,
+                      pipeline.status().ToString());
+      continue;
+    }
+    std::lock_guard<std::mutex> lock((*pipeline)->mu);
+    ScheduleCommitLocked(*pipeline);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
@@ -183,15 +374,10 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   const std::optional<std::string>& timestamp_option =
       pipeline->config().doc_mapping.timestamp_field;
   const std::string* timestamp_field = timestamp_option ? &*timestamp_option : nullptr;
+  std::vector<std::string_view> accepted_lines;
+  std::map<std::string, uint64_t> rejected_by_reason;
   uint64_t accepted_bytes = 0;
-  size_t position = 0;
-  while (position < ndjson.size()) {
-    size_t line_end = ndjson.find('\n', position);
-    if (line_end == std::string_view::npos) line_end = ndjson.size();
-    std::string_view line = ndjson.substr(position, line_end - position);
-    position = line_end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+  ForEachLine(ndjson, [&](std::string_view line) {
     ++result.num_docs_for_processing;
     auto processed = pipeline->processor->Process(line);
     if (processed.ok() && timestamp_field != nullptr && !processed->timestamp_micros()) {
@@ -202,45 +388,84 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     }
     if (!processed.ok()) {
       ++result.num_rejected_docs;
+      ++rejected_by_reason[FailureReason(processed.status())];
       if (detailed_response) {
-        result.parse_failures.push_back(
-            {std::string(line.substr(0, kMaxFailureDocumentBytes)),
-             std::string(processed.status().message()), FailureReason(processed.status())});
+        result.parse_failures.push_back({std::string(line.substr(0, kMaxFailureDocumentBytes)),
+                                         std::string(processed.status().message()),
+                                         FailureReason(processed.status())});
       }
-      continue;
+      return;
     }
     accepted_bytes += line.size();
+    accepted_lines.push_back(line);
     docs.push_back(std::move(processed).value());
-  }
+  });
   result.num_ingested_docs = docs.size();
 
+  // One WAL record per chunk of at most split_num_docs_target documents, so splits are cut at
+  // record boundaries and each split covers whole records.
   const config::IndexingSettings& settings = pipeline->config().indexing_settings;
+  const size_t chunk_docs = std::max<uint64_t>(1, settings.split_num_docs_target);
+  std::vector<std::string> payloads;
+  for (size_t first = 0; first < accepted_lines.size(); first += chunk_docs) {
+    std::string payload;
+    const size_t last = std::min(accepted_lines.size(), first + chunk_docs);
+    for (size_t i = first; i < last; ++i) {
+      payload.append(accepted_lines[i].data(), accepted_lines[i].size());
+      payload.push_back('\n');
+    }
+    payloads.push_back(std::move(payload));
+  }
+
+  const bool use_wal = pipeline->wal != nullptr && !payloads.empty();
+  uint64_t first_position = 0;
+  if (use_wal) {
+    std::lock_guard<std::mutex> lock(pipeline->mu);
+    if (pipeline->dropped)
+      return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
+    // Positions are taken under the pipeline lock, so they are applied below in the same order.
+    ASSIGN_OR_RETURN(first_position, pipeline->wal->Write(payloads));
+  }
+  // Outside the lock: concurrent requests share one fsync (the WAL's group commit).
+  const absl::Status synced =
+      use_wal ? pipeline->wal->Sync(first_position + payloads.size()) : absl::OkStatus();
+
   uint64_t first_generation = 0;
   uint64_t wait_generation = 0;
   {
     std::unique_lock<std::mutex> lock(pipeline->mu);
-    if (pipeline->dropped) return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
-    for (index::ProcessedDoc& doc : docs) {
-      if (pipeline->writer == nullptr) {
-        index::SplitWriterOptions writer_options;
-        writer_options.docstore_compression_level = settings.docstore_compression_level;
-        writer_options.docstore_blocksize = settings.docstore_blocksize;
-        ASSIGN_OR_RETURN(pipeline->writer,
-                         index::SplitWriter::Create(pipeline->config().doc_mapping, writer_options));
-        pipeline->writer_opened_at = std::chrono::steady_clock::now();
+    if (use_wal) {
+      pipeline->applied_cv.wait(lock, [&] {
+        return pipeline->next_apply_position == first_position || pipeline->dropped;
+      });
+      if (!pipeline->dropped) {
+        pipeline->next_apply_position = first_position + payloads.size();
+        pipeline->applied_cv.notify_all();
       }
-      pipeline->writer->AddDocument(std::move(doc));
+      // Not durable, so not acknowledged and not indexed now (a restart may still find it).
+      if (!synced.ok()) return synced;
+    }
+    if (pipeline->dropped)
+      return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
+    for (size_t chunk = 0; chunk * chunk_docs < docs.size(); ++chunk) {
+      RETURN_IF_ERROR(pipeline->EnsureWriterLocked());
+      const size_t end = std::min(docs.size(), (chunk + 1) * chunk_docs);
+      for (size_t i = chunk * chunk_docs; i < end; ++i) {
+        pipeline->writer->AddDocument(std::move(docs[i]));
+      }
+      if (use_wal) pipeline->writer_wal_end = first_position + chunk + 1;
       if (first_generation == 0) first_generation = pipeline->writer_generation;
       wait_generation = pipeline->writer_generation;
-      if (pipeline->writer->num_docs() >= settings.split_num_docs_target ||
-          pipeline->writer->memory_usage_bytes() >= settings.heap_size_bytes) {
-        ScheduleCommitLocked(pipeline);
-      }
+      if (pipeline->WriterIsFullLocked()) ScheduleCommitLocked(pipeline);
     }
     if (commit_mode == CommitMode::kForce && pipeline->writer != nullptr) {
       if (first_generation == 0) first_generation = pipeline->writer_generation;
       wait_generation = pipeline->writer_generation;
       ScheduleCommitLocked(pipeline);
+    }
+    pipeline->num_ingested_docs += result.num_ingested_docs;
+    for (const auto& [reason, count] : rejected_by_reason) {
+      pipeline->num_rejected_docs[reason] += count;
     }
     docs_ingested_.Increment(static_cast<int64_t>(result.num_ingested_docs));
     docs_rejected_.Increment(static_cast<int64_t>(result.num_rejected_docs));
@@ -266,38 +491,103 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
 void IngestService::ScheduleCommitLocked(const std::shared_ptr<IndexPipeline>& pipeline) {
   if (pipeline->writer == nullptr) return;
   const uint64_t generation = pipeline->writer_generation++;
+  const uint64_t epoch = pipeline->epoch;
+  const std::optional<uint64_t> wal_end = pipeline->writer_wal_end;
+  pipeline->writer_wal_end.reset();
+  pipeline->retry_commit_at.reset();
   // std::function must be copyable, so the writer travels in a shared holder and is moved out
   // exactly once by the commit task.
   auto writer_holder =
       std::make_shared<std::unique_ptr<index::SplitWriter>>(std::move(pipeline->writer));
-  const bool submitted = commit_pool_.Submit([this, pipeline, writer_holder, generation]() {
-    std::unique_ptr<index::SplitWriter> writer = std::move(*writer_holder);
-    absl::Status status;
-    {
-      std::lock_guard<std::mutex> lock(pipeline->mu);
-      if (pipeline->dropped) status = absl::NotFoundError("index was deleted or cleared");
-    }
-    if (status.ok()) {
-      status = CommitSplit(*metastore_, options_.node_id, pipeline->metadata, *pipeline->storage,
-                           std::move(writer));
-    }
-    if (status.ok()) {
-      splits_published_.Increment();
-    } else {
-      commit_failures_.Increment();
-      SHALE_LOG_ERROR("commit failed index_id={} generation={} error={}",
-                      pipeline->config().index_id, generation, status.ToString());
-    }
-    std::lock_guard<std::mutex> lock(pipeline->mu);
-    if (!status.ok()) pipeline->failed_generations[generation] = status;
-    pipeline->committed_generation = std::max(pipeline->committed_generation, generation);
-    pipeline->committed_cv.notify_all();
-  });
+  const bool submitted =
+      commit_pool_.Submit([this, pipeline, writer_holder, generation, epoch, wal_end]() {
+        RunCommit(pipeline, std::move(*writer_holder), generation, epoch, wal_end);
+      });
   if (!submitted) {
     pipeline->failed_generations[generation] = absl::UnavailableError("indexer is shutting down");
     pipeline->committed_generation = std::max(pipeline->committed_generation, generation);
     pipeline->committed_cv.notify_all();
   }
+}
+
+void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
+                              std::unique_ptr<index::SplitWriter> writer, uint64_t generation,
+                              uint64_t epoch, std::optional<uint64_t> wal_end_position) {
+  absl::Status status;
+  std::optional<metastore::CheckpointDelta> delta;
+  {
+    std::lock_guard<std::mutex> lock(pipeline->mu);
+    if (abandoned_) {
+      status = absl::AbortedError("indexer abandoned");
+    } else if (pipeline->dropped) {
+      status = absl::NotFoundError("index was deleted or cleared");
+    } else if (epoch != pipeline->epoch) {
+      status = absl::AbortedError(
+          "an earlier commit failed; the documents are replayed from the wal and committed again");
+    } else if (wal_end_position.has_value()) {
+      // Commits run one at a time in schedule order, so the previous one has published.
+      delta = metastore::CheckpointDelta{
+          kIngestApiSourceId,
+          {{kWalPartitionId,
+            {pipeline->published_checkpoint, WalPositionToCheckpoint(*wal_end_position)}}}};
+    }
+  }
+  if (status.ok()) {
+    status = CommitSplit(*metastore_, options_.node_id, pipeline->metadata, *pipeline->storage,
+                         std::move(writer), delta);
+  }
+  if (status.ok()) {
+    splits_published_.Increment();
+  } else if (!abandoned_) {
+    commit_failures_.Increment();
+    SHALE_LOG_ERROR("commit failed index_id={} generation={} error={}", pipeline->config().index_id,
+                    generation, status.ToString());
+  }
+  std::lock_guard<std::mutex> lock(pipeline->mu);
+  if (status.ok()) {
+    ++pipeline->num_published_splits;
+    pipeline->retry_delay_millis = 0;
+    if (delta.has_value()) {
+      pipeline->published_checkpoint = delta->partitions.at(kWalPartitionId).to;
+      // Only now may the records go: they are published with their checkpoint.
+      absl::Status truncated = pipeline->wal->TruncateBefore(*wal_end_position);
+      if (!truncated.ok()) {
+        SHALE_LOG_WARN("wal truncation failed index_id={} error={}", pipeline->config().index_id,
+                       truncated.ToString());
+      }
+    }
+  } else {
+    pipeline->failed_generations[generation] = status;
+  }
+  pipeline->committed_generation = std::max(pipeline->committed_generation, generation);
+  pipeline->committed_cv.notify_all();
+  if (status.ok() || abandoned_ || pipeline->dropped || pipeline->wal == nullptr ||
+      epoch != pipeline->epoch) {
+    return;
+  }
+  // The failed split's records are still in the WAL, and later splits of this epoch must not
+  // publish a checkpoint past them: rebuild the in-memory state from the published checkpoint
+  // (re-read, in case the publish went through after all) and retry after a delay.
+  ++pipeline->epoch;
+  pipeline->writer.reset();
+  pipeline->writer_wal_end.reset();
+  std::string checkpoint = pipeline->published_checkpoint;
+  auto metadata = metastore_->GetIndexMetadata(pipeline->config().index_id);
+  if (metadata.ok() && metadata->index_uid == pipeline->metadata.index_uid) {
+    checkpoint = StoredWalCheckpoint(*metadata);
+  }
+  absl::Status replayed = ReplayLocked(pipeline, checkpoint, /*schedule_commits=*/false);
+  if (!replayed.ok()) {
+    SHALE_LOG_ERROR("wal replay after a failed commit failed index_id={} error={}",
+                    pipeline->config().index_id, replayed.ToString());
+  }
+  if (pipeline->writer == nullptr) return;  // the publish went through after all
+  pipeline->retry_delay_millis =
+      pipeline->retry_delay_millis == 0
+          ? options_.commit_retry_delay_millis
+          : std::min(kMaxCommitRetryDelayMillis, 2 * pipeline->retry_delay_millis);
+  pipeline->retry_commit_at =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(pipeline->retry_delay_millis);
 }
 
 void IngestService::CommitTimeoutLoop() {
@@ -306,13 +596,29 @@ void IngestService::CommitTimeoutLoop() {
     stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.commit_check_interval_millis));
     if (stopping_) break;
     const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Wal>> wals_to_sync;
     for (auto& [index_id, pipeline] : pipelines_) {
       std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
+      if (pipeline->wal != nullptr && options_.wal_durability == WalDurability::kAsync) {
+        wals_to_sync.push_back(pipeline->wal);
+      }
       if (pipeline->writer == nullptr) continue;
-      const auto timeout = std::chrono::seconds(
-          pipeline->config().indexing_settings.commit_timeout_secs);
-      if (now - pipeline->writer_opened_at >= timeout) ScheduleCommitLocked(pipeline);
+      const auto timeout =
+          std::chrono::seconds(pipeline->config().indexing_settings.commit_timeout_secs);
+      const bool retry_due =
+          pipeline->retry_commit_at.has_value() && now >= *pipeline->retry_commit_at;
+      if (retry_due ||
+          (!pipeline->retry_commit_at.has_value() && now - pipeline->writer_opened_at >= timeout)) {
+        ScheduleCommitLocked(pipeline);
+      }
     }
+    // The async durability timer: the loss window is one commit_check_interval_millis.
+    lock.unlock();
+    for (const std::shared_ptr<Wal>& wal : wals_to_sync) {
+      absl::Status synced = wal->SyncNow();
+      if (!synced.ok()) SHALE_LOG_ERROR("wal fsync failed error={}", synced.ToString());
+    }
+    lock.lock();
   }
 }
 
@@ -332,21 +638,69 @@ void IngestService::Stop() {
     }
   }
   commit_pool_.Stop();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [index_uid, wal] : wals_) {
+    absl::Status synced = wal->SyncNow();
+    if (!synced.ok()) SHALE_LOG_ERROR("wal fsync failed error={}", synced.ToString());
+  }
 }
 
-void IngestService::DropIndex(const std::string& index_id) {
-  std::shared_ptr<IndexPipeline> pipeline;
+void IngestService::AbandonForTesting() {
+  abandoned_ = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = pipelines_.find(index_id);
-    if (it == pipelines_.end()) return;
-    pipeline = it->second;
-    pipelines_.erase(it);
+    stopping_ = true;
   }
-  std::lock_guard<std::mutex> lock(pipeline->mu);
-  pipeline->dropped = true;
-  pipeline->writer.reset();
-  pipeline->committed_cv.notify_all();
+  stop_cv_.notify_all();
+  if (commit_timeout_thread_.joinable()) commit_timeout_thread_.join();
+  commit_pool_.Stop();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [index_id, pipeline] : pipelines_) {
+    std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
+    pipeline->dropped = true;
+    pipeline->writer.reset();
+    pipeline->committed_cv.notify_all();
+    pipeline->applied_cv.notify_all();
+  }
+  pipelines_.clear();
+  wals_.clear();
+}
+
+void IngestService::DropIndex(const std::string& index_id, const std::string& index_uid,
+                              DropMode mode) {
+  // mu_ is held throughout, so no new pipeline of this index writes to the WAL until it is
+  // truncated or removed.
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pipelines_.find(index_id);
+  if (it != pipelines_.end()) {
+    std::shared_ptr<IndexPipeline> pipeline = it->second;
+    pipelines_.erase(it);
+    std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
+    pipeline->dropped = true;
+    pipeline->writer.reset();
+    pipeline->committed_cv.notify_all();
+    pipeline->applied_cv.notify_all();
+  }
+  if (options_.wal_root.empty() || index_uid.empty()) return;
+  absl::Status status;
+  if (mode == DropMode::kDelete) {
+    auto wal = wals_.find(index_uid);
+    if (wal != wals_.end()) {
+      status = wal->second->Remove();
+      wals_.erase(wal);
+    } else {
+      std::error_code error;
+      std::filesystem::remove_all(WalDirectoryForIndex(options_.wal_root, index_uid), error);
+      if (error) status = absl::InternalError(error.message());
+    }
+  } else {
+    auto wal = GetOrOpenWalLocked(index_uid, 0);
+    status = wal.ok() ? (*wal)->TruncateBefore((*wal)->next_position()) : wal.status();
+  }
+  if (!status.ok()) {
+    SHALE_LOG_ERROR("wal drop failed index_id={} index_uid={} error={}", index_id, index_uid,
+                    status.ToString());
+  }
 }
 
 uint64_t IngestService::NumPendingDocs(const std::string& index_id) {
@@ -359,6 +713,29 @@ uint64_t IngestService::NumPendingDocs(const std::string& index_id) {
   }
   std::lock_guard<std::mutex> lock(pipeline->mu);
   return pipeline->writer == nullptr ? 0 : pipeline->writer->num_docs();
+}
+
+std::vector<IndexIngestStats> IngestService::Stats() {
+  std::vector<IndexIngestStats> stats;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [index_id, pipeline] : pipelines_) {
+    std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
+    IndexIngestStats entry;
+    entry.index_id = index_id;
+    entry.index_uid = pipeline->metadata.index_uid;
+    entry.num_pending_docs = pipeline->writer == nullptr ? 0 : pipeline->writer->num_docs();
+    if (pipeline->wal != nullptr) {
+      entry.wal_disk_usage_bytes = pipeline->wal->DiskUsageBytes();
+      entry.wal_next_position = pipeline->wal->next_position();
+    }
+    entry.published_checkpoint = pipeline->published_checkpoint;
+    entry.num_published_splits = pipeline->num_published_splits;
+    entry.num_ingested_docs = pipeline->num_ingested_docs;
+    entry.num_rejected_docs = pipeline->num_rejected_docs;
+    entry.num_replayed_docs = pipeline->num_replayed_docs;
+    stats.push_back(std::move(entry));
+  }
+  return stats;
 }
 
 }  // namespace shale::indexing

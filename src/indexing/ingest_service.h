@@ -5,28 +5,40 @@
 // A commit runs the packager -> uploader -> publisher steps: serialize the split, stage it in
 // the metastore, upload it to the index storage, publish it.
 //
-// Durability (this version): acknowledged `commit=auto` documents live in memory until their
-// commit publishes; a crash before that loses them. The write-ahead log that closes this window
-// is the durable-pipeline issue's job and plugs in before the in-memory split (see
-// docs/adr/001-ingest-without-wal-first.md).
+// Durability (docs/adr/002-ingest-wal.md): with a WAL root, the accepted lines of a request are
+// appended to the index's WAL (indexing/wal.h) and fsynced BEFORE they reach the in-memory split
+// and before the response, so an acknowledged document survives a crash. WAL order equals
+// in-memory order (positions are applied in sequence), a split holds a contiguous range of WAL
+// positions, and its publish carries the checkpoint delta `_ingest-api-source` / `wal`
+// (from: the published position, to: one past its last record, both 20-digit zero-padded) in
+// the same metastore call; the WAL is truncated only after that publish. A failed commit keeps
+// the records: the index's in-memory state is rebuilt from the WAL and the commit retried.
+// Recover() replays, at start-up, every record at or above the published checkpoint (records
+// below it are published already: never indexed twice) and commits them.
 //
 // Thread safety: all methods are thread-safe. Documents of concurrent requests are processed in
-// parallel; adding to the in-memory split and committing are serialized per index.
+// parallel and their fsyncs shared (group commit); adding to the in-memory split and committing
+// are serialized per index.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "common/metrics.h"
 #include "common/thread_pool.h"
+#include "index/split_format.h"
+#include "indexing/wal.h"
 #include "metastore/metastore.h"
 #include "storage/storage.h"
 
@@ -57,6 +69,33 @@ struct IngestServiceOptions {
   // How often the commit-timeout checker wakes up.
   int64_t commit_check_interval_millis = 100;
   int num_commit_threads = 1;
+  // Directory holding one WAL directory per index uid, typically {data_dir}/wal. Empty: no WAL
+  // (acknowledged commit=auto documents live only in memory until published; tests only).
+  std::string wal_root;
+  WalDurability wal_durability = WalDurability::kRequest;
+  // `ingest_api.max_queue_disk_usage`: the bytes all WALs of the node may hold.
+  uint64_t max_wal_disk_usage_bytes = 4'000'000'000;
+  uint64_t wal_max_segment_bytes = 64ULL << 20;
+  // First delay before a failed commit is retried (doubles up to a minute).
+  int64_t commit_retry_delay_millis = 1000;
+};
+
+enum class DropMode {
+  kClear,   // the index stays: its WAL is truncated (positions continue)
+  kDelete,  // the index goes: its WAL directory is removed
+};
+
+struct IndexIngestStats {
+  std::string index_id;
+  std::string index_uid;
+  uint64_t num_pending_docs = 0;
+  uint64_t wal_disk_usage_bytes = 0;
+  uint64_t wal_next_position = 0;
+  std::string published_checkpoint;
+  uint64_t num_published_splits = 0;
+  uint64_t num_ingested_docs = 0;
+  std::map<std::string, uint64_t> num_rejected_docs;  // by reason
+  uint64_t num_replayed_docs = 0;
 };
 
 class IngestService {
@@ -80,8 +119,22 @@ class IngestService {
   absl::StatusOr<IngestResult> Ingest(const std::string& index_id, std::string_view ndjson,
                                       CommitMode commit_mode, bool detailed_response);
 
-  // Forgets the in-memory documents of the index (used by clear and delete).
-  void DropIndex(const std::string& index_id);
+  // Replays the WAL of every index (records at or above the published checkpoint) and commits
+  // them; deletes the WAL directories of indexes that no longer exist. Call before the node is
+  // ready. An index whose replay fails is logged and skipped (it is retried on its next ingest).
+  // Error only when the metastore cannot list indexes.
+  absl::Status Recover();
+
+  // Forgets the in-memory documents of the index and truncates (kClear) or removes (kDelete)
+  // its WAL, keyed by `index_uid`, so a recreated index never sees the old documents.
+  void DropIndex(const std::string& index_id, const std::string& index_uid, DropMode mode);
+
+  // Per-index counters of the pipelines this service runs.
+  std::vector<IndexIngestStats> Stats();
+
+  // Test hook simulating a crash: stops every thread WITHOUT committing, dropping in-memory
+  // state. The service accepts nothing afterwards.
+  void AbandonForTesting();
 
   // Number of documents of the index held in memory, not yet published.
   uint64_t NumPendingDocs(const std::string& index_id);
@@ -90,18 +143,33 @@ class IngestService {
   class IndexPipeline;
 
   absl::StatusOr<std::shared_ptr<IndexPipeline>> GetOrCreatePipeline(const std::string& index_id);
+  // The WAL of `index_uid`, opened on first use. REQUIRES: mu_ held.
+  absl::StatusOr<std::shared_ptr<Wal>> GetOrOpenWalLocked(const std::string& index_uid,
+                                                          uint64_t min_next_position);
   // Hands the pipeline's in-memory split to the commit thread. REQUIRES: pipeline->mu held.
   void ScheduleCommitLocked(const std::shared_ptr<IndexPipeline>& pipeline);
+  // Rebuilds the in-memory split from the WAL records in [checkpoint, next apply position).
+  // With `schedule_commits`, commits splits that reach their target on the way.
+  // REQUIRES: pipeline->mu held.
+  absl::Status ReplayLocked(const std::shared_ptr<IndexPipeline>& pipeline,
+                            const std::string& checkpoint, bool schedule_commits);
+  void RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
+                 std::unique_ptr<index::SplitWriter> writer, uint64_t generation, uint64_t epoch,
+                 std::optional<uint64_t> wal_end_position);
   void CommitTimeoutLoop();
 
   metastore::Metastore* const metastore_;
   storage::StorageResolver* const storage_resolver_;
   const IngestServiceOptions options_;
+  // Declared before everything holding a Wal, which releases its bytes here when destroyed.
+  WalDiskBudget wal_disk_budget_;
 
   std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::map<std::string, std::shared_ptr<IndexPipeline>> pipelines_;  // by index id
+  std::map<std::string, std::shared_ptr<Wal>> wals_;                 // by index uid
+  std::atomic<bool> abandoned_{false};
   std::thread commit_timeout_thread_;
   // One thread, so commits run in the order they were scheduled (per index and overall).
   ThreadPool commit_pool_;
@@ -111,6 +179,7 @@ class IngestService {
   Counter& bytes_ingested_;
   Counter& splits_published_;
   Counter& commit_failures_;
+  Counter& docs_replayed_;
 };
 
 }  // namespace shale::indexing

@@ -1,10 +1,15 @@
 #include "indexing/ingest_service.h"
 
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <set>
 #include <thread>
+
+#include "gtest/gtest.h"
 
 #include "common/ulid.h"
 #include "config/index_config.h"
-#include "gtest/gtest.h"
 
 namespace shale::indexing {
 namespace {
@@ -29,6 +34,60 @@ std::string Docs(int first, int count) {
   return out;
 }
 
+// Forwards to a real metastore; PublishSplits fails while `publish_failures` is positive.
+class FlakyMetastore : public metastore::Metastore {
+ public:
+  explicit FlakyMetastore(metastore::Metastore* inner) : inner_(inner) {}
+  std::atomic<int> publish_failures{0};
+
+  absl::StatusOr<metastore::IndexMetadata> CreateIndex(const config::IndexConfig& c) override {
+    return inner_->CreateIndex(c);
+  }
+  absl::StatusOr<metastore::IndexMetadata> GetIndexMetadata(const std::string& id) override {
+    return inner_->GetIndexMetadata(id);
+  }
+  absl::StatusOr<std::vector<metastore::IndexMetadata>> ListIndexes() override {
+    return inner_->ListIndexes();
+  }
+  absl::Status DeleteIndex(const std::string& uid) override { return inner_->DeleteIndex(uid); }
+  absl::Status StageSplits(const std::string& uid,
+                           const std::vector<metastore::SplitMetadata>& splits) override {
+    return inner_->StageSplits(uid, splits);
+  }
+  absl::Status PublishSplits(const std::string& uid, const std::vector<std::string>& staged,
+                             const std::vector<std::string>& replaced,
+                             const std::optional<metastore::CheckpointDelta>& delta) override {
+    if (publish_failures.fetch_sub(1) > 0) return absl::UnavailableError("metastore is down");
+    return inner_->PublishSplits(uid, staged, replaced, delta);
+  }
+  absl::StatusOr<std::vector<metastore::Split>> ListSplits(
+      const metastore::ListSplitsQuery& query) override {
+    return inner_->ListSplits(query);
+  }
+  absl::Status MarkSplitsForDeletion(const std::string& uid,
+                                     const std::vector<std::string>& ids) override {
+    return inner_->MarkSplitsForDeletion(uid, ids);
+  }
+  absl::Status DeleteSplits(const std::string& uid, const std::vector<std::string>& ids) override {
+    return inner_->DeleteSplits(uid, ids);
+  }
+  absl::Status AddSource(const std::string& uid, const config::SourceConfig& source) override {
+    return inner_->AddSource(uid, source);
+  }
+  absl::Status ToggleSource(const std::string& uid, const std::string& id, bool enable) override {
+    return inner_->ToggleSource(uid, id, enable);
+  }
+  absl::Status DeleteSource(const std::string& uid, const std::string& id) override {
+    return inner_->DeleteSource(uid, id);
+  }
+  absl::Status ResetSourceCheckpoint(const std::string& uid, const std::string& id) override {
+    return inner_->ResetSourceCheckpoint(uid, id);
+  }
+
+ private:
+  metastore::Metastore* inner_;
+};
+
 class IngestServiceTest : public ::testing::Test {
  protected:
   void CreateIndex(int commit_timeout_secs = 60, int split_num_docs_target = 10'000'000) {
@@ -44,11 +103,49 @@ class IngestServiceTest : public ::testing::Test {
     auto metadata = metastore_->CreateIndex(*config);
     ASSERT_TRUE(metadata.ok()) << metadata.status();
     index_uid_ = metadata->index_uid;
+    wal_root_ = (std::filesystem::path(::testing::TempDir()) / ("wal-" + NewUlid())).string();
+    StartService();
+  }
+
+  // A new service on the same metastore and WAL root, recovered then started.
+  void StartService(uint64_t max_wal_disk_usage_bytes = 1ULL << 30) {
     IngestServiceOptions options;
     options.node_id = "test-node";
     options.commit_check_interval_millis = 20;
-    service_ = std::make_unique<IngestService>(metastore_.get(), resolver_.get(), options);
+    options.wal_root = wal_root_;
+    options.max_wal_disk_usage_bytes = max_wal_disk_usage_bytes;
+    options.commit_retry_delay_millis = 50;
+    metastore::Metastore* metastore =
+        flaky_metastore_ != nullptr ? flaky_metastore_.get() : metastore_.get();
+    service_ = std::make_unique<IngestService>(metastore, resolver_.get(), options);
+    ASSERT_TRUE(service_->Recover().ok());
     service_->Start();
+  }
+
+  // Simulates a crash: in-memory state is lost, nothing is committed.
+  void Crash() {
+    service_->AbandonForTesting();
+    service_.reset();
+  }
+
+  std::string WalCheckpoint() {
+    auto metadata = metastore_->GetIndexMetadata("logs");
+    EXPECT_TRUE(metadata.ok());
+    if (!metadata.ok()) return "?";
+    auto source = metadata->checkpoints.find(kIngestApiSourceId);
+    if (source == metadata->checkpoints.end()) return "";
+    auto partition = source->second.find("wal");
+    return partition == source->second.end() ? "" : partition->second;
+  }
+
+  bool WaitForPublishedDocs(uint64_t expected) {
+    for (int i = 0; i < 500; ++i) {
+      if (PublishedDocs() >= expected) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    // Give a wrong extra commit the chance to show up.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return PublishedDocs() == expected;
   }
 
   std::vector<metastore::Split> PublishedSplits() {
@@ -68,7 +165,9 @@ class IngestServiceTest : public ::testing::Test {
 
   std::unique_ptr<storage::StorageResolver> resolver_;
   std::unique_ptr<metastore::Metastore> metastore_;
+  std::unique_ptr<metastore::Metastore> flaky_metastore_;
   std::string index_uid_;
+  std::string wal_root_;
   std::unique_ptr<IngestService> service_;
 };
 
@@ -155,10 +254,111 @@ TEST_F(IngestServiceTest, UnknownIndexAndDroppedIndex) {
   EXPECT_EQ(service_->Ingest("nope", Docs(0, 1), CommitMode::kAuto, false).status().code(),
             absl::StatusCode::kNotFound);
   ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false).ok());
-  service_->DropIndex("logs");
+  service_->DropIndex("logs", index_uid_, DropMode::kClear);
   EXPECT_EQ(service_->NumPendingDocs("logs"), 0u);
   ASSERT_TRUE(service_->Ingest("logs", Docs(0, 2), CommitMode::kForce, false).ok());
   EXPECT_EQ(PublishedDocs(), 2u);
+}
+
+TEST_F(IngestServiceTest, CrashBeforeCommitRecoversExactlyTheAcknowledgedDocs) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  for (int batch = 0; batch < 3; ++batch) {
+    ASSERT_TRUE(service_->Ingest("logs", Docs(batch * 10, 10), CommitMode::kAuto, false).ok());
+  }
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 30u);
+  EXPECT_EQ(PublishedDocs(), 0u);
+  Crash();
+  StartService();  // Recover() replays and commits without waiting for the timeout
+  EXPECT_TRUE(WaitForPublishedDocs(30)) << PublishedDocs();
+  EXPECT_EQ(WalCheckpoint(), "00000000000000000003");
+
+  // More acknowledged docs, a second crash: the published ones are not replayed again.
+  ASSERT_TRUE(service_->Ingest("logs", Docs(30, 5), CommitMode::kAuto, false).ok());
+  Crash();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(35)) << PublishedDocs();
+  EXPECT_EQ(WalCheckpoint(), "00000000000000000004");
+  // A third start with nothing pending publishes nothing.
+  Crash();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(35)) << PublishedDocs();
+}
+
+TEST_F(IngestServiceTest, CheckpointDeltasAdvanceAndTheWalIsTruncatedAfterPublish) {
+  CreateIndex(/*commit_timeout_secs=*/3600, /*split_num_docs_target=*/40);
+  EXPECT_EQ(WalCheckpoint(), "");
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kForce, false).ok());
+  EXPECT_EQ(WalCheckpoint(), "00000000000000000001");
+  // 100 docs with a target of 40: three records (40, 40, 20), three splits.
+  ASSERT_TRUE(service_->Ingest("logs", Docs(10, 100), CommitMode::kForce, false).ok());
+  EXPECT_EQ(WalCheckpoint(), "00000000000000000004");
+  EXPECT_EQ(PublishedDocs(), 110u);
+  const auto stats = service_->Stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].wal_next_position, 4u);
+  EXPECT_EQ(stats[0].num_published_splits, 4u);
+  EXPECT_LE(stats[0].wal_disk_usage_bytes, 16u);  // only an empty segment is left
+}
+
+TEST_F(IngestServiceTest, PublishFailureKeepsDocsForReplay) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  flaky_metastore_ = std::make_unique<FlakyMetastore>(metastore_.get());
+  auto* flaky = static_cast<FlakyMetastore*>(flaky_metastore_.get());
+  service_.reset();
+  StartService();
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false).ok());
+  flaky->publish_failures = 2;
+  auto failed = service_->Ingest("logs", Docs(10, 5), CommitMode::kForce, false);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(PublishedDocs(), 0u);
+  // The records stay in the WAL; the retry (after a second failure) publishes all of them once.
+  EXPECT_TRUE(WaitForPublishedDocs(15)) << PublishedDocs();
+  EXPECT_EQ(WalCheckpoint(), "00000000000000000002");
+  Crash();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(15)) << PublishedDocs();
+}
+
+TEST_F(IngestServiceTest, DiskLimitRefusesWholeRequests) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  service_.reset();
+  StartService(/*max_wal_disk_usage_bytes=*/2000);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false).ok());
+  auto refused = service_->Ingest("logs", Docs(10, 100), CommitMode::kAuto, false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("ingest_api.max_queue_disk_usage"),
+            absl::string_view::npos)
+      << refused.status();
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 10u);
+  // Publishing frees the WAL, and the same request then fits.
+  ASSERT_TRUE(service_->Ingest("logs", "", CommitMode::kForce, false).ok());
+  EXPECT_TRUE(service_->Ingest("logs", Docs(10, 10), CommitMode::kForce, false).ok());
+  EXPECT_EQ(PublishedDocs(), 20u);
+}
+
+TEST_F(IngestServiceTest, ClearTruncatesAndDeleteRemovesTheWal) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false).ok());
+  service_->DropIndex("logs", index_uid_, DropMode::kClear);
+  Crash();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(0));
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 3), CommitMode::kAuto, false).ok());
+  const std::string wal_directory = WalDirectoryForIndex(wal_root_, index_uid_);
+  EXPECT_TRUE(std::filesystem::exists(wal_directory));
+  service_->DropIndex("logs", index_uid_, DropMode::kDelete);
+  EXPECT_FALSE(std::filesystem::exists(wal_directory));
+}
+
+TEST_F(IngestServiceTest, RecoverRemovesTheWalsOfDeletedIndexes) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false).ok());
+  Crash();
+  ASSERT_TRUE(metastore_->DeleteIndex(index_uid_).ok());
+  const std::string wal_directory = WalDirectoryForIndex(wal_root_, index_uid_);
+  ASSERT_TRUE(std::filesystem::exists(wal_directory));
+  StartService();
+  EXPECT_FALSE(std::filesystem::exists(wal_directory));
 }
 
 TEST(CommitModeTest, Parses) {

@@ -489,7 +489,9 @@ absl::StatusOr<nlohmann::json> RestApi::DeleteAllSplits(const metastore::IndexMe
 HttpResponse RestApi::ClearIndex(const std::string& index_id) {
   auto metadata = services_.metastore->GetIndexMetadata(index_id);
   if (!metadata.ok()) return ErrorResponse(metadata.status());
-  if (services_.ingest != nullptr) services_.ingest->DropIndex(index_id);
+  if (services_.ingest != nullptr) {
+    services_.ingest->DropIndex(index_id, metadata->index_uid, indexing::DropMode::kClear);
+  }
   auto deleted = DeleteAllSplits(*metadata, /*dry_run=*/false);
   if (!deleted.ok()) return ErrorResponse(deleted.status());
   for (const auto& [source_id, source] : metadata->sources) {
@@ -510,7 +512,9 @@ HttpResponse RestApi::DeleteIndex(const HttpRequest& request, const std::string&
     if (!value.ok()) return ErrorResponse(value.status());
     dry_run = *value;
   }
-  if (!dry_run && services_.ingest != nullptr) services_.ingest->DropIndex(index_id);
+  if (!dry_run && services_.ingest != nullptr) {
+    services_.ingest->DropIndex(index_id, metadata->index_uid, indexing::DropMode::kDelete);
+  }
   auto files = DeleteAllSplits(*metadata, dry_run);
   if (!files.ok()) return ErrorResponse(files.status());
   if (!dry_run) {
@@ -550,7 +554,13 @@ HttpResponse RestApi::Ingest(HttpRequest& request, const std::string& index_id) 
   }
   auto result =
       services_.ingest->Ingest(index_id, request.body, *commit_mode, detailed_response);
-  if (!result.ok()) return ErrorResponse(result.status());
+  if (!result.ok()) {
+    // The WAL's disk is full (ENOSPC / EDQUOT): 507, unlike the configured limit's 429.
+    if (indexing::IsInsufficientStorage(result.status())) {
+      return MessageResponse(507, std::string(result.status().message()));
+    }
+    return ErrorResponse(result.status());
+  }
   nlohmann::json out = {{"num_docs_for_processing", result->num_docs_for_processing},
                         {"num_ingested_docs", result->num_ingested_docs},
                         {"num_rejected_docs", result->num_rejected_docs}};

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Integration test: acknowledged documents survive `kill -9` and are never indexed twice.
+
+Starts the real `shale` binary on a free loopback port with a temporary data dir, creates an
+index whose commit timeout (3600 s) never fires during the test, and ingests 20,000 documents
+with unique ids over many `commit=auto` requests. The node is killed with SIGKILL at three
+moments and restarted each time:
+  1. right after acknowledged auto batches, before any commit (everything lives in the WAL);
+  2. right after a `commit=force` published part of the data and more auto batches followed
+     (published records must not be replayed; the rest must);
+  3. right after a restart became ready, while the replayed documents may still be committing
+     (a replay interrupted by a crash is replayed again, once);
+  4. while requests are in flight (the unanswered request is in doubt: all of it or nothing).
+At the end, a small forced batch makes everything searchable and the test checks that the total
+count equals the number of acknowledged documents (plus the in-doubt request if it made it) and that sampled ids each match exactly once.
+
+Only the Python standard library is used.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+INDEX_ID = "durability"
+NUM_DOCS = 20_000
+BATCH_DOCS = 500
+INDEX_CONFIG = {
+    "version": "0.8",
+    "index_id": INDEX_ID,
+    "doc_mapping": {
+        "mode": "strict",
+        "field_mappings": [
+            {"name": "id", "type": "text", "tokenizer": "raw", "fast": True},
+            {"name": "n", "type": "u64", "fast": True},
+            {"name": "body", "type": "text"},
+        ],
+    },
+    "indexing_settings": {"commit_timeout_secs": 3600},
+    "search_settings": {"default_search_fields": ["body"]},
+}
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Client:
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+
+    def request(self, method, path, body=None, params=None):
+        url = self.base + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = body.encode() if isinstance(body, str) else body
+        request = urllib.request.Request(url, data=data, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def json(self, method, path, body=None, params=None, expect=200):
+        status, text = self.request(method, path, body, params)
+        check(status == expect, f"{method} {path} {params}: expected {expect}, got {status}: {text}")
+        return json.loads(text)
+
+    def num_hits(self, query):
+        return self.json("GET", f"/api/v1/{INDEX_ID}/search",
+                         params={"query": query, "max_hits": 0})["num_hits"]
+
+
+def doc_id(n):
+    return f"doc-{n:06d}"
+
+
+def batch_body(first, count):
+    return "".join(json.dumps({"id": doc_id(n), "n": n, "body": f"event number {n}"}) + "\n"
+                   for n in range(first, first + count))
+
+
+class Node:
+    def __init__(self, args, workdir):
+        self.args = args
+        self.workdir = workdir
+        self.process = None
+        self.client = None
+        self.log = None
+        self.starts = 0
+
+    def start(self):
+        port = free_port()
+        config_path = os.path.join(self.workdir, "node.yaml")
+        with open(config_path, "w") as config:
+            config.write(f"version: 0.8\nnode_id: durability-node\nlisten_address: 127.0.0.1\n"
+                         f"rest:\n  listen_port: {port}\ndata_dir: {self.workdir}/data\n")
+        self.starts += 1
+        self.log = open(os.path.join(self.workdir, "node.log"), "a")
+        self.log.write(f"==== start {self.starts} ====\n")
+        self.log.flush()
+        self.process = subprocess.Popen([self.args.shale_bin, "run", "--config", config_path],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.client = Client(port)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"shale exited early with code {self.process.returncode}")
+            try:
+                status, _ = self.client.request("GET", "/health/readyz")
+                if status == 200:
+                    return self.client
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+        raise Failure("node did not become ready")
+
+    def kill9(self):
+        self.process.send_signal(signal.SIGKILL)
+        code = self.process.wait(timeout=60)
+        check(code == -signal.SIGKILL, f"node should die of SIGKILL, exit code {code}")
+        self.log.close()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.log is not None and not self.log.closed:
+            self.log.close()
+
+
+def ingest_auto(client, first, count):
+    """Returns the number of acknowledged documents (all or nothing for one request)."""
+    result = client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(first, count),
+                         params={"commit": "auto"})
+    check(result["num_ingested_docs"] == count, f"batch at {first}: {result}")
+    return count
+
+
+def run(args, workdir):
+    node = Node(args, workdir)
+    try:
+        client = node.start()
+        client.json("POST", "/api/v1/indexes", json.dumps(INDEX_CONFIG))
+        acked = 0
+        next_doc = 0
+
+        # Moment 1: acknowledged auto batches, no commit yet.
+        for _ in range(10):
+            acked += ingest_auto(client, next_doc, BATCH_DOCS)
+            next_doc += BATCH_DOCS
+        check(client.num_hits("*") == 0, "nothing should be searchable before a commit")
+        node.kill9()
+        print(f"ok  killed after {acked} acknowledged docs, none committed")
+
+        client = node.start()
+        # Moment 2: part published by commit=force, then more auto batches.
+        for _ in range(6):
+            acked += ingest_auto(client, next_doc, BATCH_DOCS)
+            next_doc += BATCH_DOCS
+        client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(next_doc, BATCH_DOCS),
+                    params={"commit": "force"})
+        acked += BATCH_DOCS
+        next_doc += BATCH_DOCS
+        published = client.num_hits("*")
+        check(published == acked, f"after commit=force, {published} searchable != {acked} acked")
+        for _ in range(8):
+            acked += ingest_auto(client, next_doc, BATCH_DOCS)
+            next_doc += BATCH_DOCS
+        node.kill9()
+        print(f"ok  killed after a forced commit and more auto batches, {acked} acknowledged")
+
+        client = node.start()
+        # More data, then moment 3: kill right after the next start became ready, while the
+        # replayed documents may still be committing.
+        while next_doc < NUM_DOCS:
+            acked += ingest_auto(client, next_doc, min(BATCH_DOCS, NUM_DOCS - next_doc))
+            next_doc += BATCH_DOCS
+        node.kill9()
+        node.start()
+        node.kill9()
+        print(f"ok  killed right after a recovery start, {acked} acknowledged")
+
+        # Moment 4 (extra): kill while requests are in flight. A request without a response is
+        # in doubt: all of its documents or none may be there, never a part.
+        client = node.start()
+        in_flight = {"acked": 0, "next": next_doc, "in_doubt": None}
+
+        def keep_ingesting():
+            while True:
+                first = in_flight["next"]
+                try:
+                    status, _ = client.request("POST", f"/api/v1/{INDEX_ID}/ingest",
+                                               batch_body(first, 200), params={"commit": "auto"})
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    in_flight["in_doubt"] = (first, 200)
+                    return
+                if status != 200:
+                    in_flight["in_doubt"] = (first, 200)
+                    return
+                in_flight["acked"] += 200
+                in_flight["next"] = first + 200
+
+        ingester = threading.Thread(target=keep_ingesting)
+        ingester.start()
+        time.sleep(0.5)
+        node.kill9()
+        ingester.join(timeout=60)
+        check(not ingester.is_alive(), "the ingesting thread should stop when the node dies")
+        acked += in_flight["acked"]
+        next_doc = in_flight["next"]
+        in_doubt = in_flight["in_doubt"]
+        check(in_doubt is not None, "the in-flight request should have failed")
+        next_doc = in_doubt[0] + in_doubt[1]
+        print(f"ok  killed during ingestion, {acked} acknowledged, batch at {in_doubt[0]} in doubt")
+
+        client = node.start()
+        # A small forced batch publishes whatever is still in memory.
+        extra = 100
+        client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(next_doc, extra),
+                    params={"commit": "force"})
+        acked += extra
+        last_doc = next_doc + extra - 1
+        doubt_hits = client.num_hits(f"n:[{in_doubt[0]} TO {in_doubt[0] + in_doubt[1] - 1}]")
+        check(doubt_hits in (0, in_doubt[1]),
+              f"the in-doubt request has {doubt_hits} of its {in_doubt[1]} docs (all or none)")
+        total = client.num_hits("*")
+        check(total == acked + doubt_hits,
+              f"searchable docs {total} != acknowledged docs {acked} (+{doubt_hits} in doubt)")
+        rng = random.Random(7)
+        acked_ids = [n for n in range(last_doc + 1)
+                     if not in_doubt[0] <= n < in_doubt[0] + in_doubt[1]]
+        sample = rng.sample(acked_ids, 200) + [0, NUM_DOCS - 1, last_doc]
+        for n in sample:
+            hits = client.num_hits(f"id:{doc_id(n)}")
+            check(hits == 1, f"id {doc_id(n)} matches {hits} docs (expected exactly 1)")
+        n_range = client.num_hits(f"n:[0 TO {last_doc}]")
+        check(n_range == total, f"range over n counts {n_range} != {total}")
+        print(f"ok  {total} docs searchable == {acked} acknowledged + {doubt_hits} in doubt, "
+              f"sampled ids unique")
+
+        indexing = client.request("GET", "/api/v1/indexing")
+        if indexing[0] == 200:
+            print(f"ok  /api/v1/indexing: {indexing[1][:300]}")
+    finally:
+        node.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shale-bin", required=True)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="shale-durability-")
+    try:
+        run(args, workdir)
+    except Failure as failure:
+        print(f"FAILED: {failure}")
+        log_path = os.path.join(workdir, "node.log")
+        if os.path.exists(log_path):
+            print("---- node log (tail) ----")
+            print("".join(open(log_path).readlines()[-60:]))
+        return 1
+    finally:
+        if os.environ.get("SHALE_KEEP_TEST_DIR") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("integration_durability: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
