@@ -27,6 +27,7 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "index/internal/block_postings.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/split_layout.h"
@@ -495,11 +496,109 @@ class SplitReaderImpl final : public SplitReader {
     return terms;
   }
 
+  bool BlockPostings(const FieldEntry& field) const {
+    return footer_.sections[field.postings_section].version >= 2;
+  }
+
   absl::Status AddPostings(const FieldEntry& field, const TermInfo& info, DocSet& out) const {
     ASSIGN_OR_RETURN(std::string bytes,
                      ReadChunk(field.postings_section, info.postings, "posting list"));
-    return DecodeDocList(bytes, info.doc_freq,
-                         SectionOffset(field.postings_section) + info.postings.offset, out);
+    const uint64_t at = SectionOffset(field.postings_section) + info.postings.offset;
+    if (!BlockPostings(field)) return DecodeDocList(bytes, info.doc_freq, at, out);
+    internal::BlockPostingIterator it(bytes, info.doc_freq, num_docs_, field.record_freq);
+    for (uint32_t doc = it.doc(); doc != internal::BlockPostingIterator::kEnd; doc = it.Next()) {
+      out.Set(doc);
+    }
+    if (it.corrupt()) return DataLoss("bad block posting list", at + it.corrupt_offset());
+    return absl::OkStatus();
+  }
+
+  // A must/filter clause that is one term of one field with block postings: the Bool query
+  // intersects those with skipping iterators instead of bitsets.
+  struct SimpleTerm {
+    bool simple = false;  // false: evaluate the clause as a bitset
+    bool absent = false;  // the term is not in the dictionary: the clause matches nothing
+    const FieldEntry* field = nullptr;
+    TermInfo info;
+  };
+
+  absl::StatusOr<SimpleTerm> ResolveSimpleTerm(const Query& clause) const {
+    SimpleTerm result;
+    const auto* term = std::get_if<TermQuery>(&clause.node);
+    if (term == nullptr) return result;
+    const std::vector<uint32_t>& ids = FieldIds(term->field);
+    if (ids.size() != 1) return result;
+    const FieldEntry& field = footer_.hotcache.fields[ids[0]];
+    if (!field.indexed || field.term_blocks.empty() || !BlockPostings(field)) return result;
+    std::string encoded_term;
+    if (field.type == FieldType::kText) {
+      std::vector<std::string> tokens =
+          TokenizeToStrings(field.tokenizer, ValueAsText(term->value));
+      if (tokens.size() != 1) return result;
+      encoded_term = std::move(tokens[0]);
+    } else {
+      absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term->value);
+      if (!encoded.ok()) return result;  // the bitset path reports the error
+      if (!encoded->has_value()) {
+        result.simple = result.absent = true;
+        return result;
+      }
+      encoded_term = internal::BigEndianTerm(**encoded);
+    }
+    ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, encoded_term));
+    result.simple = true;
+    result.field = &field;
+    if (!info.has_value()) {
+      result.absent = true;
+    } else {
+      result.info = *std::move(info);
+    }
+    return result;
+  }
+
+  // Sets in `out` the docs in every posting list of `terms` (leapfrog: the rarest leads, the
+  // others SeekTo its candidate, skipping whole blocks). REQUIRES: !terms.empty(), none absent.
+  absl::Status IntersectTerms(std::vector<SimpleTerm>& terms, DocSet& out) const {
+    using Iterator = internal::BlockPostingIterator;
+    std::sort(terms.begin(), terms.end(), [](const SimpleTerm& a, const SimpleTerm& b) {
+      return a.info.doc_freq < b.info.doc_freq;
+    });
+    std::vector<std::string> bytes(terms.size());
+    std::vector<std::unique_ptr<Iterator>> iterators;
+    iterators.reserve(terms.size());
+    for (size_t i = 0; i < terms.size(); ++i) {
+      ASSIGN_OR_RETURN(bytes[i], ReadChunk(terms[i].field->postings_section, terms[i].info.postings,
+                                           "posting list"));
+      iterators.push_back(std::make_unique<Iterator>(bytes[i], terms[i].info.doc_freq, num_docs_,
+                                                     terms[i].field->record_freq));
+    }
+    Iterator& lead = *iterators[0];
+    uint32_t candidate = lead.doc();
+    size_t next = 1;
+    while (candidate != Iterator::kEnd) {
+      if (next == iterators.size()) {
+        out.Set(candidate);
+        candidate = lead.Next();
+        next = 1;
+        continue;
+      }
+      const uint32_t doc = iterators[next]->SeekTo(candidate);
+      if (doc == candidate) {
+        ++next;
+        continue;
+      }
+      if (doc == Iterator::kEnd) break;
+      candidate = lead.SeekTo(doc);
+      next = 1;
+    }
+    for (size_t i = 0; i < terms.size(); ++i) {
+      if (iterators[i]->corrupt()) {
+        return DataLoss("bad block posting list",
+                        SectionOffset(terms[i].field->postings_section) +
+                            terms[i].info.postings.offset + iterators[i]->corrupt_offset());
+      }
+    }
+    return absl::OkStatus();
   }
 
   // Decodes the posting list of `info` (doc ids and term frequencies) and, when
@@ -509,11 +608,29 @@ class SplitReaderImpl final : public SplitReader {
     ASSIGN_OR_RETURN(std::string bytes,
                      ReadChunk(field.postings_section, info.postings, "posting list"));
     const uint64_t at = SectionOffset(field.postings_section) + info.postings.offset;
-    // Every doc takes at least one byte: bound the allocation by the bytes actually read.
-    if (info.doc_freq > bytes.size()) return DataLoss("bad posting list length", at);
-    ByteReader reader(bytes);
+    // doc_freq <= num_docs was checked with the term block.
     out.docs.resize(info.doc_freq);
     out.freqs.assign(info.doc_freq, 1);
+    if (BlockPostings(field)) {
+      internal::BlockPostingIterator it(bytes, info.doc_freq, num_docs_, field.record_freq);
+      for (uint64_t i = 0; i < info.doc_freq; ++i) {
+        if (it.doc() == internal::BlockPostingIterator::kEnd) break;
+        out.docs[i] = it.doc();
+        out.freqs[i] = it.freq();
+        it.Next();
+      }
+      if (it.corrupt()) return DataLoss("bad block posting list", at + it.corrupt_offset());
+    } else {
+      RETURN_IF_ERROR(DecodeVarintPostings(field, info, bytes, at, out));
+    }
+    return DecodePositions(field, info, with_positions, out);
+  }
+
+  // Postings v1: doc_freq varint doc deltas, then doc_freq varint term frequencies.
+  absl::Status DecodeVarintPostings(const FieldEntry& field, const TermInfo& info,
+                                    std::string_view bytes, uint64_t at,
+                                    DecodedPostings& out) const {
+    ByteReader reader(bytes);
     uint64_t doc = 0;
     for (uint64_t i = 0; i < info.doc_freq; ++i) {
       const uint64_t delta = reader.Varint();
@@ -532,6 +649,11 @@ class SplitReaderImpl final : public SplitReader {
         out.freqs[i] = static_cast<uint32_t>(freq);
       }
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status DecodePositions(const FieldEntry& field, const TermInfo& info, bool with_positions,
+                               DecodedPostings& out) const {
     if (!with_positions) return absl::OkStatus();
     if (!field.record_positions || field.positions_section == internal::kNoSection) {
       return absl::FailedPreconditionError(
@@ -1264,6 +1386,20 @@ class SplitReaderImpl final : public SplitReader {
     DocSet result(num_docs_, true);
     const bool has_required = !query.must.empty() || !query.filter.empty();
     std::vector<float> clause_scores;
+    // Single-term required clauses are intersected with skipping iterators (not when the must
+    // clauses need scores).
+    std::vector<SimpleTerm> simple_terms;
+    bool required_term_absent = false;
+    auto take_simple = [&](const Query& clause) -> absl::StatusOr<bool> {
+      ASSIGN_OR_RETURN(SimpleTerm term, ResolveSimpleTerm(clause));
+      if (!term.simple) return false;
+      if (term.absent) {
+        required_term_absent = true;
+      } else {
+        simple_terms.push_back(std::move(term));
+      }
+      return true;
+    };
     // Evaluates a must/should clause and, when scoring, adds its scores to `scores`.
     auto eval_scored = [&](const Query& clause) -> absl::StatusOr<DocSet> {
       if (scores == nullptr) return Eval(clause, nullptr);
@@ -1274,13 +1410,26 @@ class SplitReaderImpl final : public SplitReader {
     };
     for (const QueryPtr& clause : query.must) {
       if (clause == nullptr) continue;
+      if (scores == nullptr) {
+        ASSIGN_OR_RETURN(bool simple, take_simple(*clause));
+        if (simple) continue;
+      }
       ASSIGN_OR_RETURN(DocSet docs, eval_scored(*clause));
       result.And(docs);
     }
     for (const QueryPtr& clause : query.filter) {
       if (clause == nullptr) continue;
+      ASSIGN_OR_RETURN(bool simple, take_simple(*clause));
+      if (simple) continue;
       ASSIGN_OR_RETURN(DocSet docs, Eval(*clause, nullptr));
       result.And(docs);
+    }
+    if (required_term_absent) {
+      result = DocSet(num_docs_);
+    } else if (!simple_terms.empty()) {
+      DocSet intersection(num_docs_);
+      RETURN_IF_ERROR(IntersectTerms(simple_terms, intersection));
+      result.And(intersection);
     }
     const uint32_t minimum_should_match =
         query.minimum_should_match.value_or(!has_required && !query.should.empty() ? 1 : 0);

@@ -2,6 +2,7 @@
 // top-k collector, and corruption robustness of the new sections (runs under ASan + UBSan).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 #include <string>
@@ -296,6 +297,48 @@ TEST(CollectorTest, BoundedHeapMatchesFullSortAndStopsEarlyByDocId) {
   three_keys.sort_by.push_back(SortField{"_score", SortOrder::kDesc});
   EXPECT_EQ(reader->Search(*query, three_keys).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// ---- block postings and leapfrog intersection ----
+
+TEST(IntersectionTest, RequiredTermClausesMatchBruteForce) {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kDynamic;
+  std::vector<std::string> docs;
+  std::vector<std::array<uint32_t, 3>> values;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 20'000; ++i) {
+    // a: dense (2 values), b: medium (10), c: sparse (400).
+    std::array<uint32_t, 3> v = {static_cast<uint32_t>(rng() % 2), static_cast<uint32_t>(rng() % 10),
+                                 static_cast<uint32_t>(rng() % 400)};
+    values.push_back(v);
+    docs.push_back(fmt::format(R"({{"a":{},"b":"b{}","c":{}}})", v[0], v[1], v[2]));
+  }
+  auto reader = Open(BuildSplit(mapping, docs, 64 * 1024));
+  ASSERT_NE(reader, nullptr);
+  for (uint32_t a = 0; a < 2; ++a) {
+    for (uint32_t b : {0u, 3u}) {
+      for (uint32_t c : {7u, 399u, 1000u}) {
+        BoolQuery query;
+        query.must.push_back(MakeTermQuery("a", uint64_t{a}));
+        query.filter.push_back(MakeTermQuery("b", fmt::format("b{}", b)));
+        query.must.push_back(MakeTermQuery("c", uint64_t{c}));
+        auto expected = static_cast<uint64_t>(
+            std::count_if(values.begin(), values.end(), [&](const auto& v) {
+              return v[0] == a && v[1] == b && v[2] == c;
+            }));
+        auto count = Count(*reader, *Wrap(std::move(query)));
+        ASSERT_TRUE(count.ok()) << count.status();
+        EXPECT_EQ(*count, expected) << a << " " << b << " " << c;
+      }
+    }
+  }
+  BoolQuery dense;
+  dense.filter.push_back(MakeTermQuery("a", uint64_t{1}));
+  dense.filter.push_back(MakeTermQuery("b", std::string("b4")));
+  auto expected = static_cast<uint64_t>(std::count_if(
+      values.begin(), values.end(), [](const auto& v) { return v[0] == 1 && v[1] == 4; }));
+  EXPECT_EQ(*Count(*reader, *Wrap(std::move(dense))), expected);
 }
 
 // ---- corruption ----

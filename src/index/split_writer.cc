@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
 
+#include "index/internal/block_postings.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/processed_doc.h"
@@ -425,14 +426,7 @@ class SplitWriterImpl final : public SplitWriter {
     for (const auto& [term, id] : sorted) {
       const PostingList& list = builder.postings[id];
       posting.clear();
-      uint32_t previous_doc = 0;
-      for (uint32_t doc : list.docs) {
-        PutVarint(posting, doc - previous_doc);
-        previous_doc = doc;
-      }
-      if (with_freqs) {
-        for (uint32_t freq : list.freqs) PutVarint(posting, freq);
-      }
+      internal::EncodeBlockPostings(list.docs, list.freqs, with_freqs, posting);
       if (in_block == 0) {
         first_term.assign(term);
         previous = {};

@@ -26,8 +26,8 @@ inline constexpr uint32_t kHotcacheVersion = 2;
 inline constexpr uint32_t kSectionVersion = 1;  // default section layout version
 // terms.<f> v2: term entries may carry a positions chunk (docs/format/split.md).
 inline constexpr uint32_t kTermsSectionVersion = 2;
-// postings.<f> version written by this engine.
-inline constexpr uint32_t kPostingsSectionVersion = 1;
+// postings.<f> v2: bit-packed blocks of 128 with a skip list (internal/block_postings.h).
+inline constexpr uint32_t kPostingsSectionVersion = 2;
 inline constexpr uint64_t kTrailerSize = 32;
 inline constexpr uint32_t kTermsPerBlock = 64;
 inline constexpr uint64_t kTailReadSize = 64 * 1024;
