@@ -1,0 +1,206 @@
+// shale_index_bench: builds one split single-threaded from an NDJSON file with the index engine
+// (DocProcessor + SplitWriter + Finish) and prints throughput, compression ratio and peak RSS.
+//
+//   shale_index_bench FILE.ndjson [--mapping logs|dynamic] [--record basic|freq|position]
+//   shale_index_bench --synthetic N [--write FILE.ndjson] [...]   generated log lines instead
+//
+// The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
+// body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
+// Use a Release build (-DCMAKE_BUILD_TYPE=Release) for meaningful figures.
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fmt/format.h"
+
+#include "index/split_format.h"
+
+namespace {
+
+using shale::index::DocMapping;
+using shale::index::FieldMapping;
+using shale::index::FieldType;
+using shale::index::IndexRecordOption;
+
+DocMapping LogsMapping(IndexRecordOption record) {
+  DocMapping mapping;
+  mapping.mode = shale::index::DocMappingMode::kDynamic;
+  FieldMapping timestamp;
+  timestamp.name = "timestamp";
+  timestamp.type = FieldType::kDatetime;
+  timestamp.fast = true;
+  mapping.field_mappings.push_back(timestamp);
+  FieldMapping severity;
+  severity.name = "severity_text";
+  severity.tokenizer = "raw";
+  severity.fast = true;
+  mapping.field_mappings.push_back(severity);
+  FieldMapping body;
+  body.name = "body";
+  body.tokenizer = "default";
+  body.record = record;
+  mapping.field_mappings.push_back(body);
+  mapping.timestamp_field = "timestamp";
+  return mapping;
+}
+
+std::string SyntheticLines(uint64_t count) {
+  static const char* const kSeverities[] = {"INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"};
+  static const char* const kServices[] = {"api", "auth", "billing", "search", "frontend"};
+  static const char* const kWords[] = {
+      "request", "completed", "failed",  "user",    "session", "timeout", "connection",
+      "cache",   "miss",      "hit",     "query",   "latency", "retry",   "upstream",
+      "database", "index",    "shard",   "refused", "accepted", "token",  "expired"};
+  std::mt19937_64 rng(42);
+  std::string out;
+  out.reserve(count * 260);
+  int64_t ts = 1'700'000'000'000;
+  for (uint64_t i = 0; i < count; ++i) {
+    ts += static_cast<int64_t>(rng() % 50);
+    std::string body;
+    const uint64_t words = 6 + rng() % 12;
+    for (uint64_t w = 0; w < words; ++w) {
+      if (w > 0) body += ' ';
+      body += kWords[rng() % (sizeof(kWords) / sizeof(kWords[0]))];
+    }
+    body += fmt::format(" id={}", rng() % 100'000);
+    out += fmt::format(
+        R"({{"timestamp":{},"severity_text":"{}","body":"{}","resource":{{"service":"{}","host":"node-{}"}},"attributes":{{"status":{},"latency_ms":{},"user_id":{}}}}})",
+        ts / 1000, kSeverities[rng() % 6], body, kServices[rng() % 5], rng() % 40,
+        200 + 100 * (rng() % 4), static_cast<double>(rng() % 100'000) / 100.0, rng() % 5000);
+    out += '\n';
+  }
+  return out;
+}
+
+double PeakRssMiB() {
+  struct rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is KiB on Linux
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
+               "       [--mapping logs|dynamic] [--record basic|freq|position]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path;
+  std::string write_path;
+  uint64_t synthetic = 0;
+  std::string mapping_name = "logs";
+  IndexRecordOption record = IndexRecordOption::kPosition;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--synthetic" && has_value) {
+      synthetic = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--write" && has_value) {
+      write_path = argv[++i];
+    } else if (arg == "--mapping" && has_value) {
+      mapping_name = argv[++i];
+    } else if (arg == "--record" && has_value) {
+      std::string_view value = argv[++i];
+      if (value == "basic") {
+        record = IndexRecordOption::kBasic;
+      } else if (value == "freq") {
+        record = IndexRecordOption::kFreq;
+      } else if (value == "position") {
+        record = IndexRecordOption::kPosition;
+      } else {
+        return Usage();
+      }
+    } else if (!arg.starts_with("--") && path.empty()) {
+      path = arg;
+    } else {
+      return Usage();
+    }
+  }
+  if (path.empty() == (synthetic == 0)) return Usage();
+
+  std::string input;
+  if (synthetic > 0) {
+    input = SyntheticLines(synthetic);
+    if (!write_path.empty()) std::ofstream(write_path, std::ios::binary) << input;
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "cannot open %s\n", path.c_str());
+      return 1;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    input = buffer.str();
+  }
+
+  DocMapping mapping;
+  if (mapping_name == "logs") {
+    mapping = LogsMapping(record);
+  } else if (mapping_name != "dynamic") {
+    return Usage();
+  }
+  auto processor = shale::index::DocProcessor::Create(mapping);
+  auto writer = shale::index::SplitWriter::Create(mapping, shale::index::SplitWriterOptions{});
+  if (!processor.ok() || !writer.ok()) {
+    std::fprintf(stderr, "bad mapping: %s\n",
+                 std::string(processor.ok() ? writer.status().message()
+                                            : processor.status().message())
+                     .c_str());
+    return 1;
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t num_docs = 0;
+  uint64_t num_errors = 0;
+  uint64_t raw_bytes = 0;
+  size_t line_start = 0;
+  while (line_start < input.size()) {
+    size_t line_end = input.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = input.size();
+    std::string_view line(input.data() + line_start, line_end - line_start);
+    line_start = line_end + 1;
+    if (line.empty()) continue;
+    raw_bytes += line.size();
+    auto doc = (*processor)->Process(line);
+    if (!doc.ok()) {
+      ++num_errors;
+      continue;
+    }
+    (*writer)->AddDocument(*std::move(doc));
+    ++num_docs;
+  }
+  const auto indexed = std::chrono::steady_clock::now();
+  auto split = (*writer)->Finish();
+  const auto finished = std::chrono::steady_clock::now();
+  if (!split.ok()) {
+    std::fprintf(stderr, "finish failed: %s\n", std::string(split.status().message()).c_str());
+    return 1;
+  }
+  const double seconds = std::chrono::duration<double>(finished - start).count();
+  const double finish_seconds = std::chrono::duration<double>(finished - indexed).count();
+  const double mib = static_cast<double>(raw_bytes) / (1024.0 * 1024.0);
+  fmt::print("docs            {} ({} rejected)\n", num_docs, num_errors);
+  fmt::print("raw             {:.1f} MiB\n", mib);
+  fmt::print("time            {:.2f} s (finish {:.2f} s)\n", seconds, finish_seconds);
+  fmt::print("throughput      {:.1f} MiB/s, {:.0f} docs/s\n", mib / seconds,
+             static_cast<double>(num_docs) / seconds);
+  fmt::print("split           {:.1f} MiB, {:.3f} of raw\n",
+             static_cast<double>(split->bytes.size()) / (1024.0 * 1024.0),
+             static_cast<double>(split->bytes.size()) / static_cast<double>(raw_bytes));
+  fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
+             static_cast<double>(input.size()) / (1024.0 * 1024.0));
+  return 0;
+}
