@@ -8,8 +8,6 @@
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
 // Use a Release build (-DCMAKE_BUILD_TYPE=Release) for meaningful figures.
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "fmt/format.h"
 
@@ -57,9 +57,9 @@ std::string SyntheticLines(uint64_t count) {
   static const char* const kSeverities[] = {"INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"};
   static const char* const kServices[] = {"api", "auth", "billing", "search", "frontend"};
   static const char* const kWords[] = {
-      "request", "completed", "failed",  "user",    "session", "timeout", "connection",
-      "cache",   "miss",      "hit",     "query",   "latency", "retry",   "upstream",
-      "database", "index",    "shard",   "refused", "accepted", "token",  "expired"};
+      "request",  "completed", "failed", "user",    "session",  "timeout", "connection",
+      "cache",    "miss",      "hit",    "query",   "latency",  "retry",   "upstream",
+      "database", "index",     "shard",  "refused", "accepted", "token",   "expired"};
   std::mt19937_64 rng(42);
   std::string out;
   out.reserve(count * 260);
@@ -155,10 +155,10 @@ int main(int argc, char** argv) {
   auto processor = shale::index::DocProcessor::Create(mapping);
   auto writer = shale::index::SplitWriter::Create(mapping, shale::index::SplitWriterOptions{});
   if (!processor.ok() || !writer.ok()) {
-    std::fprintf(stderr, "bad mapping: %s\n",
-                 std::string(processor.ok() ? writer.status().message()
-                                            : processor.status().message())
-                     .c_str());
+    std::fprintf(
+        stderr, "bad mapping: %s\n",
+        std::string(processor.ok() ? writer.status().message() : processor.status().message())
+            .c_str());
     return 1;
   }
 

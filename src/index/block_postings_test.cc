@@ -1,14 +1,14 @@
 // Block posting lists: encode/decode round trips, SeekTo against std::lower_bound, and corrupt
 // input (runs under ASan + UBSan).
 
+#include "index/internal/block_postings.h"
+
 #include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
-
-#include "index/internal/block_postings.h"
 
 namespace shale::index::internal {
 namespace {

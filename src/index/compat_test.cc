@@ -19,10 +19,10 @@
 
 #include "fmt/format.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
+#include "nlohmann/json.hpp"
 
 namespace shale::index {
 namespace {
@@ -38,8 +38,8 @@ QueryPtr Wrap(auto node, float boost = 1.0f) {
 
 QueryPtr Range(std::string field, std::optional<TermValue> lower, std::optional<TermValue> upper,
                bool upper_inclusive = true) {
-  return Wrap(RangeQuery{std::move(field), std::move(lower), true, std::move(upper),
-                         upper_inclusive});
+  return Wrap(
+      RangeQuery{std::move(field), std::move(lower), true, std::move(upper), upper_inclusive});
 }
 
 // The named queries asked of every golden split. Append only: names are keys in the JSON files.
@@ -88,9 +88,8 @@ std::vector<std::pair<std::string, std::function<QueryPtr()>>> CompatQueries() {
   add("phrase_body_slop_2", [] {
     return Wrap(PhraseQuery{"phrase_body", {"beta", "request"}, 2});
   });
-  add("phrase_body_term_text", [] {
-    return MakeTermQuery("phrase_body", std::string("gamma alpha"));
-  });
+  add("phrase_body_term_text",
+      [] { return MakeTermQuery("phrase_body", std::string("gamma alpha")); });
   return queries;
 }
 
@@ -175,7 +174,8 @@ std::vector<std::string> Docs(int first, int count, bool with_phrase_body = fals
         R"({{"ts":{},"level":"{}","body":"{} request {}","status":{},"user":{},"ok":{})",
         1'700'000'000 + i * 17, kLevels[next(4)], body, i, kStatuses[next(5)], next(10),
         next(2) == 0 ? "true" : "false");
-    if (next(3) != 0) doc += fmt::format(R"(,"latency":{})", static_cast<double>(next(3000)) / 1000);
+    if (next(3) != 0)
+      doc += fmt::format(R"(,"latency":{})", static_cast<double>(next(3000)) / 1000);
     if (next(2) == 0) {
       doc += fmt::format(R"(,"resource":{{"service":"{}","host":"Node-{} eu"}})",
                          kServices[next(3)], next(4));
@@ -242,7 +242,8 @@ nlohmann::json Answers(const SplitReader& reader) {
   auto in_range = reader.Search(*MakeAllQuery(), filtered);
   answers["time_filtered_count"] = in_range.ok() ? static_cast<int64_t>(in_range->num_hits) : -1;
   auto phrase = reader.Search(*Wrap(PhraseQuery{"body", {"alpha", "beta"}, 0}), count_request);
-  answers["body_phrase_status"] = phrase.ok() ? "ok" : absl::StatusCodeToString(phrase.status().code());
+  answers["body_phrase_status"] =
+      phrase.ok() ? "ok" : absl::StatusCodeToString(phrase.status().code());
   const uint32_t fetched = static_cast<uint32_t>(reader.num_docs() / 2);
   auto doc = reader.FetchDocument(fetched);
   answers["fetched_doc_id"] = fetched;
@@ -270,8 +271,8 @@ TEST(CompatTest, GenerateGoldenSplits) {
   if (std::getenv("SHALE_COMPAT_GENERATE") == nullptr) {
     GTEST_SKIP() << "set SHALE_COMPAT_GENERATE=1 to write golden splits";
   }
-  const fs::path dir = fs::path(SHALE_COMPAT_DIR) /
-                       fmt::format("split_v{}", internal::kSplitFormatVersion);
+  const fs::path dir =
+      fs::path(SHALE_COMPAT_DIR) / fmt::format("split_v{}", internal::kSplitFormatVersion);
   fs::create_directories(dir);
   for (const GoldenSpec& spec : GoldenSpecs()) {
     auto processor = DocProcessor::Create(spec.mapping);

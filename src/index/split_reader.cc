@@ -1,7 +1,7 @@
 // SplitReader: opens a v1 or v2 split (docs/format/split.md) through a ByteRangeSource and
-// answers queries on it. Reads are validated: every chunk read (term dict block, posting list, presence
-// list, doc store block) is checked against the 32-bit checksum stored with its reference, and
-// every fast field section, loaded whole, against the xxhash64 of its file table entry. Any
+// answers queries on it. Reads are validated: every chunk read (term dict block, posting list,
+// presence list, doc store block) is checked against the 32-bit checksum stored with its reference,
+// and every fast field section, loaded whole, against the xxhash64 of its file table entry. Any
 // inconsistency is DataLoss("split <name>: <what> at offset <n>").
 //
 // Doc-id sets are bitsets of num_docs bits: boolean combinations are word-wise loops. Scoring
@@ -177,8 +177,7 @@ class Bm25Weight {
     const auto tf = static_cast<float>(freq);
     // Without field norms every doc has the average length: the length factor is k1.
     const float length_factor =
-        norms_ == nullptr ? kBm25K1
-                          : length_factor_[static_cast<unsigned char>((*norms_)[doc])];
+        norms_ == nullptr ? kBm25K1 : length_factor_[static_cast<unsigned char>((*norms_)[doc])];
     return weight_ * tf / (tf + length_factor);
   }
 
@@ -271,9 +270,8 @@ class SplitReaderImpl final : public SplitReader {
       }
     }
     if (sort_by.size() > kMaxSortFields) {
-      return absl::InvalidArgumentError(
-          fmt::format("at most {} sort fields are supported, got {}", kMaxSortFields,
-                      sort_by.size()));
+      return absl::InvalidArgumentError(fmt::format("at most {} sort fields are supported, got {}",
+                                                    kMaxSortFields, sort_by.size()));
     }
     bool by_score = false;
     for (const SortField& sort : sort_by) by_score |= sort.field == "_score";
@@ -286,8 +284,8 @@ class SplitReaderImpl final : public SplitReader {
     SplitSearchResult result;
     // Sorted by doc id ascending, the first top_k matches are the top k: without count_all the
     // scan stops there and num_hits is a lower bound.
-    const bool doc_order = sort_by.size() == 1 && sort_by[0].field == "_doc" &&
-                           sort_by[0].order == SortOrder::kAsc;
+    const bool doc_order =
+        sort_by.size() == 1 && sort_by[0].field == "_doc" && sort_by[0].order == SortOrder::kAsc;
     const bool stop_early = doc_order && !request.count_all;
     if (request.top_k == 0 || !stop_early) result.num_hits = matches.Count();
     if (request.top_k == 0 || (!stop_early && result.num_hits == 0)) return result;
@@ -593,9 +591,9 @@ class SplitReaderImpl final : public SplitReader {
     }
     for (size_t i = 0; i < terms.size(); ++i) {
       if (iterators[i]->corrupt()) {
-        return DataLoss("bad block posting list",
-                        SectionOffset(terms[i].field->postings_section) +
-                            terms[i].info.postings.offset + iterators[i]->corrupt_offset());
+        return DataLoss("bad block posting list", SectionOffset(terms[i].field->postings_section) +
+                                                      terms[i].info.postings.offset +
+                                                      iterators[i]->corrupt_offset());
       }
     }
     return absl::OkStatus();
@@ -685,8 +683,7 @@ class SplitReaderImpl final : public SplitReader {
   }
 
   // The field norms of `field` (one byte per doc), or null when it has none.
-  absl::StatusOr<std::shared_ptr<const std::string>> LoadFieldNorms(
-      const FieldEntry& field) const {
+  absl::StatusOr<std::shared_ptr<const std::string>> LoadFieldNorms(const FieldEntry& field) const {
     if (!field.has_fieldnorms) return std::shared_ptr<const std::string>();
     const auto field_index = static_cast<uint32_t>(&field - footer_.hotcache.fields.data());
     {
@@ -1072,9 +1069,9 @@ class SplitReaderImpl final : public SplitReader {
   // are unspecified. Term and phrase queries on text score BM25, other leaves a constant 1.
 
   absl::StatusOr<DocSet> Eval(const Query& query, std::vector<float>* scores) const {
-    ASSIGN_OR_RETURN(DocSet docs, std::visit([this, scores](const auto& node) {
-                       return EvalNode(node, scores);
-                     }, query.node));
+    ASSIGN_OR_RETURN(DocSet docs,
+                     std::visit([this, scores](const auto& node) { return EvalNode(node, scores); },
+                                query.node));
     if (scores != nullptr && query.boost != 1.0f) {
       docs.ForEach([scores, boost = query.boost](uint32_t doc) { (*scores)[doc] *= boost; });
     }

@@ -127,8 +127,7 @@ TEST(PhraseTest, SlopAllowsExtraDistanceInOrder) {
   EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick", "brown"}, 2)),
             (std::vector<uint32_t>{0, 1, 2, 3, 5}));
   // In order only: "brown quick" does not match "quick brown" with a small slop.
-  EXPECT_EQ(Matching(*reader, *Phrase("body", {"brown", "quick"}, 0)),
-            (std::vector<uint32_t>{5}));
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"brown", "quick"}, 0)), (std::vector<uint32_t>{5}));
   // The slop is a total over the phrase: quick _ brown _ ... needs 1 + 0.
   EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick", "brown", "fox"}, 1)),
             (std::vector<uint32_t>{0, 1, 2}));
@@ -169,11 +168,11 @@ SplitSearchResult ByScore(const SplitReader& reader, const Query& query, uint32_
 }
 
 const std::vector<std::string> kScoreDocs = {
-    R"({"body":"error disk full"})",                                      // 0: short, tf 1
-    R"({"body":"error error disk full"})",                                // 1: tf 2
+    R"({"body":"error disk full"})",                                         // 0: short, tf 1
+    R"({"body":"error error disk full"})",                                   // 1: tf 2
     R"({"body":"error in a very long message about nothing much at all"})",  // 2: long, tf 1
-    R"({"body":"all good"})",                                             // 3
-    R"({"body":"disk"})",                                                 // 4
+    R"({"body":"all good"})",                                                // 3
+    R"({"body":"disk"})",                                                    // 4
 };
 
 TEST(Bm25Test, RanksByTermFrequencyAndFieldLength) {
@@ -295,8 +294,7 @@ TEST(CollectorTest, BoundedHeapMatchesFullSortAndStopsEarlyByDocId) {
 
   SplitSearchRequest three_keys = all_hits;
   three_keys.sort_by.push_back(SortField{"_score", SortOrder::kDesc});
-  EXPECT_EQ(reader->Search(*query, three_keys).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(reader->Search(*query, three_keys).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // ---- block postings and leapfrog intersection ----
@@ -309,7 +307,8 @@ TEST(IntersectionTest, RequiredTermClausesMatchBruteForce) {
   std::mt19937 rng(3);
   for (int i = 0; i < 20'000; ++i) {
     // a: dense (2 values), b: medium (10), c: sparse (400).
-    std::array<uint32_t, 3> v = {static_cast<uint32_t>(rng() % 2), static_cast<uint32_t>(rng() % 10),
+    std::array<uint32_t, 3> v = {static_cast<uint32_t>(rng() % 2),
+                                 static_cast<uint32_t>(rng() % 10),
                                  static_cast<uint32_t>(rng() % 400)};
     values.push_back(v);
     docs.push_back(fmt::format(R"({{"a":{},"b":"b{}","c":{}}})", v[0], v[1], v[2]));
@@ -323,8 +322,8 @@ TEST(IntersectionTest, RequiredTermClausesMatchBruteForce) {
         query.must.push_back(MakeTermQuery("a", uint64_t{a}));
         query.filter.push_back(MakeTermQuery("b", fmt::format("b{}", b)));
         query.must.push_back(MakeTermQuery("c", uint64_t{c}));
-        auto expected = static_cast<uint64_t>(
-            std::count_if(values.begin(), values.end(), [&](const auto& v) {
+        auto expected =
+            static_cast<uint64_t>(std::count_if(values.begin(), values.end(), [&](const auto& v) {
               return v[0] == a && v[1] == b && v[2] == c;
             }));
         auto count = Count(*reader, *Wrap(std::move(query)));

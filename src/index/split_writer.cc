@@ -3,8 +3,8 @@
 //
 // Memory layout while indexing: one FieldBuilder per (path, type). Terms are interned once in a
 // flat_hash_map looked up by string_view (no allocation for known terms); each term owns a
-// posting list of doc ids (+ term frequencies, + positions). Doc store blocks are compressed as soon as they
-// reach `docstore_blocksize`.
+// posting list of doc ids (+ term frequencies, + positions). Doc store blocks are compressed as
+// soon as they reach `docstore_blocksize`.
 
 #include <algorithm>
 #include <numeric>
@@ -162,20 +162,19 @@ class SplitWriterImpl final : public SplitWriter {
         std::string postings;
         std::string positions;
         WriteInvertedIndex(builder, entry, terms, postings, positions);
-        entry.terms_section = add_section(fmt::format("terms.{}", field_id), terms,
-                                          internal::kTermsSectionVersion);
+        entry.terms_section =
+            add_section(fmt::format("terms.{}", field_id), terms, internal::kTermsSectionVersion);
         entry.postings_section = add_section(fmt::format("postings.{}", field_id), postings,
                                              internal::kPostingsSectionVersion);
         if (entry.record_positions) {
-          entry.positions_section =
-              add_section(fmt::format("positions.{}", field_id), positions);
+          entry.positions_section = add_section(fmt::format("positions.{}", field_id), positions);
         }
         if (entry.has_fieldnorms) {
           builder.norms.resize(num_docs_, 0);
-          entry.fieldnorms_section = add_section(
-              fmt::format("fieldnorms.{}", field_id),
-              std::string(reinterpret_cast<const char*>(builder.norms.data()),
-                          builder.norms.size()));
+          entry.fieldnorms_section =
+              add_section(fmt::format("fieldnorms.{}", field_id),
+                          std::string(reinterpret_cast<const char*>(builder.norms.data()),
+                                      builder.norms.size()));
         }
       }
       if (!builder.fast_values.empty()) {

@@ -21,7 +21,7 @@ struct LeafOptions {
   bool record_freq = false;
   bool record_positions = false;  // text only: record = position (implies record_freq)
   bool fieldnorms = false;        // text only: store per-doc token counts (or record >= freq)
-  bool fast_lowercase = false;  // text fast fields: fast_normalizer "lowercase"
+  bool fast_lowercase = false;    // text fast fields: fast_normalizer "lowercase"
   TokenizerKind tokenizer = TokenizerKind::kDefault;
   DatetimePrecision fast_precision = DatetimePrecision::kSeconds;
 };

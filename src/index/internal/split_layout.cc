@@ -247,11 +247,10 @@ class FooterParser {
       RETURN_IF_ERROR(CheckSectionIndex(field.fast_section, sections, at));
       if ((field.record_positions &&
            (field.positions_section == kNoSection || !field.record_freq ||
-            field.terms_section == kNoSection ||
-            sections[field.terms_section].version < 2)) ||
-          (field.has_fieldnorms && (field.fieldnorms_section == kNoSection ||
-                                    sections[field.fieldnorms_section].length !=
-                                        hotcache.num_docs))) {
+            field.terms_section == kNoSection || sections[field.terms_section].version < 2)) ||
+          (field.has_fieldnorms &&
+           (field.fieldnorms_section == kNoSection ||
+            sections[field.fieldnorms_section].length != hotcache.num_docs))) {
         return Error("bad positions or field norms of field entry", at);
       }
       if (num_blocks > 0 &&

@@ -1,5 +1,5 @@
-// The in-memory model of a split footer (format v1 and v2) (file table + hotcache) and its (de)serialization.
-// See docs/format/split.md for the byte layout. Private to index/.
+// The in-memory model of a split footer (format v1 and v2) (file table + hotcache) and its
+// (de)serialization. See docs/format/split.md for the byte layout. Private to index/.
 //
 // Parsing never trusts the input: every length and offset is checked against the buffer and the
 // sections it points into, and a violation returns DataLoss naming the split and an offset.
