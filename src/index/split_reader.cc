@@ -1155,6 +1155,11 @@ class SplitReaderImpl final : public SplitReader {
     if (tokens.size() > 1 && field.record_positions) {
       return MatchPhrase(field, tokens, 0, out, scores);
     }
+    if (tokens.size() == 1 && scores == nullptr) {
+      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, tokens[0]));
+      if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, out));
+      return absl::OkStatus();
+    }
     std::vector<DecodedPostings> lists(tokens.size());
     std::vector<TermInfo> infos(tokens.size());
     std::optional<DocSet> all;
