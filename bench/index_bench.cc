@@ -3,6 +3,7 @@
 //
 //   shale_index_bench FILE.ndjson [--mapping logs|dynamic] [--record basic|freq|position]
 //   shale_index_bench --synthetic N [--write FILE.ndjson] [...]   generated log lines instead
+//   --queries R   afterwards, time a few queries on the `logs` mapping (R runs each, in memory)
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -88,10 +90,69 @@ double PeakRssMiB() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is KiB on Linux
 }
 
+shale::index::QueryPtr Wrap(auto node) {
+  auto query = std::make_unique<shale::index::Query>();
+  query->node = std::move(node);
+  return query;
+}
+
+// Times a few typical log queries on the built split (all reads from memory).
+void RunQueries(const std::string& split_bytes, int runs) {
+  using namespace shale::index;  // NOLINT(google-build-using-namespace): bench brevity
+  auto reader = SplitReader::Open(NewMemoryByteRangeSource("bench", split_bytes));
+  if (!reader.ok()) {
+    fmt::print("cannot open split: {}\n", std::string(reader.status().message()));
+    return;
+  }
+  struct NamedQuery {
+    std::string name;
+    QueryPtr query;
+    std::vector<SortField> sort_by;
+  };
+  std::vector<NamedQuery> queries;
+  queries.push_back({"term body:timeout", MakeTermQuery("body", std::string("timeout")), {}});
+  {
+    BoolQuery bool_query;
+    bool_query.must.push_back(MakeTermQuery("body", std::string("timeout")));
+    bool_query.must.push_back(MakeTermQuery("severity_text", std::string("ERROR")));
+    bool_query.filter.push_back(MakeTermQuery("resource.service", std::string("api")));
+    queries.push_back({"bool 3 terms", Wrap(std::move(bool_query)), {}});
+  }
+  queries.push_back({"phrase \"cache miss\"", Wrap(PhraseQuery{"body", {"cache", "miss"}, 0}), {}});
+  {
+    BoolQuery scored;
+    scored.should.push_back(MakeTermQuery("body", std::string("connection")));
+    scored.should.push_back(MakeTermQuery("body", std::string("refused")));
+    queries.push_back({"bm25 top10 connection|refused",
+                       Wrap(std::move(scored)),
+                       {SortField{"_score", SortOrder::kDesc}}});
+  }
+  for (const NamedQuery& named : queries) {
+    SplitSearchRequest request;
+    request.top_k = 10;
+    request.sort_by = named.sort_by;
+    uint64_t hits = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int run = 0; run < runs; ++run) {
+      auto result = (*reader)->Search(*named.query, request);
+      if (!result.ok()) {
+        fmt::print("{}: {}\n", named.name, std::string(result.status().message()));
+        break;
+      }
+      hits = result->num_hits;
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count() /
+        runs;
+    fmt::print("query {:<32} {:>9} hits {:>9.3f} ms\n", named.name, hits, ms);
+  }
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
-               "       [--mapping logs|dynamic] [--record basic|freq|position]\n");
+               "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n");
   return 2;
 }
 
@@ -103,11 +164,14 @@ int main(int argc, char** argv) {
   uint64_t synthetic = 0;
   std::string mapping_name = "logs";
   IndexRecordOption record = IndexRecordOption::kPosition;
+  int query_runs = 0;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     const bool has_value = i + 1 < argc;
     if (arg == "--synthetic" && has_value) {
       synthetic = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--queries" && has_value) {
+      query_runs = std::atoi(argv[++i]);
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
     } else if (arg == "--mapping" && has_value) {
@@ -202,5 +266,6 @@ int main(int argc, char** argv) {
              static_cast<double>(split->bytes.size()) / static_cast<double>(raw_bytes));
   fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
              static_cast<double>(input.size()) / (1024.0 * 1024.0));
+  if (query_runs > 0) RunQueries(split->bytes, query_runs);
   return 0;
 }
