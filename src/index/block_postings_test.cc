@@ -46,6 +46,16 @@ TEST(BlockPostingsTest, RoundTripsAndSeeks) {
       EXPECT_EQ(it.doc(), BlockPostingIterator::kEnd);
       EXPECT_FALSE(it.corrupt());
 
+      BlockPostingIterator docs_only(bytes, posting.docs.size(), kNumDocs, with_freqs,
+                                     /*decode_freqs=*/false);
+      for (size_t i = 0; i < posting.docs.size(); ++i) {
+        ASSERT_EQ(docs_only.doc(), posting.docs[i]);
+        ASSERT_EQ(docs_only.freq(), 1u);
+        docs_only.Next();
+      }
+      EXPECT_EQ(docs_only.doc(), BlockPostingIterator::kEnd);
+      EXPECT_FALSE(docs_only.corrupt());
+
       BlockPostingIterator seeker(bytes, posting.docs.size(), kNumDocs, with_freqs);
       uint32_t target = 0;
       while (true) {

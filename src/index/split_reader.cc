@@ -51,6 +51,8 @@ using internal::Hash64;
 
 constexpr size_t kMaxPrefixExpansions = 50'000;
 constexpr size_t kMaxSortFields = 2;
+// Bool intersections leapfrog when the rarest term is this many times rarer than the next.
+constexpr uint64_t kLeapfrogMinRatio = 8;
 constexpr float kBm25K1 = 1.2f;
 constexpr float kBm25B = 0.75f;
 constexpr uint64_t kMaxDocStoreBlockBytes = uint64_t{1} << 31;
@@ -307,6 +309,8 @@ class SplitReaderImpl final : public SplitReader {
       }
     }
     const size_t num_keys = sort_by.size();
+    std::array<SortKind, kMaxSortFields> kinds{};
+    for (size_t i = 0; i < num_keys; ++i) kinds[i] = SortKindOf(sort_by[i]);
     // better(a, b): a ranks before b. Missing values sort last whatever the order; ties by doc.
     auto better = [&sort_by, num_keys](const Candidate& a, const Candidate& b) {
       for (size_t i = 0; i < num_keys; ++i) {
@@ -328,7 +332,7 @@ class SplitReaderImpl final : public SplitReader {
       candidate.doc = doc;
       candidate.score = scores.empty() ? 1.0f : scores[doc];
       for (size_t i = 0; i < num_keys; ++i) {
-        candidate.keys[i] = SortKey(sort_by[i], columns[i].get(), doc, candidate.score);
+        candidate.keys[i] = SortKey(kinds[i], columns[i].get(), doc, candidate.score);
       }
       if (heap.size() < request.top_k) {
         heap.push_back(candidate);
@@ -503,7 +507,8 @@ class SplitReaderImpl final : public SplitReader {
                      ReadChunk(field.postings_section, info.postings, "posting list"));
     const uint64_t at = SectionOffset(field.postings_section) + info.postings.offset;
     if (!BlockPostings(field)) return DecodeDocList(bytes, info.doc_freq, at, out);
-    internal::BlockPostingIterator it(bytes, info.doc_freq, num_docs_, field.record_freq);
+    internal::BlockPostingIterator it(bytes, info.doc_freq, num_docs_, field.record_freq,
+                                      /*decode_freqs=*/false);
     for (uint32_t doc = it.doc(); doc != internal::BlockPostingIterator::kEnd; doc = it.Next()) {
       out.Set(doc);
     }
@@ -561,6 +566,16 @@ class SplitReaderImpl final : public SplitReader {
     std::sort(terms.begin(), terms.end(), [](const SimpleTerm& a, const SimpleTerm& b) {
       return a.info.doc_freq < b.info.doc_freq;
     });
+    // Skipping pays when the lead is much rarer than the next term; when all are of similar
+    // density every block gets decoded anyway and word-wise bitset ANDs are cheaper.
+    if (terms.size() == 1 || terms[0].info.doc_freq * kLeapfrogMinRatio > terms[1].info.doc_freq) {
+      for (size_t i = 0; i < terms.size(); ++i) {
+        DocSet docs(num_docs_);
+        RETURN_IF_ERROR(AddPostings(*terms[i].field, terms[i].info, i == 0 ? out : docs));
+        if (i > 0) out.And(docs);
+      }
+      return absl::OkStatus();
+    }
     std::vector<std::string> bytes(terms.size());
     std::vector<std::unique_ptr<Iterator>> iterators;
     iterators.reserve(terms.size());
@@ -568,7 +583,8 @@ class SplitReaderImpl final : public SplitReader {
       ASSIGN_OR_RETURN(bytes[i], ReadChunk(terms[i].field->postings_section, terms[i].info.postings,
                                            "posting list"));
       iterators.push_back(std::make_unique<Iterator>(bytes[i], terms[i].info.doc_freq, num_docs_,
-                                                     terms[i].field->record_freq));
+                                                     terms[i].field->record_freq,
+                                                     /*decode_freqs=*/false));
     }
     Iterator& lead = *iterators[0];
     uint32_t candidate = lead.doc();
@@ -810,19 +826,29 @@ class SplitReaderImpl final : public SplitReader {
     return shared;
   }
 
-  static std::optional<uint64_t> SortKey(const SortField& sort, const Column* column, uint32_t doc,
+  enum class SortKind { kDoc, kScore, kColumn };
+
+  static SortKind SortKindOf(const SortField& sort) {
+    if (sort.field == "_doc") return SortKind::kDoc;
+    if (sort.field == "_score") return SortKind::kScore;
+    return SortKind::kColumn;
+  }
+
+  // The sort key of `doc`; `column` is null when the split has no column for the field.
+  static std::optional<uint64_t> SortKey(SortKind kind, const Column* column, uint32_t doc,
                                          float score) {
-    if (sort.field == "_doc") return doc;
-    if (sort.field == "_score") return EncodeF64(score);
+    if (kind == SortKind::kDoc) return doc;
+    if (kind == SortKind::kScore) return EncodeF64(score);
     if (column == nullptr) return std::nullopt;
     auto [begin, end] = column->Range(doc);
     if (begin >= end) return std::nullopt;
     const uint64_t value = column->RawValue(begin);
     if (column->field->column.kind != ColumnKind::kTextDict) return value;
     if (value >= column->dict.size()) return std::nullopt;
-    // Text sorts by its first 8 bytes, big-endian, so keys compare across splits.
-    std::string_view text = column->dict[value];
-    return internal::ReadBigEndian64(std::string(text.substr(0, 8)) + std::string(8, '\0'));
+    // Text sorts by its first 8 bytes, big-endian and zero-padded, so keys compare across splits.
+    std::string_view prefix = column->dict[value].substr(0, 8);
+    if (prefix.empty()) return 0;
+    return internal::ReadBigEndian64(prefix) << (8 * (8 - prefix.size()));
   }
 
   // Sets in `out` the docs having a value in [lo, hi] (encoded or ordinals).

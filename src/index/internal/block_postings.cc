@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 
 #include "index/internal/encoding.h"
 
@@ -31,17 +32,16 @@ void UnpackBlock(const unsigned char* in, uint32_t bit_width, uint32_t* values) 
     std::fill(values, values + kPostingBlockSize, 0u);
     return;
   }
+  // Copy into a zero-padded buffer so every value is one unaligned 64-bit load: a value starts
+  // at most 7 bits into its first byte and has at most 32 bits.
+  unsigned char padded[16 * 32 + 8] = {};
+  std::memcpy(padded, in, size_t{16} * bit_width);
   const uint64_t mask = (uint64_t{1} << bit_width) - 1;
-  uint64_t buffer = 0;
-  uint32_t filled = 0;
-  for (uint32_t i = 0; i < kPostingBlockSize; ++i) {
-    while (filled < bit_width) {
-      buffer |= static_cast<uint64_t>(*in++) << filled;
-      filled += 8;
-    }
-    values[i] = static_cast<uint32_t>(buffer & mask);
-    buffer >>= bit_width;
-    filled -= bit_width;
+  uint64_t bit = 0;
+  for (uint32_t i = 0; i < kPostingBlockSize; ++i, bit += bit_width) {
+    uint64_t word;
+    std::memcpy(&word, padded + bit / 8, sizeof(word));
+    values[i] = static_cast<uint32_t>((word >> (bit % 8)) & mask);
   }
 }
 
@@ -96,8 +96,12 @@ void EncodeBlockPostings(const std::vector<uint32_t>& docs, const std::vector<ui
 }
 
 BlockPostingIterator::BlockPostingIterator(std::string_view bytes, uint64_t doc_freq,
-                                           uint32_t num_docs, bool with_freqs)
-    : bytes_(bytes), doc_freq_(doc_freq), num_docs_(num_docs), with_freqs_(with_freqs) {
+                                           uint32_t num_docs, bool with_freqs, bool decode_freqs)
+    : bytes_(bytes),
+      doc_freq_(doc_freq),
+      num_docs_(num_docs),
+      with_freqs_(with_freqs),
+      decode_freqs_(with_freqs && decode_freqs) {
   std::fill(freqs_, freqs_ + kPostingBlockSize, 1u);
   num_full_blocks_ = doc_freq / kPostingBlockSize;
   // Each full block takes at least 3 bytes (2 of skip data, 1 bit width).
@@ -155,12 +159,16 @@ bool BlockPostingIterator::LoadBlock(uint64_t block) {
       if (at >= end) return false;
       const auto width = static_cast<unsigned char>(bytes_[at]);
       if (width > 32 || uint64_t{16} * width > end - at - 1) return false;
-      UnpackBlock(reinterpret_cast<const unsigned char*>(bytes_.data() + at + 1), width, values);
+      if (values != nullptr) {
+        UnpackBlock(reinterpret_cast<const unsigned char*>(bytes_.data() + at + 1), width, values);
+      }
       at += 1 + uint64_t{16} * width;
       return true;
     };
     if (!read_packed(docs_)) return Fail(at);
-    if (with_freqs_) {
+    if (with_freqs_ && !decode_freqs_) {
+      if (!read_packed(nullptr)) return Fail(at);
+    } else if (with_freqs_) {
       if (!read_packed(freqs_)) return Fail(at);
       for (uint32_t& freq : freqs_) {
         if (freq == UINT32_MAX) return Fail(at);
@@ -196,16 +204,14 @@ bool BlockPostingIterator::LoadBlock(uint64_t block) {
     if (!reader.ok() || freq == 0 || freq > UINT32_MAX) {
       return Fail(begin + reader.position());
     }
-    freqs_[i] = static_cast<uint32_t>(freq);
+    freqs_[i] = decode_freqs_ ? static_cast<uint32_t>(freq) : 1;
   }
   if (!reader.AtEnd()) return Fail(begin + reader.position());
   block_count_ = count;
   return true;
 }
 
-uint32_t BlockPostingIterator::Next() {
-  if (doc_ == kEnd) return kEnd;
-  if (++index_ < block_count_) return doc_ = docs_[index_];
+uint32_t BlockPostingIterator::NextBlock() {
   const uint64_t num_blocks = num_full_blocks_ + (doc_freq_ % kPostingBlockSize != 0 ? 1 : 0);
   if (block_ + 1 >= num_blocks) return doc_ = kEnd;
   if (!LoadBlock(block_ + 1)) return kEnd;

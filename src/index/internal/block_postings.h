@@ -28,8 +28,10 @@ class BlockPostingIterator {
   static constexpr uint32_t kEnd = UINT32_MAX;
 
   // `bytes` must outlive the iterator. Parses the skip list and positions on the first doc.
+  // `with_freqs`: the list holds term frequencies. `decode_freqs`: unpack them (else freq() is
+  // 1; the layout is still validated).
   BlockPostingIterator(std::string_view bytes, uint64_t doc_freq, uint32_t num_docs,
-                       bool with_freqs);
+                       bool with_freqs, bool decode_freqs = true);
   BlockPostingIterator(const BlockPostingIterator&) = delete;
   BlockPostingIterator& operator=(const BlockPostingIterator&) = delete;
 
@@ -39,7 +41,11 @@ class BlockPostingIterator {
   uint32_t freq() const { return freqs_[index_]; }
   uint64_t doc_freq() const { return doc_freq_; }
   // Advances to the next doc and returns it.
-  uint32_t Next();
+  uint32_t Next() {
+    if (doc_ == kEnd) return kEnd;
+    if (++index_ < block_count_) return doc_ = docs_[index_];
+    return NextBlock();
+  }
   // Advances to the first doc >= `target` (never backwards) and returns it. Full blocks whose
   // last doc is below `target` are skipped without being decoded.
   uint32_t SeekTo(uint32_t target);
@@ -48,6 +54,7 @@ class BlockPostingIterator {
   uint64_t corrupt_offset() const { return corrupt_offset_; }
 
  private:
+  uint32_t NextBlock();
   bool LoadBlock(uint64_t block);
   // Marks the iterator corrupt and ended; returns false.
   bool Fail(uint64_t offset);
@@ -56,6 +63,7 @@ class BlockPostingIterator {
   uint64_t doc_freq_;
   uint32_t num_docs_;
   bool with_freqs_;
+  bool decode_freqs_;
   uint64_t num_full_blocks_ = 0;
   std::vector<uint32_t> block_last_doc_;  // per full block
   std::vector<uint64_t> block_offset_;    // per block (full blocks + tail), within bytes_
