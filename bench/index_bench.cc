@@ -118,6 +118,13 @@ void RunQueries(const std::string& split_bytes, int runs) {
     bool_query.filter.push_back(MakeTermQuery("resource.service", std::string("api")));
     queries.push_back({"bool 3 terms", Wrap(std::move(bool_query)), {}});
   }
+  {
+    BoolQuery sparse;
+    sparse.must.push_back(MakeTermQuery("body", std::string("4242")));
+    sparse.filter.push_back(MakeTermQuery("severity_text", std::string("INFO")));
+    sparse.filter.push_back(MakeTermQuery("body", std::string("request")));
+    queries.push_back({"bool rare+dense terms", Wrap(std::move(sparse)), {}});
+  }
   queries.push_back({"phrase \"cache miss\"", Wrap(PhraseQuery{"body", {"cache", "miss"}, 0}), {}});
   {
     BoolQuery scored;
