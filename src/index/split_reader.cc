@@ -93,6 +93,18 @@ class DocSet {
       }
     }
   }
+  // Calls `f(doc)` in decreasing doc order until it returns false.
+  template <typename F>
+  void ForEachReverseUntil(F&& f) const {
+    for (size_t i = words_.size(); i-- > 0;) {
+      uint64_t word = words_[i];
+      while (word != 0) {
+        const int bit = 63 - std::countl_zero(word);
+        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
+        word &= ~(uint64_t{1} << bit);
+      }
+    }
+  }
   template <typename F>
   void ForEach(F&& f) const {
     for (size_t i = 0; i < words_.size(); ++i) {
@@ -284,10 +296,10 @@ class SplitReaderImpl final : public SplitReader {
       RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
     }
     SplitSearchResult result;
-    // Sorted by doc id ascending, the first top_k matches are the top k: without count_all the
-    // scan stops there and num_hits is a lower bound.
-    const bool doc_order =
-        sort_by.size() == 1 && sort_by[0].field == "_doc" && sort_by[0].order == SortOrder::kAsc;
+    // Sorted by doc id, the first top_k matches in that order are the top k: without count_all
+    // the scan stops there and num_hits is a lower bound.
+    const bool doc_order = sort_by.size() == 1 && sort_by[0].field == "_doc";
+    const bool reverse = doc_order && sort_by[0].order == SortOrder::kDesc;
     const bool stop_early = doc_order && !request.count_all;
     if (request.top_k == 0 || !stop_early) result.num_hits = matches.Count();
     if (request.top_k == 0 || (!stop_early && result.num_hits == 0)) return result;
@@ -326,7 +338,7 @@ class SplitReaderImpl final : public SplitReader {
     std::vector<Candidate> heap;
     heap.reserve(stop_early ? request.top_k : std::min<uint64_t>(request.top_k, result.num_hits));
     uint64_t visited = 0;
-    matches.ForEachUntil([&](uint32_t doc) {
+    auto collect = [&](uint32_t doc) {
       ++visited;
       Candidate candidate;
       candidate.doc = doc;
@@ -343,7 +355,12 @@ class SplitReaderImpl final : public SplitReader {
         std::push_heap(heap.begin(), heap.end(), better);
       }
       return !stop_early || heap.size() < request.top_k;
-    });
+    };
+    if (reverse) {
+      matches.ForEachReverseUntil(collect);
+    } else {
+      matches.ForEachUntil(collect);
+    }
     if (stop_early) result.num_hits = visited;
     std::sort_heap(heap.begin(), heap.end(), better);
     result.hits.reserve(heap.size());

@@ -292,6 +292,22 @@ TEST(CollectorTest, BoundedHeapMatchesFullSortAndStopsEarlyByDocId) {
   EXPECT_EQ(counted->num_hits, everything->num_hits);
   for (size_t i = 0; i < 10; ++i) EXPECT_EQ(early->hits[i].doc_id, counted->hits[i].doc_id);
 
+  by_doc.count_all = false;
+  by_doc.sort_by = {SortField{"_doc", SortOrder::kDesc}};
+  auto early_desc = reader->Search(*query, by_doc);
+  by_doc.count_all = true;
+  auto counted_desc = reader->Search(*query, by_doc);
+  ASSERT_TRUE(early_desc.ok() && counted_desc.ok());
+  EXPECT_GE(early_desc->num_hits, 10u);
+  EXPECT_EQ(counted_desc->num_hits, everything->num_hits);
+  ASSERT_EQ(early_desc->hits.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(early_desc->hits[i].doc_id, counted_desc->hits[i].doc_id);
+    if (i > 0) {
+      EXPECT_LT(early_desc->hits[i].doc_id, early_desc->hits[i - 1].doc_id);
+    }
+  }
+
   SplitSearchRequest three_keys = all_hits;
   three_keys.sort_by.push_back(SortField{"_score", SortOrder::kDesc});
   EXPECT_EQ(reader->Search(*query, three_keys).status().code(), absl::StatusCode::kInvalidArgument);
