@@ -96,6 +96,8 @@ LeafOptions OptionsOf(const FieldMapping& field) {
   options.indexed = field.indexed;
   options.fast = field.fast;
   options.record_freq = field.record != IndexRecordOption::kBasic;
+  options.record_positions = field.record == IndexRecordOption::kPosition;
+  options.fieldnorms = field.fieldnorms || field.record != IndexRecordOption::kBasic;
   options.fast_lowercase =
       field.fast_normalizer.has_value() && *field.fast_normalizer == "lowercase";
   options.tokenizer = TokenizerFromName(field.tokenizer).value_or(TokenizerKind::kDefault);
@@ -116,6 +118,9 @@ class DocProcessorImpl final : public DocProcessor {
     dynamic_options_.indexed = mapping_.dynamic_mapping.indexed;
     dynamic_options_.fast = mapping_.dynamic_mapping.fast;
     dynamic_options_.record_freq = mapping_.dynamic_mapping.record != IndexRecordOption::kBasic;
+    dynamic_options_.record_positions =
+        mapping_.dynamic_mapping.record == IndexRecordOption::kPosition;
+    dynamic_options_.fieldnorms = dynamic_options_.record_freq;
     dynamic_options_.tokenizer =
         TokenizerFromName(mapping_.dynamic_mapping.tokenizer).value_or(TokenizerKind::kRaw);
     dynamic_options_.fast_precision = DatetimePrecision::kMicroseconds;

@@ -1,16 +1,23 @@
-// SplitReader: opens a v1 split (docs/format/split.md) through a ByteRangeSource and answers
-// queries on it. Reads are validated: every chunk read (term dict block, posting list, presence
-// list, doc store block) is checked against the 32-bit checksum stored with its reference, and
-// every fast field section, loaded whole, against the xxhash64 of its file table entry. Any
+// SplitReader: opens a v1 or v2 split (docs/format/split.md) through a ByteRangeSource and
+// answers queries on it. Reads are validated: every chunk read (term dict block, posting list,
+// presence list, doc store block) is checked against the 32-bit checksum stored with its reference,
+// and every fast field section, loaded whole, against the xxhash64 of its file table entry. Any
 // inconsistency is DataLoss("split <name>: <what> at offset <n>").
 //
-// Doc-id sets are bitsets of num_docs bits: boolean combinations are word-wise loops.
+// Doc-id sets are bitsets of num_docs bits: boolean combinations are word-wise loops. Scoring
+// (BM25, only when a request sorts by `_score`) accumulates into one float per doc: each scored
+// query node fills a zeroed vector for the docs it returns and its parent adds those in.
+//
+// The collector keeps the top k in a bounded heap of fixed-size candidates (no allocation per
+// doc).
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +27,7 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "index/internal/block_postings.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/split_layout.h"
@@ -42,6 +50,11 @@ using internal::Hash32;
 using internal::Hash64;
 
 constexpr size_t kMaxPrefixExpansions = 50'000;
+constexpr size_t kMaxSortFields = 2;
+// Bool intersections leapfrog when the rarest term is this many times rarer than the next.
+constexpr uint64_t kLeapfrogMinRatio = 8;
+constexpr float kBm25K1 = 1.2f;
+constexpr float kBm25B = 0.75f;
 constexpr uint64_t kMaxDocStoreBlockBytes = uint64_t{1} << 31;
 
 // ---------------------------------------------------------------------------------------------
@@ -67,6 +80,30 @@ class DocSet {
     uint64_t count = 0;
     for (uint64_t word : words_) count += static_cast<uint64_t>(std::popcount(word));
     return count;
+  }
+  // Calls `f(doc)` in increasing doc order until it returns false.
+  template <typename F>
+  void ForEachUntil(F&& f) const {
+    for (size_t i = 0; i < words_.size(); ++i) {
+      uint64_t word = words_[i];
+      while (word != 0) {
+        const int bit = std::countr_zero(word);
+        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
+        word &= word - 1;
+      }
+    }
+  }
+  // Calls `f(doc)` in decreasing doc order until it returns false.
+  template <typename F>
+  void ForEachReverseUntil(F&& f) const {
+    for (size_t i = words_.size(); i-- > 0;) {
+      uint64_t word = words_[i];
+      while (word != 0) {
+        const int bit = 63 - std::countl_zero(word);
+        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
+        word &= ~(uint64_t{1} << bit);
+      }
+    }
   }
   template <typename F>
   void ForEach(F&& f) const {
@@ -116,6 +153,86 @@ struct TermInfo {
   std::string term;
   uint64_t doc_freq = 0;
   ChunkRef postings;
+  ChunkRef positions;  // terms v2 of a field recording positions
+};
+
+// A posting list decoded in memory (one allocation per vector per term, none per posting).
+struct DecodedPostings {
+  std::vector<uint32_t> docs;
+  std::vector<uint32_t> freqs;            // 1 per doc when frequencies are not recorded
+  std::vector<uint32_t> positions;        // when requested: freqs[i] positions per doc
+  std::vector<uint32_t> position_starts;  // index into `positions` of doc i's first position
+};
+
+// BM25 weight of one term (or phrase) in one field of one split.
+class Bm25Weight {
+ public:
+  // `idf`: the term's idf (a phrase passes the sum of its terms'). `norms`: one byte per doc, or
+  // null when the field has none (every doc then counts as of average length); not owned, must
+  // outlive the weight.
+  Bm25Weight(float idf, const FieldEntry& field, const std::string* norms) : norms_(norms) {
+    weight_ = idf * (kBm25K1 + 1.0f);
+    const float average_length =
+        field.field_doc_count > 0
+            ? static_cast<float>(field.total_tokens) / static_cast<float>(field.field_doc_count)
+            : 1.0f;
+    for (uint32_t code = 0; code < 256; ++code) {
+      const auto length = static_cast<float>(internal::DecodeFieldNorm(static_cast<uint8_t>(code)));
+      length_factor_[code] =
+          kBm25K1 * (1.0f - kBm25B + kBm25B * length / std::max(average_length, 1e-6f));
+    }
+  }
+  static float Idf(uint64_t num_docs, uint64_t doc_freq) {
+    const double n = static_cast<double>(num_docs);
+    const double df = static_cast<double>(std::min(doc_freq, num_docs));
+    return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
+  }
+  float Score(uint32_t doc, uint32_t freq) const {
+    const auto tf = static_cast<float>(freq);
+    // Without field norms every doc has the average length: the length factor is k1.
+    const float length_factor =
+        norms_ == nullptr ? kBm25K1 : length_factor_[static_cast<unsigned char>((*norms_)[doc])];
+    return weight_ * tf / (tf + length_factor);
+  }
+
+ private:
+  const std::string* norms_;  // one byte per doc, or null
+  float weight_ = 0;
+  float length_factor_[256] = {};
+};
+
+// Number of ways the phrase whose i-th term occurs at `positions[i]` (sorted) matches with at
+// most `slop` extra distance in total, terms in order: for each position of the first term, the
+// next terms are taken greedily at their first position after the previous one, which minimizes
+// the total distance.
+uint32_t CountPhraseMatches(const std::vector<std::span<const uint32_t>>& positions,
+                            uint32_t slop) {
+  uint32_t matches = 0;
+  for (uint32_t start : positions[0]) {
+    uint32_t previous = start;
+    uint64_t budget = slop;
+    bool matched = true;
+    for (size_t i = 1; i < positions.size(); ++i) {
+      auto it = std::upper_bound(positions[i].begin(), positions[i].end(), previous);
+      if (it == positions[i].end()) return matches;  // later starts cannot match either
+      const uint64_t gap = *it - previous - 1;
+      if (gap > budget) {
+        matched = false;
+        break;
+      }
+      budget -= gap;
+      previous = *it;
+    }
+    if (matched) ++matches;
+  }
+  return matches;
+}
+
+// A hit candidate of the collector: fixed size, so the heap never allocates per doc.
+struct Candidate {
+  uint32_t doc = 0;
+  float score = 0;
+  std::array<std::optional<uint64_t>, kMaxSortFields> keys;
 };
 
 // A fast field column loaded in memory.
@@ -158,14 +275,6 @@ class SplitReaderImpl final : public SplitReader {
 
   absl::StatusOr<SplitSearchResult> Search(const Query& query,
                                            const SplitSearchRequest& request) const override {
-    ASSIGN_OR_RETURN(DocSet matches, Eval(query));
-    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
-      RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
-    }
-    SplitSearchResult result;
-    result.num_hits = matches.Count();
-    if (request.top_k == 0 || result.num_hits == 0) return result;
-
     std::vector<SortField> sort_by = request.sort_by;
     if (sort_by.empty()) {
       if (footer_.hotcache.timestamp_field.has_value()) {
@@ -174,7 +283,28 @@ class SplitReaderImpl final : public SplitReader {
         sort_by.push_back(SortField{"_doc", SortOrder::kAsc});
       }
     }
-    std::vector<std::shared_ptr<const Column>> columns(sort_by.size());
+    if (sort_by.size() > kMaxSortFields) {
+      return absl::InvalidArgumentError(fmt::format("at most {} sort fields are supported, got {}",
+                                                    kMaxSortFields, sort_by.size()));
+    }
+    bool by_score = false;
+    for (const SortField& sort : sort_by) by_score |= sort.field == "_score";
+    std::vector<float> scores;
+    if (by_score && request.top_k > 0) scores.assign(num_docs_, 0.0f);
+    ASSIGN_OR_RETURN(DocSet matches, Eval(query, scores.empty() ? nullptr : &scores));
+    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+      RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
+    }
+    SplitSearchResult result;
+    // Sorted by doc id, the first top_k matches in that order are the top k: without count_all
+    // the scan stops there and num_hits is a lower bound.
+    const bool doc_order = sort_by.size() == 1 && sort_by[0].field == "_doc";
+    const bool reverse = doc_order && sort_by[0].order == SortOrder::kDesc;
+    const bool stop_early = doc_order && !request.count_all;
+    if (request.top_k == 0 || !stop_early) result.num_hits = matches.Count();
+    if (request.top_k == 0 || (!stop_early && result.num_hits == 0)) return result;
+
+    std::array<std::shared_ptr<const Column>, kMaxSortFields> columns;
     for (size_t i = 0; i < sort_by.size(); ++i) {
       const std::string& name = sort_by[i].field;
       if (name == "_doc" || name == "_score") continue;
@@ -191,33 +321,57 @@ class SplitReaderImpl final : public SplitReader {
       }
     }
     const size_t num_keys = sort_by.size();
-    std::vector<SplitHit> hits;
-    hits.reserve(result.num_hits);
-    matches.ForEach([&](uint32_t doc) {
-      SplitHit hit;
-      hit.doc_id = doc;
-      hit.score = 1.0f;
-      hit.sort_keys.resize(num_keys);
+    std::array<SortKind, kMaxSortFields> kinds{};
+    for (size_t i = 0; i < num_keys; ++i) kinds[i] = SortKindOf(sort_by[i]);
+    // better(a, b): a ranks before b. Missing values sort last whatever the order; ties by doc.
+    auto better = [&sort_by, num_keys](const Candidate& a, const Candidate& b) {
       for (size_t i = 0; i < num_keys; ++i) {
-        hit.sort_keys[i] = SortKey(sort_by[i], columns[i].get(), doc, hit.score);
-      }
-      hits.push_back(std::move(hit));
-    });
-    auto better = [&sort_by, num_keys](const SplitHit& a, const SplitHit& b) {
-      for (size_t i = 0; i < num_keys; ++i) {
-        const auto& ka = a.sort_keys[i];
-        const auto& kb = b.sort_keys[i];
+        const auto& ka = a.keys[i];
+        const auto& kb = b.keys[i];
         if (ka.has_value() != kb.has_value()) return ka.has_value();
         if (!ka.has_value() || *ka == *kb) continue;
         return sort_by[i].order == SortOrder::kAsc ? *ka < *kb : *ka > *kb;
       }
-      return a.doc_id < b.doc_id;
+      return a.doc < b.doc;
     };
-    const size_t keep = std::min<size_t>(request.top_k, hits.size());
-    std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(keep), hits.end(),
-                      better);
-    hits.resize(keep);
-    result.hits = std::move(hits);
+    // A heap of at most top_k candidates whose front is the worst kept one.
+    std::vector<Candidate> heap;
+    heap.reserve(stop_early ? request.top_k : std::min<uint64_t>(request.top_k, result.num_hits));
+    uint64_t visited = 0;
+    auto collect = [&](uint32_t doc) {
+      ++visited;
+      Candidate candidate;
+      candidate.doc = doc;
+      candidate.score = scores.empty() ? 1.0f : scores[doc];
+      for (size_t i = 0; i < num_keys; ++i) {
+        candidate.keys[i] = SortKey(kinds[i], columns[i].get(), doc, candidate.score);
+      }
+      if (heap.size() < request.top_k) {
+        heap.push_back(candidate);
+        std::push_heap(heap.begin(), heap.end(), better);
+      } else if (better(candidate, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.back() = candidate;
+        std::push_heap(heap.begin(), heap.end(), better);
+      }
+      return !stop_early || heap.size() < request.top_k;
+    };
+    if (reverse) {
+      matches.ForEachReverseUntil(collect);
+    } else {
+      matches.ForEachUntil(collect);
+    }
+    if (stop_early) result.num_hits = visited;
+    std::sort_heap(heap.begin(), heap.end(), better);
+    result.hits.reserve(heap.size());
+    for (const Candidate& candidate : heap) {
+      SplitHit hit;
+      hit.doc_id = candidate.doc;
+      hit.score = candidate.score;
+      hit.sort_keys.assign(candidate.keys.begin(),
+                           candidate.keys.begin() + static_cast<std::ptrdiff_t>(num_keys));
+      result.hits.push_back(std::move(hit));
+    }
     return result;
   }
 
@@ -327,6 +481,11 @@ class SplitReaderImpl final : public SplitReader {
     std::vector<TermInfo> terms(count);
     std::string previous;
     const uint64_t postings_length = footer_.sections[field.postings_section].length;
+    // terms v2 entries of a field with positions end with the positions chunk.
+    const bool with_positions =
+        field.record_positions && footer_.sections[field.terms_section].version >= 2;
+    const uint64_t positions_length =
+        with_positions ? footer_.sections[field.positions_section].length : 0;
     for (TermInfo& info : terms) {
       const uint64_t shared = reader.Varint();
       std::string_view suffix = reader.LengthPrefixed();
@@ -334,6 +493,15 @@ class SplitReaderImpl final : public SplitReader {
       info.postings.offset = reader.Varint();
       info.postings.length = reader.Varint();
       info.postings.checksum = reader.Fixed32();
+      if (with_positions) {
+        info.positions.offset = reader.Varint();
+        info.positions.length = reader.Varint();
+        info.positions.checksum = reader.Fixed32();
+        if (info.positions.offset > positions_length ||
+            info.positions.length > positions_length - info.positions.offset) {
+          return DataLoss("bad term block positions entry", at + reader.position());
+        }
+      }
       if (!reader.ok() || shared > previous.size() || info.doc_freq == 0 ||
           info.doc_freq > num_docs_ || info.postings.offset > postings_length ||
           info.postings.length > postings_length - info.postings.offset) {
@@ -347,11 +515,225 @@ class SplitReaderImpl final : public SplitReader {
     return terms;
   }
 
+  bool BlockPostings(const FieldEntry& field) const {
+    return footer_.sections[field.postings_section].version >= 2;
+  }
+
   absl::Status AddPostings(const FieldEntry& field, const TermInfo& info, DocSet& out) const {
     ASSIGN_OR_RETURN(std::string bytes,
                      ReadChunk(field.postings_section, info.postings, "posting list"));
-    return DecodeDocList(bytes, info.doc_freq,
-                         SectionOffset(field.postings_section) + info.postings.offset, out);
+    const uint64_t at = SectionOffset(field.postings_section) + info.postings.offset;
+    if (!BlockPostings(field)) return DecodeDocList(bytes, info.doc_freq, at, out);
+    internal::BlockPostingIterator it(bytes, info.doc_freq, num_docs_, field.record_freq,
+                                      /*decode_freqs=*/false);
+    for (uint32_t doc = it.doc(); doc != internal::BlockPostingIterator::kEnd; doc = it.Next()) {
+      out.Set(doc);
+    }
+    if (it.corrupt()) return DataLoss("bad block posting list", at + it.corrupt_offset());
+    return absl::OkStatus();
+  }
+
+  // A must/filter clause that is one term of one field with block postings: the Bool query
+  // intersects those with skipping iterators instead of bitsets.
+  struct SimpleTerm {
+    bool simple = false;  // false: evaluate the clause as a bitset
+    bool absent = false;  // the term is not in the dictionary: the clause matches nothing
+    const FieldEntry* field = nullptr;
+    TermInfo info;
+  };
+
+  absl::StatusOr<SimpleTerm> ResolveSimpleTerm(const Query& clause) const {
+    SimpleTerm result;
+    const auto* term = std::get_if<TermQuery>(&clause.node);
+    if (term == nullptr) return result;
+    const std::vector<uint32_t>& ids = FieldIds(term->field);
+    if (ids.size() != 1) return result;
+    const FieldEntry& field = footer_.hotcache.fields[ids[0]];
+    if (!field.indexed || field.term_blocks.empty() || !BlockPostings(field)) return result;
+    std::string encoded_term;
+    if (field.type == FieldType::kText) {
+      std::vector<std::string> tokens =
+          TokenizeToStrings(field.tokenizer, ValueAsText(term->value));
+      if (tokens.size() != 1) return result;
+      encoded_term = std::move(tokens[0]);
+    } else {
+      absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term->value);
+      if (!encoded.ok()) return result;  // the bitset path reports the error
+      if (!encoded->has_value()) {
+        result.simple = result.absent = true;
+        return result;
+      }
+      encoded_term = internal::BigEndianTerm(**encoded);
+    }
+    ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, encoded_term));
+    result.simple = true;
+    result.field = &field;
+    if (!info.has_value()) {
+      result.absent = true;
+    } else {
+      result.info = *std::move(info);
+    }
+    return result;
+  }
+
+  // Sets in `out` the docs in every posting list of `terms` (leapfrog: the rarest leads, the
+  // others SeekTo its candidate, skipping whole blocks). REQUIRES: !terms.empty(), none absent.
+  absl::Status IntersectTerms(std::vector<SimpleTerm>& terms, DocSet& out) const {
+    using Iterator = internal::BlockPostingIterator;
+    std::sort(terms.begin(), terms.end(), [](const SimpleTerm& a, const SimpleTerm& b) {
+      return a.info.doc_freq < b.info.doc_freq;
+    });
+    // Skipping pays when the lead is much rarer than the next term; when all are of similar
+    // density every block gets decoded anyway and word-wise bitset ANDs are cheaper.
+    if (terms.size() == 1 || terms[0].info.doc_freq * kLeapfrogMinRatio > terms[1].info.doc_freq) {
+      for (size_t i = 0; i < terms.size(); ++i) {
+        DocSet docs(num_docs_);
+        RETURN_IF_ERROR(AddPostings(*terms[i].field, terms[i].info, i == 0 ? out : docs));
+        if (i > 0) out.And(docs);
+      }
+      return absl::OkStatus();
+    }
+    std::vector<std::string> bytes(terms.size());
+    std::vector<std::unique_ptr<Iterator>> iterators;
+    iterators.reserve(terms.size());
+    for (size_t i = 0; i < terms.size(); ++i) {
+      ASSIGN_OR_RETURN(bytes[i], ReadChunk(terms[i].field->postings_section, terms[i].info.postings,
+                                           "posting list"));
+      iterators.push_back(std::make_unique<Iterator>(bytes[i], terms[i].info.doc_freq, num_docs_,
+                                                     terms[i].field->record_freq,
+                                                     /*decode_freqs=*/false));
+    }
+    Iterator& lead = *iterators[0];
+    uint32_t candidate = lead.doc();
+    size_t next = 1;
+    while (candidate != Iterator::kEnd) {
+      if (next == iterators.size()) {
+        out.Set(candidate);
+        candidate = lead.Next();
+        next = 1;
+        continue;
+      }
+      const uint32_t doc = iterators[next]->SeekTo(candidate);
+      if (doc == candidate) {
+        ++next;
+        continue;
+      }
+      if (doc == Iterator::kEnd) break;
+      candidate = lead.SeekTo(doc);
+      next = 1;
+    }
+    for (size_t i = 0; i < terms.size(); ++i) {
+      if (iterators[i]->corrupt()) {
+        return DataLoss("bad block posting list", SectionOffset(terms[i].field->postings_section) +
+                                                      terms[i].info.postings.offset +
+                                                      iterators[i]->corrupt_offset());
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Decodes the posting list of `info` (doc ids and term frequencies) and, when
+  // `with_positions`, its positions. DataLoss on any inconsistency.
+  absl::Status DecodePostings(const FieldEntry& field, const TermInfo& info, bool with_positions,
+                              DecodedPostings& out) const {
+    ASSIGN_OR_RETURN(std::string bytes,
+                     ReadChunk(field.postings_section, info.postings, "posting list"));
+    const uint64_t at = SectionOffset(field.postings_section) + info.postings.offset;
+    // doc_freq <= num_docs was checked with the term block.
+    out.docs.resize(info.doc_freq);
+    out.freqs.assign(info.doc_freq, 1);
+    if (BlockPostings(field)) {
+      internal::BlockPostingIterator it(bytes, info.doc_freq, num_docs_, field.record_freq);
+      for (uint64_t i = 0; i < info.doc_freq; ++i) {
+        if (it.doc() == internal::BlockPostingIterator::kEnd) break;
+        out.docs[i] = it.doc();
+        out.freqs[i] = it.freq();
+        it.Next();
+      }
+      if (it.corrupt()) return DataLoss("bad block posting list", at + it.corrupt_offset());
+    } else {
+      RETURN_IF_ERROR(DecodeVarintPostings(field, info, bytes, at, out));
+    }
+    return DecodePositions(field, info, with_positions, out);
+  }
+
+  // Postings v1: doc_freq varint doc deltas, then doc_freq varint term frequencies.
+  absl::Status DecodeVarintPostings(const FieldEntry& field, const TermInfo& info,
+                                    std::string_view bytes, uint64_t at,
+                                    DecodedPostings& out) const {
+    ByteReader reader(bytes);
+    uint64_t doc = 0;
+    for (uint64_t i = 0; i < info.doc_freq; ++i) {
+      const uint64_t delta = reader.Varint();
+      doc += delta;
+      if (!reader.ok() || (i > 0 && delta == 0) || doc >= num_docs_) {
+        return DataLoss("bad doc id list", at + reader.position());
+      }
+      out.docs[i] = static_cast<uint32_t>(doc);
+    }
+    if (field.record_freq) {
+      for (uint64_t i = 0; i < info.doc_freq; ++i) {
+        const uint64_t freq = reader.Varint();
+        if (!reader.ok() || freq == 0 || freq > UINT32_MAX) {
+          return DataLoss("bad term frequency", at + reader.position());
+        }
+        out.freqs[i] = static_cast<uint32_t>(freq);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DecodePositions(const FieldEntry& field, const TermInfo& info, bool with_positions,
+                               DecodedPostings& out) const {
+    if (!with_positions) return absl::OkStatus();
+    if (!field.record_positions || field.positions_section == internal::kNoSection) {
+      return absl::FailedPreconditionError(
+          fmt::format("field `{}` has no positions indexed", field.path));
+    }
+    ASSIGN_OR_RETURN(std::string position_bytes,
+                     ReadChunk(field.positions_section, info.positions, "position list"));
+    const uint64_t positions_at = SectionOffset(field.positions_section) + info.positions.offset;
+    uint64_t total = 0;
+    for (uint32_t freq : out.freqs) total += freq;
+    if (total > position_bytes.size()) return DataLoss("bad position list length", positions_at);
+    out.positions.resize(total);
+    out.position_starts.resize(info.doc_freq);
+    ByteReader position_reader(position_bytes);
+    size_t next = 0;
+    for (uint64_t i = 0; i < info.doc_freq; ++i) {
+      out.position_starts[i] = static_cast<uint32_t>(next);
+      uint64_t position = 0;
+      for (uint32_t j = 0; j < out.freqs[i]; ++j) {
+        const uint64_t delta = position_reader.Varint();
+        position += delta;
+        if (!position_reader.ok() || (j > 0 && delta == 0) || position > UINT32_MAX) {
+          return DataLoss("bad position list", positions_at + position_reader.position());
+        }
+        out.positions[next++] = static_cast<uint32_t>(position);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The field norms of `field` (one byte per doc), or null when it has none.
+  absl::StatusOr<std::shared_ptr<const std::string>> LoadFieldNorms(const FieldEntry& field) const {
+    if (!field.has_fieldnorms) return std::shared_ptr<const std::string>();
+    const auto field_index = static_cast<uint32_t>(&field - footer_.hotcache.fields.data());
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = fieldnorms_.find(field_index);
+      if (it != fieldnorms_.end()) return it->second;
+    }
+    const internal::FileTableEntry& section = footer_.sections[field.fieldnorms_section];
+    ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "field norms"));
+    if (data.size() != num_docs_ || Hash64(data) != section.checksum) {
+      return DataLoss(fmt::format("field norms of `{}` checksum mismatch", field.path),
+                      section.offset);
+    }
+    auto norms = std::make_shared<const std::string>(std::move(data));
+    absl::MutexLock lock(&mu_);
+    fieldnorms_.emplace(field_index, norms);
+    return norms;
   }
 
   absl::Status DecodeDocList(std::string_view bytes, uint64_t count, uint64_t at,
@@ -461,19 +843,29 @@ class SplitReaderImpl final : public SplitReader {
     return shared;
   }
 
-  static std::optional<uint64_t> SortKey(const SortField& sort, const Column* column, uint32_t doc,
+  enum class SortKind { kDoc, kScore, kColumn };
+
+  static SortKind SortKindOf(const SortField& sort) {
+    if (sort.field == "_doc") return SortKind::kDoc;
+    if (sort.field == "_score") return SortKind::kScore;
+    return SortKind::kColumn;
+  }
+
+  // The sort key of `doc`; `column` is null when the split has no column for the field.
+  static std::optional<uint64_t> SortKey(SortKind kind, const Column* column, uint32_t doc,
                                          float score) {
-    if (sort.field == "_doc") return doc;
-    if (sort.field == "_score") return EncodeF64(score);
+    if (kind == SortKind::kDoc) return doc;
+    if (kind == SortKind::kScore) return EncodeF64(score);
     if (column == nullptr) return std::nullopt;
     auto [begin, end] = column->Range(doc);
     if (begin >= end) return std::nullopt;
     const uint64_t value = column->RawValue(begin);
     if (column->field->column.kind != ColumnKind::kTextDict) return value;
     if (value >= column->dict.size()) return std::nullopt;
-    // Text sorts by its first 8 bytes, big-endian, so keys compare across splits.
-    std::string_view text = column->dict[value];
-    return internal::ReadBigEndian64(std::string(text.substr(0, 8)) + std::string(8, '\0'));
+    // Text sorts by its first 8 bytes, big-endian and zero-padded, so keys compare across splits.
+    std::string_view prefix = column->dict[value].substr(0, 8);
+    if (prefix.empty()) return 0;
+    return internal::ReadBigEndian64(prefix) << (8 * (8 - prefix.size()));
   }
 
   // Sets in `out` the docs having a value in [lo, hi] (encoded or ordinals).
@@ -714,23 +1106,45 @@ class SplitReaderImpl final : public SplitReader {
   }
 
   // ---- query evaluation ----
+  //
+  // Every EvalNode returns the matching docs. When `scores` is not null it has num_docs zeroes on
+  // entry and the node writes the (unboosted) score of each doc it returns; entries of other docs
+  // are unspecified. Term and phrase queries on text score BM25, other leaves a constant 1.
 
-  absl::StatusOr<DocSet> Eval(const Query& query) const {
-    return std::visit([this](const auto& node) { return EvalNode(node); }, query.node);
+  absl::StatusOr<DocSet> Eval(const Query& query, std::vector<float>* scores) const {
+    ASSIGN_OR_RETURN(DocSet docs,
+                     std::visit([this, scores](const auto& node) { return EvalNode(node, scores); },
+                                query.node));
+    if (scores != nullptr && query.boost != 1.0f) {
+      docs.ForEach([scores, boost = query.boost](uint32_t doc) { (*scores)[doc] *= boost; });
+    }
+    return docs;
   }
 
-  absl::StatusOr<DocSet> EvalNode(const AllQuery&) const { return DocSet(num_docs_, true); }
-  absl::StatusOr<DocSet> EvalNode(const EmptyQuery&) const { return DocSet(num_docs_); }
+  static void ConstantScore(const DocSet& docs, std::vector<float>* scores) {
+    if (scores == nullptr) return;
+    docs.ForEach([scores](uint32_t doc) { (*scores)[doc] = 1.0f; });
+  }
 
-  absl::StatusOr<DocSet> EvalNode(const TermQuery& term) const {
+  absl::StatusOr<DocSet> EvalNode(const AllQuery&, std::vector<float>* scores) const {
+    DocSet all(num_docs_, true);
+    ConstantScore(all, scores);
+    return all;
+  }
+  absl::StatusOr<DocSet> EvalNode(const EmptyQuery&, std::vector<float>*) const {
+    return DocSet(num_docs_);
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const TermQuery& term, std::vector<float>* scores) const {
     DocSet result(num_docs_);
+    DocSet typed(num_docs_);  // matches of typed (non-text) alternatives: constant score
     const std::vector<uint32_t>& ids = FieldIds(term.field);
     bool has_text = false;
     for (uint32_t id : ids) has_text |= footer_.hotcache.fields[id].type == FieldType::kText;
     for (uint32_t id : ids) {
       const FieldEntry& field = footer_.hotcache.fields[id];
       if (field.type == FieldType::kText) {
-        RETURN_IF_ERROR(MatchText(field, ValueAsText(term.value), result));
+        RETURN_IF_ERROR(MatchText(field, ValueAsText(term.value), result, scores));
         continue;
       }
       absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term.value);
@@ -744,20 +1158,25 @@ class SplitReaderImpl final : public SplitReader {
       if (field.indexed && !field.term_blocks.empty()) {
         ASSIGN_OR_RETURN(std::optional<TermInfo> info,
                          FindTerm(field, internal::BigEndianTerm(**encoded)));
-        if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, result));
+        if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, typed));
       } else if (field.column.kind == ColumnKind::kNumeric) {
         ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
-        ScanColumn(*column, **encoded, **encoded, num_docs_, result);
+        ScanColumn(*column, **encoded, **encoded, num_docs_, typed);
       } else if (!field.indexed) {
         return absl::InvalidArgumentError(
             fmt::format("field `{}` is neither indexed nor fast", field.path));
       }
     }
+    if (scores != nullptr) typed.ForEach([scores](uint32_t doc) { (*scores)[doc] += 1.0f; });
+    result.Or(typed);
     return result;
   }
 
-  // All tokens of `text` (AND: v1 records no positions).
-  absl::Status MatchText(const FieldEntry& field, const std::string& text, DocSet& out) const {
+  // Adds to `out` the docs matching user text `text` on text field `field`: one token is a term;
+  // several are a phrase when the field records positions, else all of them (v1 behaviour).
+  // With `scores`, adds each matching doc's BM25 score.
+  absl::Status MatchText(const FieldEntry& field, const std::string& text, DocSet& out,
+                         std::vector<float>* scores) const {
     if (!field.indexed) {
       if (field.column.kind != ColumnKind::kTextDict) {
         return absl::InvalidArgumentError(
@@ -767,41 +1186,139 @@ class SplitReaderImpl final : public SplitReader {
       auto it = std::lower_bound(column->dict.begin(), column->dict.end(), text);
       if (it != column->dict.end() && *it == text) {
         const auto ordinal = static_cast<uint64_t>(it - column->dict.begin());
-        ScanColumn(*column, ordinal, ordinal, num_docs_, out);
+        DocSet docs(num_docs_);
+        ScanColumn(*column, ordinal, ordinal, num_docs_, docs);
+        if (scores != nullptr) docs.ForEach([scores](uint32_t doc) { (*scores)[doc] += 1.0f; });
+        out.Or(docs);
       }
       return absl::OkStatus();
     }
     std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
     if (tokens.empty()) return absl::OkStatus();
+    if (tokens.size() > 1 && field.record_positions) {
+      return MatchPhrase(field, tokens, 0, out, scores);
+    }
+    if (tokens.size() == 1 && scores == nullptr) {
+      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, tokens[0]));
+      if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, out));
+      return absl::OkStatus();
+    }
+    std::vector<DecodedPostings> lists(tokens.size());
+    std::vector<TermInfo> infos(tokens.size());
     std::optional<DocSet> all;
-    for (const std::string& token : tokens) {
-      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, token));
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, tokens[i]));
       if (!info.has_value()) return absl::OkStatus();
+      infos[i] = *std::move(info);
+      RETURN_IF_ERROR(DecodePostings(field, infos[i], false, lists[i]));
       DocSet docs(num_docs_);
-      RETURN_IF_ERROR(AddPostings(field, *info, docs));
+      for (uint32_t doc : lists[i].docs) docs.Set(doc);
       if (all.has_value()) {
         all->And(docs);
       } else {
         all = std::move(docs);
       }
     }
+    if (scores != nullptr) {
+      ASSIGN_OR_RETURN(std::shared_ptr<const std::string> norms, LoadFieldNorms(field));
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        const Bm25Weight weight(Bm25Weight::Idf(num_docs_, infos[i].doc_freq), field, norms.get());
+        const DecodedPostings& list = lists[i];
+        for (size_t j = 0; j < list.docs.size(); ++j) {
+          if (all->Test(list.docs[j])) {
+            (*scores)[list.docs[j]] += weight.Score(list.docs[j], list.freqs[j]);
+          }
+        }
+      }
+    }
     out.Or(*all);
     return absl::OkStatus();
   }
 
-  absl::StatusOr<DocSet> EvalNode(const PhraseQuery& phrase) const {
-    const std::vector<uint32_t>& ids = FieldIds(phrase.field);
-    if (ids.empty()) return DocSet(num_docs_);
-    if (phrase.terms.size() <= 1) {
-      TermQuery term{phrase.field, phrase.terms.empty() ? std::string() : phrase.terms[0]};
-      if (phrase.terms.empty()) return DocSet(num_docs_);
-      return EvalNode(term);
+  // Adds to `out` the docs holding `tokens` in order with at most `slop` extra positions in
+  // total. REQUIRES: field.record_positions, tokens.size() >= 2.
+  absl::Status MatchPhrase(const FieldEntry& field, const std::vector<std::string>& tokens,
+                           uint32_t slop, DocSet& out, std::vector<float>* scores) const {
+    std::vector<DecodedPostings> lists(tokens.size());
+    float idf = 0;
+    size_t lead = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, tokens[i]));
+      if (!info.has_value()) return absl::OkStatus();
+      RETURN_IF_ERROR(DecodePostings(field, *info, true, lists[i]));
+      idf += Bm25Weight::Idf(num_docs_, info->doc_freq);
+      if (lists[i].docs.size() < lists[lead].docs.size()) lead = i;
     }
-    return absl::FailedPreconditionError(
-        fmt::format("field `{}` has no positions indexed", phrase.field));
+    std::shared_ptr<const std::string> norms;
+    std::optional<Bm25Weight> weight;
+    if (scores != nullptr) {
+      ASSIGN_OR_RETURN(norms, LoadFieldNorms(field));
+      weight.emplace(idf, field, norms.get());
+    }
+    // Drive by the rarest term; the other cursors only move forward.
+    std::vector<size_t> cursors(tokens.size(), 0);
+    std::vector<std::span<const uint32_t>> positions(tokens.size());
+    for (uint32_t doc : lists[lead].docs) {
+      bool in_all = true;
+      for (size_t i = 0; i < tokens.size() && in_all; ++i) {
+        const std::vector<uint32_t>& docs = lists[i].docs;
+        auto it = std::lower_bound(docs.begin() + static_cast<std::ptrdiff_t>(cursors[i]),
+                                   docs.end(), doc);
+        cursors[i] = static_cast<size_t>(it - docs.begin());
+        if (it == docs.end()) return absl::OkStatus();
+        in_all = *it == doc;
+        if (in_all) {
+          positions[i] = std::span<const uint32_t>(
+              lists[i].positions.data() + lists[i].position_starts[cursors[i]],
+              lists[i].freqs[cursors[i]]);
+        }
+      }
+      if (!in_all) continue;
+      const uint32_t phrase_freq = CountPhraseMatches(positions, slop);
+      if (phrase_freq == 0) continue;
+      out.Set(doc);
+      if (scores != nullptr) (*scores)[doc] += weight->Score(doc, phrase_freq);
+    }
+    return absl::OkStatus();
   }
 
-  absl::StatusOr<DocSet> EvalNode(const RangeQuery& range) const {
+  absl::StatusOr<DocSet> EvalNode(const PhraseQuery& phrase, std::vector<float>* scores) const {
+    const std::vector<uint32_t>& ids = FieldIds(phrase.field);
+    if (ids.empty() || phrase.terms.empty()) return DocSet(num_docs_);
+    if (phrase.terms.size() == 1) {
+      return EvalNode(TermQuery{phrase.field, phrase.terms[0]}, scores);
+    }
+    DocSet result(num_docs_);
+    bool has_positions = false;
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText) continue;
+      if (!field.indexed || !field.record_positions) {
+        return absl::FailedPreconditionError(
+            fmt::format("field `{}` has no positions indexed", phrase.field));
+      }
+      has_positions = true;
+      std::vector<std::string> tokens;
+      for (const std::string& term : phrase.terms) {
+        for (std::string& token : TokenizeToStrings(field.tokenizer, term)) {
+          tokens.push_back(std::move(token));
+        }
+      }
+      if (tokens.empty()) continue;
+      if (tokens.size() == 1) {
+        RETURN_IF_ERROR(MatchText(field, tokens[0], result, scores));
+      } else {
+        RETURN_IF_ERROR(MatchPhrase(field, tokens, phrase.slop, result, scores));
+      }
+    }
+    if (!has_positions) {
+      return absl::FailedPreconditionError(
+          fmt::format("field `{}` has no positions indexed", phrase.field));
+    }
+    return result;
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const RangeQuery& range, std::vector<float>* scores) const {
     DocSet result(num_docs_);
     for (uint32_t id : FieldIds(range.field)) {
       const FieldEntry& field = footer_.hotcache.fields[id];
@@ -827,6 +1344,7 @@ class SplitReaderImpl final : public SplitReader {
             fmt::format("range query on field `{}` requires it to be fast or indexed", field.path));
       }
     }
+    ConstantScore(result, scores);
     return result;
   }
 
@@ -863,7 +1381,7 @@ class SplitReaderImpl final : public SplitReader {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<DocSet> EvalNode(const ExistsQuery& exists) const {
+  absl::StatusOr<DocSet> EvalNode(const ExistsQuery& exists, std::vector<float>* scores) const {
     DocSet result(num_docs_);
     const std::string child_prefix = exists.field + ".";
     for (const FieldEntry& field : footer_.hotcache.fields) {
@@ -871,6 +1389,7 @@ class SplitReaderImpl final : public SplitReader {
       if (field.presence.length == 0) continue;
       RETURN_IF_ERROR(AddPresence(field, result));
     }
+    ConstantScore(result, scores);
     return result;
   }
 
@@ -886,7 +1405,7 @@ class SplitReaderImpl final : public SplitReader {
     return DecodeDocList(view.substr(reader.position()), count, at, out);
   }
 
-  absl::StatusOr<DocSet> EvalNode(const PrefixQuery& prefix) const {
+  absl::StatusOr<DocSet> EvalNode(const PrefixQuery& prefix, std::vector<float>* scores) const {
     DocSet result(num_docs_);
     for (uint32_t id : FieldIds(prefix.field)) {
       const FieldEntry& field = footer_.hotcache.fields[id];
@@ -904,27 +1423,73 @@ class SplitReaderImpl final : public SplitReader {
             return true;
           }));
     }
+    ConstantScore(result, scores);
     return result;
   }
 
-  absl::StatusOr<DocSet> EvalNode(const BoolQuery& query) const {
+  absl::StatusOr<DocSet> EvalNode(const BoolQuery& query, std::vector<float>* scores) const {
     DocSet result(num_docs_, true);
     const bool has_required = !query.must.empty() || !query.filter.empty();
-    for (const auto* clauses : {&query.must, &query.filter}) {
-      for (const QueryPtr& clause : *clauses) {
-        if (clause == nullptr) continue;
-        ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
-        result.And(docs);
+    std::vector<float> clause_scores;
+    // Single-term required clauses are intersected with skipping iterators (not when the must
+    // clauses need scores).
+    std::vector<SimpleTerm> simple_terms;
+    bool required_term_absent = false;
+    auto take_simple = [&](const Query& clause) -> absl::StatusOr<bool> {
+      ASSIGN_OR_RETURN(SimpleTerm term, ResolveSimpleTerm(clause));
+      if (!term.simple) return false;
+      if (term.absent) {
+        required_term_absent = true;
+      } else {
+        simple_terms.push_back(std::move(term));
       }
+      return true;
+    };
+    // Evaluates a must/should clause and, when scoring, adds its scores to `scores`.
+    auto eval_scored = [&](const Query& clause) -> absl::StatusOr<DocSet> {
+      if (scores == nullptr) return Eval(clause, nullptr);
+      clause_scores.assign(num_docs_, 0.0f);
+      ASSIGN_OR_RETURN(DocSet docs, Eval(clause, &clause_scores));
+      docs.ForEach([&](uint32_t doc) { (*scores)[doc] += clause_scores[doc]; });
+      return docs;
+    };
+    for (const QueryPtr& clause : query.must) {
+      if (clause == nullptr) continue;
+      if (scores == nullptr) {
+        ASSIGN_OR_RETURN(bool simple, take_simple(*clause));
+        if (simple) continue;
+      }
+      ASSIGN_OR_RETURN(DocSet docs, eval_scored(*clause));
+      result.And(docs);
+    }
+    for (const QueryPtr& clause : query.filter) {
+      if (clause == nullptr) continue;
+      ASSIGN_OR_RETURN(bool simple, take_simple(*clause));
+      if (simple) continue;
+      ASSIGN_OR_RETURN(DocSet docs, Eval(*clause, nullptr));
+      result.And(docs);
+    }
+    if (required_term_absent) {
+      result = DocSet(num_docs_);
+    } else if (!simple_terms.empty()) {
+      DocSet intersection(num_docs_);
+      RETURN_IF_ERROR(IntersectTerms(simple_terms, intersection));
+      result.And(intersection);
     }
     const uint32_t minimum_should_match =
         query.minimum_should_match.value_or(!has_required && !query.should.empty() ? 1 : 0);
     if (minimum_should_match > query.should.size()) return DocSet(num_docs_);
-    if (minimum_should_match == 1) {
+    if (minimum_should_match == 0 && scores != nullptr) {
+      // Optional clauses only add to the score.
+      for (const QueryPtr& clause : query.should) {
+        if (clause == nullptr) continue;
+        RETURN_IF_ERROR(eval_scored(*clause).status());
+      }
+    } else if (minimum_should_match == 1) {
       DocSet any(num_docs_);
       for (const QueryPtr& clause : query.should) {
         if (clause == nullptr) continue;
-        ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
+        ASSIGN_OR_RETURN(DocSet docs, eval_scored(*clause));
         any.Or(docs);
       }
       result.And(any);
@@ -932,7 +1497,7 @@ class SplitReaderImpl final : public SplitReader {
       std::vector<uint32_t> counts(num_docs_, 0);
       for (const QueryPtr& clause : query.should) {
         if (clause == nullptr) continue;
-        ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
+        ASSIGN_OR_RETURN(DocSet docs, eval_scored(*clause));
         docs.ForEach([&counts](uint32_t doc) { ++counts[doc]; });
       }
       DocSet enough(num_docs_);
@@ -943,7 +1508,7 @@ class SplitReaderImpl final : public SplitReader {
     }
     for (const QueryPtr& clause : query.must_not) {
       if (clause == nullptr) continue;
-      ASSIGN_OR_RETURN(DocSet docs, Eval(*clause));
+      ASSIGN_OR_RETURN(DocSet docs, Eval(*clause, nullptr));
       result.AndNot(docs);
     }
     return result;
@@ -955,6 +1520,8 @@ class SplitReaderImpl final : public SplitReader {
   absl::flat_hash_map<std::string, std::vector<uint32_t>> fields_by_path_;
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<uint32_t, std::shared_ptr<const Column>> columns_
+      ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_map<uint32_t, std::shared_ptr<const std::string>> fieldnorms_
       ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,10 +1,10 @@
-// SplitWriter: accumulates processed documents in memory and serializes a v1 split
+// SplitWriter: accumulates processed documents in memory and serializes a v2 split
 // (docs/format/split.md).
 //
 // Memory layout while indexing: one FieldBuilder per (path, type). Terms are interned once in a
 // flat_hash_map looked up by string_view (no allocation for known terms); each term owns a
-// posting list of doc ids (+ term frequencies). Doc store blocks are compressed as soon as they
-// reach `docstore_blocksize`.
+// posting list of doc ids (+ term frequencies, + positions). Doc store blocks are compressed as
+// soon as they reach `docstore_blocksize`.
 
 #include <algorithm>
 #include <numeric>
@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
 
+#include "index/internal/block_postings.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/processed_doc.h"
@@ -42,12 +43,16 @@ using internal::PutFixed32;
 using internal::PutVarint;
 
 constexpr size_t kMaxTagValues = 1000;
+// Position distance between two values of one multi-valued text field in one doc, so that a
+// phrase does not match across values unless its slop reaches over the gap.
+constexpr uint32_t kPositionGapBetweenValues = 100;
 
 absl::string_view AbslView(std::string_view view) { return {view.data(), view.size()}; }
 
 struct PostingList {
   std::vector<uint32_t> docs;
   std::vector<uint32_t> freqs;
+  std::vector<uint32_t> positions;  // freqs[i] positions per doc, in doc order (when recorded)
 };
 
 struct FieldBuilder {
@@ -59,6 +64,13 @@ struct FieldBuilder {
   std::vector<std::pair<uint32_t, uint64_t>> fast_values;  // (doc, value or text id)
   absl::flat_hash_map<std::string, uint32_t> fast_text_ids;
   std::vector<uint32_t> presence;
+  // Token counting of the doc being added (positions, field norms, BM25 statistics).
+  uint32_t current_doc = UINT32_MAX;
+  uint32_t next_position = 0;
+  uint32_t doc_tokens = 0;
+  uint64_t field_doc_count = 0;
+  uint64_t total_tokens = 0;
+  std::vector<uint8_t> norms;  // by doc id; grown lazily, padded to num_docs at Finish
 };
 
 struct TagCollector {
@@ -116,9 +128,11 @@ class SplitWriterImpl final : public SplitWriter {
     hotcache.num_docs = num_docs_;
     hotcache.timestamp_field = mapping_.timestamp_field;
     std::string bytes;
-    auto add_section = [&bytes, &footer](std::string name, const std::string& content) {
+    auto add_section = [&bytes, &footer](std::string name, const std::string& content,
+                                         uint32_t version = internal::kSectionVersion) {
       FileTableEntry entry;
       entry.name = std::move(name);
+      entry.version = version;
       entry.offset = bytes.size();
       entry.length = content.size();
       entry.checksum = Hash64(content);
@@ -135,14 +149,33 @@ class SplitWriterImpl final : public SplitWriter {
       entry.type = builder.type;
       entry.indexed = builder.options.indexed;
       entry.fast = builder.options.fast;
-      entry.record_freq = builder.options.record_freq && builder.type == FieldType::kText;
+      const bool text = builder.type == FieldType::kText;
+      entry.record_freq = builder.options.record_freq && text;
       entry.tokenizer = builder.options.tokenizer;
+      FlushDocTokens(builder);
       if (!builder.postings.empty()) {
+        entry.record_positions = builder.options.record_positions && text;
+        entry.has_fieldnorms = builder.options.fieldnorms && text;
+        entry.field_doc_count = builder.field_doc_count;
+        entry.total_tokens = builder.total_tokens;
         std::string terms;
         std::string postings;
-        WriteInvertedIndex(builder, entry, terms, postings);
-        entry.terms_section = add_section(fmt::format("terms.{}", field_id), terms);
-        entry.postings_section = add_section(fmt::format("postings.{}", field_id), postings);
+        std::string positions;
+        WriteInvertedIndex(builder, entry, terms, postings, positions);
+        entry.terms_section =
+            add_section(fmt::format("terms.{}", field_id), terms, internal::kTermsSectionVersion);
+        entry.postings_section = add_section(fmt::format("postings.{}", field_id), postings,
+                                             internal::kPostingsSectionVersion);
+        if (entry.record_positions) {
+          entry.positions_section = add_section(fmt::format("positions.{}", field_id), positions);
+        }
+        if (entry.has_fieldnorms) {
+          builder.norms.resize(num_docs_, 0);
+          entry.fieldnorms_section =
+              add_section(fmt::format("fieldnorms.{}", field_id),
+                          std::string(reinterpret_cast<const char*>(builder.norms.data()),
+                                      builder.norms.size()));
+        }
       }
       if (!builder.fast_values.empty()) {
         std::string column;
@@ -194,6 +227,8 @@ class SplitWriterImpl final : public SplitWriter {
       field.options.indexed |= leaf.options.indexed;
       field.options.fast |= leaf.options.fast;
       field.options.record_freq |= leaf.options.record_freq;
+      // record_positions and fieldnorms stay as the first leaf set them: positions must be
+      // recorded for every occurrence or for none.
       return field;
     }
     auto field = std::make_unique<FieldBuilder>();
@@ -206,7 +241,8 @@ class SplitWriterImpl final : public SplitWriter {
     return *fields_.back();
   }
 
-  void AddTerm(FieldBuilder& field, std::string_view term, uint32_t doc_id) {
+  void AddTerm(FieldBuilder& field, std::string_view term, uint32_t doc_id,
+               std::optional<uint32_t> position) {
     auto it = field.term_ids.find(AbslView(term));
     uint32_t term_id;
     if (it == field.term_ids.end()) {
@@ -225,6 +261,25 @@ class SplitWriterImpl final : public SplitWriter {
     } else {
       ++list.freqs.back();
     }
+    if (position.has_value()) {
+      list.positions.push_back(*position);
+      memory_bytes_ += 4;
+    }
+  }
+
+  // Records the token count of the doc last added to `field` (statistics and field norm).
+  void FlushDocTokens(FieldBuilder& field) {
+    if (field.current_doc == UINT32_MAX || field.doc_tokens == 0) return;
+    ++field.field_doc_count;
+    field.total_tokens += field.doc_tokens;
+    if (field.options.fieldnorms) {
+      if (field.norms.size() <= field.current_doc) {
+        memory_bytes_ += field.current_doc + 1 - field.norms.size();
+        field.norms.resize(field.current_doc + 1, 0);
+      }
+      field.norms[field.current_doc] = internal::EncodeFieldNorm(field.doc_tokens);
+    }
+    field.doc_tokens = 0;
   }
 
   void AddLeaf(uint32_t doc_id, const LeafValue& leaf) {
@@ -235,12 +290,24 @@ class SplitWriterImpl final : public SplitWriter {
     }
     if (leaf.options.indexed) {
       if (leaf.type == FieldType::kText) {
-        Tokenize(leaf.options.tokenizer, leaf.text, token_scratch_,
-                 [&](std::string_view token) { AddTerm(field, token, doc_id); });
+        if (field.current_doc != doc_id) {
+          FlushDocTokens(field);
+          field.current_doc = doc_id;
+          field.next_position = 0;
+        } else {
+          field.next_position += kPositionGapBetweenValues;
+        }
+        const bool positions = field.options.record_positions;
+        Tokenize(leaf.options.tokenizer, leaf.text, token_scratch_, [&](std::string_view token) {
+          const uint32_t position = field.next_position++;
+          ++field.doc_tokens;
+          AddTerm(field, token, doc_id,
+                  positions ? std::optional<uint32_t>(position) : std::nullopt);
+        });
       } else {
         term_scratch_.clear();
         AppendBigEndian64(leaf.value, term_scratch_);
-        AddTerm(field, term_scratch_, doc_id);
+        AddTerm(field, term_scratch_, doc_id, std::nullopt);
       }
     }
     if (leaf.options.fast) {
@@ -332,7 +399,7 @@ class SplitWriterImpl final : public SplitWriter {
   }
 
   static void WriteInvertedIndex(const FieldBuilder& builder, FieldEntry& entry, std::string& terms,
-                                 std::string& postings) {
+                                 std::string& postings, std::string& positions) {
     std::vector<std::pair<std::string_view, uint32_t>> sorted;
     sorted.reserve(builder.term_ids.size());
     for (const auto& [term, id] : builder.term_ids) sorted.emplace_back(term, id);
@@ -358,14 +425,7 @@ class SplitWriterImpl final : public SplitWriter {
     for (const auto& [term, id] : sorted) {
       const PostingList& list = builder.postings[id];
       posting.clear();
-      uint32_t previous_doc = 0;
-      for (uint32_t doc : list.docs) {
-        PutVarint(posting, doc - previous_doc);
-        previous_doc = doc;
-      }
-      if (with_freqs) {
-        for (uint32_t freq : list.freqs) PutVarint(posting, freq);
-      }
+      internal::EncodeBlockPostings(list.docs, list.freqs, with_freqs, posting);
       if (in_block == 0) {
         first_term.assign(term);
         previous = {};
@@ -381,6 +441,22 @@ class SplitWriterImpl final : public SplitWriter {
       PutVarint(block, posting.size());
       PutFixed32(block, Hash32(posting));
       postings += posting;
+      if (entry.record_positions) {
+        // Per doc, its term frequency's positions as deltas (the first from 0).
+        posting.clear();
+        size_t next = 0;
+        for (uint32_t freq : list.freqs) {
+          uint32_t previous_position = 0;
+          for (uint32_t i = 0; i < freq && next < list.positions.size(); ++i, ++next) {
+            PutVarint(posting, list.positions[next] - previous_position);
+            previous_position = list.positions[next];
+          }
+        }
+        PutVarint(block, positions.size());
+        PutVarint(block, posting.size());
+        PutFixed32(block, Hash32(posting));
+        positions += posting;
+      }
       previous = term;
       if (++in_block == internal::kTermsPerBlock) flush_block();
     }

@@ -142,6 +142,23 @@ inline uint64_t BitUnpack(const char* data, uint32_t bit_width, uint64_t index) 
   return bit_width == 64 ? word : word & ((uint64_t{1} << bit_width) - 1);
 }
 
+// ---- field norms: a token count quantized to one byte ----
+// Counts below 8 are exact; above, a count keeps its top 4 significant bits (3 below the leading
+// one), i.e. it is rounded down to within 12.5%. Codes are monotonic in the count.
+inline uint8_t EncodeFieldNorm(uint32_t count) {
+  if (count < 8) return static_cast<uint8_t>(count);
+  const uint32_t exponent = static_cast<uint32_t>(std::bit_width(count)) - 1;  // >= 3
+  const uint32_t mantissa = (count >> (exponent - 3)) & 7;
+  return static_cast<uint8_t>(8 + (exponent - 3) * 8 + mantissa);
+}
+inline uint32_t DecodeFieldNorm(uint8_t code) {
+  if (code < 8) return code;
+  const uint32_t exponent = (code - 8u) / 8 + 3;
+  const uint32_t mantissa = (code - 8u) % 8;
+  if (exponent > 31) return UINT32_MAX;  // codes above 239 are never written
+  return static_cast<uint32_t>((uint64_t{8 + mantissa} << (exponent - 3)) & 0xffffffffu);
+}
+
 // ---- reading ----
 
 // A cursor over a byte buffer. Every read checks bounds; after a failed read `ok()` is false and

@@ -19,7 +19,9 @@ struct LeafOptions {
   bool indexed = true;
   bool fast = false;
   bool record_freq = false;
-  bool fast_lowercase = false;  // text fast fields: fast_normalizer "lowercase"
+  bool record_positions = false;  // text only: record = position (implies record_freq)
+  bool fieldnorms = false;        // text only: store per-doc token counts (or record >= freq)
+  bool fast_lowercase = false;    // text fast fields: fast_normalizer "lowercase"
   TokenizerKind tokenizer = TokenizerKind::kDefault;
   DatetimePrecision fast_precision = DatetimePrecision::kSeconds;
 };

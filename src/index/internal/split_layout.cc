@@ -50,13 +50,18 @@ std::string SerializeHotcache(const Hotcache& hotcache) {
   for (const FieldEntry& field : hotcache.fields) {
     PutBytes(out, field.path);
     out.push_back(static_cast<char>(field.type));
-    const uint8_t flags =
-        (field.indexed ? 1 : 0) | (field.fast ? 2 : 0) | (field.record_freq ? 4 : 0);
+    const uint8_t flags = (field.indexed ? 1 : 0) | (field.fast ? 2 : 0) |
+                          (field.record_freq ? 4 : 0) | (field.record_positions ? 8 : 0) |
+                          (field.has_fieldnorms ? 16 : 0);
     out.push_back(static_cast<char>(flags));
     out.push_back(static_cast<char>(field.tokenizer));
     PutVarint(out, field.terms_section);
     PutVarint(out, field.postings_section);
     PutVarint(out, field.fast_section);
+    PutVarint(out, field.positions_section);
+    PutVarint(out, field.fieldnorms_section);
+    PutVarint(out, field.field_doc_count);
+    PutVarint(out, field.total_tokens);
     PutVarint(out, field.num_terms);
     PutVarint(out, field.term_blocks.size());
     for (const TermBlockRef& block : field.term_blocks) {
@@ -73,6 +78,13 @@ std::string SerializeHotcache(const Hotcache& hotcache) {
     PutChunk(out, block.chunk);
   }
   return out;
+}
+
+// Highest layout version of the section called `name` that this reader understands.
+uint32_t MaxSectionVersion(std::string_view name) {
+  if (name.starts_with("terms.")) return kTermsSectionVersion;
+  if (name.starts_with("postings.")) return kPostingsSectionVersion;
+  return kSectionVersion;
 }
 
 class FooterParser {
@@ -106,7 +118,7 @@ class FooterParser {
       if (entry.offset > footer_start_ || entry.length > footer_start_ - entry.offset) {
         return Error(fmt::format("section `{}` out of bounds", entry.name), entry.offset);
       }
-      if (entry.version != kSectionVersion) {
+      if (entry.version == 0 || entry.version > MaxSectionVersion(entry.name)) {
         return Error(
             fmt::format("unsupported version {} of section `{}`", entry.version, entry.name),
             entry.offset);
@@ -181,7 +193,7 @@ class FooterParser {
                              const std::vector<FileTableEntry>& sections, Hotcache& hotcache) {
     ByteReader reader(bytes);
     const uint64_t version = reader.Varint();
-    if (reader.ok() && version != kHotcacheVersion) {
+    if (reader.ok() && (version == 0 || version > kHotcacheVersion)) {
       return Error(fmt::format("unsupported hotcache version {}", version), base);
     }
     hotcache.num_docs = reader.Varint();
@@ -206,22 +218,41 @@ class FooterParser {
       field.terms_section = reader.Varint32();
       field.postings_section = reader.Varint32();
       field.fast_section = reader.Varint32();
+      if (version >= 2) {
+        field.positions_section = reader.Varint32();
+        field.fieldnorms_section = reader.Varint32();
+        field.field_doc_count = reader.Varint();
+        field.total_tokens = reader.Varint();
+      }
       field.num_terms = reader.Varint();
       const uint64_t num_blocks = reader.Varint();
       uint64_t at = base + reader.position();
       if (!reader.ok() || type > static_cast<uint8_t>(FieldType::kJson) ||
           tokenizer > static_cast<uint8_t>(TokenizerKind::kWhitespace) ||
-          num_blocks > bytes.size()) {
+          num_blocks > bytes.size() || field.field_doc_count > hotcache.num_docs ||
+          (version < 2 && (flags & ~7) != 0)) {
         return Error("bad field entry", at);
       }
       field.type = static_cast<FieldType>(type);
       field.indexed = (flags & 1) != 0;
       field.fast = (flags & 2) != 0;
       field.record_freq = (flags & 4) != 0;
+      field.record_positions = (flags & 8) != 0;
+      field.has_fieldnorms = (flags & 16) != 0;
       field.tokenizer = static_cast<TokenizerKind>(tokenizer);
+      RETURN_IF_ERROR(CheckSectionIndex(field.positions_section, sections, at));
+      RETURN_IF_ERROR(CheckSectionIndex(field.fieldnorms_section, sections, at));
       RETURN_IF_ERROR(CheckSectionIndex(field.terms_section, sections, at));
       RETURN_IF_ERROR(CheckSectionIndex(field.postings_section, sections, at));
       RETURN_IF_ERROR(CheckSectionIndex(field.fast_section, sections, at));
+      if ((field.record_positions &&
+           (field.positions_section == kNoSection || !field.record_freq ||
+            field.terms_section == kNoSection || sections[field.terms_section].version < 2)) ||
+          (field.has_fieldnorms &&
+           (field.fieldnorms_section == kNoSection ||
+            sections[field.fieldnorms_section].length != hotcache.num_docs))) {
+        return Error("bad positions or field norms of field entry", at);
+      }
       if (num_blocks > 0 &&
           (field.terms_section == kNoSection || field.postings_section == kNoSection)) {
         return Error("term blocks without sections", at);
@@ -309,7 +340,7 @@ absl::StatusOr<Footer> ParseFooter(std::string_view tail, uint64_t file_size,
   const uint64_t checksum = trailer.Fixed64();
   const uint64_t magic = trailer.Fixed64();
   if (magic != kSplitMagic) return data_loss("bad magic number", trailer_offset);
-  if (version != kSplitFormatVersion) {
+  if (version == 0 || version > kSplitFormatVersion) {
     return data_loss(fmt::format("unsupported split format version {}", version), trailer_offset);
   }
   if (body_length > trailer_offset || file_table_length > body_length) {
@@ -324,6 +355,7 @@ absl::StatusOr<Footer> ParseFooter(std::string_view tail, uint64_t file_size,
   std::string_view body = tail.substr(tail.size() - kTrailerSize - body_length, body_length);
   if (Hash64(body) != checksum) return data_loss("footer checksum mismatch", footer_start);
   Footer footer;
+  footer.format_version = version;
   FooterParser parser(split_name, footer_start);
   absl::Status status = parser.ParseFileTable(body.substr(0, file_table_length), footer.sections);
   if (!status.ok()) return status;

@@ -1,5 +1,5 @@
-// The in-memory model of a v1 split footer (file table + hotcache) and its (de)serialization.
-// See docs/format/split.md for the byte layout. Private to index/.
+// The in-memory model of a split footer (format v1 and v2) (file table + hotcache) and its
+// (de)serialization. See docs/format/split.md for the byte layout. Private to index/.
 //
 // Parsing never trusts the input: every length and offset is checked against the buffer and the
 // sections it points into, and a violation returns DataLoss naming the split and an offset.
@@ -19,10 +19,15 @@
 namespace shale::index::internal {
 
 inline constexpr uint64_t kSplitMagic = 0x3176'4C50'5348'4C41;  // "ALHSPLv1" little-endian
-inline constexpr uint32_t kSplitFormatVersion = 1;
+// Versions written by this engine. The reader accepts every version from 1 up to these.
+inline constexpr uint32_t kSplitFormatVersion = 2;
 inline constexpr uint32_t kFileTableVersion = 1;
-inline constexpr uint32_t kHotcacheVersion = 1;
-inline constexpr uint32_t kSectionVersion = 1;  // every section of a v1 split
+inline constexpr uint32_t kHotcacheVersion = 2;
+inline constexpr uint32_t kSectionVersion = 1;  // default section layout version
+// terms.<f> v2: term entries may carry a positions chunk (docs/format/split.md).
+inline constexpr uint32_t kTermsSectionVersion = 2;
+// postings.<f> v2: bit-packed blocks of 128 with a skip list (internal/block_postings.h).
+inline constexpr uint32_t kPostingsSectionVersion = 2;
 inline constexpr uint64_t kTrailerSize = 32;
 inline constexpr uint32_t kTermsPerBlock = 64;
 inline constexpr uint64_t kTailReadSize = 64 * 1024;
@@ -73,10 +78,18 @@ struct FieldEntry {
   bool indexed = false;
   bool fast = false;
   bool record_freq = false;
+  bool record_positions = false;  // v2: positions.<f> holds the positions of every posting
+  bool has_fieldnorms = false;    // v2: fieldnorms.<f> holds one norm byte per doc
   TokenizerKind tokenizer = TokenizerKind::kRaw;
   uint32_t terms_section = kNoSection;
   uint32_t postings_section = kNoSection;
   uint32_t fast_section = kNoSection;
+  uint32_t positions_section = kNoSection;   // v2
+  uint32_t fieldnorms_section = kNoSection;  // v2
+  // v2, indexed text: docs with at least one token, and the number of tokens over all docs
+  // (BM25's average field length). Zero in v1 splits.
+  uint64_t field_doc_count = 0;
+  uint64_t total_tokens = 0;
   uint64_t num_terms = 0;
   std::vector<TermBlockRef> term_blocks;
   ChunkRef presence;  // in the "presence" section: docs holding any value
@@ -99,6 +112,7 @@ struct Hotcache {
 };
 
 struct Footer {
+  uint32_t format_version = kSplitFormatVersion;  // from the trailer
   std::vector<FileTableEntry> sections;
   Hotcache hotcache;
 };

@@ -1,0 +1,278 @@
+// shale_index_bench: builds one split single-threaded from an NDJSON file with the index engine
+// (DocProcessor + SplitWriter + Finish) and prints throughput, compression ratio and peak RSS.
+//
+//   shale_index_bench FILE.ndjson [--mapping logs|dynamic] [--record basic|freq|position]
+//   shale_index_bench --synthetic N [--write FILE.ndjson] [...]   generated log lines instead
+//   --queries R   afterwards, time a few queries on the `logs` mapping (R runs each, in memory)
+//
+// The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
+// body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
+// Use a Release build (-DCMAKE_BUILD_TYPE=Release) for meaningful figures.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/resource.h>
+
+#include "fmt/format.h"
+
+#include "index/split_format.h"
+
+namespace {
+
+using shale::index::DocMapping;
+using shale::index::FieldMapping;
+using shale::index::FieldType;
+using shale::index::IndexRecordOption;
+
+DocMapping LogsMapping(IndexRecordOption record) {
+  DocMapping mapping;
+  mapping.mode = shale::index::DocMappingMode::kDynamic;
+  FieldMapping timestamp;
+  timestamp.name = "timestamp";
+  timestamp.type = FieldType::kDatetime;
+  timestamp.fast = true;
+  mapping.field_mappings.push_back(timestamp);
+  FieldMapping severity;
+  severity.name = "severity_text";
+  severity.tokenizer = "raw";
+  severity.fast = true;
+  mapping.field_mappings.push_back(severity);
+  FieldMapping body;
+  body.name = "body";
+  body.tokenizer = "default";
+  body.record = record;
+  mapping.field_mappings.push_back(body);
+  mapping.timestamp_field = "timestamp";
+  return mapping;
+}
+
+std::string SyntheticLines(uint64_t count) {
+  static const char* const kSeverities[] = {"INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"};
+  static const char* const kServices[] = {"api", "auth", "billing", "search", "frontend"};
+  static const char* const kWords[] = {
+      "request",  "completed", "failed", "user",    "session",  "timeout", "connection",
+      "cache",    "miss",      "hit",    "query",   "latency",  "retry",   "upstream",
+      "database", "index",     "shard",  "refused", "accepted", "token",   "expired"};
+  std::mt19937_64 rng(42);
+  std::string out;
+  out.reserve(count * 260);
+  int64_t ts = 1'700'000'000'000;
+  for (uint64_t i = 0; i < count; ++i) {
+    ts += static_cast<int64_t>(rng() % 50);
+    std::string body;
+    const uint64_t words = 6 + rng() % 12;
+    for (uint64_t w = 0; w < words; ++w) {
+      if (w > 0) body += ' ';
+      body += kWords[rng() % (sizeof(kWords) / sizeof(kWords[0]))];
+    }
+    body += fmt::format(" id={}", rng() % 100'000);
+    out += fmt::format(
+        R"({{"timestamp":{},"severity_text":"{}","body":"{}","resource":{{"service":"{}","host":"node-{}"}},"attributes":{{"status":{},"latency_ms":{},"user_id":{}}}}})",
+        ts / 1000, kSeverities[rng() % 6], body, kServices[rng() % 5], rng() % 40,
+        200 + 100 * (rng() % 4), static_cast<double>(rng() % 100'000) / 100.0, rng() % 5000);
+    out += '\n';
+  }
+  return out;
+}
+
+double PeakRssMiB() {
+  struct rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is KiB on Linux
+}
+
+shale::index::QueryPtr Wrap(auto node) {
+  auto query = std::make_unique<shale::index::Query>();
+  query->node = std::move(node);
+  return query;
+}
+
+// Times a few typical log queries on the built split (all reads from memory).
+void RunQueries(const std::string& split_bytes, int runs) {
+  using namespace shale::index;  // NOLINT(google-build-using-namespace): bench brevity
+  auto reader = SplitReader::Open(NewMemoryByteRangeSource("bench", split_bytes));
+  if (!reader.ok()) {
+    fmt::print("cannot open split: {}\n", std::string(reader.status().message()));
+    return;
+  }
+  struct NamedQuery {
+    std::string name;
+    QueryPtr query;
+    std::vector<SortField> sort_by;
+  };
+  std::vector<NamedQuery> queries;
+  queries.push_back({"term body:timeout", MakeTermQuery("body", std::string("timeout")), {}});
+  {
+    BoolQuery bool_query;
+    bool_query.must.push_back(MakeTermQuery("body", std::string("timeout")));
+    bool_query.must.push_back(MakeTermQuery("severity_text", std::string("ERROR")));
+    bool_query.filter.push_back(MakeTermQuery("resource.service", std::string("api")));
+    queries.push_back({"bool 3 terms", Wrap(std::move(bool_query)), {}});
+  }
+  {
+    BoolQuery sparse;
+    sparse.must.push_back(MakeTermQuery("body", std::string("4242")));
+    sparse.filter.push_back(MakeTermQuery("severity_text", std::string("INFO")));
+    sparse.filter.push_back(MakeTermQuery("body", std::string("request")));
+    queries.push_back({"bool rare+dense terms", Wrap(std::move(sparse)), {}});
+  }
+  queries.push_back({"phrase \"cache miss\"", Wrap(PhraseQuery{"body", {"cache", "miss"}, 0}), {}});
+  {
+    BoolQuery scored;
+    scored.should.push_back(MakeTermQuery("body", std::string("connection")));
+    scored.should.push_back(MakeTermQuery("body", std::string("refused")));
+    queries.push_back({"bm25 top10 connection|refused",
+                       Wrap(std::move(scored)),
+                       {SortField{"_score", SortOrder::kDesc}}});
+  }
+  for (const NamedQuery& named : queries) {
+    SplitSearchRequest request;
+    request.top_k = 10;
+    request.sort_by = named.sort_by;
+    uint64_t hits = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int run = 0; run < runs; ++run) {
+      auto result = (*reader)->Search(*named.query, request);
+      if (!result.ok()) {
+        fmt::print("{}: {}\n", named.name, std::string(result.status().message()));
+        break;
+      }
+      hits = result->num_hits;
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count() /
+        runs;
+    fmt::print("query {:<32} {:>9} hits {:>9.3f} ms\n", named.name, hits, ms);
+  }
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
+               "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path;
+  std::string write_path;
+  uint64_t synthetic = 0;
+  std::string mapping_name = "logs";
+  IndexRecordOption record = IndexRecordOption::kPosition;
+  int query_runs = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--synthetic" && has_value) {
+      synthetic = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--queries" && has_value) {
+      query_runs = std::atoi(argv[++i]);
+    } else if (arg == "--write" && has_value) {
+      write_path = argv[++i];
+    } else if (arg == "--mapping" && has_value) {
+      mapping_name = argv[++i];
+    } else if (arg == "--record" && has_value) {
+      std::string_view value = argv[++i];
+      if (value == "basic") {
+        record = IndexRecordOption::kBasic;
+      } else if (value == "freq") {
+        record = IndexRecordOption::kFreq;
+      } else if (value == "position") {
+        record = IndexRecordOption::kPosition;
+      } else {
+        return Usage();
+      }
+    } else if (!arg.starts_with("--") && path.empty()) {
+      path = arg;
+    } else {
+      return Usage();
+    }
+  }
+  if (path.empty() == (synthetic == 0)) return Usage();
+
+  std::string input;
+  if (synthetic > 0) {
+    input = SyntheticLines(synthetic);
+    if (!write_path.empty()) std::ofstream(write_path, std::ios::binary) << input;
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "cannot open %s\n", path.c_str());
+      return 1;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    input = buffer.str();
+  }
+
+  DocMapping mapping;
+  if (mapping_name == "logs") {
+    mapping = LogsMapping(record);
+  } else if (mapping_name != "dynamic") {
+    return Usage();
+  }
+  auto processor = shale::index::DocProcessor::Create(mapping);
+  auto writer = shale::index::SplitWriter::Create(mapping, shale::index::SplitWriterOptions{});
+  if (!processor.ok() || !writer.ok()) {
+    std::fprintf(
+        stderr, "bad mapping: %s\n",
+        std::string(processor.ok() ? writer.status().message() : processor.status().message())
+            .c_str());
+    return 1;
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t num_docs = 0;
+  uint64_t num_errors = 0;
+  uint64_t raw_bytes = 0;
+  size_t line_start = 0;
+  while (line_start < input.size()) {
+    size_t line_end = input.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = input.size();
+    std::string_view line(input.data() + line_start, line_end - line_start);
+    line_start = line_end + 1;
+    if (line.empty()) continue;
+    raw_bytes += line.size();
+    auto doc = (*processor)->Process(line);
+    if (!doc.ok()) {
+      ++num_errors;
+      continue;
+    }
+    (*writer)->AddDocument(*std::move(doc));
+    ++num_docs;
+  }
+  const auto indexed = std::chrono::steady_clock::now();
+  auto split = (*writer)->Finish();
+  const auto finished = std::chrono::steady_clock::now();
+  if (!split.ok()) {
+    std::fprintf(stderr, "finish failed: %s\n", std::string(split.status().message()).c_str());
+    return 1;
+  }
+  const double seconds = std::chrono::duration<double>(finished - start).count();
+  const double finish_seconds = std::chrono::duration<double>(finished - indexed).count();
+  const double mib = static_cast<double>(raw_bytes) / (1024.0 * 1024.0);
+  fmt::print("docs            {} ({} rejected)\n", num_docs, num_errors);
+  fmt::print("raw             {:.1f} MiB\n", mib);
+  fmt::print("time            {:.2f} s (finish {:.2f} s)\n", seconds, finish_seconds);
+  fmt::print("throughput      {:.1f} MiB/s, {:.0f} docs/s\n", mib / seconds,
+             static_cast<double>(num_docs) / seconds);
+  fmt::print("split           {:.1f} MiB, {:.3f} of raw\n",
+             static_cast<double>(split->bytes.size()) / (1024.0 * 1024.0),
+             static_cast<double>(split->bytes.size()) / static_cast<double>(raw_bytes));
+  fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
+             static_cast<double>(input.size()) / (1024.0 * 1024.0));
+  if (query_runs > 0) RunQueries(split->bytes, query_runs);
+  return 0;
+}

@@ -1,0 +1,237 @@
+#include "index/internal/block_postings.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "index/internal/encoding.h"
+
+namespace shale::index::internal {
+
+namespace {
+
+// Writes 128 values of `bit_width` bits (LSB first): exactly 16 * bit_width bytes.
+void PackBlock(const uint32_t* values, uint32_t bit_width, std::string& out) {
+  if (bit_width == 0) return;
+  uint64_t buffer = 0;
+  uint32_t filled = 0;
+  for (uint32_t i = 0; i < kPostingBlockSize; ++i) {
+    buffer |= static_cast<uint64_t>(values[i]) << filled;
+    filled += bit_width;
+    while (filled >= 8) {
+      out.push_back(static_cast<char>(buffer & 0xff));
+      buffer >>= 8;
+      filled -= 8;
+    }
+  }
+}
+
+// Reads 128 values written by PackBlock. REQUIRES: `in` holds 16 * bit_width bytes.
+void UnpackBlock(const unsigned char* in, uint32_t bit_width, uint32_t* values) {
+  if (bit_width == 0) {
+    std::fill(values, values + kPostingBlockSize, 0u);
+    return;
+  }
+  // Copy into a zero-padded buffer so every value is one unaligned 64-bit load: a value starts
+  // at most 7 bits into its first byte and has at most 32 bits.
+  unsigned char padded[16 * 32 + 8] = {};
+  std::memcpy(padded, in, size_t{16} * bit_width);
+  const uint64_t mask = (uint64_t{1} << bit_width) - 1;
+  uint64_t bit = 0;
+  for (uint32_t i = 0; i < kPostingBlockSize; ++i, bit += bit_width) {
+    uint64_t word;
+    std::memcpy(&word, padded + bit / 8, sizeof(word));
+    values[i] = static_cast<uint32_t>((word >> (bit % 8)) & mask);
+  }
+}
+
+uint32_t MaxBitWidth(const uint32_t* values) {
+  uint32_t all = 0;
+  for (uint32_t i = 0; i < kPostingBlockSize; ++i) all |= values[i];
+  return static_cast<uint32_t>(std::bit_width(all));
+}
+
+}  // namespace
+
+void EncodeBlockPostings(const std::vector<uint32_t>& docs, const std::vector<uint32_t>& freqs,
+                         bool with_freqs, std::string& out) {
+  const size_t num_full_blocks = docs.size() / kPostingBlockSize;
+  std::string blocks;
+  std::string skip;
+  uint32_t gaps[kPostingBlockSize];
+  uint32_t freq_values[kPostingBlockSize];
+  int64_t previous = -1;
+  int64_t previous_last = 0;
+  for (size_t block = 0; block < num_full_blocks; ++block) {
+    const size_t begin = block * kPostingBlockSize;
+    for (uint32_t i = 0; i < kPostingBlockSize; ++i) {
+      gaps[i] = static_cast<uint32_t>(docs[begin + i] - previous - 1);
+      previous = docs[begin + i];
+      if (with_freqs) freq_values[i] = freqs[begin + i] - 1;
+    }
+    const size_t start = blocks.size();
+    const uint32_t doc_width = MaxBitWidth(gaps);
+    blocks.push_back(static_cast<char>(doc_width));
+    PackBlock(gaps, doc_width, blocks);
+    if (with_freqs) {
+      const uint32_t freq_width = MaxBitWidth(freq_values);
+      blocks.push_back(static_cast<char>(freq_width));
+      PackBlock(freq_values, freq_width, blocks);
+    }
+    PutVarint(skip, static_cast<uint64_t>(previous - (block == 0 ? 0 : previous_last)));
+    PutVarint(skip, blocks.size() - start);
+    previous_last = previous;
+  }
+  for (size_t i = num_full_blocks * kPostingBlockSize; i < docs.size(); ++i) {
+    PutVarint(blocks, static_cast<uint64_t>(docs[i] - previous - 1));
+    previous = docs[i];
+  }
+  if (with_freqs) {
+    for (size_t i = num_full_blocks * kPostingBlockSize; i < docs.size(); ++i) {
+      PutVarint(blocks, freqs[i]);
+    }
+  }
+  out += skip;
+  out += blocks;
+}
+
+BlockPostingIterator::BlockPostingIterator(std::string_view bytes, uint64_t doc_freq,
+                                           uint32_t num_docs, bool with_freqs, bool decode_freqs)
+    : bytes_(bytes),
+      doc_freq_(doc_freq),
+      num_docs_(num_docs),
+      with_freqs_(with_freqs),
+      decode_freqs_(with_freqs && decode_freqs) {
+  std::fill(freqs_, freqs_ + kPostingBlockSize, 1u);
+  num_full_blocks_ = doc_freq / kPostingBlockSize;
+  // Each full block takes at least 3 bytes (2 of skip data, 1 bit width).
+  if (doc_freq > num_docs || num_full_blocks_ * 3 > bytes.size()) {
+    Fail(0);
+    return;
+  }
+  ByteReader reader(bytes);
+  block_last_doc_.resize(num_full_blocks_);
+  block_offset_.resize(num_full_blocks_ + 1);
+  std::vector<uint64_t> lengths(num_full_blocks_);
+  uint64_t last = 0;
+  for (uint64_t block = 0; block < num_full_blocks_; ++block) {
+    const uint64_t gap = reader.Varint();
+    lengths[block] = reader.Varint();
+    last = block == 0 ? gap : last + gap;
+    if (!reader.ok() || (block > 0 && gap == 0) || last >= num_docs) {
+      Fail(reader.position());
+      return;
+    }
+    block_last_doc_[block] = static_cast<uint32_t>(last);
+  }
+  uint64_t offset = reader.position();
+  for (uint64_t block = 0; block < num_full_blocks_; ++block) {
+    block_offset_[block] = offset;
+    if (lengths[block] > bytes.size() - offset) {
+      Fail(offset);
+      return;
+    }
+    offset += lengths[block];
+  }
+  block_offset_[num_full_blocks_] = offset;  // the tail
+  if (doc_freq == 0) return;
+  if (!LoadBlock(0)) return;
+  doc_ = docs_[0];
+}
+
+bool BlockPostingIterator::Fail(uint64_t offset) {
+  corrupt_ = true;
+  corrupt_offset_ = offset;
+  doc_ = kEnd;
+  block_count_ = 0;
+  return false;
+}
+
+bool BlockPostingIterator::LoadBlock(uint64_t block) {
+  block_ = block;
+  index_ = 0;
+  const int64_t previous_last = block == 0 ? -1 : static_cast<int64_t>(block_last_doc_[block - 1]);
+  if (block < num_full_blocks_) {
+    const uint64_t begin = block_offset_[block];
+    const uint64_t end = block_offset_[block + 1];  // the next block, or the tail
+    uint64_t at = begin;
+    auto read_packed = [&](uint32_t* values) {
+      if (at >= end) return false;
+      const auto width = static_cast<unsigned char>(bytes_[at]);
+      if (width > 32 || uint64_t{16} * width > end - at - 1) return false;
+      if (values != nullptr) {
+        UnpackBlock(reinterpret_cast<const unsigned char*>(bytes_.data() + at + 1), width, values);
+      }
+      at += 1 + uint64_t{16} * width;
+      return true;
+    };
+    if (!read_packed(docs_)) return Fail(at);
+    if (with_freqs_ && !decode_freqs_) {
+      if (!read_packed(nullptr)) return Fail(at);
+    } else if (with_freqs_) {
+      if (!read_packed(freqs_)) return Fail(at);
+      for (uint32_t& freq : freqs_) {
+        if (freq == UINT32_MAX) return Fail(at);
+        ++freq;
+      }
+    }
+    if (at != end) return Fail(at);
+    int64_t doc = previous_last;
+    for (uint32_t& value : docs_) {
+      doc += static_cast<int64_t>(value) + 1;
+      value = static_cast<uint32_t>(std::min<int64_t>(doc, UINT32_MAX));
+    }
+    if (doc != static_cast<int64_t>(block_last_doc_[block])) return Fail(begin);
+    block_count_ = kPostingBlockSize;
+    return true;
+  }
+  // The tail: fewer than 128 docs as varints.
+  const uint64_t begin = block_offset_[num_full_blocks_];
+  ByteReader reader(bytes_.substr(begin));
+  const auto count = static_cast<uint32_t>(doc_freq_ % kPostingBlockSize);
+  int64_t doc = previous_last;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t gap = reader.Varint();
+    doc += static_cast<int64_t>(std::min<uint64_t>(gap, UINT32_MAX)) + 1;
+    if (!reader.ok() || doc >= static_cast<int64_t>(num_docs_)) {
+      return Fail(begin + reader.position());
+    }
+    docs_[i] = static_cast<uint32_t>(doc);
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    uint64_t freq = 1;
+    if (with_freqs_) freq = reader.Varint();
+    if (!reader.ok() || freq == 0 || freq > UINT32_MAX) {
+      return Fail(begin + reader.position());
+    }
+    freqs_[i] = decode_freqs_ ? static_cast<uint32_t>(freq) : 1;
+  }
+  if (!reader.AtEnd()) return Fail(begin + reader.position());
+  block_count_ = count;
+  return true;
+}
+
+uint32_t BlockPostingIterator::NextBlock() {
+  const uint64_t num_blocks = num_full_blocks_ + (doc_freq_ % kPostingBlockSize != 0 ? 1 : 0);
+  if (block_ + 1 >= num_blocks) return doc_ = kEnd;
+  if (!LoadBlock(block_ + 1)) return kEnd;
+  return doc_ = docs_[0];
+}
+
+uint32_t BlockPostingIterator::SeekTo(uint32_t target) {
+  if (doc_ == kEnd || doc_ >= target) return doc_;
+  if (block_ < num_full_blocks_ && block_last_doc_[block_] < target) {
+    // Skip whole blocks: the first block whose last doc reaches the target, else the tail.
+    auto it = std::lower_bound(block_last_doc_.begin() + static_cast<std::ptrdiff_t>(block_) + 1,
+                               block_last_doc_.end(), target);
+    const auto block = static_cast<uint64_t>(it - block_last_doc_.begin());
+    if (block == num_full_blocks_ && doc_freq_ % kPostingBlockSize == 0) return doc_ = kEnd;
+    if (!LoadBlock(block)) return kEnd;
+  }
+  while (index_ < block_count_ && docs_[index_] < target) ++index_;
+  if (index_ < block_count_) return doc_ = docs_[index_];
+  // Only the tail can end below the target (full blocks were chosen by their last doc).
+  return doc_ = kEnd;
+}
+
+}  // namespace shale::index::internal

@@ -1,0 +1,386 @@
+// Format v2 features: positions and phrase queries, field norms and BM25 scoring, the bounded
+// top-k collector, and corruption robustness of the new sections (runs under ASan + UBSan).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fmt/format.h"
+#include "gtest/gtest.h"
+
+#include "index/split_format.h"
+
+namespace shale::index {
+namespace {
+
+QueryPtr Wrap(auto node, float boost = 1.0f) {
+  auto query = std::make_unique<Query>();
+  query->node = std::move(node);
+  query->boost = boost;
+  return query;
+}
+
+QueryPtr Phrase(std::string field, std::vector<std::string> terms, uint32_t slop = 0) {
+  return Wrap(PhraseQuery{std::move(field), std::move(terms), slop});
+}
+
+FieldMapping TextField(std::string name, IndexRecordOption record, bool fieldnorms = false) {
+  FieldMapping field;
+  field.name = std::move(name);
+  field.type = FieldType::kText;
+  field.record = record;
+  field.fieldnorms = fieldnorms;
+  return field;
+}
+
+DocMapping PhraseMapping() {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kDynamic;
+  mapping.field_mappings.push_back(TextField("body", IndexRecordOption::kPosition));
+  mapping.field_mappings.push_back(TextField("title", IndexRecordOption::kFreq));
+  mapping.field_mappings.push_back(TextField("plain", IndexRecordOption::kBasic, true));
+  return mapping;
+}
+
+std::string BuildSplit(const DocMapping& mapping, const std::vector<std::string>& docs,
+                       uint32_t docstore_blocksize = 1'000'000) {
+  auto processor = DocProcessor::Create(mapping);
+  EXPECT_TRUE(processor.ok()) << processor.status();
+  SplitWriterOptions options;
+  options.docstore_blocksize = docstore_blocksize;
+  auto writer = SplitWriter::Create(mapping, options);
+  EXPECT_TRUE(writer.ok()) << writer.status();
+  for (const std::string& json : docs) {
+    auto processed = (*processor)->Process(json);
+    EXPECT_TRUE(processed.ok()) << processed.status() << " " << json;
+    if (processed.ok()) (*writer)->AddDocument(*std::move(processed));
+  }
+  auto split = (*writer)->Finish();
+  EXPECT_TRUE(split.ok()) << split.status();
+  return split.ok() ? split->bytes : std::string();
+}
+
+std::unique_ptr<SplitReader> Open(std::string bytes) {
+  auto reader = SplitReader::Open(NewMemoryByteRangeSource("v2-split", std::move(bytes)));
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  return reader.ok() ? *std::move(reader) : nullptr;
+}
+
+absl::StatusOr<uint64_t> Count(const SplitReader& reader, const Query& query) {
+  SplitSearchRequest request;
+  request.top_k = 0;
+  auto result = reader.Search(query, request);
+  if (!result.ok()) return result.status();
+  return result->num_hits;
+}
+
+std::vector<uint32_t> Matching(const SplitReader& reader, const Query& query) {
+  SplitSearchRequest request;
+  request.top_k = 1000;
+  request.sort_by = {SortField{"_doc", SortOrder::kAsc}};
+  auto result = reader.Search(query, request);
+  EXPECT_TRUE(result.ok()) << result.status();
+  std::vector<uint32_t> docs;
+  if (result.ok()) {
+    for (const SplitHit& hit : result->hits) docs.push_back(hit.doc_id);
+  }
+  return docs;
+}
+
+const std::vector<std::string> kPhraseDocs = {
+    R"({"body":"the quick brown fox","title":"quick brown","plain":"quick brown"})",  // 0
+    R"({"body":"quick the brown fox","title":"brown quick","plain":"brown quick"})",  // 1
+    R"({"body":"quick red brown fox"})",                                              // 2
+    R"({"body":"quick red big brown fox"})",                                          // 3
+    R"({"body":["the quick", "brown fox"]})",                                         // 4
+    R"({"body":"Quick Brown quick brown QUICK"})",                                    // 5
+    R"({"body":"fox fox fox"})",                                                      // 6
+};
+
+TEST(PhraseTest, ExactPhrasesNeedConsecutivePositions) {
+  auto reader = Open(BuildSplit(PhraseMapping(), kPhraseDocs));
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick", "brown"})), (std::vector<uint32_t>{0, 5}));
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"brown", "fox"})),
+            (std::vector<uint32_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"the", "quick", "brown", "fox"})),
+            (std::vector<uint32_t>{0}));
+  // Terms are tokenized with the field's tokenizer.
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"QUICK", "Brown"})), (std::vector<uint32_t>{0, 5}));
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick brown"})), (std::vector<uint32_t>{0, 5}));
+  // A repeated term needs distinct positions.
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"fox", "fox"})), (std::vector<uint32_t>{6}));
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"fox", "fox", "fox", "fox"})),
+            (std::vector<uint32_t>{}));
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick", "missing"})), (std::vector<uint32_t>{}));
+  EXPECT_EQ(Matching(*reader, *Phrase("no_such_field", {"a", "b"})), (std::vector<uint32_t>{}));
+}
+
+TEST(PhraseTest, SlopAllowsExtraDistanceInOrder) {
+  auto reader = Open(BuildSplit(PhraseMapping(), kPhraseDocs));
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick", "brown"}, 1)),
+            (std::vector<uint32_t>{0, 1, 2, 5}));
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick", "brown"}, 2)),
+            (std::vector<uint32_t>{0, 1, 2, 3, 5}));
+  // In order only: "brown quick" does not match "quick brown" with a small slop.
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"brown", "quick"}, 0)), (std::vector<uint32_t>{5}));
+  // The slop is a total over the phrase: quick _ brown _ ... needs 1 + 0.
+  EXPECT_EQ(Matching(*reader, *Phrase("body", {"quick", "brown", "fox"}, 1)),
+            (std::vector<uint32_t>{0, 1, 2}));
+}
+
+TEST(PhraseTest, ValuesOfAMultiValuedFieldAreApart) {
+  auto reader = Open(BuildSplit(PhraseMapping(), kPhraseDocs));
+  ASSERT_NE(reader, nullptr);
+  auto docs = Matching(*reader, *Phrase("body", {"quick", "brown"}, 5));
+  EXPECT_EQ(std::count(docs.begin(), docs.end(), 4u), 0);
+}
+
+TEST(PhraseTest, MultiTokenTermQueryIsAPhraseOnPositionsFields) {
+  auto reader = Open(BuildSplit(PhraseMapping(), kPhraseDocs));
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("body", std::string("quick brown"))),
+            (std::vector<uint32_t>{0, 5}));
+  // Without positions: all tokens (v1 behaviour), and phrase queries are refused.
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("title", std::string("quick brown"))),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(Count(*reader, *Phrase("title", {"quick", "brown"})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Count(*reader, *Phrase("plain", {"quick", "brown"})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A one-term phrase is a term query, with or without positions.
+  EXPECT_EQ(*Count(*reader, *Phrase("title", {"quick"})), 2u);
+}
+
+// ---- BM25 ----
+
+SplitSearchResult ByScore(const SplitReader& reader, const Query& query, uint32_t top_k = 100) {
+  SplitSearchRequest request;
+  request.top_k = top_k;
+  request.sort_by = {SortField{"_score", SortOrder::kDesc}};
+  auto result = reader.Search(query, request);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *std::move(result) : SplitSearchResult{};
+}
+
+const std::vector<std::string> kScoreDocs = {
+    R"({"body":"error disk full"})",                                         // 0: short, tf 1
+    R"({"body":"error error disk full"})",                                   // 1: tf 2
+    R"({"body":"error in a very long message about nothing much at all"})",  // 2: long, tf 1
+    R"({"body":"all good"})",                                                // 3
+    R"({"body":"disk"})",                                                    // 4
+};
+
+TEST(Bm25Test, RanksByTermFrequencyAndFieldLength) {
+  auto reader = Open(BuildSplit(PhraseMapping(), kScoreDocs));
+  ASSERT_NE(reader, nullptr);
+  SplitSearchResult result = ByScore(*reader, *MakeTermQuery("body", std::string("error")));
+  ASSERT_EQ(result.num_hits, 3u);
+  ASSERT_EQ(result.hits.size(), 3u);
+  EXPECT_EQ(result.hits[0].doc_id, 1u);
+  EXPECT_EQ(result.hits[1].doc_id, 0u);
+  EXPECT_EQ(result.hits[2].doc_id, 2u);
+  EXPECT_GT(result.hits[0].score, result.hits[1].score);
+  EXPECT_GT(result.hits[1].score, result.hits[2].score);
+  // The sort key is the order-preserving encoding of the score.
+  EXPECT_GT(*result.hits[0].sort_keys[0], *result.hits[1].sort_keys[0]);
+
+  // Doc 0 by hand: N=5, df=3, tf=1, |d|=3, avgdl=(3+4+11+2+1)/5.
+  const double idf = std::log(1 + (5 - 3 + 0.5) / (3 + 0.5));
+  const double avgdl = 21.0 / 5;
+  const double expected = idf * 1 * 2.2 / (1 + 1.2 * (1 - 0.75 + 0.75 * 3 / avgdl));
+  EXPECT_NEAR(result.hits[1].score, expected, 1e-4);
+}
+
+TEST(Bm25Test, BoolSumsScoredClausesAndBoostMultiplies) {
+  auto reader = Open(BuildSplit(PhraseMapping(), kScoreDocs));
+  ASSERT_NE(reader, nullptr);
+  const float error0 = ByScore(*reader, *MakeTermQuery("body", std::string("error"))).hits[1].score;
+  SplitSearchResult disk = ByScore(*reader, *MakeTermQuery("body", std::string("disk")));
+  float disk0 = 0;
+  for (const SplitHit& hit : disk.hits) {
+    if (hit.doc_id == 0) disk0 = hit.score;
+  }
+  ASSERT_GT(disk0, 0);
+
+  BoolQuery must_should;
+  must_should.must.push_back(MakeTermQuery("body", std::string("error")));
+  must_should.should.push_back(MakeTermQuery("body", std::string("disk")));
+  SplitSearchResult both = ByScore(*reader, *Wrap(std::move(must_should)));
+  EXPECT_EQ(both.num_hits, 3u);
+  for (const SplitHit& hit : both.hits) {
+    if (hit.doc_id == 0) {
+      EXPECT_NEAR(hit.score, error0 + disk0, 1e-5);
+    }
+  }
+
+  BoolQuery filtered;
+  filtered.must.push_back(MakeTermQuery("body", std::string("error")));
+  filtered.filter.push_back(MakeTermQuery("body", std::string("disk")));
+  filtered.must_not.push_back(MakeTermQuery("body", std::string("nothing")));
+  SplitSearchResult only_must = ByScore(*reader, *Wrap(std::move(filtered)));
+  ASSERT_EQ(only_must.num_hits, 2u);
+  for (const SplitHit& hit : only_must.hits) {
+    if (hit.doc_id == 0) {
+      EXPECT_NEAR(hit.score, error0, 1e-5);
+    }
+  }
+
+  auto boosted = Wrap(TermQuery{"body", std::string("error")}, 3.0f);
+  SplitSearchResult tripled = ByScore(*reader, *boosted);
+  EXPECT_NEAR(tripled.hits[1].score, 3 * error0, 1e-5);
+}
+
+TEST(Bm25Test, PhraseAndConstantScoreQueries) {
+  auto reader = Open(BuildSplit(PhraseMapping(), kScoreDocs));
+  ASSERT_NE(reader, nullptr);
+  SplitSearchResult phrase = ByScore(*reader, *Phrase("body", {"disk", "full"}));
+  ASSERT_EQ(phrase.num_hits, 2u);
+  EXPECT_EQ(phrase.hits[0].doc_id, 0u);  // shorter than doc 1
+  EXPECT_GT(phrase.hits[0].score, phrase.hits[1].score);
+  SplitSearchResult all = ByScore(*reader, *MakeAllQuery());
+  ASSERT_EQ(all.hits.size(), 5u);
+  for (const SplitHit& hit : all.hits) EXPECT_EQ(hit.score, 1.0f);
+  EXPECT_EQ(all.hits[0].doc_id, 0u);  // ties by doc id
+}
+
+// ---- collector ----
+
+TEST(CollectorTest, BoundedHeapMatchesFullSortAndStopsEarlyByDocId) {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kDynamic;
+  std::vector<std::string> docs;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 3000; ++i) {
+    docs.push_back(fmt::format(R"({{"n":{},"k":"w{}"}})", rng() % 500, rng() % 3));
+  }
+  auto reader = Open(BuildSplit(mapping, docs, 8 * 1024));
+  ASSERT_NE(reader, nullptr);
+  auto query = MakeTermQuery("k", std::string("w1"));
+  SplitSearchRequest all_hits;
+  all_hits.top_k = 3000;
+  all_hits.sort_by = {SortField{"n", SortOrder::kDesc}, SortField{"_doc", SortOrder::kAsc}};
+  auto everything = reader->Search(*query, all_hits);
+  ASSERT_TRUE(everything.ok()) << everything.status();
+  for (uint32_t top_k : {1u, 7u, 100u}) {
+    SplitSearchRequest request = all_hits;
+    request.top_k = top_k;
+    auto top = reader->Search(*query, request);
+    ASSERT_TRUE(top.ok());
+    EXPECT_EQ(top->num_hits, everything->num_hits);
+    ASSERT_EQ(top->hits.size(), top_k);
+    for (uint32_t i = 0; i < top_k; ++i) {
+      EXPECT_EQ(top->hits[i].doc_id, everything->hits[i].doc_id) << i;
+    }
+  }
+  SplitSearchRequest by_doc;
+  by_doc.top_k = 10;
+  by_doc.sort_by = {SortField{"_doc", SortOrder::kAsc}};
+  by_doc.count_all = false;
+  auto early = reader->Search(*query, by_doc);
+  ASSERT_TRUE(early.ok());
+  EXPECT_GE(early->num_hits, 10u);
+  EXPECT_LE(early->num_hits, everything->num_hits);
+  ASSERT_EQ(early->hits.size(), 10u);
+  by_doc.count_all = true;
+  auto counted = reader->Search(*query, by_doc);
+  ASSERT_TRUE(counted.ok());
+  EXPECT_EQ(counted->num_hits, everything->num_hits);
+  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(early->hits[i].doc_id, counted->hits[i].doc_id);
+
+  by_doc.count_all = false;
+  by_doc.sort_by = {SortField{"_doc", SortOrder::kDesc}};
+  auto early_desc = reader->Search(*query, by_doc);
+  by_doc.count_all = true;
+  auto counted_desc = reader->Search(*query, by_doc);
+  ASSERT_TRUE(early_desc.ok() && counted_desc.ok());
+  EXPECT_GE(early_desc->num_hits, 10u);
+  EXPECT_EQ(counted_desc->num_hits, everything->num_hits);
+  ASSERT_EQ(early_desc->hits.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(early_desc->hits[i].doc_id, counted_desc->hits[i].doc_id);
+    if (i > 0) {
+      EXPECT_LT(early_desc->hits[i].doc_id, early_desc->hits[i - 1].doc_id);
+    }
+  }
+
+  SplitSearchRequest three_keys = all_hits;
+  three_keys.sort_by.push_back(SortField{"_score", SortOrder::kDesc});
+  EXPECT_EQ(reader->Search(*query, three_keys).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- block postings and leapfrog intersection ----
+
+TEST(IntersectionTest, RequiredTermClausesMatchBruteForce) {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kDynamic;
+  std::vector<std::string> docs;
+  std::vector<std::array<uint32_t, 3>> values;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 20'000; ++i) {
+    // a: dense (2 values), b: medium (10), c: sparse (400).
+    std::array<uint32_t, 3> v = {static_cast<uint32_t>(rng() % 2),
+                                 static_cast<uint32_t>(rng() % 10),
+                                 static_cast<uint32_t>(rng() % 400)};
+    values.push_back(v);
+    docs.push_back(fmt::format(R"({{"a":{},"b":"b{}","c":{}}})", v[0], v[1], v[2]));
+  }
+  auto reader = Open(BuildSplit(mapping, docs, 64 * 1024));
+  ASSERT_NE(reader, nullptr);
+  for (uint32_t a = 0; a < 2; ++a) {
+    for (uint32_t b : {0u, 3u}) {
+      for (uint32_t c : {7u, 399u, 1000u}) {
+        BoolQuery query;
+        query.must.push_back(MakeTermQuery("a", uint64_t{a}));
+        query.filter.push_back(MakeTermQuery("b", fmt::format("b{}", b)));
+        query.must.push_back(MakeTermQuery("c", uint64_t{c}));
+        auto expected =
+            static_cast<uint64_t>(std::count_if(values.begin(), values.end(), [&](const auto& v) {
+              return v[0] == a && v[1] == b && v[2] == c;
+            }));
+        auto count = Count(*reader, *Wrap(std::move(query)));
+        ASSERT_TRUE(count.ok()) << count.status();
+        EXPECT_EQ(*count, expected) << a << " " << b << " " << c;
+      }
+    }
+  }
+  BoolQuery dense;
+  dense.filter.push_back(MakeTermQuery("a", uint64_t{1}));
+  dense.filter.push_back(MakeTermQuery("b", std::string("b4")));
+  auto expected = static_cast<uint64_t>(std::count_if(
+      values.begin(), values.end(), [](const auto& v) { return v[0] == 1 && v[1] == 4; }));
+  EXPECT_EQ(*Count(*reader, *Wrap(std::move(dense))), expected);
+}
+
+// ---- corruption ----
+
+TEST(V2CorruptionTest, FlippedBytesNeverCrash) {
+  std::string bytes = BuildSplit(PhraseMapping(), kPhraseDocs);
+  ASSERT_FALSE(bytes.empty());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string corrupt = bytes;
+    corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
+    auto reader = SplitReader::Open(NewMemoryByteRangeSource("corrupt", corrupt));
+    if (!reader.ok()) {
+      EXPECT_EQ(reader.status().code(), absl::StatusCode::kDataLoss) << reader.status();
+      continue;
+    }
+    for (const QueryPtr& query :
+         {Phrase("body", {"quick", "brown"}, 1), MakeTermQuery("body", std::string("fox"))}) {
+      SplitSearchRequest request;
+      request.sort_by = {SortField{"_score", SortOrder::kDesc}};
+      auto result = (*reader)->Search(*query, request);
+      if (!result.ok()) {
+        EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss)
+            << "byte " << i << ": " << result.status();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace shale::index
