@@ -5,7 +5,8 @@
 //                            ::testing::Values(StorageFactory{"ram", [] { ... }}),
 //                            StorageFactoryName);
 //
-// Each test calls the factory once and expects a fresh, empty storage.
+// Each test calls the factory once and expects a fresh, empty storage. A factory that returns
+// an Unimplemented status skips the test with that message (e.g. a test server is missing).
 #pragma once
 
 #include <functional>
