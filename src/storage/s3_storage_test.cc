@@ -1,7 +1,10 @@
 // Runs the storage conformance suite and S3-specific tests against s3rver, a local
-// S3-compatible server (npm package installed in tests/s3 by tools/install_deps.sh). s3rver
-// checks SigV4 signatures, so these tests also verify our signing. Every test is skipped when
-// s3rver is not installed. Traffic goes to 127.0.0.1 only.
+// S3-compatible server (npm package installed in tests/s3 by tools/install_deps.sh). Every test
+// is skipped when s3rver is not installed. Traffic goes to 127.0.0.1 only.
+// s3rver 3.7.1 limits: it checks access key ids but not SigV4 signatures (s3_util_test checks
+// ours against an independent computation), and it writes objects in place, so concurrent
+// overwrites of one key are not atomic (that conformance test is skipped for it). Its
+// continuation tokens use DES, which Node 20 only offers with --openssl-legacy-provider.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -101,7 +105,24 @@ class S3rver : public ::testing::Environment {
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    const int spawn_error = posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), environ);
+    std::vector<std::string> env_strings;
+    std::string node_options = "NODE_OPTIONS=--openssl-legacy-provider";
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      const std::string_view text(*entry);
+      if (text.starts_with("NODE_OPTIONS=")) {
+        node_options += fmt::format(" {}", text.substr(13));
+      } else {
+        env_strings.emplace_back(text);
+      }
+    }
+    env_strings.push_back(node_options);
+    std::vector<char*> env;
+    for (std::string& entry : env_strings) {
+      env.push_back(entry.data());
+    }
+    env.push_back(nullptr);
+    const int spawn_error =
+        posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);
     if (spawn_error != 0) {
       pid_ = 0;
@@ -177,10 +198,6 @@ const ::testing::Environment* const kEnvironment = [] {
     GTEST_SKIP() << S3rver::instance->skip_reason();       \
   }
 
-absl::StatusOr<std::unique_ptr<Storage>> MakeS3Storage() {
-  return S3rver::instance->NewStorage(S3rver::instance->Options());
-}
-
 RetryOptions FastRetries(int max_attempts) {
   RetryOptions options;
   options.max_attempts = max_attempts;
@@ -188,6 +205,11 @@ RetryOptions FastRetries(int max_attempts) {
   options.max_delay = absl::Milliseconds(10);
   return options;
 }
+
+absl::StatusOr<std::unique_ptr<Storage>> MakeS3Storage() {
+  return S3rver::instance->NewStorage(S3rver::instance->Options());
+}
+
 
 // S3 behind a storage that fails 20% of the calls, behind retries.
 absl::StatusOr<std::unique_ptr<Storage>> MakeRetryingFlakyS3Storage() {
@@ -200,10 +222,13 @@ absl::StatusOr<std::unique_ptr<Storage>> MakeRetryingFlakyS3Storage() {
                             FastRetries(10));
 }
 
+constexpr bool kS3rverPutsAreAtomic = false;
+
 INSTANTIATE_TEST_SUITE_P(S3, StorageConformanceTest,
-                         ::testing::Values(StorageFactory{"s3", MakeS3Storage},
+                         ::testing::Values(StorageFactory{"s3", MakeS3Storage, kS3rverPutsAreAtomic},
                                            StorageFactory{"s3_retrying_flaky",
-                                                          MakeRetryingFlakyS3Storage}),
+                                                          MakeRetryingFlakyS3Storage,
+                                                          kS3rverPutsAreAtomic}),
                          testing::StorageFactoryName);
 
 TEST(S3StorageTest, MultipartUploadRoundTrips) {
@@ -226,9 +251,15 @@ TEST(S3StorageTest, MultipartUploadRoundTrips) {
             data.substr(boundary - 3, 6));
 }
 
+// s3rver deletes the keys of a multi-object delete concurrently and races on removing their
+// now-empty folders, answering 500 now and then; retries (as in production) absorb it.
+std::unique_ptr<Storage> MakeRetryingS3Storage() {
+  return NewRetryingStorage(MakeS3Storage().value(), FastRetries(5));
+}
+
 TEST(S3StorageTest, KeysWithSpecialCharactersRoundTrip) {
   SKIP_WITHOUT_S3RVER();
-  std::unique_ptr<Storage> storage = MakeS3Storage().value();
+  std::unique_ptr<Storage> storage = MakeRetryingS3Storage();
   const std::vector<std::string> paths = {"dir/a b+c=d&e.txt", "dir/ü<>'\"", "dir/~x_y-z.1"};
   for (const std::string& path : paths) {
     ASSERT_TRUE(storage->Put(path, path).ok()) << path;
@@ -237,13 +268,14 @@ TEST(S3StorageTest, KeysWithSpecialCharactersRoundTrip) {
   std::vector<std::string> sorted = paths;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(storage->List("dir/").value_or(std::vector<std::string>{}), sorted);
-  ASSERT_TRUE(storage->BulkDelete(paths).ok());
+  const absl::Status deleted = storage->BulkDelete(paths);
+  ASSERT_TRUE(deleted.ok()) << deleted;
   EXPECT_TRUE(storage->List("").value_or(std::vector<std::string>{"x"}).empty());
 }
 
 TEST(S3StorageTest, ListFollowsContinuationTokens) {
   SKIP_WITHOUT_S3RVER();
-  std::unique_ptr<Storage> storage = MakeS3Storage().value();
+  std::unique_ptr<Storage> storage = MakeRetryingS3Storage();
   constexpr int kNumFiles = 1010;  // more than one page of 1000 keys
   constexpr int kNumThreads = 8;
   std::atomic<int> failures{0};
@@ -267,14 +299,15 @@ TEST(S3StorageTest, ListFollowsContinuationTokens) {
   EXPECT_EQ(listed->front(), "f00000");
   EXPECT_EQ(listed->back(), fmt::format("f{:05}", kNumFiles - 1));
   std::vector<std::string> paths = *listed;
-  ASSERT_TRUE(storage->BulkDelete(paths).ok());  // two requests of at most 1000 keys
+  const absl::Status deleted = storage->BulkDelete(paths);  // two requests of <= 1000 keys
+  ASSERT_TRUE(deleted.ok()) << deleted;
   EXPECT_TRUE(storage->List("").value_or(std::vector<std::string>{"x"}).empty());
 }
 
-TEST(S3StorageTest, WrongSecretIsPermissionDenied) {
+TEST(S3StorageTest, UnknownAccessKeyIsPermissionDenied) {
   SKIP_WITHOUT_S3RVER();
   S3Options options = S3rver::instance->Options();
-  options.secret_access_key = "wrong";
+  options.access_key_id = "UNKNOWN";
   std::unique_ptr<Storage> storage = S3rver::instance->NewStorage(options).value();
   const absl::Status status = storage->Put("f", "x");
   EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;

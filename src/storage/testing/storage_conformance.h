@@ -24,6 +24,9 @@ namespace shale::storage::testing {
 struct StorageFactory {
   std::string name;  // used in test names: letters, digits and '_' only
   std::function<absl::StatusOr<std::unique_ptr<Storage>>()> make;
+  // false skips ConcurrentPutsOfOneFileAreAtomic: only for test servers known not to replace
+  // objects atomically (s3rver writes in place; real S3 is atomic).
+  bool atomic_overwrites = true;
 };
 
 // Prints the factory's name in test failure messages.
