@@ -28,3 +28,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# s3rver, the local S3-compatible server of the storage integration tests (storage_s3_test).
+# Installed from tests/s3/package-lock.json into tests/s3/node_modules (not committed).
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -x "$REPO_ROOT/tests/s3/node_modules/.bin/s3rver" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "install_deps: installing s3rver into tests/s3"
+    npm ci --prefix "$REPO_ROOT/tests/s3" --no-audit --no-fund
+  else
+    echo "install_deps: npm not found; storage_s3_test will be skipped" >&2
+  fi
+fi

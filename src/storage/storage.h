@@ -1,5 +1,5 @@
 // Storage: the one interface through which Shale reads and writes files: splits, metastore
-// files, the WAL's remote copies. Implementations: local files, RAM (tests), S3 (later);
+// files, the WAL's remote copies. Implementations: local files, RAM (tests), S3;
 // decorators add retries, timeouts, counting, caching and prefixes. Paths are relative to the
 // storage's root uri and use '/' separators; they never start with '/' nor contain "..".
 //
@@ -62,15 +62,47 @@ absl::StatusOr<std::unique_ptr<Storage>> NewLocalStorage(const Uri& root);
 // In-memory storage (tests). `root` is a ram:// uri.
 std::unique_ptr<Storage> NewRamStorage(const Uri& root);
 
+// Options of the S3 client. A storage-level copy of the node's `storage.s3` config (storage sits
+// below config/ and never includes it).
+struct S3Options {
+  // "http://127.0.0.1:9000" or "https://s3.eu-west-1.amazonaws.com". Empty: AWS for `region`.
+  std::string endpoint;
+  // Signing region. Empty: us-east-1.
+  std::string region;
+  // true: http://endpoint/bucket/key (MinIO, s3rver); false: http://bucket.endpoint/key.
+  bool force_path_style_access = false;
+  // Empty: read AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment; when those are
+  // unset too, requests are sent unsigned (public buckets).
+  std::string access_key_id;
+  std::string secret_access_key;
+  // Limit on one HTTP request, connection included.
+  int64_t request_timeout_ms = 60'000;
+  int64_t connect_timeout_ms = 5'000;
+  // Put() of bodies larger than this uses a multipart upload with parts of `multipart_part_size`
+  // bytes (S3 requires at least 5 MiB for every part but the last).
+  uint64_t multipart_threshold = 64ULL << 20;
+  uint64_t multipart_part_size = 16ULL << 20;
+};
+
+// S3 storage rooted at `root` (s3://bucket or s3://bucket/prefix): objects are named
+// `prefix/path`. InvalidArgument for other uris or invalid options. Does no network I/O.
+// Errors: NotFound for missing objects, OutOfRange for ranges past the end, PermissionDenied
+// for 403, Unavailable for 5xx answers, timeouts and connection failures (retryable); every
+// message names the object and the HTTP status.
+absl::StatusOr<std::unique_ptr<Storage>> NewS3Storage(const Uri& root, const S3Options& options);
+
 // Resolves uris into storages. RAM storages are shared per uri so tests can reopen them.
 // Thread safety: thread-safe.
 class StorageResolver {
  public:
   virtual ~StorageResolver() = default;
-  // InvalidArgument for protocols that no implementation serves (s3 until the storage issue).
+  // InvalidArgument for protocols that no implementation serves (postgres).
   virtual absl::StatusOr<std::shared_ptr<Storage>> Resolve(const Uri& uri) = 0;
 };
 
+// s3:// uris resolve to retrying(counting(S3 storage)) built with `s3_options`, one per uri.
+std::unique_ptr<StorageResolver> NewStorageResolver(const S3Options& s3_options);
+// Same with default S3Options (AWS endpoints, credentials from the environment).
 std::unique_ptr<StorageResolver> NewStorageResolver();
 
 }  // namespace shale::storage

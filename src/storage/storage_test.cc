@@ -99,11 +99,51 @@ TEST(StorageResolverTest, SharesRamStoragePerUri) {
   EXPECT_FALSE(resolver->Resolve(other).value()->Exists("f").value());
 }
 
-TEST(StorageResolverTest, S3IsNotAvailableYet) {
-  std::unique_ptr<StorageResolver> resolver = NewStorageResolver();
-  const absl::Status status = resolver->Resolve(Uri::Parse("s3://bucket/prefix").value()).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("s3 storage is not available yet"), std::string::npos);
+// Resolving does no network I/O; the endpoint is a closed loopback port.
+TEST(StorageResolverTest, ResolvesS3UrisToOneStoragePerUri) {
+  S3Options options;
+  options.endpoint = "http://127.0.0.1:1";
+  options.force_path_style_access = true;
+  options.access_key_id = "key";
+  options.secret_access_key = "secret";
+  std::unique_ptr<StorageResolver> resolver = NewStorageResolver(options);
+  const Uri uri = Uri::Parse("s3://bucket/prefix").value();
+  absl::StatusOr<std::shared_ptr<Storage>> storage = resolver->Resolve(uri);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ((*storage)->uri(), uri);
+  EXPECT_EQ(resolver->Resolve(uri).value(), *storage);
+}
+
+TEST(S3StorageTest, RejectsInvalidUrisAndOptions) {
+  S3Options options;
+  EXPECT_EQ(NewS3Storage(Uri::Parse("ram:///x").value(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(NewS3Storage(Uri::Parse("s3://bucket/a/../b").value(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.endpoint = "127.0.0.1:9000";
+  EXPECT_EQ(NewS3Storage(Uri::Parse("s3://bucket").value(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.endpoint = "ftp://127.0.0.1";
+  EXPECT_EQ(NewS3Storage(Uri::Parse("s3://bucket").value(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.endpoint = "http://127.0.0.1:1";
+  options.access_key_id = "key";
+  EXPECT_EQ(NewS3Storage(Uri::Parse("s3://bucket").value(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(S3StorageTest, ConnectionFailuresAreUnavailableAndNameTheObject) {
+  S3Options options;
+  options.endpoint = "http://127.0.0.1:1";  // nothing listens on port 1
+  options.force_path_style_access = true;
+  options.access_key_id = "key";
+  options.secret_access_key = "secret";
+  std::unique_ptr<Storage> storage =
+      NewS3Storage(Uri::Parse("s3://bucket/prefix").value(), options).value();
+  const absl::Status status = storage->GetAll("dir/file").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_NE(status.message().find("s3://bucket/prefix/dir/file"), std::string::npos) << status;
+  EXPECT_EQ(storage->Put("../x", "y").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(StorageResolverTest, PostgresIsNotAStorage) {

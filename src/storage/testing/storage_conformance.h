@@ -5,7 +5,8 @@
 //                            ::testing::Values(StorageFactory{"ram", [] { ... }}),
 //                            StorageFactoryName);
 //
-// Each test calls the factory once and expects a fresh, empty storage.
+// Each test calls the factory once and expects a fresh, empty storage. A factory that returns
+// an Unimplemented status skips the test with that message (e.g. a test server is missing).
 #pragma once
 
 #include <functional>
@@ -23,6 +24,9 @@ namespace shale::storage::testing {
 struct StorageFactory {
   std::string name;  // used in test names: letters, digits and '_' only
   std::function<absl::StatusOr<std::unique_ptr<Storage>>()> make;
+  // false skips ConcurrentPutsOfOneFileAreAtomic: only for test servers known not to replace
+  // objects atomically (s3rver writes in place; real S3 is atomic).
+  bool atomic_overwrites = true;
 };
 
 // Prints the factory's name in test failure messages.
