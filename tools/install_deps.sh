@@ -33,10 +33,16 @@ fi
 # Installed from tests/s3/package-lock.json into tests/s3/node_modules (not committed).
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -x "$REPO_ROOT/tests/s3/node_modules/.bin/s3rver" ]; then
-  if command -v npm >/dev/null 2>&1; then
-    echo "install_deps: installing s3rver into tests/s3"
-    npm ci --prefix "$REPO_ROOT/tests/s3" --no-audit --no-fund
-  else
-    echo "install_deps: npm not found; storage_s3_test will be skipped" >&2
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "install_deps: npm is missing; run as root or install nodejs and npm" >&2
+      exit 1
+    fi
+    echo "install_deps: installing nodejs and npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm
   fi
+  echo "install_deps: installing s3rver into tests/s3"
+  npm ci --prefix "$REPO_ROOT/tests/s3" --no-audit --no-fund
 fi

@@ -60,6 +60,16 @@ HttpResponse IndexingStatsResponse(indexing::IngestService* ingest) {
   return response;
 }
 
+storage::S3Options S3OptionsFromConfig(const config::S3StorageConfig& s3) {
+  storage::S3Options options;
+  options.endpoint = s3.endpoint.value_or("");
+  options.region = s3.region.value_or("");
+  options.force_path_style_access = s3.force_path_style_access;
+  options.access_key_id = s3.access_key_id.value_or("");
+  options.secret_access_key = s3.secret_access_key.value_or("");
+  return options;
+}
+
 }  // namespace
 
 absl::Status RunNode(const config::NodeConfig& config) {
@@ -77,7 +87,8 @@ absl::Status RunNode(const config::NodeConfig& config) {
         fmt::format("cannot create data_dir `{}`: {}", config.data_dir, error.message()));
   }
 
-  std::unique_ptr<storage::StorageResolver> storage_resolver = storage::NewStorageResolver();
+  std::unique_ptr<storage::StorageResolver> storage_resolver =
+      storage::NewStorageResolver(S3OptionsFromConfig(config.s3));
   ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
                    OpenMetastore(config, *storage_resolver));
 
