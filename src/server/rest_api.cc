@@ -13,6 +13,7 @@
 #include "common/time_util.h"
 #include "common/uri.h"
 #include "fmt/format.h"
+#include "query/aggregation_parser.h"
 #include "query/query_language.h"
 #include "split/split_store.h"
 
@@ -128,6 +129,10 @@ std::string RenderSearchResponse(const search::SearchResponse& response) {
   out += std::to_string(response.elapsed_time_micros);
   out += ",\"errors\":";
   out += DumpJson(nlohmann::json(response.errors));
+  if (response.aggregations.has_value()) {
+    out += ",\"aggregations\":";
+    out += *response.aggregations;
+  }
   out += "}";
   return out;
 }
@@ -636,6 +641,26 @@ HttpResponse RestApi::Search(const HttpRequest& request, const std::string& inde
     auto value = ParseBool("count_all", **count_all);
     if (!value.ok()) return ErrorResponse(value.status());
     search_request.count_all = *value;
+  }
+  // `aggs`: a JSON object in a body, or its JSON text (body string or query parameter).
+  {
+    nlohmann::json aggs_from_text;
+    const nlohmann::json* aggs = nullptr;
+    if (has_body && body.contains("aggs")) aggs = &body["aggs"];
+    const std::string* aggs_param = request.QueryParam("aggs");
+    if (aggs != nullptr && aggs->is_string()) aggs_param = aggs->get_ptr<const std::string*>();
+    if ((aggs == nullptr || aggs->is_string()) && aggs_param != nullptr) {
+      aggs_from_text = nlohmann::json::parse(*aggs_param, nullptr, /*allow_exceptions=*/false);
+      if (aggs_from_text.is_discarded()) {
+        return MessageResponse(400, "parameter `aggs` must be a JSON object");
+      }
+      aggs = &aggs_from_text;
+    }
+    if (aggs != nullptr && !aggs->is_null()) {
+      auto aggregation = query::ParseAggregations(*aggs);
+      if (!aggregation.ok()) return ErrorResponse(aggregation.status());
+      search_request.aggregation = *std::move(aggregation);
+    }
   }
   SHALE_PARAM_OR_400(format, "format");
   bool pretty = false;
