@@ -231,6 +231,19 @@ absl::StatusOr<nlohmann::json> FinalizeLevel(const std::vector<AggregationSpec>&
   return json;
 }
 
+// Buckets of a rendered aggregations object, nested ones included.
+uint64_t CountRenderedBuckets(const nlohmann::json& level) {
+  uint64_t count = 0;
+  for (const auto& [name, agg] : level.items()) {
+    if (!agg.is_object()) continue;
+    auto buckets = agg.find("buckets");
+    if (buckets == agg.end() || !buckets->is_array()) continue;
+    count += buckets->size();
+    for (const nlohmann::json& bucket : *buckets) count += CountRenderedBuckets(bucket);
+  }
+  return count;
+}
+
 }  // namespace
 
 std::string FormatEpochMillis(int64_t millis) {
@@ -252,7 +265,10 @@ std::string FormatEpochMillis(int64_t millis) {
 
 absl::StatusOr<nlohmann::json> FinalizeAggregations(
     const std::vector<index::AggregationSpec>& specs, const index::IntermediateAggs& aggs) {
-  return FinalizeLevel(specs, aggs);
+  ASSIGN_OR_RETURN(nlohmann::json json, FinalizeLevel(specs, aggs));
+  // Filling empty histogram buckets under many parent buckets can multiply the bucket count.
+  if (CountRenderedBuckets(json) > index::kMaxAggregationBuckets) return TooManyBuckets();
+  return json;
 }
 
 }  // namespace shale::search

@@ -22,8 +22,8 @@
 
 namespace shale::search {
 
-// InvalidArgument "aggregation exceeds 65000 buckets" when filling empty histogram buckets would
-// produce more than index::kMaxAggregationBuckets buckets.
+// InvalidArgument "aggregation exceeds 65000 buckets" when the rendered result (empty histogram
+// buckets filled, nested buckets included) holds more than index::kMaxAggregationBuckets buckets.
 absl::StatusOr<nlohmann::json> FinalizeAggregations(
     const std::vector<index::AggregationSpec>& specs, const index::IntermediateAggs& aggs);
 
