@@ -377,5 +377,85 @@ TEST_F(RestApiTest, AggregationsAreExactAcrossSplits) {
   EXPECT_FALSE(Json(Call("GET", "/api/v1/agg-logs/search?query=*")).contains("aggregations"));
 }
 
+// The documents and some requests of the Quickwit REST scenario aggregations/0001.
+TEST_F(RestApiTest, ElasticSearchEndpointAnswersScenarioAggregations) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", R"({
+    "version": "0.8", "index_id": "aggregations",
+    "doc_mapping": {"mode": "dynamic", "dynamic_mapping": {"tokenizer": "default", "fast": true},
+      "field_mappings": [
+        {"name": "date", "type": "datetime", "input_formats": ["rfc3339"],
+         "fast_precision": "seconds", "fast": true}]}})").status,
+            200);
+  const std::string first =
+      R"({"name": "Albert", "response": 100, "id": 1, "date": "2015-01-01T12:10:30Z", "host": "192.168.0.10", "tags": ["nice"]}
+{"name": "Fred", "response": 100, "id": 3, "date": "2015-01-01T12:10:30Z", "host": "192.168.0.1", "tags": ["nice"]}
+{"name": "Manfred", "response": 120, "id": 13, "date": "2015-01-11T12:10:30Z", "host": "192.168.0.11", "tags": ["nice"]}
+{"name": "Horst", "id": 2, "date": "2015-01-01T11:11:30Z", "host": "192.168.0.10", "tags": ["nice", "cool"]}
+{"name": "Fritz", "response": 30, "id": 5, "host": "192.168.0.1", "tags": ["nice", "cool"]}
+)";
+  const std::string second =
+      R"({"name": "Fritz", "response": 30, "id": 0}
+{"name": "Fritz", "response": 30, "id": 0}
+{"name": "Holger", "response": 30, "id": 4, "date": "2015-02-06T00:00:00Z", "host": "192.168.0.10"}
+{"name": "Werner", "response": 20, "id": 5, "date": "2015-01-02T00:00:00Z", "host": "192.168.0.10"}
+{"name": "Bernhard", "response": 130, "id": 14, "date": "2015-02-16T00:00:00Z"}
+)";
+  ASSERT_EQ(Call("POST", "/api/v1/aggregations/ingest?commit=force", first).status, 200);
+  ASSERT_EQ(Call("POST", "/api/v1/aggregations/ingest?commit=force", second).status, 200);
+
+  auto aggregations = [&](const std::string& body) {
+    const HttpResponse response = Call("GET", "/api/v1/_elastic/aggregations/_search", body);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return Json(response)["aggregations"];
+  };
+  nlohmann::json aggs = aggregations(R"({"query": {"match_all": {}}, "aggs": {"date_histo":
+      {"date_histogram": {"field": "date", "fixed_interval": "30d", "offset": "-4d",
+                          "extended_bounds": {"min": 1420070400000, "max": 1425254400000}},
+       "aggs": {"response": {"stats": {"field": "response"}}}}}})");
+  EXPECT_EQ(aggs["date_histo"]["buckets"].dump(),
+            R"([{"doc_count":5,"key":1420070400000.0,"key_as_string":"2015-01-01T00:00:00Z",)"
+            R"("response":{"avg":85.0,"count":4,"max":120.0,"min":20.0,"sum":340.0}},)"
+            R"({"doc_count":2,"key":1422662400000.0,"key_as_string":"2015-01-31T00:00:00Z",)"
+            R"("response":{"avg":80.0,"count":2,"max":130.0,"min":30.0,"sum":160.0}},)"
+            R"({"doc_count":0,"key":1425254400000.0,"key_as_string":"2015-03-02T00:00:00Z",)"
+            R"("response":{"avg":null,"count":0,"max":null,"min":null,"sum":0.0}}])");
+
+  aggs = aggregations(R"({"query": {"bool": {"must": [{"exists": {"field": "response"}}]}},
+      "aggs": {"date_histo": {"date_histogram": {"field": "date", "fixed_interval": "30d",
+                                                 "offset": "-4d"}}}})");
+  EXPECT_EQ(aggs["date_histo"]["buckets"][0]["doc_count"], 4);
+  EXPECT_EQ(aggs["date_histo"]["buckets"][1]["doc_count"], 2);
+
+  aggs = aggregations(R"({"query": {"match_all": {}}, "aggs": {"my_range": {"range": {
+      "field": "response",
+      "ranges": [{"to": 50, "key": "fast"}, {"from": 50, "to": 80, "key": "medium"},
+                 {"from": 80, "key": "slow"}]}}}})");
+  EXPECT_EQ(aggs["my_range"]["buckets"].dump(),
+            R"([{"doc_count":5,"key":"fast","to":50.0},)"
+            R"({"doc_count":0,"from":50.0,"key":"medium","to":80.0},)"
+            R"({"doc_count":4,"from":80.0,"key":"slow"}])");
+
+  aggs = aggregations(R"({"query": {"match_all": {}}, "aggs": {
+      "hosts": {"terms": {"field": "host"}}, "tags": {"terms": {"field": "tags"}}}})");
+  EXPECT_EQ(aggs["hosts"].dump(),
+            R"({"buckets":[{"doc_count":4,"key":"192.168.0.10"},{"doc_count":2,"key":"192.168.0.1"},)"
+            R"({"doc_count":1,"key":"192.168.0.11"}],"doc_count_error_upper_bound":0,)"
+            R"("sum_other_doc_count":0})");
+  EXPECT_EQ(aggs["tags"]["buckets"].dump(),
+            R"([{"doc_count":5,"key":"nice"},{"doc_count":2,"key":"cool"}])");
+
+  const HttpResponse hits = Call("POST", "/api/v1/_elastic/aggregations/_search",
+                                 R"({"query": {"term": {"name": "Fritz"}}, "size": 2})");
+  ASSERT_EQ(hits.status, 200) << hits.body;
+  const nlohmann::json hits_json = Json(hits);
+  EXPECT_EQ(hits_json["hits"]["total"]["value"], 3);
+  EXPECT_EQ(hits_json["hits"]["hits"].size(), 2u);
+  EXPECT_FALSE(hits_json.contains("aggregations"));
+  EXPECT_EQ(Call("POST", "/api/v1/_elastic/aggregations/_search",
+                 R"({"query": {"fuzzy": {"name": "x"}}})").status,
+            400);
+}
+
 }  // namespace
 }  // namespace shale::server
+
