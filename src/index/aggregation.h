@@ -114,11 +114,11 @@ struct IntermediateBucket {
 
 // The intermediate result of one AggregationSpec. Only the members of its kind are used.
 struct IntermediateAgg {
-  MetricPartial metric;                                    // metric kinds
-  std::map<std::string, IntermediateBucket> text_terms;    // terms on text values
-  std::map<double, IntermediateBucket> numeric_terms;      // terms on numeric values
-  std::map<int64_t, IntermediateBucket> histogram;         // bucket index -> bucket
-  std::vector<IntermediateBucket> ranges;                  // one per range, in spec order
+  MetricPartial metric;                                  // metric kinds
+  std::map<std::string, IntermediateBucket> text_terms;  // terms on text values
+  std::map<double, IntermediateBucket> numeric_terms;    // terms on numeric values
+  std::map<int64_t, IntermediateBucket> histogram;       // bucket index -> bucket
+  std::vector<IntermediateBucket> ranges;                // one per range, in spec order
 };
 
 using IntermediateAggs = std::vector<IntermediateAgg>;

@@ -158,7 +158,8 @@ void ExpectSameAggs(const IntermediateAggs& a, const IntermediateAggs& b) {
     ExpectSameMaps(a[i].numeric_terms, b[i].numeric_terms);
     ExpectSameMaps(a[i].histogram, b[i].histogram);
     ASSERT_EQ(a[i].ranges.size(), b[i].ranges.size());
-    for (size_t r = 0; r < a[i].ranges.size(); ++r) ExpectSameBucket(a[i].ranges[r], b[i].ranges[r]);
+    for (size_t r = 0; r < a[i].ranges.size(); ++r)
+      ExpectSameBucket(a[i].ranges[r], b[i].ranges[r]);
   }
 }
 

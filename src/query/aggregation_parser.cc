@@ -8,8 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/status_macros.h"
 #include "fmt/format.h"
+
+#include "common/status_macros.h"
 
 namespace shale::query {
 namespace {
@@ -79,16 +80,15 @@ absl::StatusOr<double> Millis(const std::string& name, const std::string& key,
   return *millis;
 }
 
-absl::Status ParseExtendedBounds(const std::string& name, const nlohmann::json& bounds,
-                                 bool dates, AggregationSpec& spec) {
+absl::Status ParseExtendedBounds(const std::string& name, const nlohmann::json& bounds, bool dates,
+                                 AggregationSpec& spec) {
   if (!bounds.is_object()) return Invalid(name, "`extended_bounds` must be an object");
   for (const auto& [key, value] : bounds.items()) {
     if (key != "min" && key != "max") {
       return Invalid(name, fmt::format("unknown key `{}` in `extended_bounds`", key));
     }
-    absl::StatusOr<double> bound =
-        dates ? Millis(name, "extended_bounds." + key, value)
-              : Number(name, "extended_bounds." + key, value);
+    absl::StatusOr<double> bound = dates ? Millis(name, "extended_bounds." + key, value)
+                                         : Number(name, "extended_bounds." + key, value);
     if (!bound.ok()) return bound.status();
     (key == "min" ? spec.extended_bounds_min : spec.extended_bounds_max) = *bound;
   }
@@ -106,8 +106,8 @@ absl::Status ParseTermsOrder(const std::string& name, const nlohmann::json& orde
   } else if (it.key() == "_key" || it.key() == "_term") {
     spec.order_key = index::TermsOrderKey::kKey;
   } else {
-    return Invalid(name, fmt::format("unsupported order key `{}` (expected `_count` or `_key`)",
-                                     it.key()));
+    return Invalid(
+        name, fmt::format("unsupported order key `{}` (expected `_count` or `_key`)", it.key()));
   }
   if (!it.value().is_string() ||
       (it.value().get<std::string>() != "asc" && it.value().get<std::string>() != "desc")) {
@@ -196,8 +196,8 @@ absl::Status ParseParams(const std::string& name, const nlohmann::json& params,
   }
   if (spec.field.empty()) return Invalid(name, fmt::format("`{}` requires a `field`", type));
   if ((is_histogram || is_date) && !has_interval) {
-    return Invalid(name, fmt::format("`{}` requires `{}`", type,
-                                     is_date ? "fixed_interval" : "interval"));
+    return Invalid(
+        name, fmt::format("`{}` requires `{}`", type, is_date ? "fixed_interval" : "interval"));
   }
   if ((is_histogram || is_date) && !(spec.interval > 0)) {
     return Invalid(name, "the interval must be positive");
@@ -279,8 +279,8 @@ absl::StatusOr<double> ParseDurationMillis(const std::string& text) {
   } else if (unit == "d") {
     unit_millis = 86'400'000;
   } else {
-    return absl::InvalidArgumentError(fmt::format(
-        "invalid duration `{}`: the unit must be one of ms, s, m, h, d", text));
+    return absl::InvalidArgumentError(
+        fmt::format("invalid duration `{}`: the unit must be one of ms, s, m, h, d", text));
   }
   return sign * static_cast<double>(amount) * unit_millis;
 }

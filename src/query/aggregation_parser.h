@@ -10,6 +10,7 @@
 #pragma once
 
 #include "absl/status/statusor.h"
+
 #include "index/aggregation.h"
 #include "nlohmann/json.hpp"
 

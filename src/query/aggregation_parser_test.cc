@@ -8,8 +8,8 @@
 namespace shale::query {
 namespace {
 
-using ::testing::HasSubstr;
 using index::AggregationKind;
+using ::testing::HasSubstr;
 
 absl::StatusOr<index::AggregationRequest> Parse(const std::string& text) {
   return ParseAggregations(nlohmann::json::parse(text));

@@ -4,8 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "common/status_macros.h"
 #include "fmt/format.h"
+
+#include "common/status_macros.h"
 
 namespace shale::query {
 namespace {

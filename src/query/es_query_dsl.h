@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "nlohmann/json.hpp"
 
 namespace shale::query {

@@ -6,9 +6,10 @@
 #include <optional>
 #include <utility>
 
+#include "fmt/format.h"
+
 #include "common/json_util.h"
 #include "common/status_macros.h"
-#include "fmt/format.h"
 
 namespace shale::search {
 namespace {
@@ -51,7 +52,8 @@ nlohmann::json MetricJson(const AggregationSpec& spec, const index::MetricPartia
   nlohmann::json json = nlohmann::json::object();
   switch (spec.kind) {
     case AggregationKind::kAvg:
-      json["value"] = empty ? null_value : nlohmann::json(metric.sum / static_cast<double>(metric.count));
+      json["value"] =
+          empty ? null_value : nlohmann::json(metric.sum / static_cast<double>(metric.count));
       break;
     case AggregationKind::kSum:
       json["value"] = metric.sum;
@@ -69,7 +71,8 @@ nlohmann::json MetricJson(const AggregationSpec& spec, const index::MetricPartia
       json["count"] = metric.count;
       json["min"] = empty ? null_value : nlohmann::json(metric.min);
       json["max"] = empty ? null_value : nlohmann::json(metric.max);
-      json["avg"] = empty ? null_value : nlohmann::json(metric.sum / static_cast<double>(metric.count));
+      json["avg"] =
+          empty ? null_value : nlohmann::json(metric.sum / static_cast<double>(metric.count));
       json["sum"] = metric.sum;
       break;
   }

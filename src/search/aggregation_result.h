@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "index/aggregation.h"
 #include "nlohmann/json.hpp"
 

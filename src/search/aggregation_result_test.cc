@@ -80,7 +80,8 @@ TEST(AggregationResultTest, HistogramFillsEmptyBucketsWithinExtendedBounds) {
 
 TEST(AggregationResultTest, RangeKeysAndMetrics) {
   AggregationSpec range = Spec("r", AggregationKind::kRange);
-  range.ranges = {{std::nullopt, 50.0, std::nullopt}, {50.0, 80.0, std::string("medium")},
+  range.ranges = {{std::nullopt, 50.0, std::nullopt},
+                  {50.0, 80.0, std::string("medium")},
                   {80.0, std::nullopt, std::nullopt}};
   std::vector<AggregationSpec> specs = {range, Spec("avg", AggregationKind::kAvg),
                                         Spec("sum", AggregationKind::kSum),

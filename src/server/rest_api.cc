@@ -709,10 +709,13 @@ HttpResponse RestApi::ElasticSearch(const HttpRequest& request, const std::strin
       if (!query.ok()) return ErrorResponse(query.status());
       search_request.query = *std::move(query);
     } else if (key == "size" || key == "from") {
-      if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<int64_t>() >= 0)) {
+      const bool non_negative =
+          value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
+      if (!non_negative) {
         return MessageResponse(400, fmt::format("`{}` must be a non-negative integer", key));
       }
-      const auto number = static_cast<uint32_t>(std::min<uint64_t>(value.get<uint64_t>(), 1'000'000'000));
+      const auto number =
+          static_cast<uint32_t>(std::min<uint64_t>(value.get<uint64_t>(), 1'000'000'000));
       (key == "size" ? search_request.max_hits : search_request.start_offset) = number;
     } else if (key == "aggs" || key == "aggregations") {
       auto aggregation = query::ParseAggregations(value);
