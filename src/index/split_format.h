@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "index/aggregation.h"
 #include "index/doc_mapping.h"
 #include "index/query.h"
 
@@ -159,6 +160,15 @@ class SplitReader {
   // Runs `query` and the collector described by `request`.
   virtual absl::StatusOr<SplitSearchResult> Search(const Query& query,
                                                    const SplitSearchRequest& request) const = 0;
+  // Runs `query` with the time filter of `request` (its top_k, sort_by and count_all are ignored)
+  // and feeds the fast field values of the matching docs to the aggregations of `aggregation`.
+  // Returns one IntermediateAgg per requested aggregation, in request order. InvalidArgument
+  // naming the field when an aggregated field exists in the split but is not fast, and
+  // "aggregation exceeds 65000 buckets" when the split's result holds more buckets. A field
+  // absent from the split contributes nothing.
+  virtual absl::StatusOr<IntermediateAggs> Aggregate(
+      const Query& query, const SplitSearchRequest& request,
+      const AggregationRequest& aggregation) const = 0;
   // Returns the stored document `doc_id` as JSON text (stored fields, datetimes in the field's
   // output_format).
   virtual absl::StatusOr<std::string> FetchDocument(uint32_t doc_id) const = 0;

@@ -42,6 +42,7 @@ namespace {
 using internal::ByteReader;
 using internal::ChunkRef;
 using internal::ColumnKind;
+using internal::DecodeF64;
 using internal::DecodeI64;
 using internal::EncodeF64;
 using internal::EncodeI64;
@@ -262,6 +263,26 @@ struct EncodedInterval {
 
 using Int128 = __int128;
 
+// One fast field value fed to an aggregation: a number (datetimes in epoch milliseconds) or a
+// term of a text column.
+struct AggValue {
+  bool is_text = false;
+  double number = 0;
+  std::string_view text;
+};
+
+// An AggregationSpec with the split's columns of its field (none when the split lacks the field).
+struct ResolvedAgg {
+  const AggregationSpec* spec = nullptr;
+  std::vector<std::shared_ptr<const Column>> columns;
+  std::vector<ResolvedAgg> sub_aggregations;
+  std::vector<AggValue> scratch;  // values of the current doc
+};
+
+struct AggCollectContext {
+  uint64_t num_buckets = 0;
+};
+
 class SplitReaderImpl final : public SplitReader {
  public:
   SplitReaderImpl(std::shared_ptr<ByteRangeSource> source, internal::Footer footer)
@@ -371,6 +392,29 @@ class SplitReaderImpl final : public SplitReader {
       hit.sort_keys.assign(candidate.keys.begin(),
                            candidate.keys.begin() + static_cast<std::ptrdiff_t>(num_keys));
       result.hits.push_back(std::move(hit));
+    }
+    return result;
+  }
+
+  absl::StatusOr<IntermediateAggs> Aggregate(
+      const Query& query, const SplitSearchRequest& request,
+      const AggregationRequest& aggregation) const override {
+    std::vector<ResolvedAgg> resolved;
+    RETURN_IF_ERROR(ResolveAggs(aggregation.aggregations, resolved));
+    ASSIGN_OR_RETURN(DocSet matches, Eval(query, nullptr));
+    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+      RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
+    }
+    IntermediateAggs result = MakeEmptyAggs(aggregation.aggregations);
+    AggCollectContext context;
+    context.num_buckets = CountBuckets(result);
+    matches.ForEachUntil([&](uint32_t doc) {
+      CollectAggs(resolved, result, doc, context);
+      return context.num_buckets <= kMaxAggregationBuckets;
+    });
+    if (context.num_buckets > kMaxAggregationBuckets) {
+      return absl::InvalidArgumentError(
+          fmt::format("aggregation exceeds {} buckets", kMaxAggregationBuckets));
     }
     return result;
   }
@@ -841,6 +885,162 @@ class SplitReaderImpl final : public SplitReader {
     absl::MutexLock lock(&mu_);
     columns_.emplace(field_index, shared);
     return shared;
+  }
+
+  // ---- aggregations ----
+
+  absl::Status ResolveAggs(const std::vector<AggregationSpec>& specs,
+                           std::vector<ResolvedAgg>& out) const {
+    out.resize(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const AggregationSpec& spec = specs[i];
+      ResolvedAgg& resolved = out[i];
+      resolved.spec = &spec;
+      const std::vector<uint32_t>& ids = FieldIds(spec.field);
+      for (uint32_t id : ids) {
+        const FieldEntry& field = footer_.hotcache.fields[id];
+        if (field.column.kind == ColumnKind::kNone) continue;
+        ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+        resolved.columns.push_back(std::move(column));
+      }
+      if (!ids.empty() && resolved.columns.empty()) {
+        return absl::InvalidArgumentError(
+            fmt::format("field `{}` of aggregation `{}` is not a fast field", spec.field,
+                        spec.name));
+      }
+      RETURN_IF_ERROR(ResolveAggs(spec.sub_aggregations, resolved.sub_aggregations));
+    }
+    return absl::OkStatus();
+  }
+
+  static void DocValues(const std::vector<std::shared_ptr<const Column>>& columns, uint32_t doc,
+                        std::vector<AggValue>& out) {
+    out.clear();
+    for (const std::shared_ptr<const Column>& column : columns) {
+      auto [begin, end] = column->Range(doc);
+      for (uint64_t i = begin; i < end; ++i) {
+        const uint64_t raw = column->RawValue(i);
+        AggValue value;
+        if (column->field->column.kind == ColumnKind::kTextDict) {
+          if (raw >= column->dict.size()) continue;
+          value.is_text = true;
+          value.text = column->dict[raw];
+        } else {
+          switch (column->field->type) {
+            case FieldType::kI64:
+              value.number = static_cast<double>(DecodeI64(raw));
+              break;
+            case FieldType::kF64:
+              value.number = DecodeF64(raw);
+              break;
+            case FieldType::kDatetime:
+              value.number = static_cast<double>(DecodeI64(raw)) / 1000.0;
+              break;
+            default:
+              value.number = static_cast<double>(raw);
+              break;
+          }
+        }
+        out.push_back(value);
+      }
+    }
+  }
+
+  template <typename Map, typename Key>
+  static IntermediateBucket& BucketFor(Map& buckets, const Key& key,
+                                       const AggregationSpec& spec, AggCollectContext& context) {
+    auto it = buckets.find(key);
+    if (it != buckets.end()) return it->second;
+    context.num_buckets += 1 + CountBuckets(MakeEmptyAggs(spec.sub_aggregations));
+    return buckets.emplace(key, MakeEmptyBucket(spec.sub_aggregations)).first->second;
+  }
+
+  static void CollectInBucket(ResolvedAgg& agg, IntermediateBucket& bucket, uint32_t doc,
+                              AggCollectContext& context) {
+    ++bucket.doc_count;
+    CollectAggs(agg.sub_aggregations, bucket.sub_aggregations, doc, context);
+  }
+
+  static void CollectAggs(std::vector<ResolvedAgg>& aggs, IntermediateAggs& out, uint32_t doc,
+                          AggCollectContext& context) {
+    for (size_t i = 0; i < aggs.size(); ++i) {
+      ResolvedAgg& agg = aggs[i];
+      const AggregationSpec& spec = *agg.spec;
+      IntermediateAgg& state = out[i];
+      DocValues(agg.columns, doc, agg.scratch);
+      const std::vector<AggValue>& values = agg.scratch;
+      switch (spec.kind) {
+        case AggregationKind::kAvg:
+        case AggregationKind::kSum:
+        case AggregationKind::kMin:
+        case AggregationKind::kMax:
+        case AggregationKind::kStats:
+          for (const AggValue& value : values) {
+            if (!value.is_text) state.metric.Add(value.number);
+          }
+          break;
+        case AggregationKind::kValueCount:
+          state.metric.count += values.size();
+          break;
+        case AggregationKind::kTerms: {
+          if (values.empty()) {
+            if (spec.missing_text.has_value()) {
+              CollectInBucket(agg, BucketFor(state.text_terms, *spec.missing_text, spec, context),
+                              doc, context);
+            } else if (spec.missing_number.has_value()) {
+              CollectInBucket(
+                  agg, BucketFor(state.numeric_terms, *spec.missing_number, spec, context), doc,
+                  context);
+            }
+            break;
+          }
+          for (size_t v = 0; v < values.size(); ++v) {
+            bool seen = false;
+            for (size_t w = 0; w < v && !seen; ++w) {
+              seen = values[w].is_text == values[v].is_text &&
+                     (values[v].is_text ? values[w].text == values[v].text
+                                        : values[w].number == values[v].number);
+            }
+            if (seen) continue;
+            if (values[v].is_text) {
+              CollectInBucket(
+                  agg, BucketFor(state.text_terms, std::string(values[v].text), spec, context),
+                  doc, context);
+            } else {
+              CollectInBucket(agg, BucketFor(state.numeric_terms, values[v].number, spec, context),
+                              doc, context);
+            }
+          }
+          break;
+        }
+        case AggregationKind::kHistogram:
+        case AggregationKind::kDateHistogram: {
+          std::vector<int64_t> indexes;
+          for (const AggValue& value : values) {
+            if (value.is_text || !std::isfinite(value.number)) continue;
+            const double index = std::floor((value.number - spec.offset) / spec.interval);
+            if (!(std::fabs(index) < 9.0e18)) continue;
+            indexes.push_back(static_cast<int64_t>(index));
+          }
+          std::sort(indexes.begin(), indexes.end());
+          indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+          for (int64_t index : indexes) {
+            CollectInBucket(agg, BucketFor(state.histogram, index, spec, context), doc, context);
+          }
+          break;
+        }
+        case AggregationKind::kRange:
+          for (size_t r = 0; r < spec.ranges.size() && r < state.ranges.size(); ++r) {
+            const AggregationRange& range = spec.ranges[r];
+            const bool hit = std::any_of(values.begin(), values.end(), [&](const AggValue& v) {
+              return !v.is_text && (!range.from.has_value() || v.number >= *range.from) &&
+                     (!range.to.has_value() || v.number < *range.to);
+            });
+            if (hit) CollectInBucket(agg, state.ranges[r], doc, context);
+          }
+          break;
+      }
+    }
   }
 
   enum class SortKind { kDoc, kScore, kColumn };

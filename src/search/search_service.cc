@@ -6,12 +6,14 @@
 #include <utility>
 
 #include "absl/synchronization/blocking_counter.h"
+#include "common/json_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/uri.h"
 #include "fmt/format.h"
 #include "index/split_format.h"
 #include "query/query_language.h"
+#include "search/aggregation_result.h"
 #include "split/split_store.h"
 
 namespace shale::search {
@@ -59,6 +61,7 @@ struct LeafResult {
   std::string split_id;
   std::unique_ptr<index::SplitReader> reader;
   index::SplitSearchResult result;
+  index::IntermediateAggs aggs;
   absl::Status status;
 };
 
@@ -311,6 +314,12 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   SearchResponse response;
   if (request.start_timestamp_secs.has_value() && request.end_timestamp_secs.has_value() &&
       *request.start_timestamp_secs >= *request.end_timestamp_secs) {
+    if (request.aggregation.has_value()) {
+      const auto& specs = request.aggregation->aggregations;
+      ASSIGN_OR_RETURN(nlohmann::json aggregations,
+                       FinalizeAggregations(specs, index::MakeEmptyAggs(specs)));
+      response.aggregations = DumpJson(aggregations);
+    }
     response.elapsed_time_micros = stopwatch.ElapsedMicros();
     return response;  // empty time range
   }
@@ -378,11 +387,20 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
         result.status = reader.status();
       } else {
         auto searched = (*reader)->Search(*target.query, leaf_request);
-        if (searched.ok()) {
+        if (searched.ok() && request.aggregation.has_value()) {
+          auto aggregated =
+              (*reader)->Aggregate(*target.query, leaf_request, *request.aggregation);
+          if (aggregated.ok()) {
+            result.aggs = std::move(aggregated).value();
+          } else {
+            result.status = aggregated.status();
+          }
+        }
+        if (!searched.ok()) {
+          result.status = searched.status();
+        } else if (result.status.ok()) {
           result.result = std::move(searched).value();
           result.reader = std::move(reader).value();
-        } else {
-          result.status = searched.status();
         }
       }
       pending.DecrementCount();
@@ -395,6 +413,10 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   pending.Wait();
 
   std::vector<HitRef> all_hits;
+  index::IntermediateAggs merged_aggs;
+  if (request.aggregation.has_value()) {
+    merged_aggs = index::MakeEmptyAggs(request.aggregation->aggregations);
+  }
   for (size_t i = 0; i < leaves.size(); ++i) {
     const LeafResult& leaf = leaves[i];
     if (!leaf.status.ok()) {
@@ -402,6 +424,10 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
       response.errors.push_back(
           fmt::format("split {}: {}", leaf.split_id, leaf.status.ToString()));
       continue;
+    }
+    if (request.aggregation.has_value()) {
+      RETURN_IF_ERROR(
+          index::MergeAggs(request.aggregation->aggregations, merged_aggs, leaf.aggs));
     }
     response.num_hits += leaf.result.num_hits;
     for (const index::SplitHit& hit : leaf.result.hits) all_hits.push_back({i, &hit});
@@ -425,6 +451,11 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
       }
       response.hits.push_back(std::move(document).value());
     }
+  }
+  if (request.aggregation.has_value()) {
+    ASSIGN_OR_RETURN(nlohmann::json aggregations,
+                     FinalizeAggregations(request.aggregation->aggregations, merged_aggs));
+    response.aggregations = DumpJson(aggregations);
   }
   response.elapsed_time_micros = stopwatch.ElapsedMicros();
   return response;

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
 #include "common/thread_pool.h"
+#include "index/aggregation.h"
 #include "metastore/metastore.h"
 #include "storage/storage.h"
 
@@ -40,6 +41,8 @@ struct SearchRequest {
   // Overrides the index's default search fields when non-empty.
   std::vector<std::string> search_fields;
   bool count_all = true;
+  // Elasticsearch-style aggregations computed over all the matching docs (exact across splits).
+  std::optional<index::AggregationRequest> aggregation;
 };
 
 struct SearchResponse {
@@ -47,6 +50,9 @@ struct SearchResponse {
   std::vector<std::string> hits;  // each a JSON object as text
   int64_t elapsed_time_micros = 0;
   std::vector<std::string> errors;
+  // Set when the request has an aggregation: the Elasticsearch-shaped `aggregations` object as
+  // JSON text.
+  std::optional<std::string> aggregations;
 };
 
 struct SearchServiceOptions {
@@ -68,7 +74,8 @@ class SearchService {
   SearchService& operator=(const SearchService&) = delete;
   ~SearchService();
 
-  // InvalidArgument for a bad query, bad sort field or limits exceeded; NotFound for an unknown
+  // InvalidArgument for a bad query, bad sort field, limits exceeded, an aggregation on a field
+  // that is not fast or with more than 65000 buckets; NotFound for an unknown
   // index. A split that fails to open or search is reported in `errors` (it is not silently
   // dropped) and the others still answer.
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request);

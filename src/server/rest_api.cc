@@ -13,6 +13,8 @@
 #include "common/time_util.h"
 #include "common/uri.h"
 #include "fmt/format.h"
+#include "query/aggregation_parser.h"
+#include "query/es_query_dsl.h"
 #include "query/query_language.h"
 #include "split/split_store.h"
 
@@ -128,6 +130,10 @@ std::string RenderSearchResponse(const search::SearchResponse& response) {
   out += std::to_string(response.elapsed_time_micros);
   out += ",\"errors\":";
   out += DumpJson(nlohmann::json(response.errors));
+  if (response.aggregations.has_value()) {
+    out += ",\"aggregations\":";
+    out += *response.aggregations;
+  }
   out += "}";
   return out;
 }
@@ -280,6 +286,10 @@ HttpResponse RestApi::Route(HttpRequest& request) {
   if (n == 4 && segments[3] == "search") {
     if (method != "GET" && method != "POST") return MessageResponse(405, "method not allowed");
     return Search(request, segments[2]);
+  }
+  if (n == 5 && segments[2] == "_elastic" && segments[4] == "_search") {
+    if (method != "GET" && method != "POST") return MessageResponse(405, "method not allowed");
+    return ElasticSearch(request, segments[3]);
   }
   return MessageResponse(404, fmt::format("route `{} {}` not found", method, request.path));
 }
@@ -637,6 +647,26 @@ HttpResponse RestApi::Search(const HttpRequest& request, const std::string& inde
     if (!value.ok()) return ErrorResponse(value.status());
     search_request.count_all = *value;
   }
+  // `aggs`: a JSON object in a body, or its JSON text (body string or query parameter).
+  {
+    nlohmann::json aggs_from_text;
+    const nlohmann::json* aggs = nullptr;
+    if (has_body && body.contains("aggs")) aggs = &body["aggs"];
+    const std::string* aggs_param = request.QueryParam("aggs");
+    if (aggs != nullptr && aggs->is_string()) aggs_param = aggs->get_ptr<const std::string*>();
+    if ((aggs == nullptr || aggs->is_string()) && aggs_param != nullptr) {
+      aggs_from_text = nlohmann::json::parse(*aggs_param, nullptr, /*allow_exceptions=*/false);
+      if (aggs_from_text.is_discarded()) {
+        return MessageResponse(400, "parameter `aggs` must be a JSON object");
+      }
+      aggs = &aggs_from_text;
+    }
+    if (aggs != nullptr && !aggs->is_null()) {
+      auto aggregation = query::ParseAggregations(*aggs);
+      if (!aggregation.ok()) return ErrorResponse(aggregation.status());
+      search_request.aggregation = *std::move(aggregation);
+    }
+  }
   SHALE_PARAM_OR_400(format, "format");
   bool pretty = false;
   if (format->has_value()) {
@@ -657,6 +687,80 @@ HttpResponse RestApi::Search(const HttpRequest& request, const std::string& inde
     http_response.body = DumpJson(nlohmann::json::parse(http_response.body, nullptr, false), 2);
   }
   return http_response;
+}
+
+HttpResponse RestApi::ElasticSearch(const HttpRequest& request, const std::string& index_id) {
+  if (services_.search == nullptr) {
+    return MessageResponse(503, "no searcher is available on this node");
+  }
+  nlohmann::json body = nlohmann::json::object();
+  if (!request.body.empty() && request.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      return MessageResponse(400, "search request body must be a JSON object");
+    }
+  }
+  search::SearchRequest search_request;
+  search_request.index_id = index_id;
+  search_request.max_hits = 10;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "query") {
+      auto query = query::EsQueryToQueryLanguage(value);
+      if (!query.ok()) return ErrorResponse(query.status());
+      search_request.query = *std::move(query);
+    } else if (key == "size" || key == "from") {
+      const bool non_negative =
+          value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
+      if (!non_negative) {
+        return MessageResponse(400, fmt::format("`{}` must be a non-negative integer", key));
+      }
+      const auto number =
+          static_cast<uint32_t>(std::min<uint64_t>(value.get<uint64_t>(), 1'000'000'000));
+      (key == "size" ? search_request.max_hits : search_request.start_offset) = number;
+    } else if (key == "aggs" || key == "aggregations") {
+      auto aggregation = query::ParseAggregations(value);
+      if (!aggregation.ok()) return ErrorResponse(aggregation.status());
+      search_request.aggregation = *std::move(aggregation);
+    } else if (key == "track_total_hits") {
+      if (value.is_boolean()) search_request.count_all = value.get<bool>();
+    } else {
+      return MessageResponse(400, fmt::format("unsupported search body key `{}`", key));
+    }
+  }
+  for (const char* name : {"size", "from"}) {
+    if (const std::string* text = request.QueryParam(name)) {
+      auto value = ParseInt(name, *text);
+      if (!value.ok()) return ErrorResponse(value.status());
+      if (*value < 0) return MessageResponse(400, fmt::format("`{}` must not be negative", name));
+      const auto number = static_cast<uint32_t>(std::min<int64_t>(*value, 1'000'000'000));
+      (std::string(name) == "size" ? search_request.max_hits : search_request.start_offset) =
+          number;
+    }
+  }
+  auto response = services_.search->Search(search_request);
+  if (!response.ok()) return ErrorResponse(response.status());
+  nlohmann::json hits = nlohmann::json::array();
+  for (const std::string& hit : response->hits) {
+    nlohmann::json source = nlohmann::json::parse(hit, nullptr, /*allow_exceptions=*/false);
+    if (source.is_discarded()) continue;
+    hits.push_back({{"_index", index_id}, {"_score", nullptr}, {"_source", std::move(source)}});
+  }
+  nlohmann::json out = {
+      {"took", response->elapsed_time_micros / 1000},
+      {"timed_out", false},
+      {"_shards",
+       {{"total", 1}, {"successful", response->errors.empty() ? 1 : 0}, {"skipped", 0},
+        {"failed", response->errors.empty() ? 0 : 1}}},
+      {"hits",
+       {{"total", {{"value", response->num_hits}, {"relation", "eq"}}},
+        {"max_score", nullptr},
+        {"hits", std::move(hits)}}},
+  };
+  if (response->aggregations.has_value()) {
+    out["aggregations"] =
+        nlohmann::json::parse(*response->aggregations, nullptr, /*allow_exceptions=*/false);
+  }
+  return JsonResponse(200, out);
 }
 
 }  // namespace shale::server

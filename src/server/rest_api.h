@@ -47,6 +47,9 @@ class RestApi {
   HttpResponse DeleteIndex(const HttpRequest& request, const std::string& index_id);
   HttpResponse Ingest(HttpRequest& request, const std::string& index_id);
   HttpResponse Search(const HttpRequest& request, const std::string& index_id);
+  // GET/POST /api/v1/_elastic/{index}/_search: a subset of Elasticsearch's search (query DSL of
+  // query/es_query_dsl.h, size, from, aggs) answered in Elasticsearch's response shape.
+  HttpResponse ElasticSearch(const HttpRequest& request, const std::string& index_id);
 
   // Deletes the split files of every split of the index and their records. Returns the deleted
   // files as Quickwit's [{file_name, file_size_bytes}].

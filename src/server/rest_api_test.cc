@@ -2,7 +2,12 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
+#include <map>
+
 #include "common/ulid.h"
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 
 namespace shale::server {
@@ -231,3 +236,226 @@ TEST_F(RestApiTest, InvalidUtf8InRejectedLinesAndQueriesIsRenderedNotThrown) {
 
 }  // namespace
 }  // namespace shale::server
+
+namespace shale::server {
+namespace {
+
+constexpr char kAggIndexConfig[] = R"({
+  "version": "0.8", "index_id": "agg-logs",
+  "doc_mapping": {"field_mappings": [
+      {"name": "ts", "type": "datetime", "fast": true},
+      {"name": "host", "type": "text", "tokenizer": "raw", "fast": true},
+      {"name": "latency", "type": "f64", "fast": true},
+      {"name": "message", "type": "text"}],
+    "timestamp_field": "ts"},
+  "search_settings": {"default_search_fields": ["message"]}
+})";
+
+std::string PercentEncode(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+TEST_F(RestApiTest, AggregationsAreExactAcrossSplits) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kAggIndexConfig).status, 200);
+  constexpr int64_t kBase = 1'700'000'000;
+  const char* const hosts[] = {"web-1", "web-2", "db-1", "cache"};
+  // Hours 0, 1 and 3 after kBase hold docs; the hour bucket(s) in between stay empty.
+  const int64_t hour_offsets[] = {0, 3600, 3 * 3600 + 60};
+  std::map<std::string, uint64_t> host_counts;
+  std::map<int64_t, std::pair<uint64_t, double>> hour_buckets;  // key millis -> (docs, latency sum)
+  uint64_t latency_count = 0;
+  double latency_sum = 0;
+  double latency_min = 1e300;
+  double latency_max = -1e300;
+  int doc_number = 0;
+  for (int split = 0; split < 3; ++split) {
+    std::string batch;
+    for (int i = 0; i < 40; ++i, ++doc_number) {
+      const int64_t ts = kBase + hour_offsets[(doc_number * 7) % 3] + doc_number;
+      const std::string host = hosts[(doc_number * 5 + doc_number / 3) % 4];
+      const double latency = static_cast<double>((doc_number * 37) % 500) * 0.5;
+      batch += fmt::format(R"({{"ts": {}, "host": "{}", "latency": {}, "message": "req {}"}})",
+                           ts, host, latency, doc_number);
+      batch += "\n";
+      ++host_counts[host];
+      const int64_t key = ts * 1000 / 3'600'000 * 3'600'000;
+      hour_buckets[key].first += 1;
+      hour_buckets[key].second += latency;
+      ++latency_count;
+      latency_sum += latency;
+      latency_min = std::min(latency_min, latency);
+      latency_max = std::max(latency_max, latency);
+    }
+    const HttpResponse ingested = Call("POST", "/api/v1/agg-logs/ingest?commit=force", batch);
+    ASSERT_EQ(ingested.status, 200) << ingested.body;
+  }
+  EXPECT_EQ(Json(Call("GET", "/api/v1/indexes/agg-logs/splits"))["splits"].size(), 3u);
+
+  const HttpResponse response = Call("POST", "/api/v1/agg-logs/search", R"({
+    "query": "*", "max_hits": 0,
+    "aggs": {
+      "hosts": {"terms": {"field": "host"}},
+      "per_hour": {"date_histogram": {"field": "ts", "fixed_interval": "1h"},
+                   "aggs": {"avg_latency": {"avg": {"field": "latency"}}}},
+      "latency_stats": {"stats": {"field": "latency"}},
+      "latency_avg": {"avg": {"field": "latency"}}
+    }})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const nlohmann::json json = Json(response);
+  EXPECT_EQ(json["num_hits"], 120);
+  const nlohmann::json& aggs = json["aggregations"];
+
+  const nlohmann::json& host_buckets = aggs["hosts"]["buckets"];
+  ASSERT_EQ(host_buckets.size(), host_counts.size());
+  uint64_t previous = UINT64_MAX;
+  for (const nlohmann::json& bucket : host_buckets) {
+    const std::string key = bucket["key"].get<std::string>();
+    EXPECT_EQ(bucket["doc_count"].get<uint64_t>(), host_counts[key]) << key;
+    EXPECT_LE(bucket["doc_count"].get<uint64_t>(), previous);
+    previous = bucket["doc_count"].get<uint64_t>();
+  }
+  EXPECT_EQ(aggs["hosts"]["sum_other_doc_count"], 0);
+  EXPECT_EQ(aggs["hosts"]["doc_count_error_upper_bound"], 0);
+
+  const nlohmann::json& hour_json = aggs["per_hour"]["buckets"];
+  const int64_t first_key = hour_buckets.begin()->first;
+  const int64_t last_key = hour_buckets.rbegin()->first;
+  ASSERT_EQ(hour_json.size(), static_cast<size_t>((last_key - first_key) / 3'600'000 + 1));
+  for (size_t i = 0; i < hour_json.size(); ++i) {
+    const int64_t key = first_key + static_cast<int64_t>(i) * 3'600'000;
+    const nlohmann::json& bucket = hour_json[i];
+    EXPECT_TRUE(bucket["key"].is_number_float());
+    EXPECT_EQ(bucket["key"].get<double>(), static_cast<double>(key));
+    EXPECT_TRUE(bucket["key_as_string"].is_string());
+    EXPECT_TRUE(bucket["doc_count"].is_number_integer());
+    auto it = hour_buckets.find(key);
+    if (it == hour_buckets.end()) {
+      EXPECT_EQ(bucket["doc_count"], 0);
+      EXPECT_TRUE(bucket["avg_latency"]["value"].is_null());
+    } else {
+      EXPECT_EQ(bucket["doc_count"].get<uint64_t>(), it->second.first);
+      EXPECT_DOUBLE_EQ(bucket["avg_latency"]["value"].get<double>(),
+                       it->second.second / static_cast<double>(it->second.first));
+    }
+  }
+
+  const nlohmann::json& stats = aggs["latency_stats"];
+  EXPECT_EQ(stats["count"], latency_count);
+  EXPECT_DOUBLE_EQ(stats["sum"].get<double>(), latency_sum);
+  EXPECT_DOUBLE_EQ(stats["min"].get<double>(), latency_min);
+  EXPECT_DOUBLE_EQ(stats["max"].get<double>(), latency_max);
+  EXPECT_DOUBLE_EQ(stats["avg"].get<double>(), latency_sum / static_cast<double>(latency_count));
+  EXPECT_DOUBLE_EQ(aggs["latency_avg"]["value"].get<double>(),
+                   latency_sum / static_cast<double>(latency_count));
+
+  // GET with the aggregation as a JSON-encoded query parameter.
+  const HttpResponse get = Call(
+      "GET", "/api/v1/agg-logs/search?query=*&max_hits=0&aggs=" +
+                 PercentEncode(R"({"n": {"value_count": {"field": "latency"}}})"));
+  ASSERT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(Json(get)["aggregations"]["n"]["value"].get<double>(), 120.0);
+
+  // Errors: a field that is not fast, an unknown aggregation type, malformed JSON.
+  HttpResponse bad = Call("POST", "/api/v1/agg-logs/search",
+                          R"({"query": "*", "aggs": {"m": {"terms": {"field": "message"}}}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("message"), std::string::npos) << bad.body;
+  bad = Call("POST", "/api/v1/agg-logs/search",
+             R"({"query": "*", "aggs": {"m": {"cardinality": {"field": "host"}}}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("cardinality"), std::string::npos) << bad.body;
+  EXPECT_EQ(Call("GET", "/api/v1/agg-logs/search?query=*&aggs=%7Bnope").status, 400);
+  // Without aggs, no `aggregations` key.
+  EXPECT_FALSE(Json(Call("GET", "/api/v1/agg-logs/search?query=*")).contains("aggregations"));
+}
+
+// The documents and some requests of the Quickwit REST scenario aggregations/0001.
+TEST_F(RestApiTest, ElasticSearchEndpointAnswersScenarioAggregations) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", R"({
+    "version": "0.8", "index_id": "aggregations",
+    "doc_mapping": {"mode": "dynamic", "dynamic_mapping": {"tokenizer": "default", "fast": true},
+      "field_mappings": [
+        {"name": "date", "type": "datetime", "input_formats": ["rfc3339"],
+         "fast_precision": "seconds", "fast": true}]}})").status,
+            200);
+  const std::string first =
+      R"({"name": "Albert", "response": 100, "id": 1, "date": "2015-01-01T12:10:30Z", "host": "192.168.0.10", "tags": ["nice"]}
+{"name": "Fred", "response": 100, "id": 3, "date": "2015-01-01T12:10:30Z", "host": "192.168.0.1", "tags": ["nice"]}
+{"name": "Manfred", "response": 120, "id": 13, "date": "2015-01-11T12:10:30Z", "host": "192.168.0.11", "tags": ["nice"]}
+{"name": "Horst", "id": 2, "date": "2015-01-01T11:11:30Z", "host": "192.168.0.10", "tags": ["nice", "cool"]}
+{"name": "Fritz", "response": 30, "id": 5, "host": "192.168.0.1", "tags": ["nice", "cool"]}
+)";
+  const std::string second =
+      R"({"name": "Fritz", "response": 30, "id": 0}
+{"name": "Fritz", "response": 30, "id": 0}
+{"name": "Holger", "response": 30, "id": 4, "date": "2015-02-06T00:00:00Z", "host": "192.168.0.10"}
+{"name": "Werner", "response": 20, "id": 5, "date": "2015-01-02T00:00:00Z", "host": "192.168.0.10"}
+{"name": "Bernhard", "response": 130, "id": 14, "date": "2015-02-16T00:00:00Z"}
+)";
+  ASSERT_EQ(Call("POST", "/api/v1/aggregations/ingest?commit=force", first).status, 200);
+  ASSERT_EQ(Call("POST", "/api/v1/aggregations/ingest?commit=force", second).status, 200);
+
+  auto aggregations = [&](const std::string& body) {
+    const HttpResponse response = Call("GET", "/api/v1/_elastic/aggregations/_search", body);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return Json(response)["aggregations"];
+  };
+  nlohmann::json aggs = aggregations(R"({"query": {"match_all": {}}, "aggs": {"date_histo":
+      {"date_histogram": {"field": "date", "fixed_interval": "30d", "offset": "-4d",
+                          "extended_bounds": {"min": 1420070400000, "max": 1425254400000}},
+       "aggs": {"response": {"stats": {"field": "response"}}}}}})");
+  EXPECT_EQ(aggs["date_histo"]["buckets"].dump(),
+            R"([{"doc_count":5,"key":1420070400000.0,"key_as_string":"2015-01-01T00:00:00Z",)"
+            R"("response":{"avg":85.0,"count":4,"max":120.0,"min":20.0,"sum":340.0}},)"
+            R"({"doc_count":2,"key":1422662400000.0,"key_as_string":"2015-01-31T00:00:00Z",)"
+            R"("response":{"avg":80.0,"count":2,"max":130.0,"min":30.0,"sum":160.0}},)"
+            R"({"doc_count":0,"key":1425254400000.0,"key_as_string":"2015-03-02T00:00:00Z",)"
+            R"("response":{"avg":null,"count":0,"max":null,"min":null,"sum":0.0}}])");
+
+  aggs = aggregations(R"({"query": {"bool": {"must": [{"exists": {"field": "response"}}]}},
+      "aggs": {"date_histo": {"date_histogram": {"field": "date", "fixed_interval": "30d",
+                                                 "offset": "-4d"}}}})");
+  EXPECT_EQ(aggs["date_histo"]["buckets"][0]["doc_count"], 4);
+  EXPECT_EQ(aggs["date_histo"]["buckets"][1]["doc_count"], 2);
+
+  aggs = aggregations(R"({"query": {"match_all": {}}, "aggs": {"my_range": {"range": {
+      "field": "response",
+      "ranges": [{"to": 50, "key": "fast"}, {"from": 50, "to": 80, "key": "medium"},
+                 {"from": 80, "key": "slow"}]}}}})");
+  EXPECT_EQ(aggs["my_range"]["buckets"].dump(),
+            R"([{"doc_count":5,"key":"fast","to":50.0},)"
+            R"({"doc_count":0,"from":50.0,"key":"medium","to":80.0},)"
+            R"({"doc_count":4,"from":80.0,"key":"slow"}])");
+
+  aggs = aggregations(R"({"query": {"match_all": {}}, "aggs": {
+      "hosts": {"terms": {"field": "host"}}, "tags": {"terms": {"field": "tags"}}}})");
+  EXPECT_EQ(aggs["hosts"].dump(),
+            R"({"buckets":[{"doc_count":4,"key":"192.168.0.10"},{"doc_count":2,"key":"192.168.0.1"},)"
+            R"({"doc_count":1,"key":"192.168.0.11"}],"doc_count_error_upper_bound":0,)"
+            R"("sum_other_doc_count":0})");
+  EXPECT_EQ(aggs["tags"]["buckets"].dump(),
+            R"([{"doc_count":5,"key":"nice"},{"doc_count":2,"key":"cool"}])");
+
+  const HttpResponse hits = Call("POST", "/api/v1/_elastic/aggregations/_search",
+                                 R"({"query": {"term": {"name": "Fritz"}}, "size": 2})");
+  ASSERT_EQ(hits.status, 200) << hits.body;
+  const nlohmann::json hits_json = Json(hits);
+  EXPECT_EQ(hits_json["hits"]["total"]["value"], 3);
+  EXPECT_EQ(hits_json["hits"]["hits"].size(), 2u);
+  EXPECT_FALSE(hits_json.contains("aggregations"));
+  EXPECT_EQ(Call("POST", "/api/v1/_elastic/aggregations/_search",
+                 R"({"query": {"fuzzy": {"name": "x"}}})").status,
+            400);
+}
+
+}  // namespace
+}  // namespace shale::server
+

@@ -1,0 +1,188 @@
+#include "query/es_query_dsl.h"
+
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "fmt/format.h"
+
+#include "common/status_macros.h"
+
+namespace shale::query {
+namespace {
+
+constexpr int kMaxDepth = 32;
+
+absl::Status Invalid(const std::string& clause, const std::string& what) {
+  return absl::InvalidArgumentError(fmt::format("query clause `{}`: {}", clause, what));
+}
+
+// Backslash-escapes everything but letters and digits: the value is one literal word.
+std::string EscapeValue(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0) out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ValueText(const std::string& clause, const nlohmann::json& value) {
+  if (value.is_string()) return EscapeValue(value.get<std::string>());
+  if (value.is_number() || value.is_boolean()) return EscapeValue(value.dump());
+  return Invalid(clause, "the value must be a string, a number or a boolean");
+}
+
+absl::StatusOr<std::string> FieldName(const std::string& clause, const std::string& field) {
+  if (field.empty()) return Invalid(clause, "empty field name");
+  for (char c : field) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_' && c != '.' && c != '-' &&
+        c != '@') {
+      return Invalid(clause, fmt::format("unsupported field name `{}`", field));
+    }
+  }
+  return field;
+}
+
+// The single `{"field": body}` member of a term/match/range clause.
+absl::StatusOr<std::pair<std::string, const nlohmann::json*>> SingleField(
+    const std::string& clause, const nlohmann::json& body) {
+  if (!body.is_object() || body.size() != 1) {
+    return Invalid(clause, "expected an object with exactly one field");
+  }
+  ASSIGN_OR_RETURN(std::string field, FieldName(clause, body.begin().key()));
+  return std::make_pair(field, &body.begin().value());
+}
+
+absl::StatusOr<std::string> Translate(const nlohmann::json& query, int depth);
+
+absl::StatusOr<std::vector<std::string>> TranslateList(const nlohmann::json& clauses, int depth) {
+  std::vector<std::string> out;
+  if (clauses.is_array()) {
+    for (const nlohmann::json& clause : clauses) {
+      ASSIGN_OR_RETURN(std::string text, Translate(clause, depth + 1));
+      out.push_back(std::move(text));
+    }
+  } else {
+    ASSIGN_OR_RETURN(std::string text, Translate(clauses, depth + 1));
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& parts, const char* op) {
+  std::string out;
+  for (const std::string& part : parts) {
+    if (!out.empty()) out += op;
+    out += "(" + part + ")";
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> TranslateBool(const nlohmann::json& body, int depth) {
+  if (!body.is_object()) return Invalid("bool", "expected an object");
+  std::vector<std::string> required;
+  std::vector<std::string> excluded;
+  std::vector<std::string> optional;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "must" || key == "filter") {
+      ASSIGN_OR_RETURN(std::vector<std::string> parts, TranslateList(value, depth));
+      required.insert(required.end(), parts.begin(), parts.end());
+    } else if (key == "must_not") {
+      ASSIGN_OR_RETURN(excluded, TranslateList(value, depth));
+    } else if (key == "should") {
+      ASSIGN_OR_RETURN(optional, TranslateList(value, depth));
+    } else if (key != "boost" && key != "minimum_should_match") {
+      return Invalid("bool", fmt::format("unknown key `{}`", key));
+    }
+  }
+  // ES: without must/filter, at least one should clause must match.
+  if (!optional.empty()) required.push_back(Join(optional, " OR "));
+  for (const std::string& part : excluded) required.push_back("NOT (" + part + ")");
+  if (required.empty()) return std::string("*");
+  return Join(required, " AND ");
+}
+
+absl::StatusOr<std::string> TranslateRange(const nlohmann::json& body) {
+  ASSIGN_OR_RETURN(auto field_and_body, SingleField("range", body));
+  const auto& [field, bounds] = field_and_body;
+  if (!bounds->is_object()) return Invalid("range", "expected an object of bounds");
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : bounds->items()) {
+    const char* op = nullptr;
+    if (key == "gt") op = ">";
+    if (key == "gte") op = ">=";
+    if (key == "lt") op = "<";
+    if (key == "lte") op = "<=";
+    if (op == nullptr) {
+      if (key == "format" || key == "boost") continue;
+      return Invalid("range", fmt::format("unknown key `{}`", key));
+    }
+    ASSIGN_OR_RETURN(std::string text, ValueText("range", value));
+    parts.push_back(fmt::format("{}:{}{}", field, op, text));
+  }
+  if (parts.empty()) return fmt::format("{}:*", field);
+  return Join(parts, " AND ");
+}
+
+absl::StatusOr<std::string> Translate(const nlohmann::json& query, int depth) {
+  if (depth > kMaxDepth) return absl::InvalidArgumentError("query nests too deeply");
+  if (!query.is_object() || query.size() != 1) {
+    return absl::InvalidArgumentError("a query clause must be an object with exactly one key");
+  }
+  const std::string& type = query.begin().key();
+  const nlohmann::json& body = query.begin().value();
+  if (type == "match_all") return std::string("*");
+  if (type == "match_none") return std::string("NOT *");
+  if (type == "bool") return TranslateBool(body, depth);
+  if (type == "range") return TranslateRange(body);
+  if (type == "exists") {
+    if (!body.is_object() || !body.contains("field") || !body["field"].is_string()) {
+      return Invalid(type, "expected {\"field\": name}");
+    }
+    ASSIGN_OR_RETURN(std::string field, FieldName(type, body["field"].get<std::string>()));
+    return fmt::format("{}:*", field);
+  }
+  if (type == "term" || type == "match") {
+    ASSIGN_OR_RETURN(auto field_and_body, SingleField(type, body));
+    const auto& [field, value_body] = field_and_body;
+    const nlohmann::json* value = value_body;
+    if (value->is_object()) {
+      const char* key = type == "term" ? "value" : "query";
+      if (!value->contains(key)) return Invalid(type, fmt::format("missing `{}`", key));
+      value = &(*value)[key];
+    }
+    if (type == "term" || !value->is_string()) {
+      ASSIGN_OR_RETURN(std::string text, ValueText(type, *value));
+      return fmt::format("{}:{}", field, text);
+    }
+    std::vector<std::string> words;
+    const std::string text = value->get<std::string>();
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find_first_of(" \t\n", start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start) {
+        words.push_back(fmt::format("{}:{}", field, EscapeValue(text.substr(start, end - start))));
+      }
+      start = end + 1;
+    }
+    if (words.empty()) return std::string("NOT *");
+    return Join(words, " OR ");
+  }
+  if (type == "query_string") {
+    if (!body.is_object() || !body.contains("query") || !body["query"].is_string()) {
+      return Invalid(type, "expected {\"query\": text}");
+    }
+    return body["query"].get<std::string>();
+  }
+  return absl::InvalidArgumentError(fmt::format("unsupported query clause `{}`", type));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EsQueryToQueryLanguage(const nlohmann::json& query) {
+  return Translate(query, 0);
+}
+
+}  // namespace shale::query

@@ -1,0 +1,51 @@
+#include "query/es_query_dsl.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "query/query_language.h"
+
+namespace shale::query {
+namespace {
+
+std::string Translate(const std::string& json) {
+  auto text = EsQueryToQueryLanguage(nlohmann::json::parse(json));
+  EXPECT_TRUE(text.ok()) << text.status() << " " << json;
+  if (!text.ok()) return "";
+  // Every translation must be a valid query in the query language.
+  auto parsed = ParseUserQuery(*text, {"message"});
+  EXPECT_TRUE(parsed.ok()) << parsed.status() << " " << *text;
+  return *text;
+}
+
+TEST(EsQueryDslTest, TranslatesSupportedClauses) {
+  EXPECT_EQ(Translate(R"({"match_all": {}})"), "*");
+  EXPECT_EQ(Translate(R"({"exists": {"field": "response"}})"), "response:*");
+  EXPECT_EQ(Translate(R"({"bool": {"must": [{"exists": {"field": "response"}}]}})"),
+            "(response:*)");
+  EXPECT_EQ(Translate(R"({"term": {"host": "192.168.0.1"}})"), R"(host:192\.168\.0\.1)");
+  EXPECT_EQ(Translate(R"({"term": {"status": {"value": 200}}})"), "status:200");
+  EXPECT_EQ(Translate(R"({"match": {"message": "disk full"}})"),
+            "(message:disk) OR (message:full)");
+  EXPECT_EQ(Translate(R"({"range": {"status": {"gte": 200, "lt": 300}}})"),
+            "(status:>=200) AND (status:<300)");
+  EXPECT_EQ(Translate(R"({"bool": {"filter": {"term": {"a": "x"}},
+                                   "must_not": [{"term": {"b": "y"}}],
+                                   "should": [{"term": {"c": "1"}}, {"term": {"c": "2"}}]}})"),
+            "(a:x) AND ((c:1) OR (c:2)) AND (NOT (b:y))");
+  EXPECT_EQ(Translate(R"({"query_string": {"query": "level:ERROR"}})"), "level:ERROR");
+}
+
+TEST(EsQueryDslTest, RejectsUnsupportedClauses) {
+  auto text = EsQueryToQueryLanguage(nlohmann::json::parse(R"({"fuzzy": {"a": "b"}})"));
+  ASSERT_FALSE(text.ok());
+  EXPECT_THAT(std::string(text.status().message()), ::testing::HasSubstr("fuzzy"));
+  EXPECT_FALSE(EsQueryToQueryLanguage(nlohmann::json::parse(R"({"bool": {"nope": []}})")).ok());
+  EXPECT_FALSE(EsQueryToQueryLanguage(nlohmann::json::parse(R"({"a": {}, "b": {}})")).ok());
+  EXPECT_FALSE(EsQueryToQueryLanguage(nlohmann::json::parse(R"({"term": {"a b": "x"}})")).ok());
+}
+
+}  // namespace
+}  // namespace shale::query
