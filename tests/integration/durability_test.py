@@ -22,15 +22,15 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
+
+from shale_testlib import Client, Failure, check, free_port
 
 INDEX_ID = "durability"
 NUM_DOCS = 20_000
@@ -49,47 +49,6 @@ INDEX_CONFIG = {
     "indexing_settings": {"commit_timeout_secs": 3600},
     "search_settings": {"default_search_fields": ["body"]},
 }
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Client:
-    def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-
-    def request(self, method, path, body=None, params=None):
-        url = self.base + path
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        data = body.encode() if isinstance(body, str) else body
-        request = urllib.request.Request(url, data=data, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=300) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def json(self, method, path, body=None, params=None, expect=200):
-        status, text = self.request(method, path, body, params)
-        check(status == expect, f"{method} {path} {params}: expected {expect}, got {status}: {text}")
-        return json.loads(text)
-
-    def num_hits(self, query):
-        return self.json("GET", f"/api/v1/{INDEX_ID}/search",
-                         params={"query": query, "max_hits": 0})["num_hits"]
 
 
 def doc_id(n):
@@ -122,7 +81,7 @@ class Node:
         self.log.flush()
         self.process = subprocess.Popen([self.args.shale_bin, "run", "--config", config_path],
                                         stdout=self.log, stderr=subprocess.STDOUT)
-        self.client = Client(port)
+        self.client = Client(port, index_id=INDEX_ID)
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.process.poll() is not None:

@@ -17,14 +17,14 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
+
+from shale_testlib import Client, Failure, check, free_port
 
 NUM_DOCS = 100_000
 NUM_BATCHES = 8
@@ -59,54 +59,6 @@ INDEX_CONFIG = {
     "indexing_settings": {"commit_timeout_secs": 30},
     "search_settings": {"default_search_fields": ["body"]},
 }
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Client:
-    def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-
-    def request(self, method, path, body=None, params=None, headers=None):
-        url = self.base + path
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        data = body.encode() if isinstance(body, str) else body
-        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=300) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def json(self, method, path, body=None, params=None, headers=None, expect=200):
-        status, text = self.request(method, path, body, params, headers)
-        check(status == expect, f"{method} {path} {params}: expected {expect}, got {status}: {text}")
-        return json.loads(text)
-
-    def num_hits(self, query, **params):
-        params = dict(params, query=query, max_hits=0)
-        return self.json("GET", "/api/v1/hdfs-logs/search", params=params)["num_hits"]
-
-    def counter(self, name):
-        _, text = self.request("GET", "/metrics")
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return int(line.split()[1])
-        return 0
 
 
 def generate_docs(seed):
@@ -173,7 +125,7 @@ def run(args, workdir):
     log = open(os.path.join(workdir, "node.log"), "w")
     process = subprocess.Popen([args.shale_bin, "run", "--config", config_path],
                                stdout=log, stderr=subprocess.STDOUT)
-    client = Client(port)
+    client = Client(port, index_id="hdfs-logs")
     try:
         wait_ready(client, process)
         check(client.json("GET", "/health/livez") is True, "livez")

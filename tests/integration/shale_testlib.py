@@ -1,0 +1,61 @@
+"""Helpers shared by the integration tests: assertions, free ports and a small REST client.
+
+Standard library only.
+"""
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Client:
+    """A REST client for one node; `index_id` is the index `num_hits` searches."""
+
+    def __init__(self, port, index_id=None):
+        self.base = f"http://127.0.0.1:{port}"
+        self.index_id = index_id
+
+    def request(self, method, path, body=None, params=None, headers=None):
+        url = self.base + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = body.encode() if isinstance(body, str) else body
+        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def json(self, method, path, body=None, params=None, headers=None, expect=200):
+        status, text = self.request(method, path, body, params, headers)
+        check(status == expect, f"{method} {path} {params}: expected {expect}, got {status}: {text}")
+        return json.loads(text)
+
+    def num_hits(self, query, **params):
+        params = dict(params, query=query, max_hits=0)
+        return self.json("GET", f"/api/v1/{self.index_id}/search", params=params)["num_hits"]
+
+    def counter(self, name):
+        """The value of an unlabelled counter from /metrics, 0 when absent."""
+        _, text = self.request("GET", "/metrics")
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        return 0
