@@ -1,6 +1,7 @@
 // Aggregations on generated splits, checked against counts the test computes itself, and the
 // exact merge of two splits' results against one split holding all the docs.
 
+#include "index/testing/field_builder.h"
 #include "index/aggregation.h"
 
 #include <cmath>
@@ -22,13 +23,7 @@ using ::testing::HasSubstr;
 
 constexpr int64_t kBaseSeconds = 1'700'000'000;
 
-FieldMapping Field(std::string name, FieldType type, bool fast) {
-  FieldMapping field;
-  field.name = std::move(name);
-  field.type = type;
-  field.fast = fast;
-  return field;
-}
+using ::shale::index::testing::Field;
 
 DocMapping AggMapping() {
   DocMapping mapping;

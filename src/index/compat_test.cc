@@ -20,6 +20,7 @@
 #include "fmt/format.h"
 #include "gtest/gtest.h"
 
+#include "index/testing/field_builder.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
 #include "nlohmann/json.hpp"
@@ -95,13 +96,7 @@ std::vector<std::pair<std::string, std::function<QueryPtr()>>> CompatQueries() {
 
 // ---- the fixed doc set ----
 
-FieldMapping Field(std::string name, FieldType type, bool fast = false) {
-  FieldMapping field;
-  field.name = std::move(name);
-  field.type = type;
-  field.fast = fast;
-  return field;
-}
+using ::shale::index::testing::Field;
 
 DocMapping MappingWithTimestamp() {
   DocMapping mapping;

@@ -4,18 +4,14 @@
 #include "gtest/gtest.h"
 
 #include "index/query.h"
+#include "index/testing/field_builder.h"
 
 namespace shale::index {
 namespace {
 
 using ::testing::HasSubstr;
 
-FieldMapping Field(std::string name, FieldType type) {
-  FieldMapping field;
-  field.name = std::move(name);
-  field.type = type;
-  return field;
-}
+using ::shale::index::testing::Field;
 
 TEST(DocMappingTest, Names) {
   EXPECT_STREQ(FieldTypeName(FieldType::kDatetime), "datetime");

@@ -3,6 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "index/testing/field_builder.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/processed_doc.h"
@@ -13,12 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-FieldMapping Field(std::string name, FieldType type) {
-  FieldMapping field;
-  field.name = std::move(name);
-  field.type = type;
-  return field;
-}
+using ::shale::index::testing::Field;
 
 DocMapping LogMapping(DocMappingMode mode) {
   DocMapping mapping;

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "index/testing/field_builder.h"
 #include "index/internal/processed_doc.h"
 #include "index/split_format.h"
 
@@ -23,13 +24,7 @@ using ::testing::HasSubstr;
 constexpr int kNumDocs = 3000;
 constexpr int64_t kBaseSeconds = 1'700'000'000;
 
-FieldMapping Field(std::string name, FieldType type, bool fast = false) {
-  FieldMapping field;
-  field.name = std::move(name);
-  field.type = type;
-  field.fast = fast;
-  return field;
-}
+using ::shale::index::testing::Field;
 
 DocMapping TestMapping() {
   DocMapping mapping;
