@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/cord.h"
 #include "fmt/format.h"
 
 #include "index/internal/datetime.h"
@@ -15,6 +16,22 @@
 #include "simdjson.h"
 
 namespace shale::index {
+namespace {
+
+constexpr char kInvalidJsonPayloadUrl[] = "shale.dev/doc_processor/invalid_json";
+
+// An InvalidArgument marked so that IsInvalidJsonError() recognises it.
+absl::Status InvalidJsonError(const std::string& message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kInvalidJsonPayloadUrl, absl::Cord("1"));
+  return status;
+}
+
+}  // namespace
+
+bool IsInvalidJsonError(const absl::Status& status) {
+  return status.GetPayload(kInvalidJsonPayloadUrl).has_value();
+}
 
 ProcessedDoc::ProcessedDoc() : impl_(std::make_unique<ProcessedDocImpl>()) {}
 ProcessedDoc::ProcessedDoc(std::unique_ptr<ProcessedDocImpl> impl) : impl_(std::move(impl)) {}
@@ -134,12 +151,12 @@ class DocProcessorImpl final : public DocProcessor {
     element root;
     simdjson::error_code error = parser.parse(json_text.data(), json_text.size()).get(root);
     if (error != simdjson::SUCCESS) {
-      return absl::InvalidArgumentError(
+      return InvalidJsonError(
           fmt::format("malformed json document: {}", simdjson::error_message(error)));
     }
     simdjson::dom::object object;
     if (root.get_object().get(object) != simdjson::SUCCESS) {
-      return absl::InvalidArgumentError("json document is not an object");
+      return InvalidJsonError("json document is not an object");
     }
     auto impl = std::make_unique<ProcessedDocImpl>();
     impl->num_bytes = json_text.size();

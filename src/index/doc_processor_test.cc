@@ -129,6 +129,13 @@ TEST(DocProcessorTest, MalformedJsonAndNonObject) {
   auto processor = MakeProcessor(LogMapping(DocMappingMode::kDynamic));
   EXPECT_EQ(processor->Process("{").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(processor->Process("[1,2]").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(IsInvalidJsonError(processor->Process("{").status()));
+  EXPECT_TRUE(IsInvalidJsonError(processor->Process("[1,2]").status()));
+  // A well-formed document that does not fit the mapping is not a JSON error.
+  auto strict = MakeProcessor(LogMapping(DocMappingMode::kStrict));
+  const absl::Status mismatch = strict->Process(R"({"unknown":1})").status();
+  EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(IsInvalidJsonError(mismatch));
 }
 
 TEST(DocProcessorTest, DatetimeFormats) {

@@ -63,6 +63,10 @@ class DocProcessor {
   virtual absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const = 0;
 };
 
+// True when DocProcessor::Process failed because the text is not a JSON object at all
+// (malformed JSON, or a value that is not an object), as opposed to a mismatch with the mapping.
+bool IsInvalidJsonError(const absl::Status& status);
+
 struct SplitWriterOptions {
   int docstore_compression_level = 8;     // zstd level
   uint32_t docstore_blocksize = 1'000'000;  // uncompressed bytes per doc store block
@@ -131,6 +135,9 @@ struct SplitSearchRequest {
   std::vector<SortField> sort_by;
   // When false the engine may stop counting once top_k is known (num_hits is then a lower bound).
   bool count_all = true;
+  // When set, every matching doc also feeds these aggregations (computed over the same matches,
+  // so the query is evaluated once). Does not take ownership; must outlive the call.
+  const AggregationRequest* aggregation = nullptr;
 };
 
 struct SplitHit {
@@ -145,6 +152,8 @@ struct SplitHit {
 struct SplitSearchResult {
   uint64_t num_hits = 0;
   std::vector<SplitHit> hits;  // best first, at most top_k
+  // Set when the request asked for aggregations: one IntermediateAgg per requested one.
+  std::optional<IntermediateAggs> aggregations;
 };
 
 class SplitReader {
@@ -162,6 +171,8 @@ class SplitReader {
                                                    const SplitSearchRequest& request) const = 0;
   // Runs `query` with the time filter of `request` (its top_k, sort_by and count_all are ignored)
   // and feeds the fast field values of the matching docs to the aggregations of `aggregation`.
+  // Same as Search with top_k 0 and `aggregation` set; a caller that also wants hits should make
+  // that one Search call instead of two.
   // Returns one IntermediateAgg per requested aggregation, in request order. InvalidArgument
   // naming the field when an aggregated field exists in the split but is not fast, and
   // "aggregation exceeds 65000 buckets" when the split's result holds more buckets. A field

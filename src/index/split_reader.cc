@@ -312,11 +312,12 @@ class SplitReaderImpl final : public SplitReader {
     for (const SortField& sort : sort_by) by_score |= sort.field == "_score";
     std::vector<float> scores;
     if (by_score && request.top_k > 0) scores.assign(num_docs_, 0.0f);
-    ASSIGN_OR_RETURN(DocSet matches, Eval(query, scores.empty() ? nullptr : &scores));
-    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
-      RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
-    }
+    ASSIGN_OR_RETURN(DocSet matches,
+                     MatchingDocs(query, request, scores.empty() ? nullptr : &scores));
     SplitSearchResult result;
+    if (request.aggregation != nullptr) {
+      ASSIGN_OR_RETURN(result.aggregations, AggregateMatches(matches, *request.aggregation));
+    }
     // Sorted by doc id, the first top_k matches in that order are the top k: without count_all
     // the scan stops there and num_hits is a lower bound.
     const bool doc_order = sort_by.size() == 1 && sort_by[0].field == "_doc";
@@ -399,24 +400,12 @@ class SplitReaderImpl final : public SplitReader {
   absl::StatusOr<IntermediateAggs> Aggregate(
       const Query& query, const SplitSearchRequest& request,
       const AggregationRequest& aggregation) const override {
-    std::vector<ResolvedAgg> resolved;
-    RETURN_IF_ERROR(ResolveAggs(aggregation.aggregations, resolved));
-    ASSIGN_OR_RETURN(DocSet matches, Eval(query, nullptr));
-    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
-      RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
-    }
-    IntermediateAggs result = MakeEmptyAggs(aggregation.aggregations);
-    AggCollectContext context;
-    context.num_buckets = CountBuckets(result);
-    matches.ForEachUntil([&](uint32_t doc) {
-      CollectAggs(resolved, result, doc, context);
-      return context.num_buckets <= kMaxAggregationBuckets;
-    });
-    if (context.num_buckets > kMaxAggregationBuckets) {
-      return absl::InvalidArgumentError(
-          fmt::format("aggregation exceeds {} buckets", kMaxAggregationBuckets));
-    }
-    return result;
+    SplitSearchRequest aggregate_only = request;
+    aggregate_only.top_k = 0;
+    aggregate_only.sort_by.clear();
+    aggregate_only.aggregation = &aggregation;
+    ASSIGN_OR_RETURN(SplitSearchResult result, Search(query, aggregate_only));
+    return std::move(*result.aggregations);
   }
 
   absl::StatusOr<std::string> FetchDocument(uint32_t doc_id) const override {
@@ -1083,6 +1072,35 @@ class SplitReaderImpl final : public SplitReader {
         }
       }
     }
+  }
+
+  // The docs matching `query` and the time filter of `request`; adds scores when `scores` is set.
+  absl::StatusOr<DocSet> MatchingDocs(const Query& query, const SplitSearchRequest& request,
+                                      std::vector<float>* scores) const {
+    ASSIGN_OR_RETURN(DocSet matches, Eval(query, scores));
+    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+      RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
+    }
+    return matches;
+  }
+
+  // Feeds the fast field values of every doc of `matches` to the aggregations.
+  absl::StatusOr<IntermediateAggs> AggregateMatches(const DocSet& matches,
+                                                    const AggregationRequest& aggregation) const {
+    std::vector<ResolvedAgg> resolved;
+    RETURN_IF_ERROR(ResolveAggs(aggregation.aggregations, resolved));
+    IntermediateAggs result = MakeEmptyAggs(aggregation.aggregations);
+    AggCollectContext context;
+    context.num_buckets = CountBuckets(result);
+    matches.ForEachUntil([&](uint32_t doc) {
+      CollectAggs(resolved, result, doc, context);
+      return context.num_buckets <= kMaxAggregationBuckets;
+    });
+    if (context.num_buckets > kMaxAggregationBuckets) {
+      return absl::InvalidArgumentError(
+          fmt::format("aggregation exceeds {} buckets", kMaxAggregationBuckets));
+    }
+    return result;
   }
 
   absl::Status ApplyTimeFilter(const SplitSearchRequest& request, DocSet& matches) const {

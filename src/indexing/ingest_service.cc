@@ -29,14 +29,9 @@ int64_t FloorDiv(int64_t value, int64_t divisor) {
   return quotient;
 }
 
-// The doc processor words JSON-level failures as "malformed json ..." or "json document is not
-// an object"; everything else is a mismatch with the doc mapping.
-std::string FailureReason(const absl::Status& status) {
-  const std::string message(status.message());
-  if (message.rfind("malformed json", 0) == 0 || message.rfind("json document", 0) == 0) {
-    return "invalid_json";
-  }
-  return "doc_mapping_error";
+// The `reason` of a rejected document: JSON syntax, or a mismatch with the doc mapping.
+const char* FailureReason(const absl::Status& status) {
+  return index::IsInvalidJsonError(status) ? "invalid_json" : "doc_mapping_error";
 }
 
 // The stored position of the ingest API source's `wal` partition ("" when none).
@@ -388,11 +383,11 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     }
     if (!processed.ok()) {
       ++result.num_rejected_docs;
-      ++rejected_by_reason[FailureReason(processed.status())];
+      const char* reason = FailureReason(processed.status());
+      ++rejected_by_reason[reason];
       if (detailed_response) {
         result.parse_failures.push_back({std::string(line.substr(0, kMaxFailureDocumentBytes)),
-                                         std::string(processed.status().message()),
-                                         FailureReason(processed.status())});
+                                         std::string(processed.status().message()), reason});
       }
       return;
     }

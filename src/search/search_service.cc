@@ -5,12 +5,14 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "fmt/format.h"
+
 #include "common/json_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/uri.h"
-#include "fmt/format.h"
 #include "index/split_format.h"
 #include "query/query_language.h"
 #include "search/aggregation_result.h"
@@ -333,13 +335,13 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
     const metastore::SplitMetadata* split;
     TargetIndex* target;
   };
+  absl::flat_hash_map<std::string_view, TargetIndex*> target_by_uid;
+  for (TargetIndex& target : targets) target_by_uid[target.metadata.index_uid] = &target;
   std::vector<Candidate> candidates;
   for (const metastore::Split& split : splits) {
-    TargetIndex* target = nullptr;
-    for (TargetIndex& candidate_target : targets) {
-      if (candidate_target.metadata.index_uid == split.metadata.index_uid) target = &candidate_target;
-    }
-    if (target == nullptr) continue;
+    const auto found = target_by_uid.find(split.metadata.index_uid);
+    if (found == target_by_uid.end()) continue;
+    TargetIndex* target = found->second;
     if (SplitMissesTimeRange(split.metadata, request.start_timestamp_secs,
                              request.end_timestamp_secs) ||
         !SplitMayMatch(*target->query, split.metadata.tags, target->metadata.index_config)) {
@@ -368,6 +370,7 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   leaf_request.top_k = request.max_hits + request.start_offset;
   leaf_request.sort_by = sort_fields;
   leaf_request.count_all = request.count_all;
+  if (request.aggregation.has_value()) leaf_request.aggregation = &*request.aggregation;
 
   std::vector<LeafResult> leaves(candidates.size());
   absl::BlockingCounter pending(static_cast<int>(candidates.size()));
@@ -387,19 +390,13 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
         result.status = reader.status();
       } else {
         auto searched = (*reader)->Search(*target.query, leaf_request);
-        if (searched.ok() && request.aggregation.has_value()) {
-          auto aggregated =
-              (*reader)->Aggregate(*target.query, leaf_request, *request.aggregation);
-          if (aggregated.ok()) {
-            result.aggs = std::move(aggregated).value();
-          } else {
-            result.status = aggregated.status();
-          }
-        }
         if (!searched.ok()) {
           result.status = searched.status();
-        } else if (result.status.ok()) {
+        } else {
           result.result = std::move(searched).value();
+          if (result.result.aggregations.has_value()) {
+            result.aggs = std::move(*result.result.aggregations);
+          }
           result.reader = std::move(reader).value();
         }
       }
