@@ -33,7 +33,9 @@ int HexValue(char c) {
   return -1;
 }
 
-void ParseTarget(std::string_view target, HttpRequest& request) {
+}  // namespace
+
+void ParseRequestTarget(std::string_view target, HttpRequest& request) {
   const size_t question = target.find('?');
   request.path = UrlDecode(target.substr(0, question), /*plus_as_space=*/false);
   if (question == std::string_view::npos) return;
@@ -51,6 +53,8 @@ void ParseTarget(std::string_view target, HttpRequest& request) {
     query.remove_prefix(amp + 1);
   }
 }
+
+namespace {
 
 // One client connection: read a request, hand it to a worker, write the response, repeat.
 class Session : public std::enable_shared_from_this<Session> {
@@ -94,8 +98,8 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::string_body> beast_request = parser_->release();
     auto request = std::make_shared<HttpRequest>();
     request->method = std::string(beast_request.method_string());
-    ParseTarget(std::string_view(beast_request.target().data(), beast_request.target().size()),
-                *request);
+    ParseRequestTarget(
+        std::string_view(beast_request.target().data(), beast_request.target().size()), *request);
     for (const auto& field : beast_request) {
       std::string name(field.name_string());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

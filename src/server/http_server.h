@@ -68,6 +68,9 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Fills `request.path` and `request.query_params` from a request target ("/a%20b?x=1&y").
+void ParseRequestTarget(std::string_view target, HttpRequest& request);
+
 // Decodes %XX and '+' in a query-string component.
 std::string UrlDecode(std::string_view text, bool plus_as_space);
 

@@ -1,18 +1,18 @@
 #include "server/node.h"
 
-#include <signal.h>
-
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
+#include <signal.h>
+
+#include "fmt/format.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
-#include "fmt/format.h"
 #include "indexing/ingest_service.h"
 #include "metastore/metastore.h"
-#include "nlohmann/json.hpp"
 #include "search/search_service.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
@@ -31,33 +31,6 @@ absl::StatusOr<std::unique_ptr<metastore::Metastore>> OpenMetastore(
   }
   ASSIGN_OR_RETURN(std::shared_ptr<storage::Storage> storage, resolver.Resolve(uri));
   return metastore::NewFileBackedMetastore(std::move(storage));
-}
-
-// GET /api/v1/indexing: the ingest pipelines this node runs (indexes ingested into or recovered
-// since start-up), their pending documents and WAL state.
-HttpResponse IndexingStatsResponse(indexing::IngestService* ingest) {
-  HttpResponse response;
-  if (ingest == nullptr) {
-    response.status = 404;
-    response.body = R"({"message":"the indexer service is not enabled on this node"})";
-    return response;
-  }
-  nlohmann::json indexes = nlohmann::json::array();
-  for (const indexing::IndexIngestStats& stats : ingest->Stats()) {
-    indexes.push_back({{"index_id", stats.index_id},
-                       {"index_uid", stats.index_uid},
-                       {"num_pending_docs", stats.num_pending_docs},
-                       {"num_ingested_docs", stats.num_ingested_docs},
-                       {"num_replayed_docs", stats.num_replayed_docs},
-                       {"num_rejected_docs", stats.num_rejected_docs},
-                       {"num_published_splits", stats.num_published_splits},
-                       {"wal_disk_usage_bytes", stats.wal_disk_usage_bytes},
-                       {"wal_next_position", stats.wal_next_position},
-                       {"wal_published_checkpoint", stats.published_checkpoint}});
-  }
-  response.body = nlohmann::json{{"indexes", std::move(indexes)}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return response;
 }
 
 storage::S3Options S3OptionsFromConfig(const config::S3StorageConfig& s3) {
@@ -134,13 +107,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   http_options.num_io_threads = 2;
   http_options.body_limit_bytes = config.ingest_api.content_length_limit;
   HttpServer http_server(
-      http_options,
-      [&rest_api, &ingest](HttpRequest& request) {
-        if (request.path == "/api/v1/indexing" && request.method == "GET") {
-          return IndexingStatsResponse(ingest.get());
-        }
-        return rest_api.Handle(request);
-      },
+      http_options, [&rest_api](HttpRequest& request) { return rest_api.Handle(request); },
       &rest_workers);
   RETURN_IF_ERROR(http_server.Start());
   ready = true;

@@ -259,6 +259,7 @@ HttpResponse RestApi::Route(HttpRequest& request) {
     if (method != "POST" && method != "GET") return MessageResponse(405, "method not allowed");
     return ParseQuery(request);
   }
+  if (n == 3 && segments[2] == "indexing" && method == "GET") return IndexingStats();
   if (n == 3 && segments[2] == "config" && method == "GET") {
     return JsonResponse(200, config::NodeConfigToJson(*services_.config));
   }
@@ -308,6 +309,26 @@ HttpResponse RestApi::ParseQuery(const HttpRequest& request) {
   auto ast = query::ParseQueryLanguage(**query);
   if (!ast.ok()) return ErrorResponse(ast.status());
   return JsonResponse(200, query::QueryAstToJson(*ast));
+}
+
+HttpResponse RestApi::IndexingStats() {
+  if (services_.ingest == nullptr) {
+    return MessageResponse(404, "the indexer service is not enabled on this node");
+  }
+  nlohmann::json indexes = nlohmann::json::array();
+  for (const indexing::IndexIngestStats& stats : services_.ingest->Stats()) {
+    indexes.push_back({{"index_id", stats.index_id},
+                       {"index_uid", stats.index_uid},
+                       {"num_pending_docs", stats.num_pending_docs},
+                       {"num_ingested_docs", stats.num_ingested_docs},
+                       {"num_replayed_docs", stats.num_replayed_docs},
+                       {"num_rejected_docs", stats.num_rejected_docs},
+                       {"num_published_splits", stats.num_published_splits},
+                       {"wal_disk_usage_bytes", stats.wal_disk_usage_bytes},
+                       {"wal_next_position", stats.wal_next_position},
+                       {"wal_published_checkpoint", stats.published_checkpoint}});
+  }
+  return JsonResponse(200, nlohmann::json{{"indexes", std::move(indexes)}});
 }
 
 HttpResponse RestApi::CreateIndex(const HttpRequest& request) {

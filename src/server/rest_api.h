@@ -38,6 +38,9 @@ class RestApi {
  private:
   HttpResponse Route(HttpRequest& request);
   HttpResponse ParseQuery(const HttpRequest& request);
+  // GET /api/v1/indexing: the ingest pipelines of this node (indexes ingested into or recovered
+  // since start-up), their pending documents and WAL state.
+  HttpResponse IndexingStats();
   HttpResponse CreateIndex(const HttpRequest& request);
   HttpResponse ListIndexes();
   HttpResponse GetIndex(const std::string& index_id);

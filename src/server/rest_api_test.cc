@@ -75,21 +75,7 @@ class RestApiTest : public ::testing::Test {
                     std::map<std::string, std::string> headers = {}) {
     HttpRequest request;
     request.method = method;
-    const size_t question = path_and_query.find('?');
-    request.path = path_and_query.substr(0, question);
-    if (question != std::string::npos) {
-      std::string query = path_and_query.substr(question + 1);
-      size_t start = 0;
-      while (start < query.size()) {
-        size_t amp = query.find('&', start);
-        if (amp == std::string::npos) amp = query.size();
-        const std::string pair = query.substr(start, amp - start);
-        const size_t eq = pair.find('=');
-        request.query_params.emplace(UrlDecode(pair.substr(0, eq), true),
-                                     eq == std::string::npos ? "" : UrlDecode(pair.substr(eq + 1), true));
-        start = amp + 1;
-      }
-    }
+    ParseRequestTarget(path_and_query, request);
     request.headers = std::move(headers);
     request.body = body;
     return api_->Handle(request);
@@ -150,6 +136,15 @@ TEST_F(RestApiTest, IndexLifecycleIngestAndSearch) {
       {{"content-encoding", "gzip"}});
   ASSERT_EQ(gzipped.status, 200) << gzipped.body;
   EXPECT_EQ(Json(gzipped)["num_ingested_docs"], 1);
+
+  // The indexing stats see both requests: 3 lines, 1 rejected as a mapping mismatch, 2 splits.
+  const nlohmann::json indexing = Json(Call("GET", "/api/v1/indexing"));
+  ASSERT_EQ(indexing["indexes"].size(), 1u) << indexing.dump();
+  EXPECT_EQ(indexing["indexes"][0]["index_id"], "app-logs");
+  EXPECT_EQ(indexing["indexes"][0]["num_ingested_docs"], 3);
+  EXPECT_EQ(indexing["indexes"][0]["num_rejected_docs"]["doc_mapping_error"], 1);
+  EXPECT_EQ(indexing["indexes"][0]["num_published_splits"], 2);
+  EXPECT_EQ(indexing["indexes"][0]["num_pending_docs"], 0);
 
   nlohmann::json search = Json(Call("GET", "/api/v1/app-logs/search?query=disk"));
   EXPECT_EQ(search["num_hits"], 3);

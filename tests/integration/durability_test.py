@@ -16,21 +16,17 @@ count equals the number of acknowledged documents (plus the in-doubt request if 
 
 Only the Python standard library is used.
 """
-import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
-import urllib.request
 
-from shale_testlib import Client, Failure, check, free_port
+from shale_testlib import Client, Failure, check, free_port, run_test_main
 
 INDEX_ID = "durability"
 NUM_DOCS = 20_000
@@ -222,33 +218,14 @@ def run(args, workdir):
         print(f"ok  {total} docs searchable == {acked} acknowledged + {doubt_hits} in doubt, "
               f"sampled ids unique")
 
-        indexing = client.request("GET", "/api/v1/indexing")
-        if indexing[0] == 200:
-            print(f"ok  /api/v1/indexing: {indexing[1][:300]}")
+        indexing = client.json("GET", "/api/v1/indexing")
+        pipelines = [p for p in indexing["indexes"] if p["index_id"] == INDEX_ID]
+        check(len(pipelines) == 1, f"/api/v1/indexing lists the index: {indexing}")
+        check(pipelines[0]["num_pending_docs"] == 0, f"nothing left pending: {pipelines[0]}")
+        print(f"ok  /api/v1/indexing: {json.dumps(pipelines[0])[:300]}")
     finally:
         node.stop()
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--shale-bin", required=True)
-    args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="shale-durability-")
-    try:
-        run(args, workdir)
-    except Failure as failure:
-        print(f"FAILED: {failure}")
-        log_path = os.path.join(workdir, "node.log")
-        if os.path.exists(log_path):
-            print("---- node log (tail) ----")
-            print("".join(open(log_path).readlines()[-60:]))
-        return 1
-    finally:
-        if os.environ.get("SHALE_KEEP_TEST_DIR") != "1":
-            shutil.rmtree(workdir, ignore_errors=True)
-    print("integration_durability: all checks passed")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test_main("integration_durability", run, ["--shale-bin"]))

@@ -2,8 +2,12 @@
 
 Standard library only.
 """
+import argparse
 import json
+import os
+import shutil
 import socket
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -59,3 +63,29 @@ class Client:
             if line.startswith(name + " "):
                 return int(line.split()[1])
         return 0
+
+
+def run_test_main(name, run, arguments):
+    """Parses `arguments` (flag names, all required), runs `run(args, workdir)` in a temporary
+    directory and prints the tail of `workdir/node.log` on failure. Returns the exit code.
+    SHALE_KEEP_TEST_DIR=1 keeps the directory."""
+    parser = argparse.ArgumentParser()
+    for argument in arguments:
+        parser.add_argument(argument, required=True)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix=f"shale-{name}-")
+    try:
+        run(args, workdir)
+    except Failure as failure:
+        print(f"FAILED: {failure}")
+        log_path = os.path.join(workdir, "node.log")
+        if os.path.exists(log_path):
+            print("---- node log (tail) ----")
+            with open(log_path) as log:
+                print("".join(log.readlines()[-60:]))
+        return 1
+    finally:
+        if os.environ.get("SHALE_KEEP_TEST_DIR") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{name}: all checks passed")
+    return 0

@@ -10,21 +10,17 @@ index config 400 naming the problem), time pruning through the opened-splits cou
 
 Only the Python standard library is used.
 """
-import argparse
 import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
-import urllib.request
 
-from shale_testlib import Client, Failure, check, free_port
+from shale_testlib import Client, Failure, check, free_port, run_test_main
 
 NUM_DOCS = 100_000
 NUM_BATCHES = 8
@@ -267,27 +263,5 @@ def run(args, workdir):
     check(code == 0, f"node exited with {code} after SIGTERM")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--shale-bin", required=True)
-    parser.add_argument("--gen-bin", required=True)
-    args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="shale-it-")
-    try:
-        run(args, workdir)
-    except Failure as failure:
-        print(f"FAILED: {failure}")
-        log_path = os.path.join(workdir, "node.log")
-        if os.path.exists(log_path):
-            print("---- node log (tail) ----")
-            print("".join(open(log_path).readlines()[-40:]))
-        return 1
-    finally:
-        if os.environ.get("SHALE_KEEP_TEST_DIR") != "1":
-            shutil.rmtree(workdir, ignore_errors=True)
-    print("integration_single_node: all checks passed")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test_main("integration_single_node", run, ["--shale-bin", "--gen-bin"]))

@@ -14,7 +14,6 @@ the exit code is non-zero if an expected file fails.
 """
 import argparse
 import copy
-import gzip
 import json
 import os
 import random
@@ -123,10 +122,11 @@ class Runner:
         url = self.rewrite(step["api_root"].rstrip("/") + "/" + step["endpoint"].lstrip("/"))
         params = resolve_previous(step.get("params"), self.previous)
         if params:
+            # Booleans as the lowercase words servers expect, like the requests library's
+            # callers write them in these files.
             encoded = urllib.parse.urlencode(
-                {k: (json.dumps(v) if isinstance(v, bool) else v) for k, v in params.items()}
-                if False else {k: ("true" if v is True else "false" if v is False else v)
-                               for k, v in params.items()})
+                {k: ("true" if v is True else "false" if v is False else v)
+                 for k, v in params.items()})
             url += ("&" if "?" in url else "?") + encoded
         headers = dict(resolve_previous(step.get("headers"), self.previous) or
                        {"user-agent": "my-app/0.0.1"})
