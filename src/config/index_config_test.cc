@@ -378,6 +378,38 @@ doc_mapping:
   EXPECT_TRUE(config.ok()) << config.status();
 }
 
+TEST(IndexConfigTest, StrptimeInputFormatsRoundTripInOrder) {
+  absl::StatusOr<IndexConfig> config = ParseIndexConfigYaml(R"(
+version: "0.7"
+index_id: apache
+doc_mapping:
+  field_mappings:
+    - name: ts
+      type: datetime
+      input_formats: ["%d/%b/%Y:%H:%M:%S %z", rfc2822, "%Y-%m-%d %H:%M:%S%.f", unix_timestamp]
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& field = config->doc_mapping.field_mappings[0];
+  EXPECT_EQ(field.strptime_patterns,
+            (std::vector<std::string>{"%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S%.f"}));
+  const nlohmann::json json = IndexConfigToJson(*config);
+  EXPECT_EQ(json["doc_mapping"]["field_mappings"][0]["input_formats"],
+            nlohmann::json::parse(
+                R"(["%d/%b/%Y:%H:%M:%S %z", "rfc2822", "%Y-%m-%d %H:%M:%S%.f", "unix_timestamp"])"));
+  absl::StatusOr<IndexConfig> bad = ParseIndexConfigYaml(R"(
+version: "0.7"
+index_id: apache
+doc_mapping:
+  field_mappings:
+    - name: ts
+      type: datetime
+      input_formats: [rfc3339, "%Y-%m-%d %Q"]
+)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("input_formats[1]"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("%Q"));
+}
+
 TEST(SourceConfigTest, ParsesAndSerializes) {
   absl::StatusOr<SourceConfig> source = SourceConfigFromJson(nlohmann::json::parse(R"({
     "version": "0.8", "source_id": "my-kafka", "source_type": "kafka", "num_pipelines": 2,
