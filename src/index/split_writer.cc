@@ -141,15 +141,7 @@ class SplitWriterImpl final : public SplitWriter {
         entry.total_tokens = builder.total_tokens;
         internal::TermDictionaryWriter dictionary(entry, entry.record_positions);
         WriteInvertedIndex(builder, entry, dictionary);
-        entry.terms_section = file.AddSection(fmt::format("terms.{}", field_id), dictionary.terms(),
-                                              internal::kTermsSectionVersion);
-        entry.postings_section =
-            file.AddSection(fmt::format("postings.{}", field_id), dictionary.postings(),
-                            internal::kPostingsSectionVersion);
-        if (entry.record_positions) {
-          entry.positions_section =
-              file.AddSection(fmt::format("positions.{}", field_id), dictionary.positions());
-        }
+        file.AddInvertedIndex(field_id, dictionary, entry);
         if (entry.has_fieldnorms) {
           builder.norms.resize(num_docs_, 0);
           entry.fieldnorms_section =

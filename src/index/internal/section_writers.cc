@@ -23,6 +23,18 @@ uint32_t SplitFileBuilder::AddSection(std::string name, std::string_view content
   return static_cast<uint32_t>(footer_.sections.size() - 1);
 }
 
+void SplitFileBuilder::AddInvertedIndex(size_t field_id, TermDictionaryWriter& dictionary,
+                                        FieldEntry& entry) {
+  entry.terms_section =
+      AddSection(fmt::format("terms.{}", field_id), dictionary.terms(), kTermsSectionVersion);
+  entry.postings_section = AddSection(fmt::format("postings.{}", field_id), dictionary.postings(),
+                                      kPostingsSectionVersion);
+  if (entry.record_positions) {
+    entry.positions_section =
+        AddSection(fmt::format("positions.{}", field_id), dictionary.positions());
+  }
+}
+
 std::string SplitFileBuilder::Finish(Hotcache hotcache, uint64_t& footer_start,
                                      uint64_t& footer_end) {
   footer_.hotcache = std::move(hotcache);

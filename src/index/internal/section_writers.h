@@ -17,12 +17,17 @@
 
 namespace shale::index::internal {
 
+class TermDictionaryWriter;
+
 // Appends sections one after another and finally the footer (file table + hotcache + trailer).
 class SplitFileBuilder {
  public:
   // Appends `content` as the section `name`; returns its index in the file table.
   uint32_t AddSection(std::string name, std::string_view content,
                       uint32_t version = kSectionVersion);
+  // Adds the terms, postings and (when entry.record_positions) positions sections that
+  // `dictionary` wrote for field `field_id`, and records their indexes in `entry`.
+  void AddInvertedIndex(size_t field_id, TermDictionaryWriter& dictionary, FieldEntry& entry);
   // Appends the footer describing `hotcache` and the sections added so far. `footer_start` and
   // `footer_end` receive the footer's byte range. The builder must not be used afterwards.
   std::string Finish(Hotcache hotcache, uint64_t& footer_start, uint64_t& footer_end);
