@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -268,9 +269,10 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
     const json& indexer = root["indexer"];
     const std::string path = "indexer";
     IndexerConfig& out = config.indexer;
-    RETURN_IF_ERROR(CheckObject(indexer, path,
-                                {"split_store_max_num_bytes", "split_store_max_num_splits",
-                                 "max_concurrent_split_uploads", "enable_otlp_endpoint"}));
+    RETURN_IF_ERROR(
+        CheckObject(indexer, path,
+                    {"split_store_max_num_bytes", "split_store_max_num_splits",
+                     "max_concurrent_split_uploads", "merge_concurrency", "enable_otlp_endpoint"}));
     RETURN_IF_ERROR(internal::ReadByteSize(indexer, "split_store_max_num_bytes", path,
                                            out.split_store_max_num_bytes));
     RETURN_IF_ERROR(internal::ReadUint(indexer, "split_store_max_num_splits", path,
@@ -283,6 +285,11 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
       return KeyError("indexer.max_concurrent_split_uploads", "must be greater than 0");
     }
     out.max_concurrent_split_uploads = static_cast<uint32_t>(uploads);
+    uint64_t merges = out.merge_concurrency;
+    RETURN_IF_ERROR(internal::ReadUint(indexer, "merge_concurrency", path,
+                                       std::numeric_limits<uint32_t>::max(), merges));
+    if (merges == 0) return KeyError("indexer.merge_concurrency", "must be greater than 0");
+    out.merge_concurrency = static_cast<uint32_t>(merges);
     RETURN_IF_ERROR(
         internal::ReadBool(indexer, "enable_otlp_endpoint", path, out.enable_otlp_endpoint));
   }
@@ -410,6 +417,10 @@ std::string RedactedSecret(const std::optional<std::string>& secret) {
 }
 
 }  // namespace
+
+uint32_t DefaultMergeConcurrency() {
+  return std::max(1u, std::thread::hardware_concurrency() * 2 / 3);
+}
 
 bool NodeConfig::IsServiceEnabled(std::string_view service) const {
   return std::find(enabled_services.begin(), enabled_services.end(), service) !=
@@ -585,6 +596,7 @@ json NodeConfigToJson(const NodeConfig& config) {
        {{"split_store_max_num_bytes", config.indexer.split_store_max_num_bytes},
         {"split_store_max_num_splits", config.indexer.split_store_max_num_splits},
         {"max_concurrent_split_uploads", config.indexer.max_concurrent_split_uploads},
+        {"merge_concurrency", config.indexer.merge_concurrency},
         {"enable_otlp_endpoint", config.indexer.enable_otlp_endpoint}}},
       {"ingest_api",
        {{"max_queue_memory_usage", config.ingest_api.max_queue_memory_usage},

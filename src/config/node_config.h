@@ -37,10 +37,14 @@ struct SearcherConfig {
   uint64_t request_timeout_secs = 30;
 };
 
+// Default of `indexer.merge_concurrency`: two thirds of the cores, at least 1 (Quickwit's).
+uint32_t DefaultMergeConcurrency();
+
 struct IndexerConfig {
   uint64_t split_store_max_num_bytes = 100'000'000'000;
   uint64_t split_store_max_num_splits = 1000;
   uint32_t max_concurrent_split_uploads = 12;
+  uint32_t merge_concurrency = DefaultMergeConcurrency();  // merges running at once on the node
   bool enable_otlp_endpoint = false;
 };
 

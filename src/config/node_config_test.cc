@@ -75,6 +75,7 @@ indexer:
   split_store_max_num_bytes: 1G
   split_store_max_num_splits: 50
   max_concurrent_split_uploads: 4
+  merge_concurrency: 3
   enable_otlp_endpoint: true
 ingest_api:
   max_queue_memory_usage: 100KB
@@ -104,6 +105,7 @@ ingest_api:
   EXPECT_EQ(config->searcher.request_timeout_secs, 5u);
   EXPECT_EQ(config->indexer.split_store_max_num_bytes, 1'000'000'000u);
   EXPECT_TRUE(config->indexer.enable_otlp_endpoint);
+  EXPECT_EQ(config->indexer.merge_concurrency, 3u);
   EXPECT_EQ(config->ingest_api.max_queue_memory_usage, 100'000u);
   EXPECT_EQ(config->ingest_api.content_length_limit, 1000u);
 
@@ -165,6 +167,10 @@ TEST(NodeConfigTest, BadValuesNameTheKey) {
   config = LoadNodeConfig("version: 0.1\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(config.status().message(), HasSubstr("version"));
+
+  config = LoadNodeConfig("indexer:\n  merge_concurrency: 0\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("indexer.merge_concurrency"));
 
   config = LoadNodeConfig("storage:\n  s3:\n    force_path_style_access: maybe\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

@@ -30,6 +30,7 @@
 #include "index/internal/block_postings.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
+#include "index/internal/split_contents.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
 #include "index/tokenizer.h"
@@ -42,6 +43,7 @@ namespace {
 using internal::ByteReader;
 using internal::ChunkRef;
 using internal::ColumnKind;
+using internal::DecodedPostings;
 using internal::DecodeF64;
 using internal::DecodeI64;
 using internal::EncodeF64;
@@ -49,6 +51,7 @@ using internal::EncodeI64;
 using internal::FieldEntry;
 using internal::Hash32;
 using internal::Hash64;
+using internal::TermInfo;
 
 constexpr size_t kMaxPrefixExpansions = 50'000;
 constexpr size_t kMaxSortFields = 2;
@@ -150,21 +153,6 @@ class MemoryByteRangeSource final : public ByteRangeSource {
 };
 
 // ---------------------------------------------------------------------------------------------
-struct TermInfo {
-  std::string term;
-  uint64_t doc_freq = 0;
-  ChunkRef postings;
-  ChunkRef positions;  // terms v2 of a field recording positions
-};
-
-// A posting list decoded in memory (one allocation per vector per term, none per posting).
-struct DecodedPostings {
-  std::vector<uint32_t> docs;
-  std::vector<uint32_t> freqs;            // 1 per doc when frequencies are not recorded
-  std::vector<uint32_t> positions;        // when requested: freqs[i] positions per doc
-  std::vector<uint32_t> position_starts;  // index into `positions` of doc i's first position
-};
-
 // BM25 weight of one term (or phrase) in one field of one split.
 class Bm25Weight {
  public:
@@ -283,7 +271,7 @@ struct AggCollectContext {
   uint64_t num_buckets = 0;
 };
 
-class SplitReaderImpl final : public SplitReader {
+class SplitReaderImpl final : public SplitReader, public internal::SplitContents {
  public:
   SplitReaderImpl(std::shared_ptr<ByteRangeSource> source, internal::Footer footer)
       : source_(std::move(source)), footer_(std::move(footer)) {
@@ -397,9 +385,8 @@ class SplitReaderImpl final : public SplitReader {
     return result;
   }
 
-  absl::StatusOr<IntermediateAggs> Aggregate(
-      const Query& query, const SplitSearchRequest& request,
-      const AggregationRequest& aggregation) const override {
+  absl::StatusOr<IntermediateAggs> Aggregate(const Query& query, const SplitSearchRequest& request,
+                                             const AggregationRequest& aggregation) const override {
     SplitSearchRequest aggregate_only = request;
     aggregate_only.top_k = 0;
     aggregate_only.sort_by.clear();
@@ -422,43 +409,84 @@ class SplitReaderImpl final : public SplitReader {
       return DataLoss(fmt::format("doc {} missing from doc store index", doc_id), 0);
     }
     const internal::DocStoreBlockRef& block = *(it - 1);
-    const uint32_t section = footer_.hotcache.docstore_section;
-    ASSIGN_OR_RETURN(std::string compressed, ReadChunk(section, block.chunk, "doc store block"));
-    const uint64_t at = SectionOffset(section) + block.chunk.offset;
-    if (block.uncompressed_length > kMaxDocStoreBlockBytes) {
-      return DataLoss("doc store block too large", at);
+    ASSIGN_OR_RETURN(std::string compressed, ReadCompressedDocStoreBlock(block));
+    ASSIGN_OR_RETURN(std::string raw, DecompressDocStoreBlock(block, compressed));
+    ASSIGN_OR_RETURN(std::vector<std::string_view> docs, ParseDocStoreBlock(block, raw));
+    if (doc_id - block.first_doc >= docs.size()) {
+      return DataLoss("bad doc store block header",
+                      SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset);
     }
-    const unsigned long long frame_size =  // NOLINT(google-runtime-int): zstd's type
-        ZSTD_getFrameContentSize(compressed.data(), compressed.size());
-    if (frame_size != block.uncompressed_length) {
-      return DataLoss("doc store block size mismatch", at);
-    }
-    std::string raw(block.uncompressed_length, '\0');
-    const size_t size =
-        ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
-    if (ZSTD_isError(size) || size != raw.size()) {
-      return DataLoss("doc store block does not decompress", at);
-    }
-    ByteReader reader(raw);
-    const uint64_t count = reader.Varint();
-    if (!reader.ok() || count > raw.size() || doc_id - block.first_doc >= count) {
-      return DataLoss("bad doc store block header", at);
-    }
-    uint64_t skip = 0;
-    uint64_t length = 0;
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint64_t doc_length = reader.Varint();
-      if (i < doc_id - block.first_doc) skip += doc_length;
-      if (i == doc_id - block.first_doc) length = doc_length;
-    }
-    if (!reader.ok() || skip > reader.remaining() || length > reader.remaining() - skip) {
-      return DataLoss("bad doc store block lengths", at);
-    }
-    reader.Bytes(skip);
-    return std::string(reader.Bytes(length));
+    return std::string(docs[doc_id - block.first_doc]);
   }
 
-  const std::string& name() const { return source_->name(); }
+  // ---- internal::SplitContents ----
+
+  const internal::Footer& footer() const override { return footer_; }
+
+  absl::StatusOr<std::vector<TermInfo>> ReadTermBlock(const FieldEntry& field,
+                                                      size_t block_index) const override {
+    return LoadTermBlock(field, block_index);
+  }
+
+  absl::Status ReadPostings(const FieldEntry& field, const TermInfo& info,
+                            DecodedPostings& out) const override {
+    return DecodePostings(field, info, /*with_positions=*/false, out);
+  }
+
+  absl::StatusOr<std::string> ReadPositionList(const FieldEntry& field,
+                                               const TermInfo& info) const override {
+    if (!field.record_positions || field.positions_section == internal::kNoSection) {
+      return absl::FailedPreconditionError(
+          fmt::format("field `{}` has no positions indexed", field.path));
+    }
+    return ReadChunk(field.positions_section, info.positions, "position list");
+  }
+
+  absl::StatusOr<std::optional<std::string>> ReadFieldNorms(
+      const FieldEntry& field) const override {
+    if (!field.has_fieldnorms) return std::nullopt;
+    return ReadFieldNormsUncached(field);
+  }
+
+  absl::StatusOr<std::vector<uint32_t>> ReadPresence(const FieldEntry& field) const override {
+    std::vector<uint32_t> docs;
+    if (field.presence.length == 0) return docs;
+    DocSet set(num_docs_);
+    RETURN_IF_ERROR(AddPresence(field, set));
+    set.ForEach([&docs](uint32_t doc) { docs.push_back(doc); });
+    return docs;
+  }
+
+  absl::StatusOr<internal::DecodedColumn> ReadColumn(const FieldEntry& field) const override {
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumnUncached(field));
+    internal::DecodedColumn decoded;
+    decoded.offsets = column->offsets;
+    decoded.values.resize(field.column.num_values);
+    for (uint64_t i = 0; i < decoded.values.size(); ++i) decoded.values[i] = column->RawValue(i);
+    decoded.dict.assign(column->dict.begin(), column->dict.end());
+    return decoded;
+  }
+
+  absl::StatusOr<DocStoreBlock> ReadDocStoreBlock(size_t block_index,
+                                                  bool decompress) const override {
+    const internal::DocStoreBlockRef& block = footer_.hotcache.docstore_blocks.at(block_index);
+    DocStoreBlock result;
+    ASSIGN_OR_RETURN(result.compressed, ReadCompressedDocStoreBlock(block));
+    if (!decompress) return result;
+    ASSIGN_OR_RETURN(std::string raw, DecompressDocStoreBlock(block, result.compressed));
+    ASSIGN_OR_RETURN(std::vector<std::string_view> docs, ParseDocStoreBlock(block, raw));
+    const size_t next_first = block_index + 1 < footer_.hotcache.docstore_blocks.size()
+                                  ? footer_.hotcache.docstore_blocks[block_index + 1].first_doc
+                                  : num_docs_;
+    if (docs.size() != next_first - block.first_doc) {
+      return DataLoss("doc store block holds the wrong number of docs",
+                      SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset);
+    }
+    result.docs.assign(docs.begin(), docs.end());
+    return result;
+  }
+
+  const std::string& name() const override { return source_->name(); }
 
  private:
   absl::Status DataLoss(const std::string& what, uint64_t offset) const {
@@ -498,6 +526,55 @@ class SplitReaderImpl final : public SplitReader {
       return DataLoss(fmt::format("{} checksum mismatch", what), at);
     }
     return bytes;
+  }
+
+  // ---- doc store ----
+
+  absl::StatusOr<std::string> ReadCompressedDocStoreBlock(
+      const internal::DocStoreBlockRef& block) const {
+    return ReadChunk(footer_.hotcache.docstore_section, block.chunk, "doc store block");
+  }
+
+  absl::StatusOr<std::string> DecompressDocStoreBlock(const internal::DocStoreBlockRef& block,
+                                                      const std::string& compressed) const {
+    const uint64_t at = SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset;
+    if (block.uncompressed_length > kMaxDocStoreBlockBytes) {
+      return DataLoss("doc store block too large", at);
+    }
+    const unsigned long long frame_size =  // NOLINT(google-runtime-int): zstd's type
+        ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+    if (frame_size != block.uncompressed_length) {
+      return DataLoss("doc store block size mismatch", at);
+    }
+    std::string raw(block.uncompressed_length, '\0');
+    const size_t size =
+        ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
+    if (ZSTD_isError(size) || size != raw.size()) {
+      return DataLoss("doc store block does not decompress", at);
+    }
+    return raw;
+  }
+
+  // The documents of a decompressed block, as views into `raw`.
+  absl::StatusOr<std::vector<std::string_view>> ParseDocStoreBlock(
+      const internal::DocStoreBlockRef& block, std::string_view raw) const {
+    const uint64_t at = SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset;
+    ByteReader reader(raw);
+    const uint64_t count = reader.Varint();
+    if (!reader.ok() || count > raw.size()) return DataLoss("bad doc store block header", at);
+    std::vector<uint64_t> lengths(count);
+    uint64_t total = 0;
+    for (uint64_t& length : lengths) {
+      length = reader.Varint();
+      total += length;
+    }
+    if (!reader.ok() || total != reader.remaining()) {
+      return DataLoss("bad doc store block lengths", at);
+    }
+    std::vector<std::string_view> docs;
+    docs.reserve(count);
+    for (uint64_t length : lengths) docs.push_back(reader.Bytes(length));
+    return docs;
   }
 
   // ---- term dictionary and postings ----
@@ -757,16 +834,22 @@ class SplitReaderImpl final : public SplitReader {
       auto it = fieldnorms_.find(field_index);
       if (it != fieldnorms_.end()) return it->second;
     }
+    ASSIGN_OR_RETURN(std::string data, ReadFieldNormsUncached(field));
+    auto norms = std::make_shared<const std::string>(std::move(data));
+    absl::MutexLock lock(&mu_);
+    fieldnorms_.emplace(field_index, norms);
+    return norms;
+  }
+
+  // REQUIRES: field.has_fieldnorms.
+  absl::StatusOr<std::string> ReadFieldNormsUncached(const FieldEntry& field) const {
     const internal::FileTableEntry& section = footer_.sections[field.fieldnorms_section];
     ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "field norms"));
     if (data.size() != num_docs_ || Hash64(data) != section.checksum) {
       return DataLoss(fmt::format("field norms of `{}` checksum mismatch", field.path),
                       section.offset);
     }
-    auto norms = std::make_shared<const std::string>(std::move(data));
-    absl::MutexLock lock(&mu_);
-    fieldnorms_.emplace(field_index, norms);
-    return norms;
+    return data;
   }
 
   absl::Status DecodeDocList(std::string_view bytes, uint64_t count, uint64_t at,
@@ -833,6 +916,13 @@ class SplitReaderImpl final : public SplitReader {
       auto it = columns_.find(field_index);
       if (it != columns_.end()) return it->second;
     }
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> shared, LoadColumnUncached(field));
+    absl::MutexLock lock(&mu_);
+    columns_.emplace(field_index, shared);
+    return shared;
+  }
+
+  absl::StatusOr<std::shared_ptr<const Column>> LoadColumnUncached(const FieldEntry& field) const {
     const internal::FileTableEntry& section = footer_.sections[field.fast_section];
     ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "fast field"));
     if (Hash64(data) != section.checksum) {
@@ -870,10 +960,7 @@ class SplitReaderImpl final : public SplitReader {
                         section.offset + header.dict.offset);
       }
     }
-    std::shared_ptr<const Column> shared = std::move(column);
-    absl::MutexLock lock(&mu_);
-    columns_.emplace(field_index, shared);
-    return shared;
+    return std::shared_ptr<const Column>(std::move(column));
   }
 
   // ---- aggregations ----
@@ -893,9 +980,8 @@ class SplitReaderImpl final : public SplitReader {
         resolved.columns.push_back(std::move(column));
       }
       if (!ids.empty() && resolved.columns.empty()) {
-        return absl::InvalidArgumentError(
-            fmt::format("field `{}` of aggregation `{}` is not a fast field", spec.field,
-                        spec.name));
+        return absl::InvalidArgumentError(fmt::format(
+            "field `{}` of aggregation `{}` is not a fast field", spec.field, spec.name));
       }
       RETURN_IF_ERROR(ResolveAggs(spec.sub_aggregations, resolved.sub_aggregations));
     }
@@ -936,8 +1022,8 @@ class SplitReaderImpl final : public SplitReader {
   }
 
   template <typename Map, typename Key>
-  static IntermediateBucket& BucketFor(Map& buckets, const Key& key,
-                                       const AggregationSpec& spec, AggCollectContext& context) {
+  static IntermediateBucket& BucketFor(Map& buckets, const Key& key, const AggregationSpec& spec,
+                                       AggCollectContext& context) {
     auto it = buckets.find(key);
     if (it != buckets.end()) return it->second;
     context.num_buckets += 1 + CountBuckets(MakeEmptyAggs(spec.sub_aggregations));
@@ -977,9 +1063,9 @@ class SplitReaderImpl final : public SplitReader {
               CollectInBucket(agg, BucketFor(state.text_terms, *spec.missing_text, spec, context),
                               doc, context);
             } else if (spec.missing_number.has_value()) {
-              CollectInBucket(
-                  agg, BucketFor(state.numeric_terms, *spec.missing_number, spec, context), doc,
-                  context);
+              CollectInBucket(agg,
+                              BucketFor(state.numeric_terms, *spec.missing_number, spec, context),
+                              doc, context);
             }
             break;
           }
@@ -993,8 +1079,8 @@ class SplitReaderImpl final : public SplitReader {
             if (seen) continue;
             if (values[v].is_text) {
               CollectInBucket(
-                  agg, BucketFor(state.text_terms, std::string(values[v].text), spec, context),
-                  doc, context);
+                  agg, BucketFor(state.text_terms, std::string(values[v].text), spec, context), doc,
+                  context);
             } else {
               CollectInBucket(agg, BucketFor(state.numeric_terms, values[v].number, spec, context),
                               doc, context);
@@ -1749,8 +1835,10 @@ std::shared_ptr<ByteRangeSource> NewMemoryByteRangeSource(std::string name, std:
   return std::make_shared<MemoryByteRangeSource>(std::move(name), std::move(bytes));
 }
 
-absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
-    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<SplitReaderImpl>> OpenImpl(std::shared_ptr<ByteRangeSource> source,
+                                                          std::optional<std::string> hotcache) {
   const std::string& name = source->name();
   const uint64_t file_size = source->size();
   auto to_data_loss = [&name](const absl::Status& status) {
@@ -1764,8 +1852,7 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
     absl::StatusOr<internal::Footer> footer =
         internal::ParseFooter(*hotcache, file_size, name, nullptr);
     if (!footer.ok()) return to_data_loss(footer.status());
-    return std::unique_ptr<SplitReader>(
-        std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+    return std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer));
   }
   if (file_size < internal::kTrailerSize) {
     return absl::DataLossError(
@@ -1782,8 +1869,23 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
     footer = internal::ParseFooter(*tail, file_size, name, nullptr);
   }
   if (!footer.ok()) return to_data_loss(footer.status());
-  return std::unique_ptr<SplitReader>(
-      std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+  return std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
+    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SplitReaderImpl> reader,
+                   OpenImpl(std::move(source), std::move(hotcache)));
+  return std::unique_ptr<SplitReader>(std::move(reader));
+}
+
+absl::StatusOr<std::unique_ptr<internal::SplitContents>> internal::OpenSplitContents(
+    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SplitReaderImpl> reader,
+                   OpenImpl(std::move(source), std::move(hotcache)));
+  return std::unique_ptr<internal::SplitContents>(std::move(reader));
 }
 
 }  // namespace shale::index

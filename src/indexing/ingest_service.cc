@@ -10,24 +10,17 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
-#include "common/ulid.h"
 #include "common/uri.h"
 #include "index/split_format.h"
+#include "indexing/merge_policy.h"
 #include "split/split_store.h"
 
 namespace shale::indexing {
 namespace {
 
 constexpr size_t kMaxFailureDocumentBytes = 1024;
-constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr char kWalPartitionId[] = "wal";
 constexpr int64_t kMaxCommitRetryDelayMillis = 60'000;
-
-int64_t FloorDiv(int64_t value, int64_t divisor) {
-  int64_t quotient = value / divisor;
-  if ((value % divisor != 0) && ((value < 0) != (divisor < 0))) --quotient;
-  return quotient;
-}
 
 // The `reason` of a rejected document: JSON syntax, or a mismatch with the doc mapping.
 const char* FailureReason(const absl::Status& status) {
@@ -166,30 +159,9 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
   ASSIGN_OR_RETURN(index::SerializedSplit serialized, writer->Finish());
   writer.reset();
   const config::IndexConfig& config = metadata.index_config;
-  metastore::SplitMetadata split;
-  split.split_id = NewUlid();
-  split.index_uid = metadata.index_uid;
-  split.source_id = kIngestApiSourceId;
-  split.node_id = node_id;
-  split.num_docs = serialized.num_docs;
-  split.uncompressed_docs_size_in_bytes = serialized.uncompressed_docs_size_in_bytes;
-  split.split_size_bytes = serialized.bytes.size();
-  if (serialized.time_range_start_micros.has_value()) {
-    split.time_range_start_secs = FloorDiv(*serialized.time_range_start_micros, kMicrosPerSecond);
-  }
-  if (serialized.time_range_end_micros.has_value()) {
-    split.time_range_end_secs = FloorDiv(*serialized.time_range_end_micros, kMicrosPerSecond);
-  }
-  split.tags = serialized.tags;
-  split.footer_start = serialized.footer_start;
-  split.footer_end = serialized.footer_end;
-  split.create_timestamp = UnixSecondsNow();
-  const bool mature = serialized.num_docs >= config.indexing_settings.split_num_docs_target ||
-                      config.indexing_settings.merge_policy.type == "no_merge";
-  split.maturity_timestamp =
-      mature
-          ? split.create_timestamp
-          : split.create_timestamp + config.indexing_settings.merge_policy.maturation_period_secs;
+  const MergeScope origin{metadata.index_uid, kIngestApiSourceId, "0", node_id};
+  const metastore::SplitMetadata split = NewSplitMetadata(
+      serialized, origin, config.indexing_settings, /*num_merge_ops=*/0, UnixSecondsNow());
 
   // Stage first, so a crash after the upload leaves a staged split the janitor can collect.
   RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));
@@ -533,6 +505,7 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
   }
   if (status.ok()) {
     splits_published_.Increment();
+    if (options_.on_split_published) options_.on_split_published(pipeline->metadata.index_uid);
   } else if (!abandoned_) {
     commit_failures_.Increment();
     SHALE_LOG_ERROR("commit failed index_id={} generation={} error={}", pipeline->config().index_id,

@@ -10,6 +10,7 @@
 
 #include "common/ulid.h"
 #include "config/index_config.h"
+#include "metastore/testing/forwarding_metastore.h"
 
 namespace shale::indexing {
 namespace {
@@ -35,57 +36,17 @@ std::string Docs(int first, int count) {
 }
 
 // Forwards to a real metastore; PublishSplits fails while `publish_failures` is positive.
-class FlakyMetastore : public metastore::Metastore {
+class FlakyMetastore : public metastore::testing::ForwardingMetastore {
  public:
-  explicit FlakyMetastore(metastore::Metastore* inner) : inner_(inner) {}
+  using ForwardingMetastore::ForwardingMetastore;
   std::atomic<int> publish_failures{0};
 
-  absl::StatusOr<metastore::IndexMetadata> CreateIndex(const config::IndexConfig& c) override {
-    return inner_->CreateIndex(c);
-  }
-  absl::StatusOr<metastore::IndexMetadata> GetIndexMetadata(const std::string& id) override {
-    return inner_->GetIndexMetadata(id);
-  }
-  absl::StatusOr<std::vector<metastore::IndexMetadata>> ListIndexes() override {
-    return inner_->ListIndexes();
-  }
-  absl::Status DeleteIndex(const std::string& uid) override { return inner_->DeleteIndex(uid); }
-  absl::Status StageSplits(const std::string& uid,
-                           const std::vector<metastore::SplitMetadata>& splits) override {
-    return inner_->StageSplits(uid, splits);
-  }
   absl::Status PublishSplits(const std::string& uid, const std::vector<std::string>& staged,
                              const std::vector<std::string>& replaced,
                              const std::optional<metastore::CheckpointDelta>& delta) override {
     if (publish_failures.fetch_sub(1) > 0) return absl::UnavailableError("metastore is down");
-    return inner_->PublishSplits(uid, staged, replaced, delta);
+    return ForwardingMetastore::PublishSplits(uid, staged, replaced, delta);
   }
-  absl::StatusOr<std::vector<metastore::Split>> ListSplits(
-      const metastore::ListSplitsQuery& query) override {
-    return inner_->ListSplits(query);
-  }
-  absl::Status MarkSplitsForDeletion(const std::string& uid,
-                                     const std::vector<std::string>& ids) override {
-    return inner_->MarkSplitsForDeletion(uid, ids);
-  }
-  absl::Status DeleteSplits(const std::string& uid, const std::vector<std::string>& ids) override {
-    return inner_->DeleteSplits(uid, ids);
-  }
-  absl::Status AddSource(const std::string& uid, const config::SourceConfig& source) override {
-    return inner_->AddSource(uid, source);
-  }
-  absl::Status ToggleSource(const std::string& uid, const std::string& id, bool enable) override {
-    return inner_->ToggleSource(uid, id, enable);
-  }
-  absl::Status DeleteSource(const std::string& uid, const std::string& id) override {
-    return inner_->DeleteSource(uid, id);
-  }
-  absl::Status ResetSourceCheckpoint(const std::string& uid, const std::string& id) override {
-    return inner_->ResetSourceCheckpoint(uid, id);
-  }
-
- private:
-  metastore::Metastore* inner_;
 };
 
 class IngestServiceTest : public ::testing::Test {
@@ -189,8 +150,8 @@ TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
 
 TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested) {
   CreateIndex();
-  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" +
-                           "\n" + "{\"body\": \"no timestamp\"}\n" + Docs(3, 2);
+  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" + "\n" +
+                           "{\"body\": \"no timestamp\"}\n" + Docs(3, 2);
   auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->num_docs_for_processing, 8u);
