@@ -9,9 +9,12 @@
 #include "common/ulid.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "indexing/testing/gzip.h"
 
 namespace shale::server {
 namespace {
+
+using ::shale::indexing::testing::Gzip;
 
 constexpr char kIndexConfig[] = R"({
   "version": "0.8", "index_id": "app-logs",
@@ -30,20 +33,6 @@ doc_mapping:
     - name: message
       type: text
 )";
-
-std::string Gzip(const std::string& data) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, data.size()) + 32, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
 
 class RestApiTest : public ::testing::Test {
  protected:
