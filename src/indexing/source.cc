@@ -1,11 +1,11 @@
 #include "indexing/source.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
+
+#include <zlib.h>
 
 #include "fmt/format.h"
 
@@ -35,8 +35,9 @@ absl::StatusOr<uint64_t> OffsetFromPosition(const std::string& partition,
                                             const std::string& position) {
   auto offset = WalPositionFromCheckpoint(position);
   if (!offset.ok()) {
-    return absl::InvalidArgumentError(fmt::format(
-        "checkpoint of partition `{}` holds `{}`, which is not a byte offset", partition, position));
+    return absl::InvalidArgumentError(
+        fmt::format("checkpoint of partition `{}` holds `{}`, which is not a byte offset",
+                    partition, position));
   }
   return *offset;
 }
@@ -46,8 +47,8 @@ absl::StatusOr<uint64_t> OffsetFromPosition(const std::string& partition,
 std::optional<std::pair<std::string, std::string>> SplitFileUri(const std::string& uri) {
   const size_t scheme_end = uri.find("://");
   const size_t slash = uri.rfind('/');
-  if (scheme_end == std::string::npos || slash == std::string::npos ||
-      slash <= scheme_end + 3 || slash + 1 == uri.size()) {
+  if (scheme_end == std::string::npos || slash == std::string::npos || slash <= scheme_end + 3 ||
+      slash + 1 == uri.size()) {
     return std::nullopt;
   }
   return std::make_pair(uri.substr(0, slash), uri.substr(slash + 1));
@@ -89,8 +90,8 @@ class PlainStream final : public ByteStream {
     ASSIGN_OR_RETURN(std::string bytes,
                      location_.storage->GetSlice(location_.path, offset_, length));
     if (bytes.size() != length) {
-      return absl::DataLossError(fmt::format("file `{}` shrank while being read at offset {}",
-                                             uri_, offset_));
+      return absl::DataLossError(
+          fmt::format("file `{}` shrank while being read at offset {}", uri_, offset_));
     }
     offset_ += length;
     out += bytes;
@@ -108,7 +109,9 @@ class PlainStream final : public ByteStream {
 class GzipStream final : public ByteStream {
  public:
   GzipStream(FileLocation location, std::string uri, uint64_t size, uint64_t chunk_bytes)
-      : location_(std::move(location)), uri_(std::move(uri)), size_(size),
+      : location_(std::move(location)),
+        uri_(std::move(uri)),
+        size_(size),
         chunk_bytes_(chunk_bytes) {}
   GzipStream(const GzipStream&) = delete;
   GzipStream& operator=(const GzipStream&) = delete;
@@ -136,8 +139,8 @@ class GzipStream final : public ByteStream {
         const uint64_t length = std::min(chunk_bytes_, size_ - raw_offset_);
         ASSIGN_OR_RETURN(input_, location_.storage->GetSlice(location_.path, raw_offset_, length));
         if (input_.size() != length) {
-          return absl::DataLossError(fmt::format("file `{}` shrank while being read at offset {}",
-                                                 uri_, raw_offset_));
+          return absl::DataLossError(
+              fmt::format("file `{}` shrank while being read at offset {}", uri_, raw_offset_));
         }
         raw_offset_ += length;
         stream_.next_in = reinterpret_cast<Bytef*>(input_.data());
@@ -158,9 +161,9 @@ class GzipStream final : public ByteStream {
         }
       } else if (result != Z_OK && result != Z_BUF_ERROR) {
         const uint64_t consumed = raw_offset_ - stream_.avail_in;
-        return absl::DataLossError(fmt::format(
-            "gzip file `{}` is corrupt near compressed offset {}: {}", uri_, consumed,
-            stream_.msg != nullptr ? stream_.msg : "invalid data"));
+        return absl::DataLossError(
+            fmt::format("gzip file `{}` is corrupt near compressed offset {}: {}", uri_, consumed,
+                        stream_.msg != nullptr ? stream_.msg : "invalid data"));
       }
     }
     return absl::OkStatus();
@@ -183,8 +186,11 @@ class FileSource final : public Source {
  public:
   FileSource(FileLocation location, std::string partition, std::string stored_position,
              uint64_t start_offset, SourceOptions options)
-      : location_(std::move(location)), partition_(std::move(partition)),
-        last_position_(std::move(stored_position)), offset_(start_offset), options_(options) {}
+      : location_(std::move(location)),
+        partition_(std::move(partition)),
+        last_position_(std::move(stored_position)),
+        offset_(start_offset),
+        options_(options) {}
 
   absl::StatusOr<std::optional<SourceBatch>> NextBatch() override {
     if (stream_ == nullptr) RETURN_IF_ERROR(Open());
@@ -231,18 +237,18 @@ class FileSource final : public Source {
     const bool gz_name = location_.path.size() > 3 &&
                          location_.path.compare(location_.path.size() - 3, 3, ".gz") == 0;
     if (gz_name && !gzip) {
-      return absl::DataLossError(
-          fmt::format("file `{}` ends in .gz but is not gzip data (no gzip magic bytes)",
-                      partition_));
+      return absl::DataLossError(fmt::format(
+          "file `{}` ends in .gz but is not gzip data (no gzip magic bytes)", partition_));
     }
     if (gzip) {
-      stream_ = std::make_unique<GzipStream>(location_, partition_, size, options_.read_chunk_bytes);
+      stream_ =
+          std::make_unique<GzipStream>(location_, partition_, size, options_.read_chunk_bytes);
       // Positions are offsets in the decompressed stream: decompress up to the checkpoint.
       uint64_t skipped = 0;
       while (skipped < offset_) {
         std::string discard;
-        RETURN_IF_ERROR(stream_->Read(std::min(offset_ - skipped, options_.read_chunk_bytes),
-                                      discard));
+        RETURN_IF_ERROR(
+            stream_->Read(std::min(offset_ - skipped, options_.read_chunk_bytes), discard));
         if (discard.empty()) break;
         if (skipped + discard.size() > offset_) {
           buffer_ = discard.substr(offset_ - skipped);
@@ -314,8 +320,11 @@ class VecSource final : public Source {
  public:
   VecSource(std::vector<std::string> docs, uint64_t batch_num_docs, std::string partition,
             std::string stored_position, uint64_t next)
-      : docs_(std::move(docs)), batch_num_docs_(batch_num_docs), partition_(std::move(partition)),
-        last_position_(std::move(stored_position)), next_(next) {}
+      : docs_(std::move(docs)),
+        batch_num_docs_(batch_num_docs),
+        partition_(std::move(partition)),
+        last_position_(std::move(stored_position)),
+        next_(next) {}
 
   absl::StatusOr<std::optional<SourceBatch>> NextBatch() override {
     if (next_ >= docs_.size()) return std::optional<SourceBatch>();
@@ -422,14 +431,14 @@ absl::Status ValidateSourceParams(const config::SourceConfig& config) {
     return absl::OkStatus();
   }
   if (config.num_pipelines != 1) {
-    return absl::InvalidArgumentError(fmt::format(
-        "`num_pipelines`: a {} source runs one pipeline (got {})", config.source_type,
-        config.num_pipelines));
+    return absl::InvalidArgumentError(
+        fmt::format("`num_pipelines`: a {} source runs one pipeline (got {})", config.source_type,
+                    config.num_pipelines));
   }
   if (config.input_format != "json") {
-    return absl::InvalidArgumentError(fmt::format(
-        "`input_format`: a {} source reads json (NDJSON) only (got {})", config.source_type,
-        config.input_format));
+    return absl::InvalidArgumentError(
+        fmt::format("`input_format`: a {} source reads json (NDJSON) only (got {})",
+                    config.source_type, config.input_format));
   }
   return absl::OkStatus();
 }
@@ -456,9 +465,9 @@ absl::StatusOr<std::unique_ptr<Source>> NewSource(const config::SourceConfig& co
         std::move(params.docs), params.batch_num_docs, params.partition, std::move(stored), next));
   }
   if (config.source_type == "void") return std::unique_ptr<Source>(std::make_unique<VoidSource>());
-  return absl::InvalidArgumentError(fmt::format(
-      "source `{}` of type {} does not run in a source pipeline", config.source_id,
-      config.source_type));
+  return absl::InvalidArgumentError(
+      fmt::format("source `{}` of type {} does not run in a source pipeline", config.source_id,
+                  config.source_type));
 }
 
 }  // namespace shale::indexing

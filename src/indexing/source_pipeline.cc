@@ -242,7 +242,8 @@ absl::Status SourcePipeline::RunOnce() {
     pending_delta.clear();
     return absl::OkStatus();
   };
-  const auto commit_timeout = std::chrono::seconds(index_config.indexing_settings.commit_timeout_secs);
+  const auto commit_timeout =
+      std::chrono::seconds(index_config.indexing_settings.commit_timeout_secs);
   while (true) {
     std::optional<QueueItem> item =
         run.queue.PopFor(std::chrono::milliseconds(options_.commit_check_interval_millis));
@@ -265,8 +266,9 @@ absl::Status SourcePipeline::RunOnce() {
       RETURN_IF_ERROR(commit());
       std::lock_guard<std::mutex> lock(mu_);
       stats_.state = SourcePipelineState::kIdle;
-      SHALE_LOG_INFO("source pipeline idle: source exhausted index_id={} source_id={} checkpoint={}",
-                     index_id_, source_.source_id, DumpJson(nlohmann::json(stats_.checkpoint)));
+      SHALE_LOG_INFO(
+          "source pipeline idle: source exhausted index_id={} source_id={} checkpoint={}",
+          index_id_, source_.source_id, DumpJson(nlohmann::json(stats_.checkpoint)));
       return absl::OkStatus();
     }
     if (!pending_since.has_value()) pending_since = Clock::now();

@@ -59,7 +59,7 @@ struct SourcePipelineStats {
   uint64_t num_docs_read = 0;  // lines given to the doc processor
   uint64_t num_ingested_docs = 0;
   std::map<std::string, uint64_t> num_rejected_docs;  // by reason
-  uint64_t num_pending_docs = 0;  // in the in-memory split
+  uint64_t num_pending_docs = 0;                      // in the in-memory split
   uint64_t num_published_splits = 0;
   uint64_t num_published_docs = 0;
   metastore::SourceCheckpoint checkpoint;  // as published (or read at the start of a run)

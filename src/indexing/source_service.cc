@@ -56,7 +56,8 @@ absl::Status SourceService::SyncIndex(const std::string& index_id) {
   if (stopped_) return absl::OkStatus();
   auto metadata = metastore_->GetIndexMetadata(index_id);
   if (absl::IsNotFound(metadata.status())) {
-    StopMatchingLocked([&](const Key& key, const SourcePipeline&) { return key.first == index_id; });
+    StopMatchingLocked(
+        [&](const Key& key, const SourcePipeline&) { return key.first == index_id; });
     return absl::OkStatus();
   }
   RETURN_IF_ERROR(metadata.status());

@@ -66,9 +66,9 @@ class SourceService {
   storage::StorageResolver* const storage_resolver_;
   const SourcePipelineOptions options_;
 
-  std::mutex ops_mu_;  // serializes Start/Stop/Sync/StopSource/StopIndex
+  std::mutex ops_mu_;     // serializes Start/Stop/Sync/StopSource/StopIndex
   bool stopped_ = false;  // guarded by ops_mu_
-  std::mutex mu_;      // guards pipelines_
+  std::mutex mu_;         // guards pipelines_
   std::map<Key, std::unique_ptr<SourcePipeline>> pipelines_;
 };
 

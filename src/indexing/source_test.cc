@@ -78,7 +78,8 @@ class FileSourceTest : public ::testing::Test {
     return root_ + "/" + name;
   }
 
-  std::unique_ptr<Source> Open(const std::string& uri, const metastore::SourceCheckpoint& checkpoint,
+  std::unique_ptr<Source> Open(const std::string& uri,
+                               const metastore::SourceCheckpoint& checkpoint,
                                uint64_t batch_bytes = 4096) {
     SourceOptions options;
     options.batch_bytes = batch_bytes;
@@ -153,8 +154,7 @@ TEST_F(FileSourceTest, GzipPositionsAreDecompressedOffsets) {
 
   // Resuming decompresses up to the checkpoint, wherever it falls in a member.
   const std::string middle = Lines(0, 650);
-  ReadResult resumed =
-      ReadAll(*Open(uri, {{uri, WalPositionToCheckpoint(middle.size())}}), uri);
+  ReadResult resumed = ReadAll(*Open(uri, {{uri, WalPositionToCheckpoint(middle.size())}}), uri);
   ASSERT_TRUE(resumed.status.ok()) << resumed.status;
   EXPECT_EQ(resumed.ndjson, (first + second).substr(middle.size()));
 }

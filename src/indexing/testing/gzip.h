@@ -2,9 +2,9 @@
 // file sources). Test-only; production code decompresses but never compresses gzip.
 #pragma once
 
-#include <zlib.h>
-
 #include <string>
+
+#include <zlib.h>
 
 namespace shale::indexing::testing {
 

@@ -37,8 +37,7 @@ class FlakyMetastore : public Metastore {
     if (publish_failures.fetch_sub(1) > 0) return absl::UnavailableError("metastore is down");
     return inner_->PublishSplits(uid, staged, replaced, delta);
   }
-  absl::StatusOr<std::vector<Split>> ListSplits(
-      const ListSplitsQuery& query) override {
+  absl::StatusOr<std::vector<Split>> ListSplits(const ListSplitsQuery& query) override {
     return inner_->ListSplits(query);
   }
   absl::Status MarkSplitsForDeletion(const std::string& uid,
