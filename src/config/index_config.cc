@@ -946,6 +946,16 @@ absl::StatusOr<SourceConfig> SourceConfigFromJson(const json& root) {
   return config;
 }
 
+absl::StatusOr<SourceConfig> ParseSourceConfigJson(std::string_view json_text) {
+  ASSIGN_OR_RETURN(json root, internal::ParseJsonText(json_text));
+  return SourceConfigFromJson(root);
+}
+
+absl::StatusOr<SourceConfig> ParseSourceConfigYaml(std::string_view yaml_text) {
+  ASSIGN_OR_RETURN(json root, internal::YamlToJson(yaml_text));
+  return SourceConfigFromJson(root);
+}
+
 json SourceConfigToJson(const SourceConfig& config) {
   return json{{"version", config.version},
               {"source_id", config.source_id},

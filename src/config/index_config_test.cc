@@ -471,5 +471,23 @@ TEST(SourceConfigTest, Errors) {
   EXPECT_TRUE(parse(R"({"source_id": "_ingest-api-source", "source_type": "ingest-api"})").ok());
 }
 
+TEST(SourceConfigTest, ParsesYamlAndJsonText) {
+  absl::StatusOr<SourceConfig> yaml = ParseSourceConfigYaml(R"(version: 0.8
+source_id: my-file
+source_type: file
+params:
+  filepath: s3://bucket/logs.ndjson.gz
+)");
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  EXPECT_EQ(yaml->source_type, "file");
+  EXPECT_EQ(yaml->params["filepath"], "s3://bucket/logs.ndjson.gz");
+  absl::StatusOr<SourceConfig> json =
+      ParseSourceConfigJson(R"({"source_id": "my-file", "source_type": "void"})");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->source_type, "void");
+  EXPECT_THAT(ParseSourceConfigJson("{not json").status().message(), HasSubstr("invalid json"));
+  EXPECT_THAT(ParseSourceConfigYaml("source_id: [").status().message(), HasSubstr("line"));
+}
+
 }  // namespace
 }  // namespace shale::config

@@ -10,10 +10,12 @@
 
 #include "common/ulid.h"
 #include "config/index_config.h"
-#include "metastore/testing/forwarding_metastore.h"
+#include "metastore/testing/flaky_metastore.h"
 
 namespace shale::indexing {
 namespace {
+
+using ::shale::metastore::testing::FlakyMetastore;
 
 std::string IndexConfigJson(const std::string& index_uri, int commit_timeout_secs,
                             int split_num_docs_target) {
@@ -34,20 +36,6 @@ std::string Docs(int first, int count) {
   }
   return out;
 }
-
-// Forwards to a real metastore; PublishSplits fails while `publish_failures` is positive.
-class FlakyMetastore : public metastore::testing::ForwardingMetastore {
- public:
-  using ForwardingMetastore::ForwardingMetastore;
-  std::atomic<int> publish_failures{0};
-
-  absl::Status PublishSplits(const std::string& uid, const std::vector<std::string>& staged,
-                             const std::vector<std::string>& replaced,
-                             const std::optional<metastore::CheckpointDelta>& delta) override {
-    if (publish_failures.fetch_sub(1) > 0) return absl::UnavailableError("metastore is down");
-    return ForwardingMetastore::PublishSplits(uid, staged, replaced, delta);
-  }
-};
 
 class IngestServiceTest : public ::testing::Test {
  protected:
@@ -150,8 +138,8 @@ TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
 
 TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested) {
   CreateIndex();
-  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" + "\n" +
-                           "{\"body\": \"no timestamp\"}\n" + Docs(3, 2);
+  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" +
+                           "\n" + "{\"body\": \"no timestamp\"}\n" + Docs(3, 2);
   auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->num_docs_for_processing, 8u);

@@ -437,6 +437,20 @@ class FileBackedMetastore final : public Metastore {
     });
   }
 
+  absl::Status UpdateSource(const std::string& index_uid,
+                            const config::SourceConfig& source) override {
+    return MutateIndex(index_uid, [&](IndexFile& file) -> absl::Status {
+      ASSIGN_OR_RETURN(config::SourceConfig * stored, FindSource(file, source.source_id));
+      if (stored->source_type != source.source_type) {
+        return absl::InvalidArgumentError(fmt::format(
+            "source `{}` of index `{}` is of type {}: its type cannot change to {}",
+            source.source_id, file.metadata.index_id(), stored->source_type, source.source_type));
+      }
+      *stored = source;
+      return absl::OkStatus();
+    });
+  }
+
   absl::Status ToggleSource(const std::string& index_uid, const std::string& source_id,
                             bool enable) override {
     return MutateIndex(index_uid, [&](IndexFile& file) -> absl::Status {

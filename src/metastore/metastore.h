@@ -130,6 +130,10 @@ class Metastore {
   // Sources (issue: durable pipeline). AlreadyExists / NotFound as named.
   virtual absl::Status AddSource(const std::string& index_uid,
                                  const config::SourceConfig& source) = 0;
+  // Replaces the config of an existing source, keeping its checkpoint. NotFound naming the
+  // source; InvalidArgument when the source type would change.
+  virtual absl::Status UpdateSource(const std::string& index_uid,
+                                    const config::SourceConfig& source) = 0;
   virtual absl::Status ToggleSource(const std::string& index_uid, const std::string& source_id,
                                     bool enable) = 0;
   virtual absl::Status DeleteSource(const std::string& index_uid, const std::string& source_id) = 0;

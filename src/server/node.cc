@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "indexing/ingest_service.h"
+#include "indexing/source_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
 #include "server/http_server.h"
@@ -78,6 +79,15 @@ absl::Status RunNode(const config::NodeConfig& config) {
     RETURN_IF_ERROR(ingest->Recover());
     ingest->Start();
   }
+  // Source pipelines (file sources, ...) of every enabled source, resumed from their checkpoints.
+  std::unique_ptr<indexing::SourceService> sources;
+  if (config.IsServiceEnabled("indexer")) {
+    indexing::SourcePipelineOptions options;
+    options.node_id = config.node_id;
+    sources = std::make_unique<indexing::SourceService>(metastore.get(), storage_resolver.get(),
+                                                        options);
+    RETURN_IF_ERROR(sources->Start());
+  }
   std::unique_ptr<search::SearchService> search;
   if (config.IsServiceEnabled("searcher")) {
     search::SearchServiceOptions options;
@@ -96,6 +106,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   services.ingest = ingest.get();
   services.search = search.get();
   services.ready = &ready;
+  services.sources = sources.get();
   RestApi rest_api(services);
 
   // Handlers may block (commit=wait_for, searches), so the worker pool is larger than the core
@@ -121,6 +132,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ready = false;
   http_server.Stop();
   rest_workers.Stop();
+  if (sources != nullptr) sources->Stop();
   if (ingest != nullptr) ingest->Stop();
   if (search != nullptr) search->Stop();
   SHALE_LOG_INFO("node stopped node_id={}", config.node_id);

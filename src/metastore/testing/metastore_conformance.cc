@@ -374,6 +374,26 @@ TEST_P(MetastoreConformanceTest, AddToggleResetAndDeleteSources) {
   EXPECT_EQ(metastore_->DeleteSource(uid, "kafka").code(), absl::StatusCode::kNotFound);
 }
 
+TEST_P(MetastoreConformanceTest, UpdateSourceKeepsItsCheckpoint) {
+  const std::string uid = metastore_->CreateIndex(TestIndexConfig("logs")).value().index_uid;
+  SHALE_ASSERT_OK(metastore_->AddSource(uid, TestSource("vec-a")));
+  SHALE_ASSERT_OK(metastore_->PublishSplits(uid, {}, {}, Delta("vec-a", "0", "", "00000042")));
+  config::SourceConfig updated = TestSource("vec-a");
+  updated.params = nlohmann::json{{"note", "updated"}};
+  updated.enabled = false;
+  SHALE_ASSERT_OK(metastore_->UpdateSource(uid, updated));
+  const IndexMetadata metadata = metastore_->GetIndexMetadata("logs").value();
+  EXPECT_EQ(metadata.sources.at("vec-a").params["note"], "updated");
+  EXPECT_FALSE(metadata.sources.at("vec-a").enabled);
+  EXPECT_EQ(metadata.checkpoints.at("vec-a").at("0"), "00000042");
+
+  EXPECT_EQ(metastore_->UpdateSource(uid, TestSource("missing")).code(),
+            absl::StatusCode::kNotFound);
+  config::SourceConfig retyped = TestSource("vec-a");
+  retyped.source_type = "file";
+  EXPECT_EQ(metastore_->UpdateSource(uid, retyped).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(MetastoreConformanceTest, NewInstanceSeesEverything) {
   const std::string uid = metastore_->CreateIndex(TestIndexConfig("logs")).value().index_uid;
   const std::string doomed = metastore_->CreateIndex(TestIndexConfig("doomed")).value().index_uid;
