@@ -284,22 +284,13 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
 
   absl::StatusOr<SplitSearchResult> Search(const Query& query,
                                            const SplitSearchRequest& request) const override {
-    std::vector<SortField> sort_by = request.sort_by;
-    if (sort_by.empty()) {
-      if (footer_.hotcache.timestamp_field.has_value()) {
-        sort_by.push_back(SortField{*footer_.hotcache.timestamp_field, SortOrder::kDesc});
-      } else {
-        sort_by.push_back(SortField{"_doc", SortOrder::kAsc});
-      }
-    }
+    const std::vector<SortField> sort_by = EffectiveSortBy(request);
     if (sort_by.size() > kMaxSortFields) {
       return absl::InvalidArgumentError(fmt::format("at most {} sort fields are supported, got {}",
                                                     kMaxSortFields, sort_by.size()));
     }
-    bool by_score = false;
-    for (const SortField& sort : sort_by) by_score |= sort.field == "_score";
     std::vector<float> scores;
-    if (by_score && request.top_k > 0) scores.assign(num_docs_, 0.0f);
+    if (Scores(sort_by, request)) scores.assign(num_docs_, 0.0f);
     ASSIGN_OR_RETURN(DocSet matches,
                      MatchingDocs(query, request, scores.empty() ? nullptr : &scores));
     SplitSearchResult result;
@@ -318,15 +309,7 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
     for (size_t i = 0; i < sort_by.size(); ++i) {
       const std::string& name = sort_by[i].field;
       if (name == "_doc" || name == "_score") continue;
-      const FieldEntry* best = nullptr;
-      for (uint32_t id : FieldIds(name)) {
-        const FieldEntry& field = footer_.hotcache.fields[id];
-        if (field.column.kind == ColumnKind::kNone) continue;
-        if (best == nullptr || (best->type == FieldType::kText && field.type != FieldType::kText)) {
-          best = &field;
-        }
-      }
-      if (best != nullptr) {
+      if (const FieldEntry* best = SortColumnField(name)) {
         ASSIGN_OR_RETURN(columns[i], LoadColumn(*best));
       }
     }
@@ -488,7 +471,80 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
 
   const std::string& name() const override { return source_->name(); }
 
+  absl::StatusOr<std::vector<ByteRange>> RangesFor(const Query& query,
+                                                   const SplitSearchRequest& request,
+                                                   WarmupRound round) const override {
+    RangePlan plan(round);
+    const std::vector<SortField> sort_by = EffectiveSortBy(request);
+    RETURN_IF_ERROR(PlanQuery(query, Scores(sort_by, request), plan));
+    if (round == WarmupRound::kFromHotcache) {
+      if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+        if (const FieldEntry* ts_field = TimestampColumnField()) PlanColumn(*ts_field, plan);
+      }
+      if (request.aggregation != nullptr) PlanAggColumns(request.aggregation->aggregations, plan);
+      if (request.top_k > 0 && sort_by.size() <= kMaxSortFields) {
+        for (const SortField& sort : sort_by) {
+          if (sort.field == "_doc" || sort.field == "_score") continue;
+          if (const FieldEntry* field = SortColumnField(sort.field)) PlanColumn(*field, plan);
+        }
+      }
+    }
+    return plan.Finish();
+  }
+
+  std::vector<ByteRange> DocumentRanges(const std::vector<uint32_t>& doc_ids) const override {
+    RangePlan plan(WarmupRound::kFromHotcache);
+    const auto& blocks = footer_.hotcache.docstore_blocks;
+    const uint32_t section = footer_.hotcache.docstore_section;
+    if (section == internal::kNoSection) return {};
+    for (uint32_t doc_id : doc_ids) {
+      if (doc_id >= num_docs_) continue;
+      auto it = std::upper_bound(blocks.begin(), blocks.end(), doc_id,
+                                 [](uint32_t doc, const internal::DocStoreBlockRef& block) {
+                                   return doc < block.first_doc;
+                                 });
+      if (it == blocks.begin()) continue;
+      plan.AddChunk(SectionOffset(section), (it - 1)->chunk);
+    }
+    return plan.Finish();
+  }
+
+
  private:
+  // The request's sort fields, or the default: the timestamp field descending when the split
+  // has one, else doc id ascending.
+  std::vector<SortField> EffectiveSortBy(const SplitSearchRequest& request) const {
+    std::vector<SortField> sort_by = request.sort_by;
+    if (sort_by.empty()) {
+      if (footer_.hotcache.timestamp_field.has_value()) {
+        sort_by.push_back(SortField{*footer_.hotcache.timestamp_field, SortOrder::kDesc});
+      } else {
+        sort_by.push_back(SortField{"_doc", SortOrder::kAsc});
+      }
+    }
+    return sort_by;
+  }
+
+  // Whether the search computes BM25 scores: hits are wanted and ranked by `_score`.
+  static bool Scores(const std::vector<SortField>& sort_by, const SplitSearchRequest& request) {
+    bool by_score = false;
+    for (const SortField& sort : sort_by) by_score |= sort.field == "_score";
+    return by_score && request.top_k > 0;
+  }
+
+  // The column a sort on `path` reads (a typed column before a text one), or null.
+  const FieldEntry* SortColumnField(const std::string& path) const {
+    const FieldEntry* best = nullptr;
+    for (uint32_t id : FieldIds(path)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.column.kind == ColumnKind::kNone) continue;
+      if (best == nullptr || (best->type == FieldType::kText && field.type != FieldType::kText)) {
+        best = &field;
+      }
+    }
+    return best;
+  }
+
   absl::Status DataLoss(const std::string& what, uint64_t offset) const {
     return absl::DataLossError(fmt::format("split {}: {} at offset {}", name(), what, offset));
   }
@@ -867,17 +923,29 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
     return absl::OkStatus();
   }
 
-  // Finds `term` in the dictionary of `field`.
-  absl::StatusOr<std::optional<TermInfo>> FindTerm(const FieldEntry& field,
-                                                   const std::string& term) const {
+  // The index of the term dictionary block of `field` that may hold `term` (the last one whose
+  // first term is <= `term`), or nullopt when `term` sorts before every block.
+  static std::optional<size_t> TermBlockFor(const FieldEntry& field, const std::string& term) {
     const auto& blocks = field.term_blocks;
     auto it = std::upper_bound(blocks.begin(), blocks.end(), term,
                                [](const std::string& t, const internal::TermBlockRef& block) {
                                  return t < block.first_term;
                                });
     if (it == blocks.begin()) return std::nullopt;
-    ASSIGN_OR_RETURN(std::vector<TermInfo> terms,
-                     LoadTermBlock(field, static_cast<size_t>(it - blocks.begin() - 1)));
+    return static_cast<size_t>(it - blocks.begin() - 1);
+  }
+
+  // The first block ScanTerms(field, lower, ...) reads.
+  static size_t ScanStartBlock(const FieldEntry& field, const std::string* lower) {
+    return lower == nullptr ? 0 : TermBlockFor(field, *lower).value_or(0);
+  }
+
+  // Finds `term` in the dictionary of `field`.
+  absl::StatusOr<std::optional<TermInfo>> FindTerm(const FieldEntry& field,
+                                                   const std::string& term) const {
+    const std::optional<size_t> block = TermBlockFor(field, term);
+    if (!block.has_value()) return std::nullopt;
+    ASSIGN_OR_RETURN(std::vector<TermInfo> terms, LoadTermBlock(field, *block));
     for (TermInfo& info : terms) {
       if (info.term == term) return std::move(info);
     }
@@ -888,15 +956,7 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
   template <typename Visit>
   absl::Status ScanTerms(const FieldEntry& field, const std::string* lower, Visit&& visit) const {
     const auto& blocks = field.term_blocks;
-    size_t start = 0;
-    if (lower != nullptr) {
-      auto it = std::upper_bound(blocks.begin(), blocks.end(), *lower,
-                                 [](const std::string& t, const internal::TermBlockRef& block) {
-                                   return t < block.first_term;
-                                 });
-      start = it == blocks.begin() ? 0 : static_cast<size_t>(it - blocks.begin() - 1);
-    }
-    for (size_t b = start; b < blocks.size(); ++b) {
+    for (size_t b = ScanStartBlock(field, lower); b < blocks.size(); ++b) {
       ASSIGN_OR_RETURN(std::vector<TermInfo> terms, LoadTermBlock(field, b));
       for (TermInfo& info : terms) {
         if (lower != nullptr && info.term < *lower) continue;
@@ -1189,7 +1249,8 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
     return result;
   }
 
-  absl::Status ApplyTimeFilter(const SplitSearchRequest& request, DocSet& matches) const {
+  // The column the time filter reads, or null when the split has none.
+  const FieldEntry* TimestampColumnField() const {
     const FieldEntry* ts_field = nullptr;
     if (footer_.hotcache.timestamp_field.has_value()) {
       for (uint32_t id : FieldIds(*footer_.hotcache.timestamp_field)) {
@@ -1199,6 +1260,11 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
         }
       }
     }
+    return ts_field;
+  }
+
+  absl::Status ApplyTimeFilter(const SplitSearchRequest& request, DocSet& matches) const {
+    const FieldEntry* ts_field = TimestampColumnField();
     DocSet in_range(num_docs_);
     if (ts_field != nullptr) {
       ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(*ts_field));
@@ -1816,6 +1882,265 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
       result.AndNot(docs);
     }
     return result;
+  }
+
+  // ---- warmup planning ----
+  //
+  // PlanX mirrors EvalNode / MatchX / the collectors: it adds the ranges they read, in the round
+  // where those ranges become known. Keep the two in step: split tests check that a warmed
+  // search reads nothing more.
+
+  class RangePlan {
+   public:
+    explicit RangePlan(WarmupRound round) : round_(round) {}
+    bool first_round() const { return round_ == WarmupRound::kFromHotcache; }
+    void Add(uint64_t offset, uint64_t length) {
+      if (length > 0) ranges_.push_back(ByteRange{offset, length});
+    }
+    void AddChunk(uint64_t section_offset, const ChunkRef& chunk) {
+      Add(section_offset + chunk.offset, chunk.length);
+    }
+    std::vector<ByteRange> Finish() {
+      std::sort(ranges_.begin(), ranges_.end());
+      ranges_.erase(std::unique(ranges_.begin(), ranges_.end()), ranges_.end());
+      return std::move(ranges_);
+    }
+
+   private:
+    WarmupRound round_;
+    std::vector<ByteRange> ranges_;
+  };
+
+  void PlanColumn(const FieldEntry& field, RangePlan& plan) const {
+    if (!plan.first_round() || field.fast_section == internal::kNoSection) return;
+    const internal::FileTableEntry& section = footer_.sections[field.fast_section];
+    plan.Add(section.offset, section.length);
+  }
+
+  void PlanFieldNorms(const FieldEntry& field, RangePlan& plan) const {
+    if (!plan.first_round() || !field.has_fieldnorms ||
+        field.fieldnorms_section == internal::kNoSection) {
+      return;
+    }
+    const internal::FileTableEntry& section = footer_.sections[field.fieldnorms_section];
+    plan.Add(section.offset, section.length);
+  }
+
+  void PlanAggColumns(const std::vector<AggregationSpec>& specs, RangePlan& plan) const {
+    for (const AggregationSpec& spec : specs) {
+      for (uint32_t id : FieldIds(spec.field)) {
+        const FieldEntry& field = footer_.hotcache.fields[id];
+        if (field.column.kind != ColumnKind::kNone) PlanColumn(field, plan);
+      }
+      PlanAggColumns(spec.sub_aggregations, plan);
+    }
+  }
+
+  // FindTerm(field, term) then its posting list (and position list when `with_positions`).
+  absl::Status PlanTermLookup(const FieldEntry& field, const std::string& term, bool with_positions,
+                              RangePlan& plan) const {
+    if (field.term_blocks.empty()) return absl::OkStatus();
+    if (plan.first_round()) {
+      if (const std::optional<size_t> block = TermBlockFor(field, term)) {
+        plan.AddChunk(SectionOffset(field.terms_section), field.term_blocks[*block].chunk);
+      }
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, term));
+    if (info.has_value()) PlanPostings(field, *info, with_positions, plan);
+    return absl::OkStatus();
+  }
+
+  void PlanPostings(const FieldEntry& field, const TermInfo& info, bool with_positions,
+                    RangePlan& plan) const {
+    plan.AddChunk(SectionOffset(field.postings_section), info.postings);
+    if (with_positions && field.record_positions &&
+        field.positions_section != internal::kNoSection) {
+      plan.AddChunk(SectionOffset(field.positions_section), info.positions);
+    }
+  }
+
+  // ScanTerms(field, lower, ...) stopping at the first term for which `past_end` holds, adding
+  // the posting lists of the terms for which `wanted` holds, at most `max_terms` of them.
+  template <typename PastEnd, typename Wanted>
+  absl::Status PlanTermScan(const FieldEntry& field, const std::string* lower, PastEnd&& past_end,
+                            Wanted&& wanted, size_t max_terms, RangePlan& plan) const {
+    const auto& blocks = field.term_blocks;
+    if (blocks.empty()) return absl::OkStatus();
+    if (plan.first_round()) {
+      const size_t start = ScanStartBlock(field, lower);
+      // The scan reads a block when the previous one held no term past the end, so the first
+      // block starting past the end is read too (unless the previous block stopped the scan).
+      const size_t max_blocks = max_terms / internal::kTermsPerBlock + 2;
+      const uint64_t section_offset = SectionOffset(field.terms_section);
+      for (size_t b = start; b < blocks.size() && b - start < max_blocks; ++b) {
+        plan.AddChunk(section_offset, blocks[b].chunk);
+        if (b > start && past_end(std::string_view(blocks[b].first_term))) break;
+      }
+      return absl::OkStatus();
+    }
+    size_t num_terms = 0;
+    return ScanTerms(field, lower, [&](const TermInfo& info) -> absl::StatusOr<bool> {
+      if (past_end(std::string_view(info.term))) return false;
+      if (!wanted(std::string_view(info.term))) return true;
+      PlanPostings(field, info, /*with_positions=*/false, plan);
+      return ++num_terms < max_terms;
+    });
+  }
+
+  absl::Status PlanQuery(const Query& query, bool scores, RangePlan& plan) const {
+    return std::visit([&](const auto& node) { return PlanNode(node, scores, plan); }, query.node);
+  }
+
+  absl::Status PlanNode(const AllQuery&, bool, RangePlan&) const { return absl::OkStatus(); }
+  absl::Status PlanNode(const EmptyQuery&, bool, RangePlan&) const { return absl::OkStatus(); }
+
+  absl::Status PlanNode(const TermQuery& term, bool scores, RangePlan& plan) const {
+    for (uint32_t id : FieldIds(term.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type == FieldType::kText) {
+        RETURN_IF_ERROR(PlanMatchText(field, ValueAsText(term.value), scores, plan));
+        continue;
+      }
+      absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term.value);
+      if (!encoded.ok() || !encoded->has_value()) continue;
+      if (field.indexed && !field.term_blocks.empty()) {
+        RETURN_IF_ERROR(PlanTermLookup(field, internal::BigEndianTerm(**encoded), false, plan));
+      } else if (field.column.kind == ColumnKind::kNumeric) {
+        PlanColumn(field, plan);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanMatchText(const FieldEntry& field, const std::string& text, bool scores,
+                             RangePlan& plan) const {
+    if (!field.indexed) {
+      if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
+      return absl::OkStatus();
+    }
+    const std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
+    if (tokens.empty()) return absl::OkStatus();
+    const bool phrase = tokens.size() > 1 && field.record_positions;
+    for (const std::string& token : tokens) {
+      RETURN_IF_ERROR(PlanTermLookup(field, token, phrase, plan));
+    }
+    if (scores) PlanFieldNorms(field, plan);
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const PhraseQuery& phrase, bool scores, RangePlan& plan) const {
+    const std::vector<uint32_t>& ids = FieldIds(phrase.field);
+    if (ids.empty() || phrase.terms.empty()) return absl::OkStatus();
+    if (phrase.terms.size() == 1) {
+      return PlanNode(TermQuery{phrase.field, phrase.terms[0]}, scores, plan);
+    }
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText || !field.indexed || !field.record_positions) continue;
+      std::vector<std::string> tokens;
+      for (const std::string& term : phrase.terms) {
+        for (std::string& token : TokenizeToStrings(field.tokenizer, term)) {
+          tokens.push_back(std::move(token));
+        }
+      }
+      if (tokens.size() == 1) {
+        RETURN_IF_ERROR(PlanMatchText(field, tokens[0], scores, plan));
+        continue;
+      }
+      for (const std::string& token : tokens) {
+        RETURN_IF_ERROR(PlanTermLookup(field, token, /*with_positions=*/true, plan));
+      }
+      if (scores && !tokens.empty()) PlanFieldNorms(field, plan);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const RangeQuery& range, bool, RangePlan& plan) const {
+    for (uint32_t id : FieldIds(range.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type == FieldType::kText) {
+        RETURN_IF_ERROR(PlanTextRange(field, range, plan));
+        continue;
+      }
+      absl::StatusOr<EncodedInterval> interval = EncodeRange(field, range);
+      if (!interval.ok() || interval->empty) continue;
+      if (field.column.kind == ColumnKind::kNumeric) {
+        PlanColumn(field, plan);
+      } else if (field.indexed) {
+        const std::string lower = internal::BigEndianTerm(interval->lo);
+        const std::string upper = internal::BigEndianTerm(interval->hi);
+        RETURN_IF_ERROR(PlanTermScan(
+            field, &lower, [&upper](std::string_view term) { return term > upper; },
+            [](std::string_view) { return true; }, SIZE_MAX, plan));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanTextRange(const FieldEntry& field, const RangeQuery& range,
+                             RangePlan& plan) const {
+    std::optional<std::string> lower;
+    std::optional<std::string> upper;
+    if (range.lower.has_value()) lower = ValueAsText(*range.lower);
+    if (range.upper.has_value()) upper = ValueAsText(*range.upper);
+    if (field.indexed && !field.term_blocks.empty()) {
+      auto past_end = [&upper](std::string_view term) {
+        return upper.has_value() && term > *upper;
+      };
+      auto in_range = [&](std::string_view term) {
+        if (lower.has_value() && (range.lower_inclusive ? term < *lower : term <= *lower)) {
+          return false;
+        }
+        return !(upper.has_value() && (range.upper_inclusive ? term > *upper : term >= *upper));
+      };
+      return PlanTermScan(field, lower.has_value() ? &*lower : nullptr, past_end, in_range,
+                          SIZE_MAX, plan);
+    }
+    if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const ExistsQuery& exists, bool, RangePlan& plan) const {
+    if (!plan.first_round()) return absl::OkStatus();
+    const uint32_t section = footer_.hotcache.presence_section;
+    if (section == internal::kNoSection) return absl::OkStatus();
+    const std::string child_prefix = exists.field + ".";
+    for (const FieldEntry& field : footer_.hotcache.fields) {
+      if (field.path != exists.field && !field.path.starts_with(child_prefix)) continue;
+      plan.AddChunk(SectionOffset(section), field.presence);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const PrefixQuery& prefix, bool, RangePlan& plan) const {
+    for (uint32_t id : FieldIds(prefix.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText || !field.indexed) continue;
+      RETURN_IF_ERROR(PlanTermScan(
+          field, &prefix.prefix,
+          [&prefix](std::string_view term) { return !term.starts_with(prefix.prefix); },
+          [](std::string_view) { return true; }, kMaxPrefixExpansions, plan));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const BoolQuery& query, bool scores, RangePlan& plan) const {
+    auto plan_clauses = [&](const std::vector<QueryPtr>& clauses, bool scored) -> absl::Status {
+      for (const QueryPtr& clause : clauses) {
+        if (clause != nullptr) RETURN_IF_ERROR(PlanQuery(*clause, scored, plan));
+      }
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(plan_clauses(query.must, scores));
+    RETURN_IF_ERROR(plan_clauses(query.filter, false));
+    // As EvalNode(BoolQuery): optional should clauses are only evaluated to score.
+    const bool has_required = !query.must.empty() || !query.filter.empty();
+    const uint32_t minimum_should_match =
+        query.minimum_should_match.value_or(!has_required && !query.should.empty() ? 1 : 0);
+    if (minimum_should_match > query.should.size()) return absl::OkStatus();
+    if (minimum_should_match > 0 || scores) RETURN_IF_ERROR(plan_clauses(query.should, scores));
+    return plan_clauses(query.must_not, false);
   }
 
   std::shared_ptr<ByteRangeSource> source_;

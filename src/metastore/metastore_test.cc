@@ -18,6 +18,7 @@
 #include "metastore/testing/metastore_conformance.h"
 #include "nlohmann/json.hpp"
 #include "storage/storage.h"
+#include "storage/testing/forwarding_storage.h"
 
 namespace shale::metastore {
 namespace {
@@ -70,42 +71,20 @@ INSTANTIATE_TEST_SUITE_P(FileBacked, MetastoreConformanceTest,
                          testing::MetastoreFactoryName);
 
 // A storage whose Put fails on demand, to check that failed writes change nothing.
-class FailingPutStorage final : public storage::Storage {
+class FailingPutStorage final : public storage::testing::ForwardingStorage {
  public:
-  explicit FailingPutStorage(std::shared_ptr<storage::Storage> inner) : inner_(std::move(inner)) {}
+  explicit FailingPutStorage(std::shared_ptr<storage::Storage> inner)
+      : ForwardingStorage(std::move(inner)) {}
   void set_fail_puts(bool fail) { fail_puts_ = fail; }
 
   absl::Status Put(std::string_view path, std::string_view data) override {
     if (fail_puts_) {
       return absl::UnavailableError(fmt::format("injected failure for `{}`", path));
     }
-    return inner_->Put(path, data);
+    return ForwardingStorage::Put(path, data);
   }
-  absl::StatusOr<std::string> GetSlice(std::string_view path, uint64_t offset,
-                                       uint64_t length) override {
-    return inner_->GetSlice(path, offset, length);
-  }
-  absl::StatusOr<std::string> GetAll(std::string_view path) override {
-    return inner_->GetAll(path);
-  }
-  absl::Status CopyToFile(std::string_view path, const std::filesystem::path& local_path) override {
-    return inner_->CopyToFile(path, local_path);
-  }
-  absl::Status Delete(std::string_view path) override { return inner_->Delete(path); }
-  absl::Status BulkDelete(const std::vector<std::string>& paths) override {
-    return inner_->BulkDelete(paths);
-  }
-  absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) override {
-    return inner_->List(prefix);
-  }
-  absl::StatusOr<bool> Exists(std::string_view path) override { return inner_->Exists(path); }
-  absl::StatusOr<uint64_t> FileNumBytes(std::string_view path) override {
-    return inner_->FileNumBytes(path);
-  }
-  const Uri& uri() const override { return inner_->uri(); }
 
  private:
-  std::shared_ptr<storage::Storage> inner_;
   std::atomic<bool> fail_puts_{false};
 };
 
