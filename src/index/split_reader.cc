@@ -28,9 +28,12 @@
 
 #include "common/status_macros.h"
 #include "index/internal/block_postings.h"
+#include "index/internal/agg_collector.h"
 #include "index/internal/datetime.h"
+#include "index/internal/doc_set.h"
 #include "index/internal/encoding.h"
 #include "index/internal/split_contents.h"
+#include "index/internal/fast_column.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
 #include "index/tokenizer.h"
@@ -42,10 +45,12 @@ namespace {
 
 using internal::ByteReader;
 using internal::ChunkRef;
+using internal::Column;
 using internal::ColumnKind;
 using internal::DecodedPostings;
 using internal::DecodeF64;
 using internal::DecodeI64;
+using internal::DocSet;
 using internal::EncodeF64;
 using internal::EncodeI64;
 using internal::FieldEntry;
@@ -60,77 +65,6 @@ constexpr uint64_t kLeapfrogMinRatio = 8;
 constexpr float kBm25K1 = 1.2f;
 constexpr float kBm25B = 0.75f;
 constexpr uint64_t kMaxDocStoreBlockBytes = uint64_t{1} << 31;
-
-// ---------------------------------------------------------------------------------------------
-// A set of doc ids as a bitset.
-class DocSet {
- public:
-  explicit DocSet(uint32_t num_docs, bool full = false)
-      : num_docs_(num_docs), words_((num_docs + 63) / 64, full ? ~uint64_t{0} : 0) {
-    if (full) ClearTail();
-  }
-  void Set(uint32_t doc) { words_[doc >> 6] |= uint64_t{1} << (doc & 63); }
-  bool Test(uint32_t doc) const { return (words_[doc >> 6] >> (doc & 63)) & 1; }
-  void And(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= other.words_[i];
-  }
-  void Or(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] |= other.words_[i];
-  }
-  void AndNot(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= ~other.words_[i];
-  }
-  uint64_t Count() const {
-    uint64_t count = 0;
-    for (uint64_t word : words_) count += static_cast<uint64_t>(std::popcount(word));
-    return count;
-  }
-  // Calls `f(doc)` in increasing doc order until it returns false.
-  template <typename F>
-  void ForEachUntil(F&& f) const {
-    for (size_t i = 0; i < words_.size(); ++i) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = std::countr_zero(word);
-        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
-        word &= word - 1;
-      }
-    }
-  }
-  // Calls `f(doc)` in decreasing doc order until it returns false.
-  template <typename F>
-  void ForEachReverseUntil(F&& f) const {
-    for (size_t i = words_.size(); i-- > 0;) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = 63 - std::countl_zero(word);
-        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
-        word &= ~(uint64_t{1} << bit);
-      }
-    }
-  }
-  template <typename F>
-  void ForEach(F&& f) const {
-    for (size_t i = 0; i < words_.size(); ++i) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = std::countr_zero(word);
-        f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)));
-        word &= word - 1;
-      }
-    }
-  }
-  uint32_t num_docs() const { return num_docs_; }
-
- private:
-  void ClearTail() {
-    if (num_docs_ % 64 != 0 && !words_.empty()) {
-      words_.back() &= (uint64_t{1} << (num_docs_ % 64)) - 1;
-    }
-  }
-  uint32_t num_docs_;
-  std::vector<uint64_t> words_;
-};
 
 // ---------------------------------------------------------------------------------------------
 class MemoryByteRangeSource final : public ByteRangeSource {
@@ -224,25 +158,6 @@ struct Candidate {
   std::array<std::optional<uint64_t>, kMaxSortFields> keys;
 };
 
-// A fast field column loaded in memory.
-struct Column {
-  const FieldEntry* field = nullptr;
-  std::string data;
-  std::vector<uint32_t> offsets;       // multi-valued only: num_docs + 1 entries
-  std::vector<std::string_view> dict;  // text only: sorted terms, views into `data`
-  const char* values = nullptr;
-
-  uint64_t RawValue(uint64_t index) const {
-    return field->column.min_value +
-           internal::BitUnpack(values, field->column.value_bit_width, index) * field->column.gcd;
-  }
-  // Value index range [begin, end) of `doc`.
-  std::pair<uint64_t, uint64_t> Range(uint32_t doc) const {
-    if (field->column.single_valued) return {doc, uint64_t{doc} + 1};
-    return {offsets[doc], offsets[doc + 1]};
-  }
-};
-
 struct EncodedInterval {
   uint64_t lo = 0;
   uint64_t hi = UINT64_MAX;
@@ -251,27 +166,9 @@ struct EncodedInterval {
 
 using Int128 = __int128;
 
-// One fast field value fed to an aggregation: a number (datetimes in epoch milliseconds) or a
-// term of a text column.
-struct AggValue {
-  bool is_text = false;
-  double number = 0;
-  std::string_view text;
-};
-
-// An AggregationSpec with the split's columns of its field (none when the split lacks the field).
-struct ResolvedAgg {
-  const AggregationSpec* spec = nullptr;
-  std::vector<std::shared_ptr<const Column>> columns;
-  std::vector<ResolvedAgg> sub_aggregations;
-  std::vector<AggValue> scratch;  // values of the current doc
-};
-
-struct AggCollectContext {
-  uint64_t num_buckets = 0;
-};
-
-class SplitReaderImpl final : public SplitReader, public internal::SplitContents {
+class SplitReaderImpl final : public SplitReader,
+                              public internal::SplitContents,
+                              public internal::AggSplitAccess {
  public:
   SplitReaderImpl(std::shared_ptr<ByteRangeSource> source, internal::Footer footer)
       : source_(std::move(source)), footer_(std::move(footer)) {
@@ -295,7 +192,8 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
                      MatchingDocs(query, request, scores.empty() ? nullptr : &scores));
     SplitSearchResult result;
     if (request.aggregation != nullptr) {
-      ASSIGN_OR_RETURN(result.aggregations, AggregateMatches(matches, *request.aggregation));
+      ASSIGN_OR_RETURN(result.aggregations,
+                       internal::CollectAggregations(*this, matches, *request.aggregation));
     }
     // Sorted by doc id, the first top_k matches in that order are the top k: without count_all
     // the scan stops there and num_hits is a lower bound.
@@ -509,6 +407,26 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
     return plan.Finish();
   }
 
+
+  // ---- internal::AggSplitAccess ----
+
+  uint32_t max_doc() const override { return num_docs_; }
+
+  absl::StatusOr<std::vector<std::shared_ptr<const Column>>> FastColumns(
+      const std::string& path) const override {
+    std::vector<std::shared_ptr<const Column>> columns;
+    const std::vector<uint32_t>& ids = FieldIds(path);
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.column.kind == ColumnKind::kNone) continue;
+      ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+      columns.push_back(std::move(column));
+    }
+    if (!ids.empty() && columns.empty()) {
+      return absl::InvalidArgumentError(fmt::format("field `{}` is not a fast field", path));
+    }
+    return columns;
+  }
 
  private:
   // The request's sort fields, or the default: the timestamp field descending when the split
@@ -1023,161 +941,6 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
     return std::shared_ptr<const Column>(std::move(column));
   }
 
-  // ---- aggregations ----
-
-  absl::Status ResolveAggs(const std::vector<AggregationSpec>& specs,
-                           std::vector<ResolvedAgg>& out) const {
-    out.resize(specs.size());
-    for (size_t i = 0; i < specs.size(); ++i) {
-      const AggregationSpec& spec = specs[i];
-      ResolvedAgg& resolved = out[i];
-      resolved.spec = &spec;
-      const std::vector<uint32_t>& ids = FieldIds(spec.field);
-      for (uint32_t id : ids) {
-        const FieldEntry& field = footer_.hotcache.fields[id];
-        if (field.column.kind == ColumnKind::kNone) continue;
-        ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
-        resolved.columns.push_back(std::move(column));
-      }
-      if (!ids.empty() && resolved.columns.empty()) {
-        return absl::InvalidArgumentError(fmt::format(
-            "field `{}` of aggregation `{}` is not a fast field", spec.field, spec.name));
-      }
-      RETURN_IF_ERROR(ResolveAggs(spec.sub_aggregations, resolved.sub_aggregations));
-    }
-    return absl::OkStatus();
-  }
-
-  static void DocValues(const std::vector<std::shared_ptr<const Column>>& columns, uint32_t doc,
-                        std::vector<AggValue>& out) {
-    out.clear();
-    for (const std::shared_ptr<const Column>& column : columns) {
-      auto [begin, end] = column->Range(doc);
-      for (uint64_t i = begin; i < end; ++i) {
-        const uint64_t raw = column->RawValue(i);
-        AggValue value;
-        if (column->field->column.kind == ColumnKind::kTextDict) {
-          if (raw >= column->dict.size()) continue;
-          value.is_text = true;
-          value.text = column->dict[raw];
-        } else {
-          switch (column->field->type) {
-            case FieldType::kI64:
-              value.number = static_cast<double>(DecodeI64(raw));
-              break;
-            case FieldType::kF64:
-              value.number = DecodeF64(raw);
-              break;
-            case FieldType::kDatetime:
-              value.number = static_cast<double>(DecodeI64(raw)) / 1000.0;
-              break;
-            default:
-              value.number = static_cast<double>(raw);
-              break;
-          }
-        }
-        out.push_back(value);
-      }
-    }
-  }
-
-  template <typename Map, typename Key>
-  static IntermediateBucket& BucketFor(Map& buckets, const Key& key, const AggregationSpec& spec,
-                                       AggCollectContext& context) {
-    auto it = buckets.find(key);
-    if (it != buckets.end()) return it->second;
-    context.num_buckets += 1 + CountBuckets(MakeEmptyAggs(spec.sub_aggregations));
-    return buckets.emplace(key, MakeEmptyBucket(spec.sub_aggregations)).first->second;
-  }
-
-  static void CollectInBucket(ResolvedAgg& agg, IntermediateBucket& bucket, uint32_t doc,
-                              AggCollectContext& context) {
-    ++bucket.doc_count;
-    CollectAggs(agg.sub_aggregations, bucket.sub_aggregations, doc, context);
-  }
-
-  static void CollectAggs(std::vector<ResolvedAgg>& aggs, IntermediateAggs& out, uint32_t doc,
-                          AggCollectContext& context) {
-    for (size_t i = 0; i < aggs.size(); ++i) {
-      ResolvedAgg& agg = aggs[i];
-      const AggregationSpec& spec = *agg.spec;
-      IntermediateAgg& state = out[i];
-      DocValues(agg.columns, doc, agg.scratch);
-      const std::vector<AggValue>& values = agg.scratch;
-      switch (spec.kind) {
-        case AggregationKind::kAvg:
-        case AggregationKind::kSum:
-        case AggregationKind::kMin:
-        case AggregationKind::kMax:
-        case AggregationKind::kStats:
-          for (const AggValue& value : values) {
-            if (!value.is_text) state.metric.Add(value.number);
-          }
-          break;
-        case AggregationKind::kValueCount:
-          state.metric.count += values.size();
-          break;
-        case AggregationKind::kTerms: {
-          if (values.empty()) {
-            if (spec.missing_text.has_value()) {
-              CollectInBucket(agg, BucketFor(state.text_terms, *spec.missing_text, spec, context),
-                              doc, context);
-            } else if (spec.missing_number.has_value()) {
-              CollectInBucket(agg,
-                              BucketFor(state.numeric_terms, *spec.missing_number, spec, context),
-                              doc, context);
-            }
-            break;
-          }
-          for (size_t v = 0; v < values.size(); ++v) {
-            bool seen = false;
-            for (size_t w = 0; w < v && !seen; ++w) {
-              seen = values[w].is_text == values[v].is_text &&
-                     (values[v].is_text ? values[w].text == values[v].text
-                                        : values[w].number == values[v].number);
-            }
-            if (seen) continue;
-            if (values[v].is_text) {
-              CollectInBucket(
-                  agg, BucketFor(state.text_terms, std::string(values[v].text), spec, context), doc,
-                  context);
-            } else {
-              CollectInBucket(agg, BucketFor(state.numeric_terms, values[v].number, spec, context),
-                              doc, context);
-            }
-          }
-          break;
-        }
-        case AggregationKind::kHistogram:
-        case AggregationKind::kDateHistogram: {
-          std::vector<int64_t> indexes;
-          for (const AggValue& value : values) {
-            if (value.is_text || !std::isfinite(value.number)) continue;
-            const double index = std::floor((value.number - spec.offset) / spec.interval);
-            if (!(std::fabs(index) < 9.0e18)) continue;
-            indexes.push_back(static_cast<int64_t>(index));
-          }
-          std::sort(indexes.begin(), indexes.end());
-          indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
-          for (int64_t index : indexes) {
-            CollectInBucket(agg, BucketFor(state.histogram, index, spec, context), doc, context);
-          }
-          break;
-        }
-        case AggregationKind::kRange:
-          for (size_t r = 0; r < spec.ranges.size() && r < state.ranges.size(); ++r) {
-            const AggregationRange& range = spec.ranges[r];
-            const bool hit = std::any_of(values.begin(), values.end(), [&](const AggValue& v) {
-              return !v.is_text && (!range.from.has_value() || v.number >= *range.from) &&
-                     (!range.to.has_value() || v.number < *range.to);
-            });
-            if (hit) CollectInBucket(agg, state.ranges[r], doc, context);
-          }
-          break;
-      }
-    }
-  }
-
   enum class SortKind { kDoc, kScore, kColumn };
 
   static SortKind SortKindOf(const SortField& sort) {
@@ -1228,25 +991,6 @@ class SplitReaderImpl final : public SplitReader, public internal::SplitContents
       RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
     }
     return matches;
-  }
-
-  // Feeds the fast field values of every doc of `matches` to the aggregations.
-  absl::StatusOr<IntermediateAggs> AggregateMatches(const DocSet& matches,
-                                                    const AggregationRequest& aggregation) const {
-    std::vector<ResolvedAgg> resolved;
-    RETURN_IF_ERROR(ResolveAggs(aggregation.aggregations, resolved));
-    IntermediateAggs result = MakeEmptyAggs(aggregation.aggregations);
-    AggCollectContext context;
-    context.num_buckets = CountBuckets(result);
-    matches.ForEachUntil([&](uint32_t doc) {
-      CollectAggs(resolved, result, doc, context);
-      return context.num_buckets <= kMaxAggregationBuckets;
-    });
-    if (context.num_buckets > kMaxAggregationBuckets) {
-      return absl::InvalidArgumentError(
-          fmt::format("aggregation exceeds {} buckets", kMaxAggregationBuckets));
-    }
-    return result;
   }
 
   // The column the time filter reads, or null when the split has none.
