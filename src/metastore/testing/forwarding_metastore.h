@@ -52,6 +52,10 @@ class ForwardingMetastore : public Metastore {
                          const config::SourceConfig& source) override {
     return inner_->AddSource(index_uid, source);
   }
+  absl::Status UpdateSource(const std::string& index_uid,
+                            const config::SourceConfig& source) override {
+    return inner_->UpdateSource(index_uid, source);
+  }
   absl::Status ToggleSource(const std::string& index_uid, const std::string& source_id,
                             bool enable) override {
     return inner_->ToggleSource(index_uid, source_id, enable);
