@@ -36,8 +36,7 @@ namespace internal {
 using Json = nlohmann::json;
 
 std::string DescribeWriter(const WriterInfo& writer) {
-  return fmt::format("writer {} (node `{}`, pid {})", writer.writer_id, writer.node_id,
-                     writer.pid);
+  return fmt::format("writer {} (node `{}`, pid {})", writer.writer_id, writer.node_id, writer.pid);
 }
 
 Json WriterInfoToJson(const WriterInfo& writer) {
@@ -142,8 +141,7 @@ absl::Status WriterLease::Conflict(const Lease& holder, std::string_view what, a
       "renewal); this {} did not write {}. A file-backed metastore allows a single writer: "
       "send writes to that node, or stop it and let its lease expire",
       storage_->uri().str(), DescribeWriter(holder.writer), problem,
-      absl::ToUnixSeconds(now) - holder.renewed_at, holder.ttl_secs, DescribeWriter(self_),
-      what));
+      absl::ToUnixSeconds(now) - holder.renewed_at, holder.ttl_secs, DescribeWriter(self_), what));
 }
 
 absl::Status WriterLease::Acquire(std::string_view what) {
@@ -178,9 +176,9 @@ absl::Status WriterLease::Acquire(std::string_view what) {
   last_seen_ = stored;
   if (!stored.has_value() || stored->writer.writer_id != self_.writer_id) {
     if (!stored.has_value()) {
-      return absl::UnavailableError(fmt::format(
-          "metastore writer lease `{}` in `{}` vanished right after this {} wrote it",
-          kWriterLeasePath, storage_->uri().str(), DescribeWriter(self_)));
+      return absl::UnavailableError(
+          fmt::format("metastore writer lease `{}` in `{}` vanished right after this {} wrote it",
+                      kWriterLeasePath, storage_->uri().str(), DescribeWriter(self_)));
     }
     return Conflict(*stored, what, now, "took the writer lease at the same time");
   }

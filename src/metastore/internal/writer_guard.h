@@ -62,7 +62,7 @@ using FileContent = std::optional<std::string>;
 
 // What one metastore instance knows of one stored file.
 struct FileVersion {
-  bool known = false;  // false until the file was read or written once
+  bool known = false;   // false until the file was read or written once
   FileContent content;  // as last read or written by this instance
   // A write whose call failed: it may or may not have taken effect.
   std::optional<FileContent> pending;

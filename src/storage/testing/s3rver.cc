@@ -1,14 +1,6 @@
 // S3rver test environment (see s3rver.h).
 #include "storage/testing/s3rver.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +8,14 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
@@ -85,9 +85,9 @@ void S3rver::SetUp() {
   const std::string port = std::to_string(port_);
   const std::string directory = directory_.string();
   const std::string log = (directory_ / "s3rver.log").string();
-  std::vector<std::string> args = {bin,    "--directory", directory, "--address", "127.0.0.1",
-                                   "--port", port,        "--silent", "--configure-bucket",
-                                   kBucket};
+  std::vector<std::string> args = {
+      bin,      "--directory", directory,  "--address",          "127.0.0.1",
+      "--port", port,          "--silent", "--configure-bucket", kBucket};
   std::vector<char*> argv;
   for (std::string& arg : args) {
     argv.push_back(arg.data());
@@ -122,9 +122,8 @@ void S3rver::SetUp() {
     FAIL() << "failed to start " << bin << ": " << std::strerror(spawn_error);
   }
   // Ready when the bucket answers a listing.
-  std::unique_ptr<Storage> probe = NewS3Storage(Uri::Parse(fmt::format("s3://{}", kBucket)).value(),
-                                                Options())
-                                       .value();
+  std::unique_ptr<Storage> probe =
+      NewS3Storage(Uri::Parse(fmt::format("s3://{}", kBucket)).value(), Options()).value();
   absl::Status status;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (absl::Now() < deadline) {
@@ -134,8 +133,7 @@ void S3rver::SetUp() {
     }
     absl::SleepFor(absl::Milliseconds(100));
   }
-  FAIL() << "s3rver did not answer on port " << port_ << ": " << status << " (log " << log
-         << ")";
+  FAIL() << "s3rver did not answer on port " << port_ << ": " << status << " (log " << log << ")";
 }
 
 void S3rver::TearDown() {
