@@ -62,8 +62,8 @@ std::optional<WriterInfo> WriterInfoFromJson(const Json& json) {
   return writer;
 }
 
-absl::Status WriterConflictError(std::string message) {
-  absl::Status status = absl::FailedPreconditionError(std::move(message));
+absl::Status WriterConflictError(const std::string& message) {
+  absl::Status status = absl::FailedPreconditionError(message);
   status.SetPayload(kWriterConflictPayloadUrl, absl::Cord("1"));
   return status;
 }
@@ -81,8 +81,7 @@ absl::StatusOr<FileContent> ReadStoredFile(storage::Storage& storage, std::strin
 
 absl::Status WriteStoredFile(storage::Storage& storage, std::string_view path,
                              const FileContent& content, FileVersion& version, absl::Time now) {
-  const absl::Status status =
-      content.has_value() ? storage.Put(path, *content) : storage.Delete(path);
+  absl::Status status = content.has_value() ? storage.Put(path, *content) : storage.Delete(path);
   if (!status.ok()) {
     // A failed call may still have taken effect (a lost response): the next access reads the
     // file to learn which of the two contents it holds.

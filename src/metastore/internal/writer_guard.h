@@ -55,7 +55,7 @@ nlohmann::json WriterInfoToJson(const WriterInfo& writer);
 std::optional<WriterInfo> WriterInfoFromJson(const nlohmann::json& json);
 
 // FailedPrecondition carrying the payload that IsWriterConflict() recognizes.
-absl::Status WriterConflictError(std::string message);
+absl::Status WriterConflictError(const std::string& message);
 
 // The content of a stored file; nullopt when the file does not exist.
 using FileContent = std::optional<std::string>;

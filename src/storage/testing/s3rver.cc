@@ -2,11 +2,11 @@
 #include "storage/testing/s3rver.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <fcntl.h>
@@ -89,6 +89,7 @@ void S3rver::SetUp() {
       bin,      "--directory", directory,  "--address",          "127.0.0.1",
       "--port", port,          "--silent", "--configure-bucket", kBucket};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) {
     argv.push_back(arg.data());
   }
@@ -110,6 +111,7 @@ void S3rver::SetUp() {
   }
   env_strings.push_back(node_options);
   std::vector<char*> env;
+  env.reserve(env_strings.size() + 1);
   for (std::string& entry : env_strings) {
     env.push_back(entry.data());
   }
@@ -119,7 +121,7 @@ void S3rver::SetUp() {
   posix_spawn_file_actions_destroy(&actions);
   if (spawn_error != 0) {
     pid_ = 0;
-    FAIL() << "failed to start " << bin << ": " << std::strerror(spawn_error);
+    FAIL() << "failed to start " << bin << ": " << std::generic_category().message(spawn_error);
   }
   // Ready when the bucket answers a listing.
   std::unique_ptr<Storage> probe =
