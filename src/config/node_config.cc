@@ -456,8 +456,8 @@ absl::Status FillDefaultsAndValidate(NodeConfig& config, bool grpc_port_set, boo
                     fmt::format("`{}` is not a storage uri", config.default_index_root_uri));
   }
   if (!index_root->fragment().empty()) {
-    return KeyError("default_index_root_uri",
-                    fmt::format("`{}` must not have a `#` fragment", config.default_index_root_uri));
+    return KeyError("default_index_root_uri", fmt::format("`{}` must not have a `#` fragment",
+                                                          config.default_index_root_uri));
   }
   return absl::OkStatus();
 }

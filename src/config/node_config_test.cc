@@ -269,11 +269,10 @@ TEST(NodeConfigTest, MetastorePollingIntervalFragment) {
 }
 
 TEST(NodeConfigTest, BadMetastoreUriFragmentNamesTheKey) {
-  for (const char* uri :
-       {"s3://b/i#polling_interval=0s", "s3://b/i#polling_interval=30", "s3://b/i#polling_interval=1m",
-        "s3://b/i#polling_interval=-5s", "s3://b/i#polling_interval=1000000000s",
-        "s3://b/i#polling_interval=s", "s3://b/i#polling_interval=030s",
-        "s3://b/i#polling_interval= 3s"}) {
+  for (const char* uri : {"s3://b/i#polling_interval=0s", "s3://b/i#polling_interval=30",
+                          "s3://b/i#polling_interval=1m", "s3://b/i#polling_interval=-5s",
+                          "s3://b/i#polling_interval=1000000000s", "s3://b/i#polling_interval=s",
+                          "s3://b/i#polling_interval=030s", "s3://b/i#polling_interval= 3s"}) {
     const absl::Status status =
         LoadNodeConfig(fmt::format("metastore_uri: \"{}\"\n", uri), kNoEnv).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << uri;

@@ -212,9 +212,9 @@ std::string DescribeStoredIndexFile(const FileContent& content) {
   }
   const Json revision = json.value("revision", Json());
   std::optional<WriterInfo> writer = internal::WriterInfoFromJson(json.value("writer", Json()));
-  return fmt::format("revision {} written by {}", revision.is_number() ? revision.dump() : "?",
-                     writer.has_value() ? internal::DescribeWriter(*writer)
-                                        : std::string("an unknown writer"));
+  return fmt::format(
+      "revision {} written by {}", revision.is_number() ? revision.dump() : "?",
+      writer.has_value() ? internal::DescribeWriter(*writer) : std::string("an unknown writer"));
 }
 
 bool TimeRangeMatches(const SplitMetadata& split, const ListSplitsQuery& query) {
@@ -243,8 +243,7 @@ bool SplitMatches(const Split& split, const ListSplitsQuery& query) {
 
 class FileBackedMetastore final : public Metastore {
  public:
-  FileBackedMetastore(std::shared_ptr<storage::Storage> storage,
-                      FileBackedMetastoreOptions options)
+  FileBackedMetastore(std::shared_ptr<storage::Storage> storage, FileBackedMetastoreOptions options)
       : storage_(std::move(storage)),
         options_(std::move(options)),
         lease_(storage_, WriterInfo{NewUlid(), options_.node_id, static_cast<int64_t>(getpid())},
@@ -629,8 +628,7 @@ class FileBackedMetastore final : public Metastore {
     }
     for (const auto& [index_id, state_json] : json.items()) {
       const std::optional<IndexState> state =
-          state_json.is_string() ? IndexStateFromName(state_json.get<std::string>())
-                                 : std::nullopt;
+          state_json.is_string() ? IndexStateFromName(state_json.get<std::string>()) : std::nullopt;
       if (!state.has_value()) {
         return absl::DataLossError(
             fmt::format("metastore file `{}` is corrupt: index `{}` has an invalid state",
@@ -669,8 +667,7 @@ class FileBackedMetastore final : public Metastore {
     for (auto it = entries_.begin(); it != entries_.end();) {
       const auto state = manifest.find(it->first);
       absl::MutexLock entry_lock(&it->second->mu);
-      if (state == manifest.end() || state->second != IndexState::kActive ||
-          it->second->deleted) {
+      if (state == manifest.end() || state->second != IndexState::kActive || it->second->deleted) {
         it->second->deleted = true;
         it->second->file.reset();
         it = entries_.erase(it);
@@ -818,9 +815,8 @@ class FileBackedMetastore final : public Metastore {
           "metastore file `{}` of index `{}` was changed by another writer: it holds {}, while "
           "this {} expected revision {}; the write was not applied. A file-backed metastore "
           "allows a single writer (lease holder: {})",
-          path, index_id, DescribeStoredIndexFile(stored),
-          internal::DescribeWriter(lease_.self()), entry->file->revision,
-          lease_.LastSeenHolder());
+          path, index_id, DescribeStoredIndexFile(stored), internal::DescribeWriter(lease_.self()),
+          entry->file->revision, lease_.LastSeenHolder());
       SHALE_LOG_ERROR("metastore write refused uri={} error={}", storage_->uri().str(), message);
       entry->file.reset();
       entry->version = FileVersion{};

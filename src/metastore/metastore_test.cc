@@ -1,7 +1,5 @@
 #include "metastore/metastore.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -9,6 +7,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -28,11 +28,11 @@
 namespace shale::metastore {
 namespace {
 
+using testing::FileBackedWriterGuardTest;
+using testing::GuardedStorageFactory;
 using ::testing::HasSubstr;
 using testing::MetastoreBackend;
 using testing::MetastoreConformanceTest;
-using testing::FileBackedWriterGuardTest;
-using testing::GuardedStorageFactory;
 using testing::MetastoreFactory;
 using testing::TestIndexConfig;
 using testing::TestSplit;
@@ -202,8 +202,7 @@ TEST(FileBackedMetastoreTest, IndexFileRecordsRevisionAndWriter) {
   ASSERT_TRUE(metastore->MarkSplitsForDeletion(uid, {"split-a"}).ok());
   file = nlohmann::json::parse(storage->GetAll("logs/metastore.json").value());
   EXPECT_EQ(file["revision"], 3);
-  const nlohmann::json lease =
-      nlohmann::json::parse(storage->GetAll("_writer_lease.json").value());
+  const nlohmann::json lease = nlohmann::json::parse(storage->GetAll("_writer_lease.json").value());
   EXPECT_EQ(lease["writer"]["writer_id"], writer_id);
   EXPECT_EQ(lease["writer"]["node_id"], "indexer-7");
   EXPECT_EQ(lease["ttl_secs"], 60);

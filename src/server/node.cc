@@ -94,8 +94,7 @@ class FailureRateFile {
   double rate_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-storage::StorageResolverOptions StorageResolverOptionsFromConfig(
-    const config::NodeConfig& config) {
+storage::StorageResolverOptions StorageResolverOptionsFromConfig(const config::NodeConfig& config) {
   storage::StorageResolverOptions options;
   options.s3 = S3OptionsFromConfig(config.s3);
   if (!config.test_storage_failure_rate_file.empty()) {
@@ -117,7 +116,6 @@ storage::StorageResolverOptions StorageResolverOptionsFromConfig(
   }
   return options;
 }
-
 
 }  // namespace
 

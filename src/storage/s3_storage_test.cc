@@ -5,8 +5,8 @@
 // concurrent overwrites of one key are not atomic (that conformance test is skipped for it).
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -60,8 +60,7 @@ absl::StatusOr<std::unique_ptr<Storage>> MakeRetryingFlakyS3Storage() {
   if (!s3.ok()) {
     return s3.status();
   }
-  return NewRetryingStorage(NewFlakyStorage(*std::move(s3), 0.2, seed++),
-                            FastRetries(10));
+  return NewRetryingStorage(NewFlakyStorage(*std::move(s3), 0.2, seed++), FastRetries(10));
 }
 
 constexpr bool kS3rverPutsAreAtomic = false;
@@ -178,8 +177,8 @@ TEST(S3StorageTest, ResolverBuildsCountedRetryingStorage) {
 
 TEST(S3StorageTest, PersistentFailureThroughRetriesIsClear) {
   SKIP_WITHOUT_S3RVER();
-  std::unique_ptr<Storage> storage = NewRetryingStorage(
-      NewFlakyStorage(MakeS3Storage().value(), 1.0, 1), FastRetries(3));
+  std::unique_ptr<Storage> storage =
+      NewRetryingStorage(NewFlakyStorage(MakeS3Storage().value(), 1.0, 1), FastRetries(3));
   const absl::Status status = storage->GetAll("x/y").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(status.message().find("x/y"), std::string::npos) << status;

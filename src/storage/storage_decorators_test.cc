@@ -109,8 +109,8 @@ TEST(FlakyStorageTest, FaultsAfterTheCallLetItTakeEffect) {
 
 TEST(FlakyStorageTest, ReadsTheRateOnEveryCall) {
   std::atomic<double> failure_rate{0.0};
-  std::unique_ptr<Storage> storage =
-      NewFlakyStorage(NewTestRamStorage(), [&failure_rate] { return failure_rate.load(); }, 5);
+  std::unique_ptr<Storage> storage = NewFlakyStorage(
+      NewTestRamStorage(), [&failure_rate] { return failure_rate.load(); }, 5);
   ASSERT_TRUE(storage->Put("f", "x").ok());
   failure_rate = 1.0;
   const absl::Status status = storage->GetAll("f").status();

@@ -65,8 +65,8 @@ class DefaultStorageResolver final : public StorageResolver {
   std::unique_ptr<Storage> WithInjectedFailures(std::unique_ptr<Storage> storage)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // One seed per storage, so two storages do not fail in lockstep.
-    std::unique_ptr<Storage> flaky = NewFlakyStorage(
-        std::move(storage), options_.test_failure_rate, options_.test_failure_seed + storages_.size());
+    std::unique_ptr<Storage> flaky = NewFlakyStorage(std::move(storage), options_.test_failure_rate,
+                                                     options_.test_failure_seed + storages_.size());
     return NewRetryingStorage(NewCountingStorage(std::move(flaky)), options_.retry);
   }
 

@@ -1,5 +1,4 @@
 #include "storage/storage.h"
-#include "storage/storage_decorators.h"
 
 #include <atomic>
 #include <filesystem>
@@ -15,6 +14,7 @@
 
 #include "common/ulid.h"
 #include "common/uri.h"
+#include "storage/storage_decorators.h"
 #include "storage/testing/storage_conformance.h"
 
 namespace shale::storage {

@@ -36,8 +36,7 @@ namespace internal {
 using Json = nlohmann::json;
 
 std::string DescribeWriter(const WriterInfo& writer) {
-  return fmt::format("writer {} (node `{}`, pid {})", writer.writer_id, writer.node_id,
-                     writer.pid);
+  return fmt::format("writer {} (node `{}`, pid {})", writer.writer_id, writer.node_id, writer.pid);
 }
 
 Json WriterInfoToJson(const WriterInfo& writer) {
@@ -63,8 +62,8 @@ std::optional<WriterInfo> WriterInfoFromJson(const Json& json) {
   return writer;
 }
 
-absl::Status WriterConflictError(std::string message) {
-  absl::Status status = absl::FailedPreconditionError(std::move(message));
+absl::Status WriterConflictError(const std::string& message) {
+  absl::Status status = absl::FailedPreconditionError(message);
   status.SetPayload(kWriterConflictPayloadUrl, absl::Cord("1"));
   return status;
 }
@@ -82,8 +81,7 @@ absl::StatusOr<FileContent> ReadStoredFile(storage::Storage& storage, std::strin
 
 absl::Status WriteStoredFile(storage::Storage& storage, std::string_view path,
                              const FileContent& content, FileVersion& version, absl::Time now) {
-  const absl::Status status =
-      content.has_value() ? storage.Put(path, *content) : storage.Delete(path);
+  absl::Status status = content.has_value() ? storage.Put(path, *content) : storage.Delete(path);
   if (!status.ok()) {
     // A failed call may still have taken effect (a lost response): the next access reads the
     // file to learn which of the two contents it holds.
@@ -142,8 +140,7 @@ absl::Status WriterLease::Conflict(const Lease& holder, std::string_view what, a
       "renewal); this {} did not write {}. A file-backed metastore allows a single writer: "
       "send writes to that node, or stop it and let its lease expire",
       storage_->uri().str(), DescribeWriter(holder.writer), problem,
-      absl::ToUnixSeconds(now) - holder.renewed_at, holder.ttl_secs, DescribeWriter(self_),
-      what));
+      absl::ToUnixSeconds(now) - holder.renewed_at, holder.ttl_secs, DescribeWriter(self_), what));
 }
 
 absl::Status WriterLease::Acquire(std::string_view what) {
@@ -178,9 +175,9 @@ absl::Status WriterLease::Acquire(std::string_view what) {
   last_seen_ = stored;
   if (!stored.has_value() || stored->writer.writer_id != self_.writer_id) {
     if (!stored.has_value()) {
-      return absl::UnavailableError(fmt::format(
-          "metastore writer lease `{}` in `{}` vanished right after this {} wrote it",
-          kWriterLeasePath, storage_->uri().str(), DescribeWriter(self_)));
+      return absl::UnavailableError(
+          fmt::format("metastore writer lease `{}` in `{}` vanished right after this {} wrote it",
+                      kWriterLeasePath, storage_->uri().str(), DescribeWriter(self_)));
     }
     return Conflict(*stored, what, now, "took the writer lease at the same time");
   }

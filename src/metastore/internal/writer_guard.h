@@ -55,14 +55,14 @@ nlohmann::json WriterInfoToJson(const WriterInfo& writer);
 std::optional<WriterInfo> WriterInfoFromJson(const nlohmann::json& json);
 
 // FailedPrecondition carrying the payload that IsWriterConflict() recognizes.
-absl::Status WriterConflictError(std::string message);
+absl::Status WriterConflictError(const std::string& message);
 
 // The content of a stored file; nullopt when the file does not exist.
 using FileContent = std::optional<std::string>;
 
 // What one metastore instance knows of one stored file.
 struct FileVersion {
-  bool known = false;  // false until the file was read or written once
+  bool known = false;   // false until the file was read or written once
   FileContent content;  // as last read or written by this instance
   // A write whose call failed: it may or may not have taken effect.
   std::optional<FileContent> pending;

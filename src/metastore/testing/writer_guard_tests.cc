@@ -18,8 +18,7 @@ namespace shale::metastore::testing {
 
 void PrintTo(const GuardedStorageFactory& factory, std::ostream* os) { *os << factory.name; }
 
-std::string GuardedStorageFactoryName(
-    const ::testing::TestParamInfo<GuardedStorageFactory>& info) {
+std::string GuardedStorageFactoryName(const ::testing::TestParamInfo<GuardedStorageFactory>& info) {
   return info.param.name;
 }
 

@@ -33,8 +33,7 @@ struct GuardedStorageFactory {
 };
 
 void PrintTo(const GuardedStorageFactory& factory, std::ostream* os);
-std::string GuardedStorageFactoryName(
-    const ::testing::TestParamInfo<GuardedStorageFactory>& info);
+std::string GuardedStorageFactoryName(const ::testing::TestParamInfo<GuardedStorageFactory>& info);
 
 class FileBackedWriterGuardTest : public ::testing::TestWithParam<GuardedStorageFactory> {
  protected:

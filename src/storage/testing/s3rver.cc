@@ -1,6 +1,14 @@
 // S3rver test environment (see s3rver.h).
 #include "storage/testing/s3rver.h"
 
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -8,14 +16,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
@@ -85,10 +85,11 @@ void S3rver::SetUp() {
   const std::string port = std::to_string(port_);
   const std::string directory = directory_.string();
   const std::string log = (directory_ / "s3rver.log").string();
-  std::vector<std::string> args = {bin,    "--directory", directory, "--address", "127.0.0.1",
-                                   "--port", port,        "--silent", "--configure-bucket",
-                                   kBucket};
+  std::vector<std::string> args = {
+      bin,      "--directory", directory,  "--address",          "127.0.0.1",
+      "--port", port,          "--silent", "--configure-bucket", kBucket};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) {
     argv.push_back(arg.data());
   }
@@ -110,6 +111,7 @@ void S3rver::SetUp() {
   }
   env_strings.push_back(node_options);
   std::vector<char*> env;
+  env.reserve(env_strings.size() + 1);
   for (std::string& entry : env_strings) {
     env.push_back(entry.data());
   }
@@ -119,12 +121,11 @@ void S3rver::SetUp() {
   posix_spawn_file_actions_destroy(&actions);
   if (spawn_error != 0) {
     pid_ = 0;
-    FAIL() << "failed to start " << bin << ": " << std::strerror(spawn_error);
+    FAIL() << "failed to start " << bin << ": " << std::generic_category().message(spawn_error);
   }
   // Ready when the bucket answers a listing.
-  std::unique_ptr<Storage> probe = NewS3Storage(Uri::Parse(fmt::format("s3://{}", kBucket)).value(),
-                                                Options())
-                                       .value();
+  std::unique_ptr<Storage> probe =
+      NewS3Storage(Uri::Parse(fmt::format("s3://{}", kBucket)).value(), Options()).value();
   absl::Status status;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (absl::Now() < deadline) {
@@ -134,8 +135,7 @@ void S3rver::SetUp() {
     }
     absl::SleepFor(absl::Milliseconds(100));
   }
-  FAIL() << "s3rver did not answer on port " << port_ << ": " << status << " (log " << log
-         << ")";
+  FAIL() << "s3rver did not answer on port " << port_ << ": " << status << " (log " << log << ")";
 }
 
 void S3rver::TearDown() {

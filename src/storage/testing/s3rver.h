@@ -8,11 +8,11 @@
 // (set here).
 #pragma once
 
-#include <sys/types.h>
-
 #include <filesystem>
 #include <memory>
 #include <string>
+
+#include <sys/types.h>
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
@@ -54,7 +54,7 @@ S3rver* RegisterS3rverEnvironment();
 
 }  // namespace shale::storage::testing
 
-#define SHALE_SKIP_WITHOUT_S3RVER()                                                  \
-  if (!::shale::storage::testing::S3rver::instance()->skip_reason().empty()) {      \
-    GTEST_SKIP() << ::shale::storage::testing::S3rver::instance()->skip_reason();   \
+#define SHALE_SKIP_WITHOUT_S3RVER()                                               \
+  if (!::shale::storage::testing::S3rver::instance()->skip_reason().empty()) {    \
+    GTEST_SKIP() << ::shale::storage::testing::S3rver::instance()->skip_reason(); \
   }
