@@ -1,10 +1,20 @@
-// Clock helpers shared by the indexer (commit deadlines) and the API (elapsed times).
+// Clock and timestamp helpers shared by the engine, the indexer (commit deadlines, split time
+// ranges) and the API (elapsed times).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 
 namespace shale {
+
+inline constexpr int64_t kMicrosPerSecond = 1'000'000;
+
+// Integer division rounding toward negative infinity (-1 / 2 == -1), for timestamps before 1970.
+constexpr int64_t FloorDiv(int64_t value, int64_t divisor) {
+  int64_t quotient = value / divisor;
+  if ((value % divisor != 0) && ((value < 0) != (divisor < 0))) --quotient;
+  return quotient;
+}
 
 inline int64_t UnixMicrosNow() {
   return std::chrono::duration_cast<std::chrono::microseconds>(

@@ -3,20 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/time_util.h"
 #include "common/ulid.h"
 
 namespace shale::indexing {
 namespace {
 
 using metastore::SplitMetadata;
-
-constexpr int64_t kMicrosPerSecond = 1'000'000;
-
-int64_t FloorDiv(int64_t value, int64_t divisor) {
-  int64_t quotient = value / divisor;
-  if ((value % divisor != 0) && ((value < 0) != (divisor < 0))) --quotient;
-  return quotient;
-}
 
 // Time order inside a level or a merge-ops group: splits covering earlier data first (splits
 // without a time range before all others), then creation order (split ids are ULIDs).

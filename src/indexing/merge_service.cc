@@ -18,7 +18,6 @@
 namespace shale::indexing {
 namespace {
 
-constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kMaxRetryDelayMillis = 3'600'000;
 
 // True when a failed publish means that the inputs are no longer all published (replaced by

@@ -21,7 +21,6 @@
 namespace shale::search {
 namespace {
 
-constexpr int64_t kMicrosPerSecond = 1'000'000;
 
 // Parses Quickwit's sort spelling. No prefix or '+': descending; '-': ascending.
 absl::StatusOr<std::vector<index::SortField>> ParseSortBy(const std::vector<std::string>& specs,

@@ -6,18 +6,14 @@
 
 #include "fmt/format.h"
 
+#include "common/time_util.h"
+
 namespace shale::index::internal {
 
 namespace {
 
-constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kMaxUnixSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
 
 // Reads exactly `count` digits at `pos`.
 bool ReadDigits(std::string_view text, size_t& pos, size_t count, int64_t& value) {
