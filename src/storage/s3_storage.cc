@@ -349,36 +349,29 @@ class S3Storage final : public Storage {
   }
 
   absl::StatusOr<bool> Exists(std::string_view path) override {
-    RETURN_IF_ERROR(ValidateStoragePath(path));
-    HttpRequest request;
-    request.method = "HEAD";
-    request.key = Key(path);
-    ASSIGN_OR_RETURN(const HttpResponse response, Send(request));
+    ASSIGN_OR_RETURN(const HttpResponse response, Head(path));
     if (response.status == 404) {
       return false;
     }
-    RETURN_IF_ERROR(CheckOk(response, "HEAD", request.key));
+    RETURN_IF_ERROR(CheckOk(response, "HEAD", Key(path)));
     return true;
   }
 
   absl::StatusOr<uint64_t> FileNumBytes(std::string_view path) override {
-    RETURN_IF_ERROR(ValidateStoragePath(path));
-    HttpRequest request;
-    request.method = "HEAD";
-    request.key = Key(path);
-    ASSIGN_OR_RETURN(const HttpResponse response, Send(request));
-    RETURN_IF_ERROR(CheckOk(response, "HEAD", request.key));
+    ASSIGN_OR_RETURN(const HttpResponse response, Head(path));
+    const std::string key = Key(path);
+    RETURN_IF_ERROR(CheckOk(response, "HEAD", key));
     const auto it = response.headers.find("content-length");
     if (it == response.headers.end()) {
       return absl::InternalError(
-          fmt::format("s3 HEAD of `{}` has no Content-Length", ObjectUri(request.key)));
+          fmt::format("s3 HEAD of `{}` has no Content-Length", ObjectUri(key)));
     }
     char* end = nullptr;
     errno = 0;
     const unsigned long long size = std::strtoull(it->second.c_str(), &end, 10);
     if (errno != 0 || end == it->second.c_str() || *end != '\0') {
       return absl::InternalError(fmt::format("s3 HEAD of `{}` has an invalid Content-Length `{}`",
-                                             ObjectUri(request.key), it->second));
+                                             ObjectUri(key), it->second));
     }
     return static_cast<uint64_t>(size);
   }
@@ -386,6 +379,15 @@ class S3Storage final : public Storage {
   const Uri& uri() const override { return uri_; }
 
  private:
+  // Sends a HEAD for `path`; the caller interprets the status (404 included).
+  absl::StatusOr<HttpResponse> Head(std::string_view path) const {
+    RETURN_IF_ERROR(ValidateStoragePath(path));
+    HttpRequest request;
+    request.method = "HEAD";
+    request.key = Key(path);
+    return Send(request);
+  }
+
   std::string Key(std::string_view path) const {
     return prefix_.empty() ? std::string(path) : fmt::format("{}/{}", prefix_, path);
   }
