@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.error
 
-from shale_testlib import Node, check, run_test_main
+from shale_testlib import ShaleNode, check, run_test_main
 
 INDEX_ID = "crash"
 NUM_DOCS = int(os.environ.get("SHALE_CRASH_TEST_DOCS", "1000000"))
@@ -168,9 +168,9 @@ def check_each_id_once(client):
 
 def run(args, workdir):
     check(NUM_DOCS % 10_000 == 0, "SHALE_CRASH_TEST_DOCS must be a multiple of 10,000")
-    node = Node(args.shale_bin, workdir, node_id="crash-node", index_id=INDEX_ID)
+    node = ShaleNode(args.shale_bin, workdir, "node", f"data_dir: {workdir}/data\n")
     try:
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         client.json("POST", "/api/v1/indexes", json.dumps(INDEX_CONFIG))
         num_batches = NUM_DOCS // BATCH_DOCS
         rng = random.Random(int(os.environ.get("SHALE_CRASH_TEST_SEED", "20261121")))

@@ -69,69 +69,6 @@ class Client:
         return 0
 
 
-class Node:
-    """One `shale run` process with its data under `workdir/data`, logging to `workdir/node.log`.
-
-    The REST port is chosen once and kept across restarts, so clients can keep their address.
-    `extra_config` is appended to the generated node config (YAML text)."""
-
-    def __init__(self, shale_bin, workdir, node_id="test-node", index_id=None, extra_config="",
-                 env=None):
-        self.shale_bin = shale_bin
-        self.workdir = workdir
-        self.node_id = node_id
-        self.index_id = index_id
-        self.extra_config = extra_config
-        self.env = env
-        self.port = free_port()
-        self.process = None
-        self.log = None
-        self.starts = 0
-        self.client = Client(self.port, index_id=index_id)
-
-    def start(self, ready_timeout=180):
-        config_path = os.path.join(self.workdir, f"{self.node_id}.yaml")
-        with open(config_path, "w") as config:
-            config.write(f"version: 0.8\nnode_id: {self.node_id}\nlisten_address: 127.0.0.1\n"
-                         f"rest:\n  listen_port: {self.port}\ndata_dir: {self.workdir}/data\n"
-                         f"{self.extra_config}")
-        self.starts += 1
-        self.log = open(os.path.join(self.workdir, "node.log"), "a")
-        self.log.write(f"==== start {self.starts} ====\n")
-        self.log.flush()
-        env = dict(os.environ, **self.env) if self.env else None
-        self.process = subprocess.Popen([self.shale_bin, "run", "--config", config_path],
-                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + ready_timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise Failure(f"shale exited early with code {self.process.returncode}")
-            try:
-                status, _ = self.client.request("GET", "/health/readyz")
-                if status == 200:
-                    return self.client
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.05)
-        raise Failure("node did not become ready")
-
-    def kill9(self):
-        self.process.send_signal(signal.SIGKILL)
-        code = self.process.wait(timeout=60)
-        check(code == -signal.SIGKILL, f"node should die of SIGKILL, exit code {code}")
-        self.log.close()
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        if self.log is not None and not self.log.closed:
-            self.log.close()
-
-
 # The HDFS-like log documents of the integration tests.
 SEVERITIES = ["INFO"] * 80 + ["WARN"] * 12 + ["ERROR"] * 6 + ["DEBUG"] * 2
 SERVICES = ["datanode", "datanode", "datanode", "namenode", "dfsclient", "balancer"]
@@ -239,7 +176,8 @@ class S3rver:
 
 class ShaleNode:
     """One `shale run` process with the given YAML config (rest.listen_port is added) and extra
-    environment variables; its output goes to `workdir/<name>.log`."""
+    environment variables; its output goes to `workdir/<name>.log`. The REST port is chosen once
+    and kept across restarts, so `client` (one object for the node's life) stays valid."""
 
     def __init__(self, shale_bin, workdir, name, config, env=None):
         self.shale_bin = shale_bin
@@ -248,13 +186,16 @@ class ShaleNode:
         self.config = config
         self.env = env or {}
         self.process = None
-        self.client = None
+        self.port = free_port()
+        self.client = Client(self.port)
         self.log = None
         self.starts = 0
         self.log_path = os.path.join(workdir, f"{name}.log")
 
     def start(self, index_id=None, timeout=180):
-        port = free_port()
+        if index_id is not None:
+            self.client.index_id = index_id
+        port = self.port
         config_path = os.path.join(self.workdir, f"{self.name}.yaml")
         with open(config_path, "w") as config:
             config.write(f"version: 0.8\nnode_id: {self.name}\nlisten_address: 127.0.0.1\n"
@@ -266,7 +207,6 @@ class ShaleNode:
         self.process = subprocess.Popen([self.shale_bin, "run", "--config", config_path],
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         env=dict(os.environ, **self.env))
-        self.client = Client(port, index_id=index_id)
         return wait_ready(self.client, self.process, timeout)
 
     def kill9(self):

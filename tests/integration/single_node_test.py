@@ -13,13 +13,11 @@ Only the Python standard library is used.
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
 
-from shale_testlib import (SERVICES, SEVERITIES, Client, Failure, check, free_port, run_test_main,
-                           tokens, wait_ready)
+from shale_testlib import SERVICES, SEVERITIES, ShaleNode, check, run_test_main, tokens
 
 NUM_DOCS = 100_000
 NUM_BATCHES = 8
@@ -91,17 +89,9 @@ def check_bad_configs_stop_startup(args, workdir):
 
 def run(args, workdir):
     check_bad_configs_stop_startup(args, workdir)
-    port = free_port()
-    config_path = os.path.join(workdir, "node.yaml")
-    with open(config_path, "w") as config:
-        config.write(f"version: 0.8\nnode_id: it-node\nlisten_address: 127.0.0.1\n"
-                     f"rest:\n  listen_port: {port}\ndata_dir: {workdir}/data\n")
-    log = open(os.path.join(workdir, "node.log"), "w")
-    process = subprocess.Popen([args.shale_bin, "run", "--config", config_path],
-                               stdout=log, stderr=subprocess.STDOUT)
-    client = Client(port, index_id="hdfs-logs")
+    node = ShaleNode(args.shale_bin, workdir, "node", f"data_dir: {workdir}/data\n")
     try:
-        wait_ready(client, process)
+        client = node.start(index_id="hdfs-logs", timeout=60)
         check(client.json("GET", "/health/livez") is True, "livez")
         check("build" in client.json("GET", "/api/v1/version"), "version")
         check(isinstance(client.json("GET", "/api/v1/config"), dict), "config is an object")
@@ -200,7 +190,7 @@ def run(args, workdir):
         client.json("GET", "/api/v1/hdfs-logs/search", params={"query": "body:(oops"}, expect=400)
 
         # The CLI against the same node.
-        endpoint = f"http://127.0.0.1:{port}"
+        endpoint = f"http://127.0.0.1:{node.port}"
         extra_path = os.path.join(workdir, "extra.ndjson")
         subprocess.run([args.gen_bin, "--num-docs", "1000", "--seed", "7"],
                        stdout=open(extra_path, "w"), check=True)
@@ -231,14 +221,8 @@ def run(args, workdir):
                         os.path.join(workdir, "data", "indexes", "hdfs-logs")) else []
         check(leftover == [], f"split files left after delete: {leftover}")
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise Failure("node did not stop within 60s of SIGTERM")
-        log.close()
-    check(code == 0, f"node exited with {code} after SIGTERM")
+        code = node.stop(timeout=60)
+    check(code == 0, f"node exited with {code} after SIGTERM (killed if not stopped within 60 s)")
 
 
 if __name__ == "__main__":

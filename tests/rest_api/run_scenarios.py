@@ -18,15 +18,15 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from shale_testlib import ShaleNode  # noqa: E402 - the shared node launcher of the tests
 
 import yaml
 
@@ -242,33 +242,6 @@ def run_tree(runner, root, files, results):
     visit("", tree, {})
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_node(shale_bin, workdir):
-    port = free_port()
-    config_path = os.path.join(workdir, "node.yaml")
-    with open(config_path, "w") as config:
-        config.write(f"version: 0.8\nlisten_address: 127.0.0.1\nrest:\n  listen_port: {port}\n"
-                     f"data_dir: {workdir}/data\n")
-    log = open(os.path.join(workdir, "node.log"), "w")
-    process = subprocess.Popen([shale_bin, "run", "--config", config_path],
-                               stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/readyz", timeout=2):
-                return process, port
-        except (urllib.error.URLError, OSError):
-            if process.poll() is not None:
-                break
-            time.sleep(0.1)
-    raise SystemExit("shale node did not become ready")
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenarii", default=os.path.join(
@@ -289,20 +262,18 @@ def main():
         return 0
     files = collect(root, args.test)
     workdir = tempfile.mkdtemp(prefix="shale-scenarios-")
-    process = None
+    node = None
     port = args.port
     try:
         if args.shale_bin:
-            process, port = start_node(args.shale_bin, workdir)
+            node = ShaleNode(args.shale_bin, workdir, "node", f"data_dir: {workdir}/data\n")
+            node.start(timeout=60)
+            port = node.port
         results = {}
         run_tree(Runner(port, args.engine, root, args.verbose), root, files, results)
     finally:
-        if process is not None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if node is not None:
+            node.stop(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
 
     passed = sorted(f for f, error in results.items() if error is None)
