@@ -18,15 +18,20 @@ for package in "${APT_PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -gt 0 ]; then
+# Installs the Debian packages named as arguments; needs root.
+apt_install() {
   if [ "$(id -u)" -ne 0 ]; then
-    echo "install_deps: missing packages ${missing[*]}; run as root or install them" >&2
+    echo "install_deps: missing packages $*; run as root or install them" >&2
     exit 1
   fi
-  echo "install_deps: installing ${missing[*]}"
+  echo "install_deps: installing $*"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq --no-install-recommends "$@"
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}"
 fi
 
 # s3rver, the local S3-compatible server of the storage integration tests (storage_s3_test).
@@ -34,14 +39,7 @@ fi
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -x "$REPO_ROOT/tests/s3/node_modules/.bin/s3rver" ]; then
   if ! command -v npm >/dev/null 2>&1; then
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "install_deps: npm is missing; run as root or install nodejs and npm" >&2
-      exit 1
-    fi
-    echo "install_deps: installing nodejs and npm"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends nodejs npm
+    apt_install nodejs npm
   fi
   echo "install_deps: installing s3rver into tests/s3"
   npm ci --prefix "$REPO_ROOT/tests/s3" --no-audit --no-fund
