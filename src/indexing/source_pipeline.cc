@@ -164,8 +164,13 @@ absl::Status SourcePipeline::RunOnce() {
                    ResolveIndexStorage(*storage_resolver_, *metadata));
   ASSIGN_OR_RETURN(std::shared_ptr<const index::DocProcessor> processor,
                    index::DocProcessor::Create(index_config.doc_mapping));
+  // Batches of at most split_num_docs_target lines, so splits are cut close to the target.
+  SourceOptions source_options = options_.source;
+  source_options.batch_max_lines =
+      std::clamp<uint64_t>(index_config.indexing_settings.split_num_docs_target, 1,
+                           source_options.batch_max_lines);
   ASSIGN_OR_RETURN(std::shared_ptr<Source> source,
-                   NewSource(source_, checkpoint, *storage_resolver_, options_.source));
+                   NewSource(source_, checkpoint, *storage_resolver_, source_options));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::OkStatus();
