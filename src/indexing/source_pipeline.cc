@@ -223,6 +223,7 @@ absl::Status SourcePipeline::RunOnce() {
   std::unique_ptr<index::SplitWriter> writer;
   std::map<std::string, metastore::PartitionDelta> pending_delta;
   std::optional<Clock::time_point> pending_since;
+  uint64_t pending_lines = 0;  // read since the last commit, rejected ones included
   auto commit = [&]() -> absl::Status {
     if (writer == nullptr && pending_delta.empty()) return absl::OkStatus();
     metastore::CheckpointDelta delta{source_.source_id, pending_delta};
@@ -237,6 +238,7 @@ absl::Status SourcePipeline::RunOnce() {
     }
     writer.reset();
     pending_since.reset();
+    pending_lines = 0;
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [partition, positions] : pending_delta) {
       stats_.checkpoint[partition] = positions.to;
@@ -298,7 +300,11 @@ absl::Status SourcePipeline::RunOnce() {
       }
       stats_.num_pending_docs = writer == nullptr ? 0 : writer->num_docs();
     }
-    if (writer != nullptr && SplitWriterIsFull(*writer, index_config.indexing_settings)) {
+    // Lines rather than documents count towards split_num_docs_target, so a split never
+    // exceeds it by a batch because of rejected lines.
+    pending_lines += item->num_lines;
+    if (pending_lines >= index_config.indexing_settings.split_num_docs_target ||
+        (writer != nullptr && SplitWriterIsFull(*writer, index_config.indexing_settings))) {
       RETURN_IF_ERROR(commit());
     }
   }
