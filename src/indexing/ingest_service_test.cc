@@ -60,7 +60,8 @@ class IngestServiceTest : public ::testing::Test {
   void StartService(uint64_t max_wal_disk_usage_bytes = 1ULL << 30) {
     IngestServiceOptions options;
     options.node_id = "test-node";
-    options.commit_check_interval_millis = 20;
+    options.commit_check_interval_millis = commit_check_interval_millis_;
+    options.wal_durability = wal_durability_;
     options.wal_root = wal_root_;
     options.max_wal_disk_usage_bytes = max_wal_disk_usage_bytes;
     options.commit_retry_delay_millis = 50;
@@ -118,6 +119,8 @@ class IngestServiceTest : public ::testing::Test {
   std::string index_uid_;
   std::string wal_root_;
   std::unique_ptr<IngestService> service_;
+  int64_t commit_check_interval_millis_ = 20;
+  WalDurability wal_durability_ = WalDurability::kRequest;
 };
 
 TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
@@ -231,6 +234,31 @@ TEST_F(IngestServiceTest, CrashBeforeCommitRecoversExactlyTheAcknowledgedDocs) {
   Crash();
   StartService();
   EXPECT_TRUE(WaitForPublishedDocs(35)) << PublishedDocs();
+}
+
+TEST_F(IngestServiceTest, AsyncDurabilityAcknowledgesWithoutFsyncAndSyncsOnTheTimer) {
+  wal_durability_ = WalDurability::kAsync;
+  commit_check_interval_millis_ = 1000;
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  Counter& fsyncs = MetricsRegistry::Global().GetCounter("shale_wal_fsyncs_total", "");
+  const int64_t fsyncs_before = fsyncs.value();
+  const auto start = std::chrono::steady_clock::now();
+  for (int batch = 0; batch < 50; ++batch) {
+    ASSERT_TRUE(service_->Ingest("logs", Docs(batch * 2, 2), CommitMode::kAuto, false).ok());
+  }
+  const auto elapsed_secs = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+  // At most one timer fsync per elapsed second, never one per request.
+  EXPECT_LE(fsyncs.value() - fsyncs_before, elapsed_secs + 1);
+  for (int i = 0; i < 300 && fsyncs.value() == fsyncs_before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(fsyncs.value(), fsyncs_before) << "the timer fsyncs the WAL";
+  // A process crash loses nothing (the records are in the page cache).
+  Crash();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(100)) << PublishedDocs();
 }
 
 TEST_F(IngestServiceTest, CheckpointDeltasAdvanceAndTheWalIsTruncatedAfterPublish) {

@@ -72,6 +72,9 @@ absl::Status RunNode(const config::NodeConfig& config) {
     options.node_id = config.node_id;
     options.wal_root = (std::filesystem::path(config.data_dir) / "wal").string();
     options.max_wal_disk_usage_bytes = config.ingest_api.max_queue_disk_usage;
+    options.wal_durability = config.ingest_api.durability == config::IngestDurability::kAsync
+                                 ? indexing::WalDurability::kAsync
+                                 : indexing::WalDurability::kRequest;
     ingest = std::make_unique<indexing::IngestService>(metastore.get(), storage_resolver.get(),
                                                        options);
     // Replays and commits what the WAL holds beyond the published checkpoints before the node
