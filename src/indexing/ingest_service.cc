@@ -447,6 +447,13 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       wait_generation = pipeline->writer_generation;
       ScheduleCommitLocked(pipeline);
     }
+    if (commit_mode != CommitMode::kAuto && wait_generation == 0 &&
+        pipeline->writer_generation - 1 > pipeline->committed_generation) {
+      // Nothing of its own to wait for (an empty body, say), but commits scheduled before are
+      // still running (a recovery, a full split): a flush returns once they are published.
+      first_generation = pipeline->committed_generation + 1;
+      wait_generation = pipeline->writer_generation - 1;
+    }
     pipeline->num_ingested_docs += result.num_ingested_docs;
     for (const auto& [reason, count] : rejected_by_reason) {
       pipeline->num_rejected_docs[reason] += count;

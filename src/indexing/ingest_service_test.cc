@@ -340,6 +340,15 @@ TEST_F(IngestServiceTest, RecoverRemovesTheWalsOfDeletedIndexes) {
   EXPECT_FALSE(std::filesystem::exists(wal_directory));
 }
 
+TEST_F(IngestServiceTest, EmptyForceWaitsForTheCommitsOfTheRecovery) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 3000), CommitMode::kAuto, false).ok());
+  Crash();
+  StartService();  // Recover() schedules the commit of the replayed documents
+  ASSERT_TRUE(service_->Ingest("logs", "", CommitMode::kForce, false).ok());
+  EXPECT_EQ(PublishedDocs(), 3000u);
+}
+
 TEST_F(IngestServiceTest, ResendWithAnAcceptedKeyIsAcknowledgedWithoutIndexing) {
   CreateIndex(/*commit_timeout_secs=*/3600);
   const std::string batch = Docs(0, 10) + "{not json\n";
