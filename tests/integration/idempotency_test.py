@@ -25,27 +25,17 @@ import threading
 import time
 import urllib.error
 
-from shale_testlib import Node, check, run_test_main
+from shale_testlib import (Node, check, check_each_n_once, numbered_docs_index_config,
+                           run_test_main)
 
 INDEX_ID = "idempotent"
 BATCH_DOCS = 500
-INDEX_CONFIG = {
-    "version": "0.8",
-    "index_id": INDEX_ID,
-    "doc_mapping": {
-        "mode": "strict",
-        "field_mappings": [
-            {"name": "id", "type": "text", "tokenizer": "raw", "fast": True},
-            {"name": "n", "type": "u64", "fast": True},
-        ],
-    },
-    "indexing_settings": {"commit_timeout_secs": 3600},
-}
+INDEX_CONFIG = numbered_docs_index_config(INDEX_ID)
 
 
 def batch_body(batch):
     first = batch * BATCH_DOCS
-    return "".join(json.dumps({"id": f"doc-{n:07d}", "n": n}) + "\n"
+    return "".join(json.dumps({"id": f"doc-{n:07d}", "n": n, "body": "x"}) + "\n"
                    for n in range(first, first + BATCH_DOCS))
 
 
@@ -61,22 +51,6 @@ def expect_replays(client, batches):
         answer = send(client, batch)
         check(answer["idempotent_replay"] is True, f"batch {batch} should be a replay: {answer}")
         check(answer["num_ingested_docs"] == BATCH_DOCS, f"batch {batch} counts: {answer}")
-
-
-def check_exactly_once(client, num_batches):
-    total = num_batches * BATCH_DOCS
-    count = client.num_hits("*")
-    check(count == total, f"{count} docs searchable, expected exactly {total}")
-    chunk = 50_000
-    for first in range(0, total, chunk):
-        last = min(total, first + chunk) - 1
-        query = f"n:[{first} TO {last}]"
-        aggs = {"ids": {"terms": {"field": "id", "size": 1}}}
-        result = client.json("POST", f"/api/v1/{INDEX_ID}/search",
-                             json.dumps({"query": query, "max_hits": 0, "aggs": aggs}))
-        check(result["num_hits"] == last - first + 1, f"{query}: {result['num_hits']} hits")
-        top = result["aggregations"]["ids"]["buckets"][0]
-        check(top["doc_count"] == 1, f"id {top['key']} is indexed {top['doc_count']} times")
 
 
 def run(args, workdir):
@@ -151,7 +125,7 @@ def run(args, workdir):
         print("ok  durability async: 5 batches resent after kill -9: all replays")
 
         client.json("POST", f"/api/v1/{INDEX_ID}/ingest", "", params={"commit": "force"})
-        check_exactly_once(client, num_batches)
+        check_each_n_once(client, INDEX_ID, num_batches * BATCH_DOCS)
         indexing = client.json("GET", "/api/v1/indexing")
         pipeline = [p for p in indexing["indexes"] if p["index_id"] == INDEX_ID][0]
         check(pipeline["num_idempotency_keys"] >= num_batches, f"keys remembered: {pipeline}")
