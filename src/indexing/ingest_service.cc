@@ -230,9 +230,15 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
     // Stop at records written by requests that have not applied theirs yet: they will.
     if (!record.has_value() || record->position >= pipeline->next_apply_position) break;
     if (record->kind == WalRecordKind::kIdempotencyKey) {
-      ASSIGN_OR_RETURN(IdempotencyRecord key, DecodeIdempotencyRecord(record->payload));
-      pipeline->keys->Restore(key.key, key.counts, key.accepted_at_millis,
-                              record->position + 1 + key.num_document_records, now_millis);
+      auto key = DecodeIdempotencyRecord(record->payload);
+      if (key.ok()) {
+        pipeline->keys->Restore(key->key, key->counts, key->accepted_at_millis,
+                                record->position + 1 + key->num_document_records, now_millis);
+      } else {
+        // A key is lost, not a document: never block the replay of the documents for it.
+        SHALE_LOG_ERROR("idempotency key record unreadable index_id={} position={} error={}",
+                        pipeline->config().index_id, record->position, key.status().ToString());
+      }
     }
     if (record->position < from || record->kind != WalRecordKind::kDocuments) continue;
     absl::Status status;
