@@ -81,7 +81,7 @@ struct IngestOptions {
   // batch whose answer was lost never index it twice (a 409 "in flight" is retried too), and
   // running the same command again with the same prefix skips the batches already accepted.
   std::string idempotency_key_prefix;
-  int max_retries = 5;         // per batch, on 429/503 and connection errors
+  int max_retries = 5;  // per batch, on 429/503 and connection errors
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds batch_timeout{60'000};
   std::chrono::milliseconds commit_timeout{30 * 60'000};  // last batch with wait_for / force
