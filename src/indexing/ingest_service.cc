@@ -575,11 +575,11 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
   }
   if (status.ok()) {
     status = CommitSplit(*metastore_, options_.node_id, kIngestApiSourceId, pipeline->metadata,
-                         *pipeline->storage,
-                         std::move(writer), delta);
+                         *pipeline->storage, std::move(writer), delta);
   }
   if (status.ok()) {
     splits_published_.Increment();
+    if (options_.on_split_published) options_.on_split_published(pipeline->metadata.index_uid);
   } else if (!abandoned_) {
     commit_failures_.Increment();
     SHALE_LOG_ERROR("commit failed index_id={} generation={} error={}", pipeline->config().index_id,

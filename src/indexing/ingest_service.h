@@ -29,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +90,9 @@ struct IngestServiceOptions {
   // `ingest_api.idempotency_retention` and `ingest_api.idempotency_max_keys` (per index).
   int64_t idempotency_retention_millis = 3'600'000;
   uint64_t idempotency_max_keys = 100'000;
+  // Called with the index uid after each published split (the merge planner's wake-up), on the
+  // commit thread; must not block.
+  std::function<void(const std::string& index_uid)> on_split_published;
 };
 
 enum class DropMode {

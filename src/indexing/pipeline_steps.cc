@@ -7,20 +7,12 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
-#include "common/ulid.h"
 #include "common/uri.h"
+#include "indexing/merge_policy.h"
 #include "split/split_store.h"
 
 namespace shale::indexing {
 namespace {
-
-constexpr int64_t kMicrosPerSecond = 1'000'000;
-
-int64_t FloorDiv(int64_t value, int64_t divisor) {
-  int64_t quotient = value / divisor;
-  if ((value % divisor != 0) && ((value < 0) != (divisor < 0))) --quotient;
-  return quotient;
-}
 
 // "partition:from..to" for each partition of the delta, for logs.
 std::string DescribeDelta(const std::optional<metastore::CheckpointDelta>& delta) {
@@ -79,30 +71,9 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
   ASSIGN_OR_RETURN(index::SerializedSplit serialized, writer->Finish());
   writer.reset();
   const config::IndexConfig& config = metadata.index_config;
-  metastore::SplitMetadata split;
-  split.split_id = NewUlid();
-  split.index_uid = metadata.index_uid;
-  split.source_id = source_id;
-  split.node_id = node_id;
-  split.num_docs = serialized.num_docs;
-  split.uncompressed_docs_size_in_bytes = serialized.uncompressed_docs_size_in_bytes;
-  split.split_size_bytes = serialized.bytes.size();
-  if (serialized.time_range_start_micros.has_value()) {
-    split.time_range_start_secs = FloorDiv(*serialized.time_range_start_micros, kMicrosPerSecond);
-  }
-  if (serialized.time_range_end_micros.has_value()) {
-    split.time_range_end_secs = FloorDiv(*serialized.time_range_end_micros, kMicrosPerSecond);
-  }
-  split.tags = serialized.tags;
-  split.footer_start = serialized.footer_start;
-  split.footer_end = serialized.footer_end;
-  split.create_timestamp = UnixSecondsNow();
-  const bool mature = serialized.num_docs >= config.indexing_settings.split_num_docs_target ||
-                      config.indexing_settings.merge_policy.type == "no_merge";
-  split.maturity_timestamp =
-      mature
-          ? split.create_timestamp
-          : split.create_timestamp + config.indexing_settings.merge_policy.maturation_period_secs;
+  const MergeScope origin{metadata.index_uid, source_id, "0", node_id};
+  const metastore::SplitMetadata split = NewSplitMetadata(
+      serialized, origin, config.indexing_settings, /*num_merge_ops=*/0, UnixSecondsNow());
 
   // Stage first, so a crash after the upload leaves a staged split the janitor can collect.
   RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));

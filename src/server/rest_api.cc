@@ -135,6 +135,11 @@ bool IsYaml(const HttpRequest& request) {
 }  // namespace
 
 int HttpStatusFromStatus(const absl::Status& status) {
+  // A write refused because another process writes the file-backed metastore: a conflict with
+  // the server's state, not a bad request.
+  if (metastore::IsWriterConflict(status)) {
+    return 409;
+  }
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return 200;

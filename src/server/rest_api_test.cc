@@ -657,6 +657,31 @@ TEST_F(RestApiTest, SourceToggleUpdateResetAndDelete) {
   EXPECT_TRUE(indexing()["sources"].empty());
 }
 
+// Another node holds the file-backed metastore's writer lease: writes through this node are
+// answered 409 with a message naming both writers; reads still work.
+TEST_F(RestApiTest, SecondMetastoreWriterGets409) {
+  metastore::FileBackedMetastoreOptions options;
+  options.node_id = "other-node";
+  std::unique_ptr<metastore::Metastore> other =
+      metastore::NewFileBackedMetastore(
+          resolver_->Resolve(*Uri::Parse(config_.metastore_uri)).value(), options)
+          .value();
+  config::IndexConfig other_index;
+  other_index.index_id = "other-index";
+  ASSERT_TRUE(other->CreateIndex(other_index).ok());
+
+  const HttpResponse refused = Call("POST", "/api/v1/indexes", kIndexConfig);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  const std::string message = Json(refused)["message"];
+  EXPECT_NE(message.find("node `other-node`"), std::string::npos) << message;
+  EXPECT_NE(message.find("index `app-logs`"), std::string::npos) << message;
+  const HttpResponse listed = Call("GET", "/api/v1/indexes");
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(Json(listed).size(), 1u);
+  EXPECT_EQ(Json(listed)[0]["index_config"]["index_id"], "other-index");
+  EXPECT_EQ(Call("DELETE", "/api/v1/indexes/other-index").status, 409);
+}
+
 }  // namespace
 }  // namespace shale::server
 

@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.error
 
-from shale_testlib import Node, check, numbered_docs_index_config, run_test_main
+from shale_testlib import ShaleNode, check, numbered_docs_index_config, run_test_main
 
 INDEX_ID = "durability"
 NUM_DOCS = 20_000
@@ -49,9 +49,9 @@ def ingest_auto(client, first, count):
 
 
 def run(args, workdir):
-    node = Node(args.shale_bin, workdir, node_id="durability-node", index_id=INDEX_ID)
+    node = ShaleNode(args.shale_bin, workdir, "node", f"data_dir: {workdir}/data\n")
     try:
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         client.json("POST", "/api/v1/indexes", json.dumps(INDEX_CONFIG))
         acked = 0
         next_doc = 0
@@ -64,7 +64,7 @@ def run(args, workdir):
         node.kill9()
         print(f"ok  killed after {acked} acknowledged docs, none committed")
 
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         # Moment 2: part published by commit=force, then more auto batches.
         for _ in range(6):
             acked += ingest_auto(client, next_doc, BATCH_DOCS)
@@ -81,7 +81,7 @@ def run(args, workdir):
         node.kill9()
         print(f"ok  killed after a forced commit and more auto batches, {acked} acknowledged")
 
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         # More data, then moment 3: kill right after the next start became ready, while the
         # replayed documents may still be committing.
         while next_doc < NUM_DOCS:
@@ -94,7 +94,7 @@ def run(args, workdir):
 
         # Moment 4 (extra): kill while requests are in flight. A request without a response is
         # in doubt: all of its documents or none may be there, never a part.
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         in_flight = {"acked": 0, "next": next_doc, "in_doubt": None}
 
         def keep_ingesting():
@@ -125,7 +125,7 @@ def run(args, workdir):
         next_doc = in_doubt[0] + in_doubt[1]
         print(f"ok  killed during ingestion, {acked} acknowledged, batch at {in_doubt[0]} in doubt")
 
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         # A small forced batch publishes whatever is still in memory.
         extra = 100
         client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(next_doc, extra),

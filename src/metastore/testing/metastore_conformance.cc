@@ -47,6 +47,9 @@ void PrintTo(const MetastoreFactory& factory, std::ostream* os) { *os << factory
 
 void MetastoreConformanceTest::SetUp() {
   absl::StatusOr<std::unique_ptr<MetastoreBackend>> backend = GetParam().make_backend();
+  if (absl::IsUnimplemented(backend.status())) {
+    GTEST_SKIP() << backend.status().message();  // e.g. its test server is not installed
+  }
   ASSERT_TRUE(backend.ok()) << backend.status();
   backend_ = *std::move(backend);
   absl::StatusOr<std::unique_ptr<Metastore>> metastore = backend_->Open();
