@@ -63,9 +63,11 @@ bool EndsWith(const std::string& text, const std::string& suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool IsRetryable(const absl::StatusOr<HttpResponse>& response) {
+// `keyed`: the request carries an idempotency key, so a 409 (the same key still in flight,
+// typically the attempt whose answer was lost) is worth retrying too.
+bool IsRetryable(const absl::StatusOr<HttpResponse>& response, bool keyed) {
   if (!response.ok()) return absl::IsUnavailable(response.status());
-  return response->status == 429 || response->status == 503;
+  return response->status == 429 || response->status == 503 || (keyed && response->status == 409);
 }
 
 std::string IndexPath(const std::string& index_id) { return "/" + UrlEncode(index_id); }
@@ -321,6 +323,11 @@ absl::StatusOr<IngestSummary> IngestFile(HttpClient& client, const IngestOptions
     const CommitMode commit = is_last ? options.commit : CommitMode::kAuto;
     std::vector<std::pair<std::string, std::string>> params{{"commit", CommitModeName(commit)}};
     if (options.detailed_response) params.emplace_back("detailed_response", "true");
+    const bool keyed = !options.idempotency_key_prefix.empty();
+    if (keyed) {
+      params.emplace_back("idempotency_key", fmt::format("{}-{}", options.idempotency_key_prefix,
+                                                         summary.num_batches + 1));
+    }
     const std::string target =
         BuildTarget("/api/v1" + IndexPath(options.index_id) + "/ingest", params);
     const std::chrono::milliseconds timeout =
@@ -329,7 +336,8 @@ absl::StatusOr<IngestSummary> IngestFile(HttpClient& client, const IngestOptions
     absl::StatusOr<HttpResponse> response =
         client.Request("POST", target, current->body, "application/json", timeout);
     std::chrono::milliseconds backoff = options.initial_backoff;
-    for (int attempt = 0; attempt < options.max_retries && IsRetryable(response); ++attempt) {
+    for (int attempt = 0; attempt < options.max_retries && IsRetryable(response, keyed);
+         ++attempt) {
       const std::string reason = response.ok() ? fmt::format("HTTP {}", response->status)
                                                : std::string(response.status().message());
       if (options.show_progress) err << "\n";
@@ -355,6 +363,7 @@ absl::StatusOr<IngestSummary> IngestFile(HttpClient& client, const IngestOptions
     if (!num_ingested) num_ingested = UnsignedField(json, "num_docs_for_processing");
     summary.num_ingested_docs += num_ingested.value_or(0);
     summary.num_rejected_docs += UnsignedField(json, "num_rejected_docs").value_or(0);
+    if (json.is_object() && json.value("idempotent_replay", false)) ++summary.num_replayed_batches;
     if (json.is_object() && json.contains("parse_failures") && json["parse_failures"].is_array()) {
       for (const Json& failure : json["parse_failures"]) {
         if (summary.parse_failures.size() >= kMaxParseFailuresKept) break;

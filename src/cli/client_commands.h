@@ -77,7 +77,11 @@ struct IngestOptions {
   CommitMode commit = CommitMode::kAuto;
   bool detailed_response = false;
   bool show_progress = false;  // a progress line on `err`, redrawn with '\r'
-  int max_retries = 5;         // per batch, on 429/503 and connection errors
+  // When set, batch n (from 1) is sent with the idempotency key `{prefix}-{n}`: retries of a
+  // batch whose answer was lost never index it twice (a 409 "in flight" is retried too), and
+  // running the same command again with the same prefix skips the batches already accepted.
+  std::string idempotency_key_prefix;
+  int max_retries = 5;  // per batch, on 429/503 and connection errors
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds batch_timeout{60'000};
   std::chrono::milliseconds commit_timeout{30 * 60'000};  // last batch with wait_for / force
@@ -90,6 +94,7 @@ struct IngestSummary {
   uint64_t num_ingested_docs = 0;
   uint64_t num_rejected_docs = 0;
   uint64_t num_retries = 0;
+  uint64_t num_replayed_batches = 0;  // answered `idempotent_replay: true` (accepted before)
   double elapsed_secs = 0;
   std::vector<std::string> parse_failures;  // with detailed_response
 };

@@ -1,6 +1,7 @@
 #include "cli/client_commands.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -109,6 +110,48 @@ TEST(IngestFileTest, RetriesOnTooManyRequests) {
   EXPECT_EQ(summary->num_retries, 2u);
   EXPECT_EQ(summary->num_ingested_docs, 10u);
   EXPECT_NE(err.str().find("retrying"), std::string::npos);
+}
+
+TEST(IngestFileTest, IdempotencyKeysNumberTheBatchesAndMakeA409Retryable) {
+  std::map<std::string, int> attempts;  // by key
+  TestHttpServer server([&attempts](const RecordedRequest& request) {
+    const size_t at = request.target.find("idempotency_key=");
+    const std::string key = at == std::string::npos ? "" : request.target.substr(at + 16);
+    // The first attempt of batch 2 is still "in flight"; batch 3 was accepted by an earlier run.
+    if (key == "run7-2" && attempts[key]++ == 0) return TestResponse{409, R"({"message":"x"})"};
+    TestResponse response = IngestHandler(request);
+    if (key == "run7-3") {
+      response.body.insert(response.body.size() - 1, ",\"idempotent_replay\":true");
+    }
+    return response;
+  });
+  HttpClient client(*ParseEndpointUrl(server.url()), HttpClientOptions{});
+  const std::string path = TempPath("ingest_keys.ndjson");
+  WriteFile(path, MakeNdjson(300));
+  IngestOptions options;
+  options.index_id = "logs";
+  options.input_path = path;
+  options.batch_size_limit = 4096;
+  options.idempotency_key_prefix = "run7";
+  options.initial_backoff = std::chrono::milliseconds(1);
+  std::ostringstream err;
+  absl::StatusOr<IngestSummary> summary = IngestFile(client, options, err);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->num_retries, 1u);
+  EXPECT_EQ(summary->num_replayed_batches, 1u);
+  const std::vector<RecordedRequest> requests = server.requests();
+  ASSERT_GT(requests.size(), 4u);
+  EXPECT_EQ(requests[0].target, "/api/v1/logs/ingest?commit=auto&idempotency_key=run7-1");
+  EXPECT_EQ(requests[1].target, "/api/v1/logs/ingest?commit=auto&idempotency_key=run7-2");
+  EXPECT_EQ(requests[2].target, requests[1].target);  // the retry keeps its key
+  EXPECT_EQ(requests[3].target, "/api/v1/logs/ingest?commit=auto&idempotency_key=run7-3");
+
+  // Without a prefix a 409 is an error, not retried.
+  TestHttpServer conflict([](const RecordedRequest&) { return TestResponse{409, "{}"}; });
+  HttpClient conflict_client(*ParseEndpointUrl(conflict.url()), HttpClientOptions{});
+  options.idempotency_key_prefix.clear();
+  EXPECT_TRUE(absl::IsAlreadyExists(IngestFile(conflict_client, options, err).status()));
+  EXPECT_EQ(conflict.requests().size(), 1u);
 }
 
 TEST(IngestFileTest, GivesUpAfterMaxRetries) {

@@ -83,6 +83,7 @@ struct ClientFlags {
   std::string batch_size_limit = "8MiB";
   std::string commit = "auto";
   bool detailed_response = false;
+  std::string idempotency_key_prefix;
   // search
   std::string query;
   std::optional<uint64_t> max_hits;
@@ -119,6 +120,7 @@ absl::Status RunIngest(HttpClient& client, const ClientFlags& flags) {
   if (!commit.ok()) return commit.status();
   options.commit = *commit;
   options.detailed_response = flags.detailed_response;
+  options.idempotency_key_prefix = flags.idempotency_key_prefix;
   options.show_progress = isatty(STDERR_FILENO) != 0;
   absl::StatusOr<IngestSummary> summary = IngestFile(client, options, std::cerr);
   if (!summary.ok()) return summary.status();
@@ -126,6 +128,12 @@ absl::Status RunIngest(HttpClient& client, const ClientFlags& flags) {
     std::cerr << "parse failure: " << failure << "\n";
   }
   std::cout << FormatIngestSummary(*summary) << std::endl;
+  if (summary->num_replayed_batches > 0) {
+    std::cout << fmt::format("{} batches were accepted before (same idempotency key) and not "
+                             "indexed again",
+                             summary->num_replayed_batches)
+              << std::endl;
+  }
   return absl::OkStatus();
 }
 
@@ -180,6 +188,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   ingest->add_flag("--detailed-response", flags.detailed_response,
                    "Reports the documents the node rejected");
+  ingest->add_option("--idempotency-key-prefix", flags.idempotency_key_prefix,
+                     "Sends batch n with the idempotency key PREFIX-n: retries never index a "
+                     "batch twice, and rerunning the command with the same prefix skips the "
+                     "batches already accepted");
 
   CLI::App* search = index->add_subcommand("search", "Searches an index");
   add_endpoint(search);

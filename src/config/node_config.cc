@@ -302,7 +302,8 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
     IngestApiConfig& out = config.ingest_api;
     RETURN_IF_ERROR(
         CheckObject(ingest_api, path,
-                    {"max_queue_memory_usage", "max_queue_disk_usage", "content_length_limit"}));
+                    {"max_queue_memory_usage", "max_queue_disk_usage", "content_length_limit",
+                     "durability", "idempotency_retention", "idempotency_max_keys"}));
     RETURN_IF_ERROR(internal::ReadByteSize(ingest_api, "max_queue_memory_usage", path,
                                            out.max_queue_memory_usage));
     RETURN_IF_ERROR(
@@ -312,6 +313,36 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
     if (out.max_queue_disk_usage < out.max_queue_memory_usage) {
       return KeyError("ingest_api.max_queue_disk_usage",
                       "must be at least ingest_api.max_queue_memory_usage");
+    }
+    std::string durability = "request";
+    RETURN_IF_ERROR(internal::ReadString(ingest_api, "durability", path, durability));
+    if (durability == "request") {
+      out.durability = IngestDurability::kRequest;
+    } else if (durability == "async") {
+      out.durability = IngestDurability::kAsync;
+    } else {
+      return KeyError(
+          "ingest_api.durability",
+          fmt::format("`{}` is not a durability (expected request or async)", durability));
+    }
+    if (ingest_api.is_object() && ingest_api.contains("idempotency_retention")) {
+      const json& retention = ingest_api["idempotency_retention"];
+      absl::StatusOr<int64_t> secs =
+          retention.is_number_integer()
+              ? absl::StatusOr<int64_t>(retention.get<int64_t>())
+              : (retention.is_string() ? internal::ParseDurationSecs(retention.get<std::string>())
+                                       : absl::InvalidArgumentError("expected a duration"));
+      if (!secs.ok() || *secs <= 0) {
+        return KeyError("ingest_api.idempotency_retention",
+                        "expected a positive duration such as 1h, 30m or 3600");
+      }
+      out.idempotency_retention_secs = *secs;
+    }
+    RETURN_IF_ERROR(internal::ReadUint(ingest_api, "idempotency_max_keys", path,
+                                       std::numeric_limits<uint64_t>::max(),
+                                       out.idempotency_max_keys));
+    if (out.idempotency_max_keys == 0) {
+      return KeyError("ingest_api.idempotency_max_keys", "must be greater than 0");
     }
   }
   return absl::OkStatus();
@@ -693,7 +724,11 @@ json NodeConfigToJson(const NodeConfig& config) {
       {"ingest_api",
        {{"max_queue_memory_usage", config.ingest_api.max_queue_memory_usage},
         {"max_queue_disk_usage", config.ingest_api.max_queue_disk_usage},
-        {"content_length_limit", config.ingest_api.content_length_limit}}},
+        {"content_length_limit", config.ingest_api.content_length_limit},
+        {"durability",
+         config.ingest_api.durability == IngestDurability::kAsync ? "async" : "request"},
+        {"idempotency_retention_secs", config.ingest_api.idempotency_retention_secs},
+        {"idempotency_max_keys", config.ingest_api.idempotency_max_keys}}},
   };
 }
 

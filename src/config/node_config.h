@@ -48,10 +48,21 @@ struct IndexerConfig {
   bool enable_otlp_endpoint = false;
 };
 
+// `ingest_api.durability`: when an acknowledged `commit=auto` document is on stable storage.
+enum class IngestDurability {
+  kRequest,  // "request": the WAL is fsynced before each response (group commit)
+  kAsync,    // "async": fsynced every 100 ms; a machine crash loses up to that window
+};
+
 struct IngestApiConfig {
   uint64_t max_queue_memory_usage = 2'000'000'000;
   uint64_t max_queue_disk_usage = 4'000'000'000;
   uint64_t content_length_limit = uint64_t{10} * 1024 * 1024;
+  IngestDurability durability = IngestDurability::kRequest;
+  // How long an accepted `Idempotency-Key` is remembered (`idempotency_retention`, a duration)
+  // and how many keys per index at most (`idempotency_max_keys`; the oldest go first).
+  int64_t idempotency_retention_secs = 3600;
+  uint64_t idempotency_max_keys = 100'000;
 };
 
 struct NodeConfig {

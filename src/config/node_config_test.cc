@@ -178,6 +178,35 @@ TEST(NodeConfigTest, BadValuesNameTheKey) {
   EXPECT_THAT(config.status().message(), HasSubstr("storage.s3.force_path_style_access"));
 }
 
+TEST(NodeConfigTest, IngestDurabilityAndIdempotencyKeys) {
+  absl::StatusOr<NodeConfig> defaults = LoadNodeConfig("", kNoEnv);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->ingest_api.durability, IngestDurability::kRequest);
+  EXPECT_EQ(defaults->ingest_api.idempotency_retention_secs, 3600);
+  EXPECT_EQ(defaults->ingest_api.idempotency_max_keys, 100'000u);
+
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig(
+      "ingest_api:\n  durability: async\n  idempotency_retention: 2h 30m\n"
+      "  idempotency_max_keys: 5000\n",
+      kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ingest_api.durability, IngestDurability::kAsync);
+  EXPECT_EQ(config->ingest_api.idempotency_retention_secs, 9000);
+  EXPECT_EQ(config->ingest_api.idempotency_max_keys, 5000u);
+  EXPECT_EQ(NodeConfigToJson(*config)["ingest_api"]["durability"], "async");
+
+  config = LoadNodeConfig("ingest_api:\n  idempotency_retention: 600\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ingest_api.idempotency_retention_secs, 600);
+
+  config = LoadNodeConfig("ingest_api:\n  durability: sometimes\n", kNoEnv);
+  EXPECT_THAT(config.status().message(), HasSubstr("ingest_api.durability"));
+  config = LoadNodeConfig("ingest_api:\n  idempotency_retention: soon\n", kNoEnv);
+  EXPECT_THAT(config.status().message(), HasSubstr("ingest_api.idempotency_retention"));
+  config = LoadNodeConfig("ingest_api:\n  idempotency_max_keys: 0\n", kNoEnv);
+  EXPECT_THAT(config.status().message(), HasSubstr("ingest_api.idempotency_max_keys"));
+}
+
 TEST(NodeConfigTest, InvalidYamlIsInvalidArgument) {
   absl::StatusOr<NodeConfig> config = LoadNodeConfig("rest: [unclosed\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
 #include <utility>
 
 #include "fmt/format.h"
@@ -21,6 +24,8 @@ namespace {
 constexpr size_t kMaxFailureDocumentBytes = 1024;
 constexpr char kWalPartitionId[] = "wal";
 constexpr int64_t kMaxCommitRetryDelayMillis = 60'000;
+
+int64_t UnixMillisNow() { return UnixMicrosNow() / 1000; }
 
 // The stored position of the ingest API source's `wal` partition ("" when none).
 std::string StoredWalCheckpoint(const metastore::IndexMetadata& metadata) {
@@ -77,7 +82,15 @@ class IngestService::IndexPipeline {
   uint64_t num_replayed_docs = 0;
   std::map<std::string, uint64_t> num_rejected_docs;
 
+  std::unique_ptr<IdempotencyKeys> keys;
+  uint64_t num_idempotent_replays = 0;
+
   const config::IndexConfig& config() const { return metadata.index_config; }
+
+  // The first WAL position not yet published. REQUIRES: mu held.
+  uint64_t PublishedPositionLocked() const {
+    return WalPositionFromCheckpoint(published_checkpoint).value_or(0);
+  }
 
   // REQUIRES: mu held.
   absl::Status EnsureWriterLocked() {
@@ -112,7 +125,11 @@ IngestService::IngestService(metastore::Metastore* metastore,
       commit_failures_(MetricsRegistry::Global().GetCounter(
           "shale_indexing_commit_failures_total", "Commits that failed to publish a split")),
       docs_replayed_(MetricsRegistry::Global().GetCounter(
-          "shale_wal_replayed_docs_total", "Documents replayed from the ingest WAL")) {}
+          "shale_wal_replayed_docs_total", "Documents replayed from the ingest WAL")),
+      idempotent_replays_(MetricsRegistry::Global().GetCounter(
+          "shale_ingest_idempotent_replays_total",
+          "Ingest requests answered from an idempotency key accepted before (nothing indexed)")) {
+}
 
 IngestService::~IngestService() { Stop(); }
 
@@ -149,6 +166,8 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
     return it->second;
   }
   auto pipeline = std::make_shared<IndexPipeline>();
+  pipeline->keys = std::make_unique<IdempotencyKeys>(options_.idempotency_retention_millis,
+                                                     options_.idempotency_max_keys);
   ASSIGN_OR_RETURN(pipeline->processor,
                    index::DocProcessor::Create(metadata.index_config.doc_mapping));
   ASSIGN_OR_RETURN(pipeline->storage, ResolveIndexStorage(*storage_resolver_, metadata));
@@ -158,6 +177,18 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
     ASSIGN_OR_RETURN(uint64_t checkpoint_position, WalPositionFromCheckpoint(checkpoint));
     ASSIGN_OR_RETURN(pipeline->wal, GetOrOpenWalLocked(metadata.index_uid, checkpoint_position));
     pipeline->next_apply_position = pipeline->wal->next_position();
+    // The keys of deleted WAL segments; those of the remaining ones come with the replay.
+    std::ifstream snapshot(IdempotencySnapshotPath(pipeline->wal->directory()));
+    if (snapshot) {
+      std::ostringstream text;
+      text << snapshot.rdbuf();
+      absl::Status loaded = pipeline->keys->LoadSnapshot(text.str(), UnixMillisNow());
+      if (!loaded.ok()) {
+        // Keys are lost, not documents: resends of those keys may be indexed twice.
+        SHALE_LOG_ERROR("idempotency key snapshot unreadable index_id={} error={}",
+                        metadata.index_id(), loaded.ToString());
+      }
+    }
   }
   pipeline->metadata = std::move(metadata);
 
@@ -189,13 +220,27 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
                                          const std::string& checkpoint, bool schedule_commits) {
   ASSIGN_OR_RETURN(const uint64_t from, WalPositionFromCheckpoint(checkpoint));
   pipeline->published_checkpoint = checkpoint;
-  ASSIGN_OR_RETURN(std::unique_ptr<WalReader> reader, pipeline->wal->ReadFrom(from));
+  // From the first record: idempotency keys below the checkpoint are still wanted.
+  ASSIGN_OR_RETURN(std::unique_ptr<WalReader> reader, pipeline->wal->ReadFrom(0));
   uint64_t num_records = 0;
   uint64_t num_docs = 0;
+  const int64_t now_millis = UnixMillisNow();
   while (true) {
     ASSIGN_OR_RETURN(std::optional<WalRecord> record, reader->Next());
     // Stop at records written by requests that have not applied theirs yet: they will.
     if (!record.has_value() || record->position >= pipeline->next_apply_position) break;
+    if (record->kind == WalRecordKind::kIdempotencyKey) {
+      auto key = DecodeIdempotencyRecord(record->payload);
+      if (key.ok()) {
+        pipeline->keys->Restore(key->key, key->counts, key->accepted_at_millis,
+                                record->position + 1 + key->num_document_records, now_millis);
+      } else {
+        // A key is lost, not a document: never block the replay of the documents for it.
+        SHALE_LOG_ERROR("idempotency key record unreadable index_id={} position={} error={}",
+                        pipeline->config().index_id, record->position, key.status().ToString());
+      }
+    }
+    if (record->position < from || record->kind != WalRecordKind::kDocuments) continue;
     absl::Status status;
     ForEachNdjsonLine(record->payload, [&](std::string_view line) {
       if (!status.ok()) return;
@@ -274,8 +319,35 @@ absl::Status IngestService::Recover() {
 
 absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
                                                    std::string_view ndjson, CommitMode commit_mode,
-                                                   bool detailed_response) {
+                                                   bool detailed_response,
+                                                   std::string_view idempotency_key) {
+  const std::string key(idempotency_key);
+  if (!key.empty()) RETURN_IF_ERROR(ValidateIdempotencyKey(key));
   ASSIGN_OR_RETURN(std::shared_ptr<IndexPipeline> pipeline, GetOrCreatePipeline(index_id));
+  if (!key.empty()) {
+    std::unique_lock<std::mutex> lock(pipeline->mu);
+    if (pipeline->dropped) return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
+    const IdempotencyKeys::Lookup lookup = pipeline->keys->Begin(key, UnixMillisNow());
+    if (lookup.state == IdempotencyKeys::KeyState::kInFlight) {
+      return absl::AlreadyExistsError(fmt::format(
+          "a request with idempotency key `{}` for index {} is still in flight; retry once it "
+          "is answered",
+          key, index_id));
+    }
+    if (lookup.state == IdempotencyKeys::KeyState::kAccepted) {
+      return ReplayIdempotentLocked(pipeline, lock, lookup, commit_mode);
+    }
+  }
+  // From here the key is in flight: every failure forgets it (nothing was accepted).
+  bool key_accepted = false;
+  struct KeyGuard {
+    std::function<void()> on_exit;
+    ~KeyGuard() { on_exit(); }
+  } key_guard{[&] {
+    if (key.empty() || key_accepted) return;
+    std::lock_guard<std::mutex> lock(pipeline->mu);
+    pipeline->keys->Abort(key);
+  }};
 
   // Doc processing happens outside any lock, so concurrent requests parse in parallel.
   IngestResult result;
@@ -307,7 +379,17 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   // record boundaries and each split covers whole records.
   const config::IndexingSettings& settings = pipeline->config().indexing_settings;
   const size_t chunk_docs = std::max<uint64_t>(1, settings.split_num_docs_target);
-  std::vector<std::string> payloads;
+  const IngestCounts counts{result.num_docs_for_processing, result.num_ingested_docs,
+                            result.num_rejected_docs};
+  const int64_t accepted_at_millis = UnixMillisNow();
+  std::vector<WalEntry> entries;
+  // The key record goes first, in the same write (and fsync) as the documents.
+  const size_t key_records = key.empty() ? 0 : 1;
+  if (!key.empty()) {
+    IdempotencyRecord record{key, accepted_at_millis, counts,
+                             (accepted_lines.size() + chunk_docs - 1) / chunk_docs};
+    entries.push_back(WalEntry{WalRecordKind::kIdempotencyKey, EncodeIdempotencyRecord(record)});
+  }
   for (size_t first = 0; first < accepted_lines.size(); first += chunk_docs) {
     std::string payload;
     const size_t last = std::min(accepted_lines.size(), first + chunk_docs);
@@ -315,21 +397,21 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       payload.append(accepted_lines[i].data(), accepted_lines[i].size());
       payload.push_back('\n');
     }
-    payloads.push_back(std::move(payload));
+    entries.push_back(WalEntry{WalRecordKind::kDocuments, std::move(payload)});
   }
 
-  const bool use_wal = pipeline->wal != nullptr && !payloads.empty();
+  const bool use_wal = pipeline->wal != nullptr && !entries.empty();
   uint64_t first_position = 0;
   if (use_wal) {
     std::lock_guard<std::mutex> lock(pipeline->mu);
     if (pipeline->dropped)
       return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
     // Positions are taken under the pipeline lock, so they are applied below in the same order.
-    ASSIGN_OR_RETURN(first_position, pipeline->wal->Write(payloads));
+    ASSIGN_OR_RETURN(first_position, pipeline->wal->WriteEntries(entries));
   }
   // Outside the lock: concurrent requests share one fsync (the WAL's group commit).
   const absl::Status synced =
-      use_wal ? pipeline->wal->Sync(first_position + payloads.size()) : absl::OkStatus();
+      use_wal ? pipeline->wal->Sync(first_position + entries.size()) : absl::OkStatus();
 
   uint64_t first_generation = 0;
   uint64_t wait_generation = 0;
@@ -340,7 +422,7 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
         return pipeline->next_apply_position == first_position || pipeline->dropped;
       });
       if (!pipeline->dropped) {
-        pipeline->next_apply_position = first_position + payloads.size();
+        pipeline->next_apply_position = first_position + entries.size();
         pipeline->applied_cv.notify_all();
       }
       // Not durable, so not acknowledged and not indexed now (a restart may still find it).
@@ -348,13 +430,20 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     }
     if (pipeline->dropped)
       return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
+    if (!key.empty()) {
+      // Durable with its documents: resends are answered from now on.
+      pipeline->keys->Accept(key, counts, accepted_at_millis,
+                             use_wal ? std::optional<uint64_t>(first_position + entries.size())
+                                     : std::nullopt);
+      key_accepted = true;
+    }
     for (size_t chunk = 0; chunk * chunk_docs < docs.size(); ++chunk) {
       RETURN_IF_ERROR(pipeline->EnsureWriterLocked());
       const size_t end = std::min(docs.size(), (chunk + 1) * chunk_docs);
       for (size_t i = chunk * chunk_docs; i < end; ++i) {
         pipeline->writer->AddDocument(std::move(docs[i]));
       }
-      if (use_wal) pipeline->writer_wal_end = first_position + chunk + 1;
+      if (use_wal) pipeline->writer_wal_end = first_position + key_records + chunk + 1;
       if (first_generation == 0) first_generation = pipeline->writer_generation;
       wait_generation = pipeline->writer_generation;
       if (pipeline->WriterIsFullLocked()) ScheduleCommitLocked(pipeline);
@@ -363,6 +452,13 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       if (first_generation == 0) first_generation = pipeline->writer_generation;
       wait_generation = pipeline->writer_generation;
       ScheduleCommitLocked(pipeline);
+    }
+    if (commit_mode != CommitMode::kAuto && wait_generation == 0 &&
+        pipeline->writer_generation - 1 > pipeline->committed_generation) {
+      // Nothing of its own to wait for (an empty body, say), but commits scheduled before are
+      // still running (a recovery, a full split): a flush returns once they are published.
+      first_generation = pipeline->committed_generation + 1;
+      wait_generation = pipeline->writer_generation - 1;
     }
     pipeline->num_ingested_docs += result.num_ingested_docs;
     for (const auto& [reason, count] : rejected_by_reason) {
@@ -387,6 +483,50 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     }
   }
   return result;
+}
+
+absl::StatusOr<IngestResult> IngestService::ReplayIdempotentLocked(
+    const std::shared_ptr<IndexPipeline>& pipeline, std::unique_lock<std::mutex>& lock,
+    const IdempotencyKeys::Lookup& lookup, CommitMode commit_mode) {
+  IngestResult result;
+  result.num_docs_for_processing = lookup.counts.num_docs_for_processing;
+  result.num_ingested_docs = lookup.counts.num_ingested_docs;
+  result.num_rejected_docs = lookup.counts.num_rejected_docs;
+  result.idempotent_replay = true;
+  ++pipeline->num_idempotent_replays;
+  idempotent_replays_.Increment();
+  // wait_for / force: the first request's documents must be searchable before answering.
+  if (commit_mode == CommitMode::kAuto || lookup.counts.num_ingested_docs == 0) return result;
+  if (pipeline->wal == nullptr) {
+    // No positions (tests without a WAL): wait for the in-memory split, which may hold them.
+    if (pipeline->writer == nullptr) return result;
+    const uint64_t generation = pipeline->writer_generation;
+    if (commit_mode == CommitMode::kForce) ScheduleCommitLocked(pipeline);
+    pipeline->committed_cv.wait(lock, [&] {
+      return pipeline->dropped || pipeline->committed_generation >= generation;
+    });
+  } else {
+    // A key without position comes from the snapshot: its records are published.
+    if (!lookup.wal_end.has_value() || pipeline->PublishedPositionLocked() >= *lookup.wal_end) {
+      return result;
+    }
+    if (commit_mode == CommitMode::kForce) ScheduleCommitLocked(pipeline);
+    pipeline->committed_cv.wait(lock, [&] {
+      return pipeline->dropped || pipeline->PublishedPositionLocked() >= *lookup.wal_end;
+    });
+  }
+  if (pipeline->dropped) {
+    return absl::NotFoundError(
+        fmt::format("index {} was deleted or cleared", pipeline->config().index_id));
+  }
+  return result;
+}
+
+absl::Status IngestService::PersistIdempotencyKeysLocked(
+    const std::shared_ptr<IndexPipeline>& pipeline) {
+  if (pipeline->wal == nullptr || !pipeline->keys->dirty()) return absl::OkStatus();
+  return WriteFileAtomically(IdempotencySnapshotPath(pipeline->wal->directory()),
+                             pipeline->keys->Snapshot(UnixMillisNow()));
 }
 
 void IngestService::ScheduleCommitLocked(const std::shared_ptr<IndexPipeline>& pipeline) {
@@ -451,8 +591,10 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
     pipeline->retry_delay_millis = 0;
     if (delta.has_value()) {
       pipeline->published_checkpoint = delta->partitions.at(kWalPartitionId).to;
-      // Only now may the records go: they are published with their checkpoint.
-      absl::Status truncated = pipeline->wal->TruncateBefore(*wal_end_position);
+      // Only now may the records go: they are published with their checkpoint. Their
+      // idempotency keys first go to the snapshot (or the records stay).
+      absl::Status truncated = PersistIdempotencyKeysLocked(pipeline);
+      if (truncated.ok()) truncated = pipeline->wal->TruncateBefore(*wal_end_position);
       if (!truncated.ok()) {
         SHALE_LOG_WARN("wal truncation failed index_id={} error={}", pipeline->config().index_id,
                        truncated.ToString());
@@ -598,6 +740,10 @@ void IngestService::DropIndex(const std::string& index_id, const std::string& in
   } else {
     auto wal = GetOrOpenWalLocked(index_uid, 0);
     status = wal.ok() ? (*wal)->TruncateBefore((*wal)->next_position()) : wal.status();
+    // A cleared index forgets its idempotency keys with its documents.
+    std::error_code error;
+    if (wal.ok()) std::filesystem::remove(IdempotencySnapshotPath((*wal)->directory()), error);
+    if (status.ok() && error) status = absl::InternalError(error.message());
   }
   if (!status.ok()) {
     SHALE_LOG_ERROR("wal drop failed index_id={} index_uid={} error={}", index_id, index_uid,
@@ -635,6 +781,8 @@ std::vector<IndexIngestStats> IngestService::Stats() {
     entry.num_ingested_docs = pipeline->num_ingested_docs;
     entry.num_rejected_docs = pipeline->num_rejected_docs;
     entry.num_replayed_docs = pipeline->num_replayed_docs;
+    entry.num_idempotency_keys = pipeline->keys->num_accepted();
+    entry.num_idempotent_replays = pipeline->num_idempotent_replays;
     stats.push_back(std::move(entry));
   }
   return stats;

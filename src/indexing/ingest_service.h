@@ -16,6 +16,11 @@
 // Recover() replays, at start-up, every record at or above the published checkpoint (records
 // below it are published already: never indexed twice) and commits them.
 //
+// Idempotency (indexing/idempotency.h): a request may carry an idempotency key. A key the index
+// accepted within `idempotency_retention_millis` is answered again with the first answer's
+// counts (`idempotent_replay`) without indexing; a key whose first request is still in flight
+// gets AlreadyExists (HTTP 409: retry later). Keys are written to the WAL with their batch.
+//
 // Thread safety: all methods are thread-safe. Documents of concurrent requests are processed in
 // parallel and their fsyncs shared (group commit); adding to the in-memory split and committing
 // are serialized per index.
@@ -39,6 +44,7 @@
 #include "common/metrics.h"
 #include "common/thread_pool.h"
 #include "index/split_format.h"
+#include "indexing/idempotency.h"
 #include "indexing/wal.h"
 #include "metastore/metastore.h"
 #include "storage/storage.h"
@@ -62,7 +68,9 @@ struct IngestResult {
   uint64_t num_docs_for_processing = 0;
   uint64_t num_ingested_docs = 0;
   uint64_t num_rejected_docs = 0;
-  std::vector<ParseFailure> parse_failures;  // filled when requested
+  std::vector<ParseFailure> parse_failures;  // filled when requested (never on a replay)
+  // True when the idempotency key was accepted before: nothing was indexed by this request.
+  bool idempotent_replay = false;
 };
 
 struct IngestServiceOptions {
@@ -79,6 +87,9 @@ struct IngestServiceOptions {
   uint64_t wal_max_segment_bytes = 64ULL << 20;
   // First delay before a failed commit is retried (doubles up to a minute).
   int64_t commit_retry_delay_millis = 1000;
+  // `ingest_api.idempotency_retention` and `ingest_api.idempotency_max_keys` (per index).
+  int64_t idempotency_retention_millis = 3'600'000;
+  uint64_t idempotency_max_keys = 100'000;
   // Called with the index uid after each published split (the merge planner's wake-up), on the
   // commit thread; must not block.
   std::function<void(const std::string& index_uid)> on_split_published;
@@ -100,6 +111,8 @@ struct IndexIngestStats {
   uint64_t num_ingested_docs = 0;
   std::map<std::string, uint64_t> num_rejected_docs;  // by reason
   uint64_t num_replayed_docs = 0;
+  uint64_t num_idempotency_keys = 0;  // accepted keys remembered
+  uint64_t num_idempotent_replays = 0;
 };
 
 class IngestService {
@@ -119,9 +132,11 @@ class IngestService {
   // Ingests newline-delimited JSON. NotFound for an unknown index. Malformed or non-conforming
   // lines are counted as rejected (and described when `detailed_response`), the rest is ingested.
   // With kWaitFor / kForce, returns once the documents are published (searchable); a failed
-  // commit is then reported as an error.
+  // commit is then reported as an error. A non-empty `idempotency_key` makes the request
+  // idempotent as described above; InvalidArgument when the key is malformed.
   absl::StatusOr<IngestResult> Ingest(const std::string& index_id, std::string_view ndjson,
-                                      CommitMode commit_mode, bool detailed_response);
+                                      CommitMode commit_mode, bool detailed_response,
+                                      std::string_view idempotency_key = {});
 
   // Replays the WAL of every index (records at or above the published checkpoint) and commits
   // them; deletes the WAL directories of indexes that no longer exist. Call before the node is
@@ -157,6 +172,13 @@ class IngestService {
   // REQUIRES: pipeline->mu held.
   absl::Status ReplayLocked(const std::shared_ptr<IndexPipeline>& pipeline,
                             const std::string& checkpoint, bool schedule_commits);
+  // The answer to a resend of an accepted key: waits, for kWaitFor / kForce, until its records
+  // are published. REQUIRES: `lock` holds pipeline->mu.
+  absl::StatusOr<IngestResult> ReplayIdempotentLocked(
+      const std::shared_ptr<IndexPipeline>& pipeline, std::unique_lock<std::mutex>& lock,
+      const IdempotencyKeys::Lookup& lookup, CommitMode commit_mode);
+  // Writes the index's idempotency snapshot when its keys changed. REQUIRES: pipeline->mu held.
+  absl::Status PersistIdempotencyKeysLocked(const std::shared_ptr<IndexPipeline>& pipeline);
   void RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
                  std::unique_ptr<index::SplitWriter> writer, uint64_t generation, uint64_t epoch,
                  std::optional<uint64_t> wal_end_position);
@@ -184,6 +206,7 @@ class IngestService {
   Counter& splits_published_;
   Counter& commit_failures_;
   Counter& docs_replayed_;
+  Counter& idempotent_replays_;
 };
 
 }  // namespace shale::indexing

@@ -60,7 +60,9 @@ class IngestServiceTest : public ::testing::Test {
   void StartService(uint64_t max_wal_disk_usage_bytes = 1ULL << 30) {
     IngestServiceOptions options;
     options.node_id = "test-node";
-    options.commit_check_interval_millis = 20;
+    options.commit_check_interval_millis = commit_check_interval_millis_;
+    options.wal_durability = wal_durability_;
+    options.idempotency_retention_millis = idempotency_retention_millis_;
     options.wal_root = wal_root_;
     options.max_wal_disk_usage_bytes = max_wal_disk_usage_bytes;
     options.commit_retry_delay_millis = 50;
@@ -118,6 +120,9 @@ class IngestServiceTest : public ::testing::Test {
   std::string index_uid_;
   std::string wal_root_;
   std::unique_ptr<IngestService> service_;
+  int64_t commit_check_interval_millis_ = 20;
+  WalDurability wal_durability_ = WalDurability::kRequest;
+  int64_t idempotency_retention_millis_ = 3'600'000;
 };
 
 TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
@@ -233,6 +238,31 @@ TEST_F(IngestServiceTest, CrashBeforeCommitRecoversExactlyTheAcknowledgedDocs) {
   EXPECT_TRUE(WaitForPublishedDocs(35)) << PublishedDocs();
 }
 
+TEST_F(IngestServiceTest, AsyncDurabilityAcknowledgesWithoutFsyncAndSyncsOnTheTimer) {
+  wal_durability_ = WalDurability::kAsync;
+  commit_check_interval_millis_ = 1000;
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  Counter& fsyncs = MetricsRegistry::Global().GetCounter("shale_wal_fsyncs_total", "");
+  const int64_t fsyncs_before = fsyncs.value();
+  const auto start = std::chrono::steady_clock::now();
+  for (int batch = 0; batch < 50; ++batch) {
+    ASSERT_TRUE(service_->Ingest("logs", Docs(batch * 2, 2), CommitMode::kAuto, false).ok());
+  }
+  const auto elapsed_secs = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+  // At most one timer fsync per elapsed second, never one per request.
+  EXPECT_LE(fsyncs.value() - fsyncs_before, elapsed_secs + 1);
+  for (int i = 0; i < 300 && fsyncs.value() == fsyncs_before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(fsyncs.value(), fsyncs_before) << "the timer fsyncs the WAL";
+  // A process crash loses nothing (the records are in the page cache).
+  Crash();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(100)) << PublishedDocs();
+}
+
 TEST_F(IngestServiceTest, CheckpointDeltasAdvanceAndTheWalIsTruncatedAfterPublish) {
   CreateIndex(/*commit_timeout_secs=*/3600, /*split_num_docs_target=*/40);
   EXPECT_EQ(WalCheckpoint(), "");
@@ -308,6 +338,93 @@ TEST_F(IngestServiceTest, RecoverRemovesTheWalsOfDeletedIndexes) {
   ASSERT_TRUE(std::filesystem::exists(wal_directory));
   StartService();
   EXPECT_FALSE(std::filesystem::exists(wal_directory));
+}
+
+TEST_F(IngestServiceTest, EmptyForceWaitsForTheCommitsOfTheRecovery) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 3000), CommitMode::kAuto, false).ok());
+  Crash();
+  StartService();  // Recover() schedules the commit of the replayed documents
+  ASSERT_TRUE(service_->Ingest("logs", "", CommitMode::kForce, false).ok());
+  EXPECT_EQ(PublishedDocs(), 3000u);
+}
+
+TEST_F(IngestServiceTest, ResendWithAnAcceptedKeyIsAcknowledgedWithoutIndexing) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  const std::string batch = Docs(0, 10) + "{not json\n";
+  auto first = service_->Ingest("logs", batch, CommitMode::kAuto, false, "batch-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->idempotent_replay);
+  EXPECT_EQ(first->num_ingested_docs, 10u);
+  // The resend answers the first counts, indexes nothing, and with commit=force returns once
+  // the first request's documents are published.
+  auto again = service_->Ingest("logs", batch, CommitMode::kForce, true, "batch-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->idempotent_replay);
+  EXPECT_EQ(again->num_docs_for_processing, 11u);
+  EXPECT_EQ(again->num_ingested_docs, 10u);
+  EXPECT_EQ(again->num_rejected_docs, 1u);
+  EXPECT_TRUE(again->parse_failures.empty());
+  EXPECT_EQ(PublishedDocs(), 10u);
+  // Another key is another batch; a request without key is never deduplicated.
+  ASSERT_FALSE(service_->Ingest("logs", batch, CommitMode::kForce, false, "batch-2")
+                   ->idempotent_replay);
+  ASSERT_TRUE(service_->Ingest("logs", batch, CommitMode::kForce, false).ok());
+  EXPECT_EQ(PublishedDocs(), 30u);
+  const auto stats = service_->Stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].num_idempotency_keys, 2u);
+  EXPECT_EQ(stats[0].num_idempotent_replays, 1u);
+  // Every line rejected: the key is remembered with its counts all the same.
+  ASSERT_TRUE(service_->Ingest("logs", "{bad\n", CommitMode::kAuto, false, "bad-batch").ok());
+  auto bad_again = service_->Ingest("logs", "{bad\n", CommitMode::kWaitFor, false, "bad-batch");
+  ASSERT_TRUE(bad_again.ok()) << bad_again.status();
+  EXPECT_TRUE(bad_again->idempotent_replay);
+  EXPECT_EQ(bad_again->num_rejected_docs, 1u);
+}
+
+TEST_F(IngestServiceTest, AcceptedKeysSurviveACrashBeforeAndAfterThePublish) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false, "before").ok());
+  Crash();  // the key is only in the WAL
+  StartService();
+  auto resent = service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false, "before");
+  ASSERT_TRUE(resent.ok()) << resent.status();
+  EXPECT_TRUE(resent->idempotent_replay);
+  EXPECT_EQ(resent->num_ingested_docs, 10u);
+  EXPECT_TRUE(WaitForPublishedDocs(10)) << PublishedDocs();
+
+  // Published and its WAL records truncated: the key lives on in the snapshot.
+  ASSERT_TRUE(service_->Ingest("logs", Docs(10, 5), CommitMode::kForce, false, "after").ok());
+  EXPECT_EQ(service_->Stats()[0].wal_disk_usage_bytes, 16u);  // records gone
+  EXPECT_TRUE(std::filesystem::exists(
+      IdempotencySnapshotPath(WalDirectoryForIndex(wal_root_, index_uid_))));
+  Crash();
+  StartService();
+  for (const char* key : {"before", "after"}) {
+    auto again = service_->Ingest("logs", Docs(10, 5), CommitMode::kForce, false, key);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(again->idempotent_replay) << key;
+  }
+  EXPECT_TRUE(WaitForPublishedDocs(15)) << PublishedDocs();
+}
+
+TEST_F(IngestServiceTest, KeysExpireAndClearForgetsThem) {
+  idempotency_retention_millis_ = 200;
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 2), CommitMode::kAuto, false, "k").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto expired = service_->Ingest("logs", Docs(0, 2), CommitMode::kAuto, false, "k");
+  ASSERT_TRUE(expired.ok());
+  EXPECT_FALSE(expired->idempotent_replay);
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 4u);
+
+  service_->DropIndex("logs", index_uid_, DropMode::kClear);
+  auto cleared = service_->Ingest("logs", Docs(0, 2), CommitMode::kAuto, false, "k");
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_FALSE(cleared->idempotent_replay);
+  EXPECT_EQ(service_->Ingest("logs", "", CommitMode::kAuto, false, "bad key").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CommitModeTest, Parses) {

@@ -196,7 +196,8 @@ class FileSource final : public Source {
     if (stream_ == nullptr) RETURN_IF_ERROR(Open());
     SourceBatch batch;
     const uint64_t batch_start = offset_;
-    while (batch.ndjson.size() < options_.batch_bytes) {
+    uint64_t num_lines = 0;
+    while (batch.ndjson.size() < options_.batch_bytes && num_lines < options_.batch_max_lines) {
       const size_t newline = buffer_.find('\n', scan_from_);
       if (newline == std::string::npos) {
         scan_from_ = buffer_.size();
@@ -217,6 +218,7 @@ class FileSource final : public Source {
         continue;
       }
       TakeLine(newline + 1, batch);
+      ++num_lines;
     }
     if (offset_ == batch_start) return std::optional<SourceBatch>();
     std::string to = WalPositionToCheckpoint(offset_);

@@ -56,8 +56,10 @@ class Source {
 };
 
 struct SourceOptions {
-  // A batch holds complete lines totalling about this many bytes (more for one long line).
+  // A batch holds complete lines totalling about this many bytes (more for one long line)...
   uint64_t batch_bytes = 1ULL << 20;
+  // ... and at most this many lines (file sources).
+  uint64_t batch_max_lines = 100'000;
   // Bytes read from storage at once.
   uint64_t read_chunk_bytes = 1ULL << 20;
 };

@@ -164,8 +164,13 @@ absl::Status SourcePipeline::RunOnce() {
                    ResolveIndexStorage(*storage_resolver_, *metadata));
   ASSIGN_OR_RETURN(std::shared_ptr<const index::DocProcessor> processor,
                    index::DocProcessor::Create(index_config.doc_mapping));
+  // Batches of at most split_num_docs_target lines, so splits are cut close to the target.
+  SourceOptions source_options = options_.source;
+  source_options.batch_max_lines =
+      std::clamp<uint64_t>(index_config.indexing_settings.split_num_docs_target, 1,
+                           source_options.batch_max_lines);
   ASSIGN_OR_RETURN(std::shared_ptr<Source> source,
-                   NewSource(source_, checkpoint, *storage_resolver_, options_.source));
+                   NewSource(source_, checkpoint, *storage_resolver_, source_options));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::OkStatus();
@@ -218,6 +223,7 @@ absl::Status SourcePipeline::RunOnce() {
   std::unique_ptr<index::SplitWriter> writer;
   std::map<std::string, metastore::PartitionDelta> pending_delta;
   std::optional<Clock::time_point> pending_since;
+  uint64_t pending_lines = 0;  // read since the last commit, rejected ones included
   auto commit = [&]() -> absl::Status {
     if (writer == nullptr && pending_delta.empty()) return absl::OkStatus();
     metastore::CheckpointDelta delta{source_.source_id, pending_delta};
@@ -232,6 +238,7 @@ absl::Status SourcePipeline::RunOnce() {
     }
     writer.reset();
     pending_since.reset();
+    pending_lines = 0;
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [partition, positions] : pending_delta) {
       stats_.checkpoint[partition] = positions.to;
@@ -293,7 +300,11 @@ absl::Status SourcePipeline::RunOnce() {
       }
       stats_.num_pending_docs = writer == nullptr ? 0 : writer->num_docs();
     }
-    if (writer != nullptr && SplitWriterIsFull(*writer, index_config.indexing_settings)) {
+    // Lines rather than documents count towards split_num_docs_target, so a split never
+    // exceeds it by a batch because of rejected lines.
+    pending_lines += item->num_lines;
+    if (pending_lines >= index_config.indexing_settings.split_num_docs_target ||
+        (writer != nullptr && SplitWriterIsFull(*writer, index_config.indexing_settings))) {
       RETURN_IF_ERROR(commit());
     }
   }

@@ -6,7 +6,9 @@
 //
 // The queue between the threads holds at most `queue_capacity` batches, so a slow indexer or a
 // long upload blocks the reader (back-pressure). The indexer commits when the split reaches
-// `split_num_docs_target` or `resources.heap_size`, when its first document is
+// `split_num_docs_target` (a file source's batches hold at most that many lines, so a split
+// holds whole batches and exceeds the target by less than one batch at worst) or
+// `resources.heap_size`, when its first document is
 // `commit_timeout_secs` old, when the source is exhausted (the pipeline then goes idle) and
 // before reporting a source error. Each split is published together with the merged checkpoint
 // deltas of its batches in one metastore call; a batch with no accepted document still moves

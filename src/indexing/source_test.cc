@@ -1,5 +1,6 @@
 #include "indexing/source.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,22 @@ TEST_F(FileSourceTest, ReadsEveryLineInBatchesWithChainedOffsets) {
   auto again = source->NextBatch();
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->has_value());
+}
+
+TEST_F(FileSourceTest, BatchesHoldAtMostBatchMaxLines) {
+  const std::string uri = Put("logs.ndjson", Lines(0, 100));
+  SourceOptions options;
+  options.batch_max_lines = 30;
+  auto source = NewSource(FileConfig(uri), {}, *resolver_, options);
+  ASSERT_TRUE(source.ok());
+  std::vector<size_t> sizes;
+  while (true) {
+    auto batch = (*source)->NextBatch();
+    ASSERT_TRUE(batch.ok());
+    if (!batch->has_value()) break;
+    sizes.push_back(std::count((*batch)->ndjson.begin(), (*batch)->ndjson.end(), '\n'));
+  }
+  EXPECT_EQ(sizes, (std::vector<size_t>{30, 30, 30, 10}));
 }
 
 TEST_F(FileSourceTest, ResumesAfterTheCheckpointedLine) {

@@ -25,7 +25,10 @@ namespace {
 
 // Segment header: 8 bytes of magic, u32 format version, u32 reserved (zero). Little-endian.
 constexpr char kSegmentMagic[8] = {'S', 'H', 'A', 'L', 'E', 'W', 'A', 'L'};
-constexpr uint32_t kSegmentFormatVersion = 1;
+// Version 2 adds a kind byte in front of every record payload (WalRecordKind). Version 1
+// segments (documents only) are still read; new segments are always version 2.
+constexpr uint32_t kSegmentFormatVersion = 2;
+constexpr uint32_t kDocumentsOnlyFormatVersion = 1;
 constexpr size_t kSegmentHeaderBytes = 16;
 // Record header: u32 payload length, u32 XXH32 (seed 0) of the payload.
 constexpr size_t kRecordHeaderBytes = 8;
@@ -145,6 +148,7 @@ absl::Status WriteAll(int fd, std::string_view data, uint64_t offset, const std:
 }
 
 struct Segment {
+  uint32_t format_version = kSegmentFormatVersion;
   uint64_t first_position = 0;
   uint64_t end_position = 0;  // one past the last record
   uint64_t size_bytes = 0;    // valid bytes (header + records)
@@ -208,9 +212,24 @@ class SegmentReader final : public WalReader {
                                                  segment.path, offset_));
         }
         const uint64_t position = position_++;
+        const uint64_t record_offset = offset_;
         offset_ += kRecordHeaderBytes + length;
         if (position < from_position_) continue;
-        return std::optional<WalRecord>(WalRecord{position, std::string(payload)});
+        WalRecord record{position, WalRecordKind::kDocuments, std::string()};
+        if (segment.format_version == kDocumentsOnlyFormatVersion) {
+          record.payload = std::string(payload);
+          return std::optional<WalRecord>(std::move(record));
+        }
+        const auto kind = static_cast<uint8_t>(payload[0]);
+        if (kind != static_cast<uint8_t>(WalRecordKind::kDocuments) &&
+            kind != static_cast<uint8_t>(WalRecordKind::kIdempotencyKey)) {
+          return absl::DataLossError(
+              fmt::format("wal segment `{}`: unknown record kind {} at offset {}", segment.path,
+                          kind, record_offset));
+        }
+        record.kind = static_cast<WalRecordKind>(kind);
+        record.payload = std::string(payload.substr(1));
+        return std::optional<WalRecord>(std::move(record));
       }
       ++segment_index_;
       loaded_ = false;
@@ -276,7 +295,22 @@ class FileWal final : public Wal {
     // a segment created below reserves its own header.
     if (options_.disk_budget != nullptr) options_.disk_budget->ForceReserve(disk_usage_);
     next_position_ = std::max(previous_end, options_.min_next_position);
-    if (segments_.empty() || segments_.rbegin()->second.end_position < next_position_) {
+    if (!segments_.empty() && segments_.rbegin()->second.format_version != kSegmentFormatVersion &&
+        segments_.rbegin()->second.end_position == segments_.rbegin()->second.first_position) {
+      // An empty segment of an older version: CreateActiveSegmentLocked below replaces it.
+      disk_usage_ -= segments_.rbegin()->second.size_bytes;
+      if (options_.disk_budget != nullptr) {
+        options_.disk_budget->Release(segments_.rbegin()->second.size_bytes);
+      }
+      const bool same_name = segments_.rbegin()->first == next_position_;
+      if (!same_name && ::unlink(segments_.rbegin()->second.path.c_str()) != 0 && errno != ENOENT) {
+        return IoError("cannot delete segment", segments_.rbegin()->second.path, errno);
+      }
+      segments_.erase(std::prev(segments_.end()));
+    }
+    // Appends go to a segment of the current version: an older active segment is sealed.
+    if (segments_.empty() || segments_.rbegin()->second.end_position < next_position_ ||
+        segments_.rbegin()->second.format_version != kSegmentFormatVersion) {
       if (auto status = CreateActiveSegmentLocked(); !status.ok()) return status;
     } else {
       const Segment& active = segments_.rbegin()->second;
@@ -288,19 +322,20 @@ class FileWal final : public Wal {
     return SyncDirectory(directory_);
   }
 
-  absl::StatusOr<uint64_t> Write(const std::vector<std::string>& payloads) override {
+  absl::StatusOr<uint64_t> WriteEntries(const std::vector<WalEntry>& entries) override {
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(UsableLocked());
     uint64_t total_bytes = 0;
-    for (const std::string& payload : payloads) {
-      if (payload.empty() || payload.size() > kMaxRecordPayloadBytes) {
+    for (const WalEntry& entry : entries) {
+      // +1: the kind byte.
+      if (entry.payload.empty() || entry.payload.size() + 1 > kMaxRecordPayloadBytes) {
         return absl::InvalidArgumentError(
             fmt::format("wal `{}`: record payload of {} bytes is empty or too large", directory_,
-                        payload.size()));
+                        entry.payload.size()));
       }
-      total_bytes += kRecordHeaderBytes + payload.size();
+      total_bytes += kRecordHeaderBytes + 1 + entry.payload.size();
     }
-    if (payloads.empty()) return next_position_;
+    if (entries.empty()) return next_position_;
     Segment* active = &segments_.rbegin()->second;
     if (active->size_bytes >= options_.max_segment_bytes &&
         active->end_position > active->first_position) {
@@ -316,7 +351,11 @@ class FileWal final : public Wal {
     }
     std::string buffer;
     buffer.reserve(total_bytes);
-    for (const std::string& payload : payloads) {
+    std::string payload;
+    for (const WalEntry& entry : entries) {
+      payload.clear();
+      payload.push_back(static_cast<char>(entry.kind));
+      payload.append(entry.payload);
       char header[kRecordHeaderBytes];
       PutU32(header, static_cast<uint32_t>(payload.size()));
       PutU32(header + 4, Checksum(payload));
@@ -344,8 +383,8 @@ class FileWal final : public Wal {
     }
     const uint64_t first_position = next_position_;
     active->size_bytes += total_bytes;
-    active->end_position += payloads.size();
-    next_position_ += payloads.size();
+    active->end_position += entries.size();
+    next_position_ += entries.size();
     disk_usage_ += total_bytes;
     return first_position;
   }
@@ -445,10 +484,20 @@ class FileWal final : public Wal {
     Segment segment;
     segment.first_position = first_position;
     segment.path = path;
-    const bool header_ok = data.size() >= kSegmentHeaderBytes &&
-                           std::memcmp(data.data(), kSegmentMagic, sizeof(kSegmentMagic)) == 0 &&
-                           GetU32(data.data() + 8) == kSegmentFormatVersion;
-    if (!header_ok) {
+    const bool magic_ok = data.size() >= kSegmentHeaderBytes &&
+                          std::memcmp(data.data(), kSegmentMagic, sizeof(kSegmentMagic)) == 0;
+    if (magic_ok) {
+      segment.format_version = GetU32(data.data() + 8);
+      if (segment.format_version != kSegmentFormatVersion &&
+          segment.format_version != kDocumentsOnlyFormatVersion) {
+        // Never rewrite what a newer binary wrote: it holds acknowledged records.
+        return absl::FailedPreconditionError(fmt::format(
+            "wal segment `{}` has format version {}; this binary reads versions {} and {} "
+            "(was it written by a newer shale?)",
+            path, segment.format_version, kDocumentsOnlyFormatVersion, kSegmentFormatVersion));
+      }
+    }
+    if (!magic_ok) {
       // A segment is created with its header and fsynced before any record goes in, so a bad
       // header is a torn creation (or foreign bytes): it holds no record we acknowledged.
       if (!data.empty()) {
@@ -462,6 +511,7 @@ class FileWal final : public Wal {
       int error_number = 0;
       RETURN_IF_ERROR(WriteAll(fd, SegmentHeader(), 0, path, &error_number));
       if (::fdatasync(fd) != 0) return IoError("cannot fsync segment", path, errno);
+      segment.format_version = kSegmentFormatVersion;
       segment.end_position = first_position;
       segment.size_bytes = kSegmentHeaderBytes;
       return segment;
@@ -585,6 +635,15 @@ bool WalDiskBudget::TryReserve(uint64_t bytes) {
 
 bool IsInsufficientStorage(const absl::Status& status) {
   return status.GetPayload(kInsufficientStoragePayload).has_value();
+}
+
+absl::StatusOr<uint64_t> Wal::Write(const std::vector<std::string>& payloads) {
+  std::vector<WalEntry> entries;
+  entries.reserve(payloads.size());
+  for (const std::string& payload : payloads) {
+    entries.push_back(WalEntry{WalRecordKind::kDocuments, payload});
+  }
+  return WriteEntries(entries);
 }
 
 absl::StatusOr<uint64_t> Wal::Append(std::string_view payload) {

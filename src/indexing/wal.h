@@ -1,7 +1,8 @@
 // Wal: the ingest API's write-ahead log for ONE index (one index uid), stored as a directory of
-// segment files. Each record holds the accepted NDJSON lines of (a chunk of) one ingest request
-// and has a position: a u64 sequence number that increases by one per record and never goes
-// back, not even after truncation. Layout: docs/format/wal.md.
+// segment files. Each record has a kind (the accepted NDJSON lines of (a chunk of) one ingest
+// request, or the idempotency key of a request) and a position: a u64 sequence number that
+// increases by one per record and never goes back, not even after truncation. Layout:
+// docs/format/wal.md (segments of format version 1, documents only, are still read).
 //
 // Durability: a record is durable once Sync(position + 1) returned ok (fdatasync of the active
 // segment). With WalDurability::kAsync, Sync returns at once and the owner calls SyncNow() on a
@@ -83,9 +84,22 @@ inline constexpr char kInsufficientStoragePayload[] = "type.shale.dev/insufficie
 // True for a status carrying kInsufficientStoragePayload (the REST API maps it to 507).
 bool IsInsufficientStorage(const absl::Status& status);
 
+// PERSISTED (first payload byte of a version 2 record): never renumber.
+enum class WalRecordKind : uint8_t {
+  kDocuments = 1,       // NDJSON lines, each followed by '\n'
+  kIdempotencyKey = 2,  // the idempotency key of the request whose records follow (JSON)
+};
+
+// One record to write.
+struct WalEntry {
+  WalRecordKind kind = WalRecordKind::kDocuments;
+  std::string payload;
+};
+
 // One record read back from the WAL.
 struct WalRecord {
   uint64_t position = 0;
+  WalRecordKind kind = WalRecordKind::kDocuments;
   std::string payload;
 };
 
@@ -94,26 +108,29 @@ class WalReader {
  public:
   virtual ~WalReader() = default;
   // The next record, std::nullopt at the end, DataLoss naming the file and offset if a record
-  // that Open validated no longer checks out.
+  // that Open validated no longer checks out or has an unknown kind.
   virtual absl::StatusOr<std::optional<WalRecord>> Next() = 0;
 };
 
 class Wal {
  public:
   // Opens (creating it if needed) the WAL in `directory`, validating and repairing segments as
-  // described above. Internal / Unavailable naming the path on I/O errors.
+  // described above. Internal / Unavailable naming the path on I/O errors; FailedPrecondition
+  // naming the segment when its format version is newer than this binary reads.
   static absl::StatusOr<std::unique_ptr<Wal>> Open(std::string directory, WalOptions options);
 
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
   virtual ~Wal() = default;
 
-  // Writes one record per payload, in order, with ONE write call, and returns the position of
+  // Writes one record per entry, in order, with ONE write call, and returns the position of
   // the first. Not durable until Sync. REQUIRES: every payload is non-empty.
   // ResourceExhausted naming `ingest_api.max_queue_disk_usage` when the disk budget would be
   // exceeded; ResourceExhausted with kInsufficientStoragePayload on ENOSPC / EDQUOT; Internal on
   // other write errors. On any error nothing was written (a partial write is truncated away).
-  virtual absl::StatusOr<uint64_t> Write(const std::vector<std::string>& payloads) = 0;
+  virtual absl::StatusOr<uint64_t> WriteEntries(const std::vector<WalEntry>& entries) = 0;
+  // WriteEntries of kDocuments records.
+  absl::StatusOr<uint64_t> Write(const std::vector<std::string>& payloads);
 
   // Returns once every record below `end_position` is durable (immediately with kAsync).
   // Internal after an fsync failure; the WAL then refuses further writes (the page cache state

@@ -14,6 +14,7 @@
 
 #include "common/metrics.h"
 #include "common/ulid.h"
+#include "xxhash.h"
 
 namespace shale::indexing {
 namespace {
@@ -318,6 +319,93 @@ TEST(WalTest, CheckpointStrings) {
   EXPECT_EQ(*WalPositionFromCheckpoint("00000000000000000042"), 42u);
   EXPECT_FALSE(WalPositionFromCheckpoint("4x").ok());
   EXPECT_EQ(WalDirectoryForIndex("/d/wal", "logs:01H"), "/d/wal/logs_01H");
+}
+
+TEST(WalTest, RecordKindsRoundTrip) {
+  const std::string directory = FreshDirectory();
+  {
+    auto wal = Wal::Open(directory, {});
+    ASSERT_TRUE(wal.ok());
+    auto first = (*wal)->WriteEntries({{WalRecordKind::kIdempotencyKey, R"({"key":"k1"})"},
+                                       {WalRecordKind::kDocuments, "{\"a\": 1}\n"}});
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(*first, 0u);
+    ASSERT_TRUE((*wal)->Sync(2).ok());
+  }
+  auto wal = Wal::Open(directory, {});
+  ASSERT_TRUE(wal.ok());
+  auto records = ReadAll(**wal);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].kind, WalRecordKind::kIdempotencyKey);
+  EXPECT_EQ(records[0].payload, R"({"key":"k1"})");
+  EXPECT_EQ(records[1].kind, WalRecordKind::kDocuments);
+  EXPECT_EQ(records[1].payload, "{\"a\": 1}\n");
+}
+
+// Writes a version 1 segment (no kind byte) named `first_position` holding `payloads`.
+void WriteVersion1Segment(const std::string& directory, uint64_t first_position,
+                          const std::vector<std::string>& payloads) {
+  fs::create_directories(directory);
+  std::string bytes("SHALEWAL", 8);
+  auto put_u32 = [&bytes](uint32_t value) {
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+  };
+  put_u32(1);
+  put_u32(0);
+  for (const std::string& payload : payloads) {
+    put_u32(static_cast<uint32_t>(payload.size()));
+    put_u32(XXH32(payload.data(), payload.size(), 0));
+    bytes += payload;
+  }
+  std::ofstream file(fs::path(directory) / WalPositionToCheckpoint(first_position),
+                     std::ios::binary);
+  file << bytes;
+}
+
+TEST(WalTest, Version1SegmentsAreReadAndSealed) {
+  const std::string directory = FreshDirectory();
+  WriteVersion1Segment(directory, 5, {Payload(5), Payload(6)});
+  {
+    auto wal = Wal::Open(directory, {});
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    EXPECT_EQ((*wal)->next_position(), 7u);
+    // Appends go to a new version 2 segment.
+    auto position = (*wal)->Append("new");
+    ASSERT_TRUE(position.ok());
+    EXPECT_EQ(*position, 7u);
+    EXPECT_EQ(Segments(directory).size(), 2u);
+  }
+  auto wal = Wal::Open(directory, {});
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  auto records = ReadAll(**wal);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].position, 5u);
+  EXPECT_EQ(records[0].kind, WalRecordKind::kDocuments);
+  EXPECT_EQ(records[0].payload, Payload(5));
+  EXPECT_EQ(records[1].payload, Payload(6));
+  EXPECT_EQ(records[2].payload, "new");
+
+  // An empty version 1 segment is replaced in place.
+  const std::string empty = FreshDirectory();
+  WriteVersion1Segment(empty, 9, {});
+  auto reopened = Wal::Open(empty, {});
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ASSERT_TRUE((*reopened)->Append("x").ok());
+  EXPECT_EQ(Segments(empty).size(), 1u);
+  EXPECT_EQ(ReadAll(**reopened).front().position, 9u);
+}
+
+TEST(WalTest, NewerSegmentVersionIsRefusedNotRewritten) {
+  const std::string directory = FreshDirectory();
+  fs::create_directories(directory);
+  std::string header("SHALEWAL", 8);
+  header += std::string("\x07\x00\x00\x00\x00\x00\x00\x00", 8);
+  const fs::path segment = fs::path(directory) / WalPositionToCheckpoint(0);
+  std::ofstream(segment, std::ios::binary) << header << "future records";
+  auto wal = Wal::Open(directory, {});
+  EXPECT_EQ(wal.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(wal.status().message().find("format version 7"), absl::string_view::npos);
+  EXPECT_EQ(fs::file_size(segment), header.size() + 14);
 }
 
 }  // namespace

@@ -145,6 +145,11 @@ absl::Status RunNode(const config::NodeConfig& config) {
     options.node_id = config.node_id;
     options.wal_root = (std::filesystem::path(config.data_dir) / "wal").string();
     options.max_wal_disk_usage_bytes = config.ingest_api.max_queue_disk_usage;
+    options.idempotency_retention_millis = config.ingest_api.idempotency_retention_secs * 1000;
+    options.idempotency_max_keys = config.ingest_api.idempotency_max_keys;
+    options.wal_durability = config.ingest_api.durability == config::IngestDurability::kAsync
+                                 ? indexing::WalDurability::kAsync
+                                 : indexing::WalDurability::kRequest;
     ingest = std::make_unique<indexing::IngestService>(metastore.get(), storage_resolver.get(),
                                                        options);
     // Replays and commits what the WAL holds beyond the published checkpoints before the node

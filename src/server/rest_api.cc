@@ -332,7 +332,9 @@ HttpResponse RestApi::IndexingStats() {
                        {"num_published_splits", stats.num_published_splits},
                        {"wal_disk_usage_bytes", stats.wal_disk_usage_bytes},
                        {"wal_next_position", stats.wal_next_position},
-                       {"wal_published_checkpoint", stats.published_checkpoint}});
+                       {"wal_published_checkpoint", stats.published_checkpoint},
+                       {"num_idempotency_keys", stats.num_idempotency_keys},
+                       {"num_idempotent_replays", stats.num_idempotent_replays}});
   }
   nlohmann::json sources = nlohmann::json::array();
   if (services_.sources != nullptr) {
@@ -616,8 +618,17 @@ HttpResponse RestApi::Ingest(HttpRequest& request, const std::string& index_id) 
   } else if (!encoding.empty() && encoding != "identity") {
     return MessageResponse(415, fmt::format("unsupported content-encoding `{}`", encoding));
   }
-  auto result =
-      services_.ingest->Ingest(index_id, request.body, *commit_mode, detailed_response);
+  // The idempotency key: the `Idempotency-Key` header or the `idempotency_key` parameter.
+  std::string idempotency_key = request.Header("idempotency-key");
+  if (const std::string* param = request.QueryParam("idempotency_key")) {
+    if (!idempotency_key.empty() && idempotency_key != *param) {
+      return MessageResponse(400, "the Idempotency-Key header and the idempotency_key parameter "
+                                  "differ; send one of them");
+    }
+    idempotency_key = *param;
+  }
+  auto result = services_.ingest->Ingest(index_id, request.body, *commit_mode,
+                                         detailed_response, idempotency_key);
   if (!result.ok()) {
     // The WAL's disk is full (ENOSPC / EDQUOT): 507, unlike the configured limit's 429.
     if (indexing::IsInsufficientStorage(result.status())) {
@@ -628,6 +639,7 @@ HttpResponse RestApi::Ingest(HttpRequest& request, const std::string& index_id) 
   nlohmann::json out = {{"num_docs_for_processing", result->num_docs_for_processing},
                         {"num_ingested_docs", result->num_ingested_docs},
                         {"num_rejected_docs", result->num_rejected_docs}};
+  if (!idempotency_key.empty()) out["idempotent_replay"] = result->idempotent_replay;
   if (detailed_response) {
     nlohmann::json failures = nlohmann::json::array();
     for (const indexing::ParseFailure& failure : result->parse_failures) {

@@ -450,6 +450,38 @@ TEST_F(RestApiTest, ElasticSearchEndpointAnswersScenarioAggregations) {
             400);
 }
 
+TEST_F(RestApiTest, IdempotencyKeyHeaderOrParameter) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  const std::string docs =
+      "{\"ts\": 1700000000, \"level\": \"INFO\", \"message\": \"one\"}\n"
+      "{\"ts\": 1700000001, \"level\": \"INFO\", \"message\": \"two\"}\n";
+  const HttpResponse first = Call("POST", "/api/v1/app-logs/ingest", docs,
+                                  {{"idempotency-key", "batch-0001"}});
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(Json(first)["idempotent_replay"], false);
+  EXPECT_EQ(Json(first)["num_ingested_docs"], 2);
+  // The same key as a parameter is the same key.
+  const HttpResponse again =
+      Call("POST", "/api/v1/app-logs/ingest?commit=force&idempotency_key=batch-0001", docs);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Json(again)["idempotent_replay"], true);
+  EXPECT_EQ(Json(again)["num_ingested_docs"], 2);
+  EXPECT_EQ(Json(Call("GET", "/api/v1/app-logs/search?query=*"))["num_hits"], 2);
+  // No key: no field.
+  EXPECT_FALSE(Json(Call("POST", "/api/v1/app-logs/ingest", docs)).contains("idempotent_replay"));
+
+  const HttpResponse conflicting = Call("POST", "/api/v1/app-logs/ingest?idempotency_key=a",
+                                        docs, {{"idempotency-key", "b"}});
+  EXPECT_EQ(conflicting.status, 400);
+  const HttpResponse bad = Call("POST", "/api/v1/app-logs/ingest", docs,
+                                {{"idempotency-key", std::string(300, 'x')}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(Json(bad)["message"].get<std::string>().find("idempotency key"), std::string::npos);
+  const nlohmann::json indexing = Json(Call("GET", "/api/v1/indexing"));
+  EXPECT_EQ(indexing["indexes"][0]["num_idempotency_keys"], 1);
+  EXPECT_EQ(indexing["indexes"][0]["num_idempotent_replays"], 1);
+}
+
 // Polls GET /api/v1/indexing until the pipeline of `source_id` is in `state` (or 15 s passed).
 nlohmann::json WaitForSourceState(const std::function<nlohmann::json()>& indexing,
                                   const std::string& source_id, const std::string& state) {

@@ -13,10 +13,10 @@ exactly one document (checked with histogram aggregations of interval 1 over the
 
 SHALE_CRASH_TEST_DOCS overrides the number of documents (a multiple of 10,000).
 
-NOT YET REGISTERED in tests/CMakeLists.txt: it needs idempotency keys on the ingest API (issue 6,
-item 7; the `Idempotency-Key` header, built on branch `sources` but not merged yet). Without them
-it fails as it should: run by hand on 2026-11-21 with SHALE_CRASH_TEST_DOCS=100000 it found
-118,000 docs for 100,000 acknowledged (resends after lost responses indexed twice).
+Registered in tests/CMakeLists.txt (`integration_crash_ingest`) since idempotency keys landed
+(issue 6, item 7). Without them it fails as it should: run by hand on 2026-11-21 with
+SHALE_CRASH_TEST_DOCS=100000 it found 118,000 docs for 100,000 acknowledged (resends after lost
+responses indexed twice); with them, 1,000,000 docs pass in about 140 s (Debug + ASan).
 Only the Python standard library is used.
 """
 import http.client

@@ -23,25 +23,12 @@ import threading
 import time
 import urllib.error
 
-from shale_testlib import ShaleNode, check, run_test_main
+from shale_testlib import ShaleNode, check, numbered_docs_index_config, run_test_main
 
 INDEX_ID = "durability"
 NUM_DOCS = 20_000
 BATCH_DOCS = 500
-INDEX_CONFIG = {
-    "version": "0.8",
-    "index_id": INDEX_ID,
-    "doc_mapping": {
-        "mode": "strict",
-        "field_mappings": [
-            {"name": "id", "type": "text", "tokenizer": "raw", "fast": True},
-            {"name": "n", "type": "u64", "fast": True},
-            {"name": "body", "type": "text"},
-        ],
-    },
-    "indexing_settings": {"commit_timeout_secs": 3600},
-    "search_settings": {"default_search_fields": ["body"]},
-}
+INDEX_CONFIG = numbered_docs_index_config(INDEX_ID)
 
 
 def doc_id(n):

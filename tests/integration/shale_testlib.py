@@ -69,6 +69,47 @@ class Client:
         return 0
 
 
+def numbered_docs_index_config(index_id, **indexing_settings):
+    """An index of documents {"id": "doc-...", "n": <u64>, "body": <text>}: `id` and `n` are fast
+    fields, so tests can count documents per range of `n` and aggregate on `id`."""
+    return {
+        "version": "0.8",
+        "index_id": index_id,
+        "doc_mapping": {
+            "mode": "strict",
+            "field_mappings": [
+                {"name": "id", "type": "text", "tokenizer": "raw", "fast": True},
+                {"name": "n", "type": "u64", "fast": True},
+                {"name": "body", "type": "text"},
+            ],
+        },
+        "indexing_settings": dict({"commit_timeout_secs": 3600}, **indexing_settings),
+        "search_settings": {"default_search_fields": ["body"]},
+    }
+
+
+def check_each_n_once(client, index_id, total):
+    """Checks that the index holds exactly `total` documents, those with n in [0, total), each
+    id once: per range of n (a terms aggregation holds at most 65,000 buckets) the hits equal the
+    range's size and the largest `id` bucket holds one document."""
+    count = client.json("GET", f"/api/v1/{index_id}/search",
+                        params={"query": "*", "max_hits": 0})["num_hits"]
+    check(count == total, f"{count} docs searchable, expected exactly {total}")
+    chunk = 50_000
+    for first in range(0, total, chunk):
+        last = min(total, first + chunk) - 1
+        query = f"n:[{first} TO {last}]"
+        aggs = {"ids": {"terms": {"field": "id", "size": 1}}}
+        result = client.json("POST", f"/api/v1/{index_id}/search",
+                             json.dumps({"query": query, "max_hits": 0, "aggs": aggs}))
+        check(result["num_hits"] == last - first + 1, f"{query}: {result['num_hits']} hits")
+        ids = result["aggregations"]["ids"]
+        top = ids["buckets"][0]
+        check(top["doc_count"] == 1, f"id {top['key']} is indexed {top['doc_count']} times")
+        check(top["doc_count"] + ids["sum_other_doc_count"] == last - first + 1,
+              f"{query}: id buckets sum to {top['doc_count'] + ids['sum_other_doc_count']}")
+
+
 # The HDFS-like log documents of the integration tests.
 SEVERITIES = ["INFO"] * 80 + ["WARN"] * 12 + ["ERROR"] * 6 + ["DEBUG"] * 2
 SERVICES = ["datanode", "datanode", "datanode", "namenode", "dfsclient", "balancer"]
@@ -232,7 +273,7 @@ class ShaleNode:
 
 def run_test_main(name, run, arguments):
     """Parses `arguments` (flag names, all required), runs `run(args, workdir)` in a temporary
-    directory and prints the tail of `workdir/node.log` on failure. Returns the exit code.
+    directory and prints the tail of each `workdir/*.log` on failure. Returns the exit code.
     SHALE_KEEP_TEST_DIR=1 keeps the directory."""
     parser = argparse.ArgumentParser()
     for argument in arguments:
