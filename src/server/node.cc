@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "indexing/ingest_service.h"
+#include "indexing/merge_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
 #include "server/http_server.h"
@@ -43,7 +44,28 @@ storage::S3Options S3OptionsFromConfig(const config::S3StorageConfig& s3) {
   return options;
 }
 
+indexing::MergeServiceOptions MergeOptionsFromConfig(const config::NodeConfig& config) {
+  indexing::MergeServiceOptions options;
+  options.node_id = config.node_id;
+  options.merge_concurrency = config.indexer.merge_concurrency;
+  options.scratch_dir = (std::filesystem::path(config.data_dir) / "merges").string();
+  return options;
+}
+
 }  // namespace
+
+absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(const config::NodeConfig& config,
+                                                       const std::string& index_id,
+                                                       const std::optional<std::string>& source_id) {
+  std::unique_ptr<storage::StorageResolver> storage_resolver =
+      storage::NewStorageResolver(S3OptionsFromConfig(config.s3));
+  ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
+                   OpenMetastore(config, *storage_resolver));
+  indexing::MergeServiceOptions options = MergeOptionsFromConfig(config);
+  options.only_own_splits = false;
+  indexing::MergeService service(metastore.get(), storage_resolver.get(), options);
+  return service.MergeUntilIdle(index_id, source_id);
+}
 
 absl::Status RunNode(const config::NodeConfig& config) {
   // Block the termination signals in every thread; this thread waits for them with sigwait.
@@ -65,10 +87,17 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
                    OpenMetastore(config, *storage_resolver));
 
+  // Declared before the ingest service, which notifies it of every publish until it is gone.
+  std::unique_ptr<indexing::MergeService> merges;
   std::unique_ptr<indexing::IngestService> ingest;
   if (config.IsServiceEnabled("indexer")) {
+    merges = std::make_unique<indexing::MergeService>(metastore.get(), storage_resolver.get(),
+                                                      MergeOptionsFromConfig(config));
     indexing::IngestServiceOptions options;
     options.node_id = config.node_id;
+    options.on_split_published = [merge_service = merges.get()](const std::string& index_uid) {
+      merge_service->NotifySplitsPublished(index_uid);
+    };
     options.wal_root = (std::filesystem::path(config.data_dir) / "wal").string();
     options.max_wal_disk_usage_bytes = config.ingest_api.max_queue_disk_usage;
     ingest = std::make_unique<indexing::IngestService>(metastore.get(), storage_resolver.get(),
@@ -77,6 +106,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
     // is ready, so a restart makes every acknowledged document searchable without waiting.
     RETURN_IF_ERROR(ingest->Recover());
     ingest->Start();
+    merges->Start();
   }
   std::unique_ptr<search::SearchService> search;
   if (config.IsServiceEnabled("searcher")) {
@@ -94,6 +124,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   services.metastore = metastore.get();
   services.storage_resolver = storage_resolver.get();
   services.ingest = ingest.get();
+  services.merges = merges.get();
   services.search = search.get();
   services.ready = &ready;
   RestApi rest_api(services);
@@ -122,6 +153,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   http_server.Stop();
   rest_workers.Stop();
   if (ingest != nullptr) ingest->Stop();
+  if (merges != nullptr) merges->Stop();
   if (search != nullptr) search->Stop();
   SHALE_LOG_INFO("node stopped node_id={}", config.node_id);
   return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "config/node_config.h"
 #include "indexing/ingest_service.h"
+#include "indexing/merge_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
 #include "server/http_server.h"
@@ -28,6 +29,7 @@ struct NodeServices {
   indexing::IngestService* ingest = nullptr;
   search::SearchService* search = nullptr;
   std::atomic<bool>* ready = nullptr;
+  indexing::MergeService* merges = nullptr;
 };
 
 class RestApi {
@@ -39,7 +41,7 @@ class RestApi {
   HttpResponse Route(HttpRequest& request);
   HttpResponse ParseQuery(const HttpRequest& request);
   // GET /api/v1/indexing: the ingest pipelines of this node (indexes ingested into or recovered
-  // since start-up), their pending documents and WAL state.
+  // since start-up), their pending documents and WAL state, and the merges of each index.
   HttpResponse IndexingStats();
   HttpResponse CreateIndex(const HttpRequest& request);
   HttpResponse ListIndexes();

@@ -17,16 +17,13 @@ count equals the number of acknowledged documents (plus the in-doubt request if 
 Only the Python standard library is used.
 """
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 
-from shale_testlib import Client, Failure, check, free_port, run_test_main
+from shale_testlib import Failure, Node, check, run_test_main
 
 INDEX_ID = "durability"
 NUM_DOCS = 20_000
@@ -56,58 +53,6 @@ def batch_body(first, count):
                    for n in range(first, first + count))
 
 
-class Node:
-    def __init__(self, args, workdir):
-        self.args = args
-        self.workdir = workdir
-        self.process = None
-        self.client = None
-        self.log = None
-        self.starts = 0
-
-    def start(self):
-        port = free_port()
-        config_path = os.path.join(self.workdir, "node.yaml")
-        with open(config_path, "w") as config:
-            config.write(f"version: 0.8\nnode_id: durability-node\nlisten_address: 127.0.0.1\n"
-                         f"rest:\n  listen_port: {port}\ndata_dir: {self.workdir}/data\n")
-        self.starts += 1
-        self.log = open(os.path.join(self.workdir, "node.log"), "a")
-        self.log.write(f"==== start {self.starts} ====\n")
-        self.log.flush()
-        self.process = subprocess.Popen([self.args.shale_bin, "run", "--config", config_path],
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        self.client = Client(port, index_id=INDEX_ID)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise Failure(f"shale exited early with code {self.process.returncode}")
-            try:
-                status, _ = self.client.request("GET", "/health/readyz")
-                if status == 200:
-                    return self.client
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.05)
-        raise Failure("node did not become ready")
-
-    def kill9(self):
-        self.process.send_signal(signal.SIGKILL)
-        code = self.process.wait(timeout=60)
-        check(code == -signal.SIGKILL, f"node should die of SIGKILL, exit code {code}")
-        self.log.close()
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        if self.log is not None and not self.log.closed:
-            self.log.close()
-
-
 def ingest_auto(client, first, count):
     """Returns the number of acknowledged documents (all or nothing for one request)."""
     result = client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(first, count),
@@ -117,7 +62,7 @@ def ingest_auto(client, first, count):
 
 
 def run(args, workdir):
-    node = Node(args, workdir)
+    node = Node(args.shale_bin, workdir, "durability-node", INDEX_ID)
     try:
         client = node.start()
         client.json("POST", "/api/v1/indexes", json.dumps(INDEX_CONFIG))

@@ -6,8 +6,11 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -63,6 +66,74 @@ class Client:
             if line.startswith(name + " "):
                 return int(line.split()[1])
         return 0
+
+
+class Node:
+    """The real `shale` binary with every service, on a free loopback port, data under
+    `workdir/data`, its log appended to `workdir/node.log`. `extra_config` is appended to the
+    node config (YAML)."""
+
+    def __init__(self, shale_bin, workdir, node_id, index_id=None, extra_config=""):
+        self.shale_bin = shale_bin
+        self.workdir = workdir
+        self.node_id = node_id
+        self.index_id = index_id
+        self.extra_config = extra_config
+        self.config_path = os.path.join(workdir, "node.yaml")
+        self.process = None
+        self.client = None
+        self.log = None
+        self.starts = 0
+
+    def write_config(self, port):
+        with open(self.config_path, "w") as config:
+            config.write(f"version: 0.8\nnode_id: {self.node_id}\nlisten_address: 127.0.0.1\n"
+                         f"rest:\n  listen_port: {port}\ndata_dir: {self.workdir}/data\n"
+                         + self.extra_config)
+
+    def start(self):
+        """Starts the node and returns its Client once /health/readyz answers 200."""
+        port = free_port()
+        self.write_config(port)
+        self.starts += 1
+        self.log = open(os.path.join(self.workdir, "node.log"), "a")
+        self.log.write(f"==== start {self.starts} ====\n")
+        self.log.flush()
+        self.process = subprocess.Popen([self.shale_bin, "run", "--config", self.config_path],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.client = Client(port, index_id=self.index_id)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"shale exited early with code {self.process.returncode}")
+            try:
+                status, _ = self.client.request("GET", "/health/readyz")
+                if status == 200:
+                    return self.client
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+        raise Failure("node did not become ready")
+
+    def kill9(self):
+        self.process.send_signal(signal.SIGKILL)
+        code = self.process.wait(timeout=60)
+        check(code == -signal.SIGKILL, f"node should die of SIGKILL, exit code {code}")
+        self.log.close()
+
+    def stop(self):
+        """SIGTERM, then waits (kills after 60 s). Returns the exit code, None if not running."""
+        code = None
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                code = self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None and not self.log.closed:
+            self.log.close()
+        return code
 
 
 def run_test_main(name, run, arguments):
