@@ -379,9 +379,10 @@ class Merger {
     return absl::OkStatus();
   }
 
-  // Re-blocks the doc store. A block that is not the last of its input was cut because it
-  // reached a block size: when it is at least ours and no document is pending, the output would
-  // get the very same block, so it is copied without being decompressed.
+  // Re-blocks the doc store. Blocks of at least our block size are copied whole, without
+  // being decompressed (the docs pending before them become a block of their own); smaller ones
+  // (typically the last block of each input) are decompressed and their docs re-blocked.
+  // Recompressing every doc would cost most of the merge: the doc store is the bulk of a split.
   absl::Status MergeDocStore() {
     for (const OpenInput& input : inputs_) {
       const auto& blocks = input.contents->footer().hotcache.docstore_blocks;
@@ -389,8 +390,7 @@ class Merger {
         const bool last = b + 1 == blocks.size();
         const uint32_t block_docs =
             (last ? input.num_docs : blocks[b + 1].first_doc) - blocks[b].first_doc;
-        const bool copy = !last && docstore_.pending_bytes() == 0 &&
-                          blocks[b].uncompressed_length >= docstore_.blocksize();
+        const bool copy = blocks[b].uncompressed_length >= docstore_.blocksize();
         ASSIGN_OR_RETURN(SplitContents::DocStoreBlock block,
                          input.contents->ReadDocStoreBlock(b, /*decompress=*/!copy));
         if (copy) {
