@@ -5,6 +5,7 @@
 //   shale_index_bench --synthetic N [--write FILE.ndjson] [...]   generated log lines instead
 //   --queries R   afterwards, time a few queries on the `logs` mapping (R runs each, in memory)
 //   --merge K     afterwards, build K splits of slices of the input and time MergeSplits of them
+//                 (in memory; with --merge-dir DIR, written there and read with a pread per read)
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
@@ -21,7 +22,9 @@
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "fmt/format.h"
 
@@ -181,10 +184,31 @@ void AddLines(std::string_view lines, const shale::index::DocProcessor& processo
   }
 }
 
+// A split file read like LocalStorage::GetSlice does: open, pread, close on every read.
+class FileByteRangeSource final : public shale::index::ByteRangeSource {
+ public:
+  FileByteRangeSource(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
+  absl::StatusOr<std::string> Read(uint64_t offset, uint64_t length) const override {
+    const int fd = open(path_.c_str(), O_RDONLY);
+    if (fd < 0) return absl::NotFoundError(path_);
+    std::string bytes(length, '\0');
+    const ssize_t got = pread(fd, bytes.data(), length, static_cast<off_t>(offset));
+    close(fd);
+    if (got != static_cast<ssize_t>(length)) return absl::DataLossError("short read");
+    return bytes;
+  }
+  uint64_t size() const override { return size_; }
+  const std::string& name() const override { return path_; }
+
+ private:
+  std::string path_;
+  uint64_t size_;
+};
+
 // --merge K: builds K splits of consecutive slices of the input, times MergeSplits of the K, and
 // compares the result with the split built from the whole input (`single`).
 int RunMergeBench(const shale::index::DocMapping& mapping, const std::string& input, int num_inputs,
-                  const shale::index::SerializedSplit& single) {
+                  const std::string& merge_dir, const shale::index::SerializedSplit& single) {
   using namespace shale::index;  // NOLINT(google-build-using-namespace): bench brevity
   auto processor = DocProcessor::Create(mapping);
   if (!processor.ok()) return 1;
@@ -210,7 +234,13 @@ int RunMergeBench(const shale::index::DocMapping& mapping, const std::string& in
   std::vector<MergeInput> inputs;
   for (size_t i = 0; i < splits.size(); ++i) {
     MergeInput merge_input;
-    merge_input.source = NewMemoryByteRangeSource(fmt::format("input-{}", i), splits[i].bytes);
+    if (merge_dir.empty()) {
+      merge_input.source = NewMemoryByteRangeSource(fmt::format("input-{}", i), splits[i].bytes);
+    } else {
+      const std::string path = fmt::format("{}/input-{}.split", merge_dir, i);
+      std::ofstream(path, std::ios::binary) << splits[i].bytes;
+      merge_input.source = std::make_shared<FileByteRangeSource>(path, splits[i].bytes.size());
+    }
     merge_input.uncompressed_docs_size_in_bytes = splits[i].uncompressed_docs_size_in_bytes;
     merge_input.time_range_start_micros = splits[i].time_range_start_micros;
     merge_input.time_range_end_micros = splits[i].time_range_end_micros;
@@ -243,7 +273,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
                "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
-               "       [--merge K]\n");
+               "       [--merge K [--merge-dir DIR]]\n");
   return 2;
 }
 
@@ -257,6 +287,7 @@ int main(int argc, char** argv) {
   IndexRecordOption record = IndexRecordOption::kPosition;
   int query_runs = 0;
   int merge_inputs = 0;
+  std::string merge_dir;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -267,6 +298,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--merge" && has_value) {
       merge_inputs = std::atoi(argv[++i]);
       if (merge_inputs < 1) return Usage();
+    } else if (arg == "--merge-dir" && has_value) {
+      merge_dir = argv[++i];
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
     } else if (arg == "--mapping" && has_value) {
@@ -347,6 +380,6 @@ int main(int argc, char** argv) {
   fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
              static_cast<double>(input.size()) / (1024.0 * 1024.0));
   if (query_runs > 0) RunQueries(split->bytes, query_runs);
-  if (merge_inputs > 0) return RunMergeBench(mapping, input, merge_inputs, *split);
+  if (merge_inputs > 0) return RunMergeBench(mapping, input, merge_inputs, merge_dir, *split);
   return 0;
 }

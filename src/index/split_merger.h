@@ -12,10 +12,11 @@
 // store is byte for byte the one SplitWriter builds from all their documents in that order, and
 // so is the doc store when each input's docs fit in one block.
 //
-// Cost: linear in the inputs' bytes. Memory: the output split (held in memory, like
-// SplitWriter's), one term dictionary block per input, the merged posting list of one term, and
-// the values of one fast field column at a time; doc store blocks are decompressed only when
-// smaller than the block size.
+// Cost: linear in the inputs' bytes, read front to back through 4 read-ahead windows of 1 MiB
+// per input (about one source read per MiB). Memory: the output split (held in memory, like
+// SplitWriter's), the windows, one term dictionary block per input, the merged posting list of
+// one term, and the values of one fast field column at a time; doc store blocks are decompressed
+// only when smaller than the block size.
 //
 // Thread safety: MergeSplits is thread-safe; the sources must be.
 #pragma once
