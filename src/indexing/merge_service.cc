@@ -133,6 +133,15 @@ void MergeService::PlanOnce() {
     SHALE_LOG_WARN("merge planning failed error={}", indexes.status().ToString());
     return;
   }
+  {
+    // Forget the counters of deleted indexes.
+    std::set<std::string> current;
+    for (const metastore::IndexMetadata& index : *indexes) current.insert(index.index_uid);
+    absl::MutexLock lock(&mu_);
+    std::erase_if(stats_, [&](const auto& entry) {
+      return !current.contains(entry.first) && entry.second.num_running_merges == 0;
+    });
+  }
   for (const metastore::IndexMetadata& index : *indexes) {
     if (stopping()) return;
     absl::Status collected = CollectGarbage(index);

@@ -152,8 +152,10 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ready = false;
   http_server.Stop();
   rest_workers.Stop();
-  if (ingest != nullptr) ingest->Stop();
+  // Merges first, so that the final commits of the ingest service start none; the next start
+  // plans them.
   if (merges != nullptr) merges->Stop();
+  if (ingest != nullptr) ingest->Stop();
   if (search != nullptr) search->Stop();
   SHALE_LOG_INFO("node stopped node_id={}", config.node_id);
   return absl::OkStatus();
