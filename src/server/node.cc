@@ -54,9 +54,9 @@ indexing::MergeServiceOptions MergeOptionsFromConfig(const config::NodeConfig& c
 
 }  // namespace
 
-absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(const config::NodeConfig& config,
-                                                       const std::string& index_id,
-                                                       const std::optional<std::string>& source_id) {
+absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(
+    const config::NodeConfig& config, const std::string& index_id,
+    const std::optional<std::string>& source_id) {
   std::unique_ptr<storage::StorageResolver> storage_resolver =
       storage::NewStorageResolver(S3OptionsFromConfig(config.s3));
   ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,

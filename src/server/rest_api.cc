@@ -342,8 +342,8 @@ HttpResponse RestApi::IndexingStats() {
                        {"wal_next_position", stats.wal_next_position},
                        {"wal_published_checkpoint", stats.published_checkpoint}});
   }
-  return JsonResponse(200,
-                      nlohmann::json{{"indexes", std::move(indexes)}, {"merges", std::move(merges)}});
+  return JsonResponse(
+      200, nlohmann::json{{"indexes", std::move(indexes)}, {"merges", std::move(merges)}});
 }
 
 HttpResponse RestApi::CreateIndex(const HttpRequest& request) {
