@@ -4,6 +4,8 @@
 //   shale_index_bench FILE.ndjson [--mapping logs|dynamic] [--record basic|freq|position]
 //   shale_index_bench --synthetic N [--write FILE.ndjson] [...]   generated log lines instead
 //   --queries R   afterwards, time a few queries on the `logs` mapping (R runs each, in memory)
+//   --merge K     afterwards, build K splits of slices of the input and time MergeSplits of them
+//                 (in memory; with --merge-dir DIR, written there and read with a pread per read)
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
@@ -20,11 +22,14 @@
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "fmt/format.h"
 
 #include "index/split_format.h"
+#include "index/split_merger.h"
 
 namespace {
 
@@ -156,10 +161,119 @@ void RunQueries(const std::string& split_bytes, int runs) {
   }
 }
 
+// Processes and adds every non-empty line of `lines` to `writer`, counting docs, rejected lines
+// and raw bytes.
+void AddLines(std::string_view lines, const shale::index::DocProcessor& processor,
+              shale::index::SplitWriter& writer, uint64_t& num_docs, uint64_t& num_errors,
+              uint64_t& raw_bytes) {
+  size_t line_start = 0;
+  while (line_start < lines.size()) {
+    size_t line_end = lines.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = lines.size();
+    std::string_view line = lines.substr(line_start, line_end - line_start);
+    line_start = line_end + 1;
+    if (line.empty()) continue;
+    raw_bytes += line.size();
+    auto doc = processor.Process(line);
+    if (!doc.ok()) {
+      ++num_errors;
+      continue;
+    }
+    writer.AddDocument(*std::move(doc));
+    ++num_docs;
+  }
+}
+
+// A split file read like LocalStorage::GetSlice does: open, pread, close on every read.
+class FileByteRangeSource final : public shale::index::ByteRangeSource {
+ public:
+  FileByteRangeSource(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
+  absl::StatusOr<std::string> Read(uint64_t offset, uint64_t length) const override {
+    const int fd = open(path_.c_str(), O_RDONLY);
+    if (fd < 0) return absl::NotFoundError(path_);
+    std::string bytes(length, '\0');
+    const ssize_t got = pread(fd, bytes.data(), length, static_cast<off_t>(offset));
+    close(fd);
+    if (got != static_cast<ssize_t>(length)) return absl::DataLossError("short read");
+    return bytes;
+  }
+  uint64_t size() const override { return size_; }
+  const std::string& name() const override { return path_; }
+
+ private:
+  std::string path_;
+  uint64_t size_;
+};
+
+// --merge K: builds K splits of consecutive slices of the input, times MergeSplits of the K, and
+// compares the result with the split built from the whole input (`single`).
+int RunMergeBench(const shale::index::DocMapping& mapping, const std::string& input, int num_inputs,
+                  const std::string& merge_dir, const shale::index::SerializedSplit& single) {
+  using namespace shale::index;  // NOLINT(google-build-using-namespace): bench brevity
+  auto processor = DocProcessor::Create(mapping);
+  if (!processor.ok()) return 1;
+  std::vector<SerializedSplit> splits;
+  uint64_t input_bytes = 0;
+  size_t begin = 0;
+  for (int i = 0; i < num_inputs; ++i) {
+    size_t end = i + 1 == num_inputs ? input.size() : (input.size() * (i + 1)) / num_inputs;
+    while (end < input.size() && input[end - 1] != '\n') ++end;
+    auto writer = SplitWriter::Create(mapping, SplitWriterOptions{});
+    if (!writer.ok()) return 1;
+    uint64_t num_docs = 0;
+    uint64_t num_errors = 0;
+    uint64_t raw_bytes = 0;
+    AddLines(std::string_view(input).substr(begin, end - begin), **processor, **writer, num_docs,
+             num_errors, raw_bytes);
+    auto split = (*writer)->Finish();
+    if (!split.ok()) return 1;
+    input_bytes += split->bytes.size();
+    splits.push_back(*std::move(split));
+    begin = end;
+  }
+  std::vector<MergeInput> inputs;
+  for (size_t i = 0; i < splits.size(); ++i) {
+    MergeInput merge_input;
+    if (merge_dir.empty()) {
+      merge_input.source = NewMemoryByteRangeSource(fmt::format("input-{}", i), splits[i].bytes);
+    } else {
+      const std::string path = fmt::format("{}/input-{}.split", merge_dir, i);
+      std::ofstream(path, std::ios::binary) << splits[i].bytes;
+      merge_input.source = std::make_shared<FileByteRangeSource>(path, splits[i].bytes.size());
+    }
+    merge_input.uncompressed_docs_size_in_bytes = splits[i].uncompressed_docs_size_in_bytes;
+    merge_input.time_range_start_micros = splits[i].time_range_start_micros;
+    merge_input.time_range_end_micros = splits[i].time_range_end_micros;
+    merge_input.tags = splits[i].tags;
+    inputs.push_back(std::move(merge_input));
+  }
+  const double rss_before = PeakRssMiB();
+  const auto start = std::chrono::steady_clock::now();
+  auto merged = MergeSplits(mapping, inputs, SplitWriterOptions{});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!merged.ok()) {
+    fmt::print("merge failed: {}\n", std::string(merged.status().message()));
+    return 1;
+  }
+  const double mib = static_cast<double>(input_bytes) / (1024.0 * 1024.0);
+  fmt::print("merge           {} splits, {:.1f} MiB -> {:.1f} MiB in {:.2f} s\n", num_inputs, mib,
+             static_cast<double>(merged->bytes.size()) / (1024.0 * 1024.0), seconds);
+  fmt::print("merge rate      {:.1f} MiB/s of input splits, {:.0f} docs/s\n", mib / seconds,
+             static_cast<double>(merged->num_docs) / seconds);
+  fmt::print("peak rss        {:.1f} MiB before the merge, {:.1f} MiB after\n", rss_before,
+             PeakRssMiB());
+  fmt::print("vs one split    {:.1f} MiB built from all docs ({} docs, merged {})\n",
+             static_cast<double>(single.bytes.size()) / (1024.0 * 1024.0), single.num_docs,
+             merged->num_docs);
+  return merged->num_docs == single.num_docs ? 0 : 1;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
-               "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n");
+               "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
+               "       [--merge K [--merge-dir DIR]]\n");
   return 2;
 }
 
@@ -172,6 +286,8 @@ int main(int argc, char** argv) {
   std::string mapping_name = "logs";
   IndexRecordOption record = IndexRecordOption::kPosition;
   int query_runs = 0;
+  int merge_inputs = 0;
+  std::string merge_dir;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -179,6 +295,11 @@ int main(int argc, char** argv) {
       synthetic = std::strtoull(argv[++i], nullptr, 10);
     } else if (arg == "--queries" && has_value) {
       query_runs = std::atoi(argv[++i]);
+    } else if (arg == "--merge" && has_value) {
+      merge_inputs = std::atoi(argv[++i]);
+      if (merge_inputs < 1) return Usage();
+    } else if (arg == "--merge-dir" && has_value) {
+      merge_dir = argv[++i];
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
     } else if (arg == "--mapping" && has_value) {
@@ -237,22 +358,7 @@ int main(int argc, char** argv) {
   uint64_t num_docs = 0;
   uint64_t num_errors = 0;
   uint64_t raw_bytes = 0;
-  size_t line_start = 0;
-  while (line_start < input.size()) {
-    size_t line_end = input.find('\n', line_start);
-    if (line_end == std::string::npos) line_end = input.size();
-    std::string_view line(input.data() + line_start, line_end - line_start);
-    line_start = line_end + 1;
-    if (line.empty()) continue;
-    raw_bytes += line.size();
-    auto doc = (*processor)->Process(line);
-    if (!doc.ok()) {
-      ++num_errors;
-      continue;
-    }
-    (*writer)->AddDocument(*std::move(doc));
-    ++num_docs;
-  }
+  AddLines(input, **processor, **writer, num_docs, num_errors, raw_bytes);
   const auto indexed = std::chrono::steady_clock::now();
   auto split = (*writer)->Finish();
   const auto finished = std::chrono::steady_clock::now();
@@ -274,5 +380,6 @@ int main(int argc, char** argv) {
   fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
              static_cast<double>(input.size()) / (1024.0 * 1024.0));
   if (query_runs > 0) RunQueries(split->bytes, query_runs);
+  if (merge_inputs > 0) return RunMergeBench(mapping, input, merge_inputs, merge_dir, *split);
   return 0;
 }

@@ -1,4 +1,5 @@
-// The `shale` binary: `shale run` starts a node; `shale index ...` are REST API clients.
+// The `shale` binary: `shale run` starts a node; `shale index ...` are REST API clients;
+// `shale tool ...` work offline on the node config's metastore and storage.
 // Flags mirror Quickwit's CLI. Every error is printed as `error: <message>` and exits with 1.
 #include <cstdio>
 #include <filesystem>
@@ -45,15 +46,20 @@ struct RunFlags {
   std::vector<std::string> services;
 };
 
-absl::Status RunNodeCommand(const RunFlags& flags) {
+// The node config at `config_path`; without one, config/shale.yaml if present, else the
+// built-in defaults. Environment overrides apply.
+absl::StatusOr<config::NodeConfig> LoadConfig(const std::string& config_path) {
   const std::map<std::string, std::string> env = config::ProcessEnvironment();
-  std::string path = flags.config_path;
+  std::string path = config_path;
   if (path.empty()) {
     std::error_code ignored;
     if (std::filesystem::exists(kDefaultConfigPath, ignored)) path = kDefaultConfigPath;
   }
-  absl::StatusOr<config::NodeConfig> node_config =
-      path.empty() ? config::LoadNodeConfig("", env) : config::LoadNodeConfigFile(path, env);
+  return path.empty() ? config::LoadNodeConfig("", env) : config::LoadNodeConfigFile(path, env);
+}
+
+absl::Status RunNodeCommand(const RunFlags& flags) {
+  absl::StatusOr<config::NodeConfig> node_config = LoadConfig(flags.config_path);
   if (!node_config.ok()) return node_config.status();
   if (!flags.services.empty()) {
     for (const std::string& service : flags.services) {
@@ -69,6 +75,31 @@ absl::Status RunNodeCommand(const RunFlags& flags) {
     node_config->enabled_services = flags.services;
   }
   return server::RunNode(*node_config);
+}
+
+struct ToolMergeFlags {
+  std::string config_path;
+  std::string index_id;
+  std::optional<std::string> source_id;
+};
+
+// `shale tool merge`: merges offline, against the metastore and storage of the node config.
+absl::Status RunToolMerge(const ToolMergeFlags& flags) {
+  absl::StatusOr<config::NodeConfig> node_config = LoadConfig(flags.config_path);
+  if (!node_config.ok()) return node_config.status();
+  absl::StatusOr<indexing::MergeRunSummary> summary =
+      server::RunMergeTool(*node_config, flags.index_id, flags.source_id);
+  if (!summary.ok()) return summary.status();
+  for (const std::string& error : summary->errors) std::cerr << "merge failed: " << error << "\n";
+  std::cout << fmt::format("{} merges replaced {} splits ({} docs); {} failed", summary->num_merges,
+                           summary->num_replaced_splits, summary->num_merged_docs,
+                           summary->num_failed_merges)
+            << std::endl;
+  if (summary->num_failed_merges > 0) {
+    return absl::InternalError(
+        fmt::format("{} merges of index `{}` failed", summary->num_failed_merges, flags.index_id));
+  }
+  return absl::OkStatus();
 }
 
 struct ClientFlags {
@@ -150,6 +181,18 @@ int Main(int argc, char** argv) {
   run->add_option("--service", run_flags.services,
                   "Service to run (repeatable): searcher, indexer, metastore, control_plane, "
                   "janitor");
+
+  ToolMergeFlags merge_flags;
+  CLI::App* tool = app.add_subcommand("tool", "Runs operations on the node's data, offline");
+  tool->require_subcommand(1);
+  CLI::App* merge = tool->add_subcommand(
+      "merge", "Merges the splits of an index with its merge policy (stop the node first)");
+  merge
+      ->add_option("--config", merge_flags.config_path,
+                   "Node config file (default: config/shale.yaml if present, else built-in)")
+      ->envname("SHALE_CONFIG");
+  merge->add_option("--index", merge_flags.index_id, "Index ID")->required();
+  merge->add_option("--source", merge_flags.source_id, "Merge only the splits of this source");
 
   ClientFlags flags;
   CLI::App* index = app.add_subcommand("index", "Manages indexes: create, ingest, search, ...");
@@ -262,6 +305,10 @@ int Main(int argc, char** argv) {
 
   if (run->parsed()) {
     const absl::Status status = RunNodeCommand(run_flags);
+    return status.ok() ? 0 : ReportError(status);
+  }
+  if (merge->parsed()) {
+    const absl::Status status = RunToolMerge(merge_flags);
     return status.ok() ? 0 : ReportError(status);
   }
 

@@ -5,9 +5,11 @@
 #include "index/split_merger.h"
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 #include <utility>
 
+#include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
@@ -27,6 +29,56 @@ using internal::SplitContents;
 using internal::TermInfo;
 
 constexpr size_t kMaxTagValues = 1000;
+
+// Read-ahead over an input: a merge reads every section of every input front to back, in small
+// chunks (a posting list, a position list, a term block) alternating between a few sections of
+// the file. Serving them from a handful of large windows turns ~one source read per term into
+// one per window (a source read may be a system call, or an HTTP request).
+class ReadAheadSource final : public ByteRangeSource {
+ public:
+  static constexpr uint64_t kWindowBytes = uint64_t{1} << 20;
+  static constexpr size_t kNumWindows = 4;
+
+  explicit ReadAheadSource(std::shared_ptr<ByteRangeSource> inner) : inner_(std::move(inner)) {}
+
+  absl::StatusOr<std::string> Read(uint64_t offset, uint64_t length) const override {
+    if (length >= kWindowBytes || offset > inner_->size() || length > inner_->size() - offset) {
+      return inner_->Read(offset, length);
+    }
+    absl::MutexLock lock(&mu_);
+    Window* target = nullptr;
+    for (Window& window : windows_) {
+      if (!window.bytes.empty() && offset >= window.offset &&
+          offset + length <= window.offset + window.bytes.size()) {
+        target = &window;
+        break;
+      }
+    }
+    if (target == nullptr) {
+      // Replace the least recently used window with the one starting at `offset`.
+      target = &*std::min_element(windows_.begin(), windows_.end(),
+                                  [](const Window& a, const Window& b) { return a.used < b.used; });
+      const uint64_t window_length = std::min(kWindowBytes, inner_->size() - offset);
+      ASSIGN_OR_RETURN(target->bytes, inner_->Read(offset, window_length));
+      target->offset = offset;
+    }
+    target->used = ++clock_;
+    return target->bytes.substr(offset - target->offset, length);
+  }
+  uint64_t size() const override { return inner_->size(); }
+  const std::string& name() const override { return inner_->name(); }
+
+ private:
+  struct Window {
+    uint64_t offset = 0;
+    std::string bytes;
+    uint64_t used = 0;
+  };
+  const std::shared_ptr<ByteRangeSource> inner_;
+  mutable absl::Mutex mu_;
+  mutable std::array<Window, kNumWindows> windows_ ABSL_GUARDED_BY(mu_);
+  mutable uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 struct OpenInput {
   std::unique_ptr<SplitContents> contents;
@@ -181,7 +233,9 @@ class Merger {
     uint64_t num_docs = 0;
     for (const MergeInput& input : inputs) {
       OpenInput open;
-      ASSIGN_OR_RETURN(open.contents, internal::OpenSplitContents(input.source, input.hotcache));
+      ASSIGN_OR_RETURN(open.contents,
+                       internal::OpenSplitContents(std::make_shared<ReadAheadSource>(input.source),
+                                                   input.hotcache));
       const internal::Hotcache& hotcache = open.contents->footer().hotcache;
       if (hotcache.timestamp_field != mapping_.timestamp_field) {
         return absl::InvalidArgumentError(fmt::format(
@@ -379,9 +433,10 @@ class Merger {
     return absl::OkStatus();
   }
 
-  // Re-blocks the doc store. A block that is not the last of its input was cut because it
-  // reached a block size: when it is at least ours and no document is pending, the output would
-  // get the very same block, so it is copied without being decompressed.
+  // Re-blocks the doc store. Blocks of at least our block size are copied whole, without
+  // being decompressed (the docs pending before them become a block of their own); smaller ones
+  // (typically the last block of each input) are decompressed and their docs re-blocked.
+  // Recompressing every doc would cost most of the merge: the doc store is the bulk of a split.
   absl::Status MergeDocStore() {
     for (const OpenInput& input : inputs_) {
       const auto& blocks = input.contents->footer().hotcache.docstore_blocks;
@@ -389,8 +444,7 @@ class Merger {
         const bool last = b + 1 == blocks.size();
         const uint32_t block_docs =
             (last ? input.num_docs : blocks[b + 1].first_doc) - blocks[b].first_doc;
-        const bool copy = !last && docstore_.pending_bytes() == 0 &&
-                          blocks[b].uncompressed_length >= docstore_.blocksize();
+        const bool copy = blocks[b].uncompressed_length >= docstore_.blocksize();
         ASSIGN_OR_RETURN(SplitContents::DocStoreBlock block,
                          input.contents->ReadDocStoreBlock(b, /*decompress=*/!copy));
         if (copy) {

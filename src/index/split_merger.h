@@ -4,16 +4,19 @@
 // lists concatenated (doc ids shifted, term frequencies and positions kept); field norms,
 // presence lists and fast field columns are concatenated and re-encoded (new min / gcd / bit
 // widths, text dictionaries merged with their ordinals remapped, multi-valued and optional
-// columns kept); the doc store is re-blocked. Tags are the union of the inputs' tags (a tag field
-// stays exhaustive only while every input's list is and the union holds at most 1000 values),
-// the time range is the union of theirs and the doc count their sum. For inputs built by
-// SplitWriter with the same doc mapping and options, the result is the split SplitWriter builds
-// from all their documents in that order, byte for byte.
+// columns kept); the doc store is re-blocked: blocks of at least the target block size are
+// copied as they are (compressed), smaller ones re-blocked. Tags are the union of the inputs'
+// tags (a tag field stays exhaustive only while every input's list is and the union holds at
+// most 1000 values), the time range is the union of theirs and the doc count their sum. For
+// inputs built by SplitWriter with the same doc mapping and options, every section but the doc
+// store is byte for byte the one SplitWriter builds from all their documents in that order, and
+// so is the doc store when each input's docs fit in one block.
 //
-// Cost: linear in the inputs' bytes. Memory: the output split (held in memory, like
-// SplitWriter's), one term dictionary block per input, the merged posting list of one term, and
-// the values of one fast field column at a time; a doc store block is decompressed only when it
-// cannot be copied whole.
+// Cost: linear in the inputs' bytes, read front to back through 4 read-ahead windows of 1 MiB
+// per input (about one source read per MiB). Memory: the output split (held in memory, like
+// SplitWriter's), the windows, one term dictionary block per input, the merged posting list of
+// one term, and the values of one fast field column at a time; doc store blocks are decompressed
+// only when smaller than the block size.
 //
 // Thread safety: MergeSplits is thread-safe; the sources must be.
 #pragma once

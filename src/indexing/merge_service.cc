@@ -132,6 +132,15 @@ void MergeService::PlanOnce() {
     SHALE_LOG_WARN("merge planning failed error={}", indexes.status().ToString());
     return;
   }
+  {
+    // Forget the counters of deleted indexes.
+    std::set<std::string> current;
+    for (const metastore::IndexMetadata& index : *indexes) current.insert(index.index_uid);
+    absl::MutexLock lock(&mu_);
+    std::erase_if(stats_, [&](const auto& entry) {
+      return !current.contains(entry.first) && entry.second.num_running_merges == 0;
+    });
+  }
   for (const metastore::IndexMetadata& index : *indexes) {
     if (stopping()) return;
     absl::Status collected = CollectGarbage(index);
@@ -304,10 +313,11 @@ absl::StatusOr<metastore::SplitMetadata> MergeService::ExecuteMerge(
     const std::shared_ptr<storage::Storage>& storage) {
   const config::IndexingSettings& settings = index.index_config.indexing_settings;
   const auto aborted = [] { return absl::AbortedError("merge service is stopping"); };
-  // Remote inputs are downloaded once (a merge reads every byte); local ones are read in place.
+  // Inputs not on local disk are downloaded once (a merge reads every byte; ranged GETs would
+  // cost a request per chunk); local files are read in place.
   std::optional<ScratchDir> scratch;
   std::shared_ptr<storage::Storage> input_storage = storage;
-  if (storage->uri().protocol() == Uri::Protocol::kS3 && !options_.scratch_dir.empty()) {
+  if (storage->uri().protocol() != Uri::Protocol::kFile && !options_.scratch_dir.empty()) {
     scratch.emplace(std::filesystem::path(options_.scratch_dir) / NewUlid());
     ASSIGN_OR_RETURN(Uri scratch_uri, Uri::Parse(scratch->path().string()));
     ASSIGN_OR_RETURN(input_storage, storage::NewLocalStorage(scratch_uri));

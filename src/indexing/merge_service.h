@@ -3,7 +3,7 @@
 // scope and asks the index's merge policy (indexing/merge_policy.h) for merge operations; an
 // executor runs them, at most `merge_concurrency` at a time:
 //
-//   download the inputs (remote storage only; local files are read in place)
+//   download the inputs (local files are read in place)
 //   -> index::MergeSplits (structural, no re-tokenizing)
 //   -> stage the merged split (num_merge_ops = max of the inputs + 1)
 //   -> upload it -> PublishSplits(staged = {merged}, replaced = inputs)
@@ -53,8 +53,9 @@ struct MergeServiceOptions {
   // `indexer.merge_concurrency`: merges running at once.
   uint32_t merge_concurrency = 1;
   int64_t planning_interval_millis = 10'000;
-  // Where inputs on remote storage (s3) are downloaded, typically {data_dir}/merges. Empty:
-  // remote inputs are read through ranged GETs.
+  // Where inputs not on local disk (s3, ram) are downloaded, typically {data_dir}/merges; each
+  // merge uses a fresh folder below it, removed when the merge ends. Empty: such inputs are read
+  // through ranged reads.
   std::string scratch_dir;
   int64_t deletion_grace_period_secs = 120;
   // First back-off of the inputs of a failed merge.

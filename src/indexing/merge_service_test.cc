@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -91,9 +92,11 @@ class MergeServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<MergeService> NewService(int64_t grace_secs = 120,
-                                           const std::string& node_id = "node-1") {
+                                           const std::string& node_id = "node-1",
+                                           const std::string& scratch_dir = "") {
     MergeServiceOptions options;
     options.node_id = node_id;
+    options.scratch_dir = scratch_dir;
     options.deletion_grace_period_secs = grace_secs;
     options.planning_interval_millis = 50;
     options.retry_delay_millis = 60'000;
@@ -219,6 +222,21 @@ TEST_F(MergeServiceTest, MergesLevelByLevelAndKeepsEveryDocTagAndTimeRange) {
   EXPECT_EQ(stats[0].num_merges, 4u);
   EXPECT_EQ(stats[0].num_replaced_splits, 12u);
   EXPECT_EQ(stats[0].num_merged_docs, 90u + 90u);
+}
+
+TEST_F(MergeServiceTest, InputsNotOnLocalDiskAreDownloadedToTheScratchDir) {
+  CreateIndex(kStableLog3);
+  for (int i = 0; i < 3; ++i) Publish(i * 10, 10);
+  const std::filesystem::path scratch =
+      std::filesystem::path(::testing::TempDir()) / ("merge-scratch-" + NewUlid());
+  auto summary = NewService(120, "node-1", scratch.string())->MergeUntilIdle("logs", std::nullopt);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->num_merges, 1u);
+  EXPECT_EQ(Count(*index::MakeAllQuery()), 30u);
+  EXPECT_EQ(Count(*index::MakeTermQuery("body", std::string("number 17"))), 1u);
+  // Each merge's download folder is gone once it ends.
+  EXPECT_TRUE(std::filesystem::is_empty(scratch));
+  std::filesystem::remove_all(scratch);
 }
 
 TEST_F(MergeServiceTest, ReplacedSplitsAreDeletedAfterTheGracePeriod) {

@@ -22,6 +22,7 @@
 #include "common/uri.h"
 #include "indexing/ingest_service.h"
 #include "indexing/source_service.h"
+#include "indexing/merge_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
 #include "server/http_server.h"
@@ -117,7 +118,28 @@ storage::StorageResolverOptions StorageResolverOptionsFromConfig(const config::N
   return options;
 }
 
+indexing::MergeServiceOptions MergeOptionsFromConfig(const config::NodeConfig& config) {
+  indexing::MergeServiceOptions options;
+  options.node_id = config.node_id;
+  options.merge_concurrency = config.indexer.merge_concurrency;
+  options.scratch_dir = (std::filesystem::path(config.data_dir) / "merges").string();
+  return options;
+}
+
 }  // namespace
+
+absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(
+    const config::NodeConfig& config, const std::string& index_id,
+    const std::optional<std::string>& source_id) {
+  std::unique_ptr<storage::StorageResolver> storage_resolver =
+      storage::NewStorageResolver(S3OptionsFromConfig(config.s3));
+  ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
+                   OpenMetastore(config, *storage_resolver));
+  indexing::MergeServiceOptions options = MergeOptionsFromConfig(config);
+  options.only_own_splits = false;
+  indexing::MergeService service(metastore.get(), storage_resolver.get(), options);
+  return service.MergeUntilIdle(index_id, source_id);
+}
 
 absl::Status RunNode(const config::NodeConfig& config) {
   // Block the termination signals in every thread; this thread waits for them with sigwait.
@@ -139,10 +161,17 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
                    OpenMetastore(config, *storage_resolver));
 
+  // Declared before the ingest service, which notifies it of every publish until it is gone.
+  std::unique_ptr<indexing::MergeService> merges;
   std::unique_ptr<indexing::IngestService> ingest;
   if (config.IsServiceEnabled("indexer")) {
+    merges = std::make_unique<indexing::MergeService>(metastore.get(), storage_resolver.get(),
+                                                      MergeOptionsFromConfig(config));
     indexing::IngestServiceOptions options;
     options.node_id = config.node_id;
+    options.on_split_published = [merge_service = merges.get()](const std::string& index_uid) {
+      merge_service->NotifySplitsPublished(index_uid);
+    };
     options.wal_root = (std::filesystem::path(config.data_dir) / "wal").string();
     options.max_wal_disk_usage_bytes = config.ingest_api.max_queue_disk_usage;
     options.idempotency_retention_millis = config.ingest_api.idempotency_retention_secs * 1000;
@@ -156,6 +185,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
     // is ready, so a restart makes every acknowledged document searchable without waiting.
     RETURN_IF_ERROR(ingest->Recover());
     ingest->Start();
+    merges->Start();
   }
   // Source pipelines (file sources, ...) of every enabled source, resumed from their checkpoints.
   std::unique_ptr<indexing::SourceService> sources;
@@ -182,6 +212,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   services.metastore = metastore.get();
   services.storage_resolver = storage_resolver.get();
   services.ingest = ingest.get();
+  services.merges = merges.get();
   services.search = search.get();
   services.ready = &ready;
   services.sources = sources.get();
@@ -211,6 +242,9 @@ absl::Status RunNode(const config::NodeConfig& config) {
   http_server.Stop();
   rest_workers.Stop();
   if (sources != nullptr) sources->Stop();
+  // Merges first, so that the final commits of the ingest service start none; the next start
+  // plans them.
+  if (merges != nullptr) merges->Stop();
   if (ingest != nullptr) ingest->Stop();
   if (search != nullptr) search->Stop();
   SHALE_LOG_INFO("node stopped node_id={}", config.node_id);

@@ -321,6 +321,20 @@ HttpResponse RestApi::IndexingStats() {
   if (services_.ingest == nullptr) {
     return MessageResponse(404, "the indexer service is not enabled on this node");
   }
+  nlohmann::json merges = nlohmann::json::array();
+  if (services_.merges != nullptr) {
+    for (const indexing::IndexMergeStats& stats : services_.merges->Stats()) {
+      merges.push_back({{"index_id", stats.index_id},
+                        {"index_uid", stats.index_uid},
+                        {"num_merges", stats.num_merges},
+                        {"num_replaced_splits", stats.num_replaced_splits},
+                        {"num_merged_docs", stats.num_merged_docs},
+                        {"num_failed_merges", stats.num_failed_merges},
+                        {"num_abandoned_merges", stats.num_abandoned_merges},
+                        {"num_running_merges", stats.num_running_merges},
+                        {"num_deleted_splits", stats.num_deleted_splits}});
+    }
+  }
   nlohmann::json indexes = nlohmann::json::array();
   for (const indexing::IndexIngestStats& stats : services_.ingest->Stats()) {
     indexes.push_back({{"index_id", stats.index_id},
@@ -358,7 +372,8 @@ HttpResponse RestApi::IndexingStats() {
     }
   }
   return JsonResponse(200, nlohmann::json{{"indexes", std::move(indexes)},
-                                          {"sources", std::move(sources)}});
+                                          {"sources", std::move(sources)},
+                                          {"merges", std::move(merges)}});
 }
 
 HttpResponse RestApi::CreateIndex(const HttpRequest& request) {

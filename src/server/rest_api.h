@@ -15,6 +15,7 @@
 #include "config/node_config.h"
 #include "indexing/ingest_service.h"
 #include "indexing/source_service.h"
+#include "indexing/merge_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
 #include "server/http_server.h"
@@ -31,6 +32,7 @@ struct NodeServices {
   search::SearchService* search = nullptr;
   std::atomic<bool>* ready = nullptr;
   indexing::SourceService* sources = nullptr;  // with the indexer service
+  indexing::MergeService* merges = nullptr;
 };
 
 class RestApi {
@@ -42,7 +44,7 @@ class RestApi {
   HttpResponse Route(HttpRequest& request);
   HttpResponse ParseQuery(const HttpRequest& request);
   // GET /api/v1/indexing: the ingest pipelines of this node (indexes ingested into or recovered
-  // since start-up), their pending documents and WAL state.
+  // since start-up), their pending documents and WAL state, and the merges of each index.
   HttpResponse IndexingStats();
   HttpResponse CreateIndex(const HttpRequest& request);
   HttpResponse ListIndexes();

@@ -232,20 +232,20 @@ class ShaleNode:
         self.log = None
         self.starts = 0
         self.log_path = os.path.join(workdir, f"{name}.log")
+        self.config_path = os.path.join(workdir, f"{name}.yaml")
 
     def start(self, index_id=None, timeout=180):
         if index_id is not None:
             self.client.index_id = index_id
         port = self.port
-        config_path = os.path.join(self.workdir, f"{self.name}.yaml")
-        with open(config_path, "w") as config:
+        with open(self.config_path, "w") as config:
             config.write(f"version: 0.8\nnode_id: {self.name}\nlisten_address: 127.0.0.1\n"
                          f"rest:\n  listen_port: {port}\n" + self.config)
         self.starts += 1
         self.log = open(self.log_path, "a")
         self.log.write(f"==== start {self.starts} ====\n")
         self.log.flush()
-        self.process = subprocess.Popen([self.shale_bin, "run", "--config", config_path],
+        self.process = subprocess.Popen([self.shale_bin, "run", "--config", self.config_path],
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         env=dict(os.environ, **self.env))
         return wait_ready(self.client, self.process, timeout)

@@ -153,6 +153,8 @@ void DocStoreWriter::Add(std::string_view doc) {
 
 void DocStoreWriter::AddCompressedBlock(uint32_t num_docs, uint32_t uncompressed_length,
                                         std::string_view compressed) {
+  absl::Status status = FlushBlock();
+  if (error_.ok()) error_ = status;
   DocStoreBlockRef block;
   block.first_doc = next_doc_;
   block.uncompressed_length = uncompressed_length;

@@ -95,7 +95,7 @@ class DocStoreWriter {
   // Adds the next document. A compression failure is reported by Finish().
   void Add(std::string_view doc);
   // Adds a block already compressed in the same layout, holding the next `num_docs` docs.
-  // REQUIRES: no pending docs (pending_bytes() == 0).
+  // Pending docs are first compressed into a block of their own.
   void AddCompressedBlock(uint32_t num_docs, uint32_t uncompressed_length,
                           std::string_view compressed);
   // Uncompressed bytes of documents not yet in a block.
