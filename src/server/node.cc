@@ -84,6 +84,9 @@ absl::Status RunNode(const config::NodeConfig& config) {
     options.num_leaf_threads =
         static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
     options.max_num_concurrent_split_searches = config.searcher.max_num_concurrent_split_searches;
+    options.split_opener.split_footer_cache_capacity = config.searcher.split_footer_cache_capacity;
+    options.split_opener.fast_field_cache_capacity = config.searcher.fast_field_cache_capacity;
+    options.partial_request_cache_capacity = config.searcher.partial_request_cache_capacity;
     search = std::make_unique<search::SearchService>(metastore.get(), storage_resolver.get(),
                                                      options);
   }
