@@ -156,6 +156,8 @@ std::vector<BenchQuery> MakeQueries(const shale::index::SerializedSplit& split,
   top10.top_k = 10;
   add("term `severity_text:ERROR`, top 10 by timestamp", "severity_text:ERROR", top10);
   add("full-text term `body:terminating`, top 10", "body:terminating", top10);
+  add("3 terms `severity_text:ERROR AND resource.service:datanode AND tenant_id:3`, top 10",
+      "severity_text:ERROR AND resource.service:datanode AND tenant_id:3", top10);
   SplitSearchRequest time_range = top10;
   const int64_t start = *split.time_range_start_micros;
   const int64_t span = *split.time_range_end_micros - start;
