@@ -17,6 +17,7 @@
 // it costs a hash lookup.
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -50,7 +51,7 @@ using Clock = std::chrono::steady_clock;
 
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "shale_s3_bench: %s\n", message.c_str());
-  std::exit(1);
+  std::exit(1);  // NOLINT(concurrency-mt-unsafe): single-threaded at this point
 }
 
 template <typename T>
@@ -84,7 +85,8 @@ Summary Summarize(std::vector<Sample> samples) {
   Summary summary;
   if (samples.empty()) return summary;
   auto at = [&samples](double q) {
-    return samples[std::min(samples.size() - 1, static_cast<size_t>(q * samples.size()))];
+    return samples[std::min(samples.size() - 1,
+                            static_cast<size_t>(q * static_cast<double>(samples.size())))];
   };
   std::sort(samples.begin(), samples.end(),
             [](const Sample& a, const Sample& b) { return a.millis < b.millis; });
@@ -186,7 +188,7 @@ std::vector<BenchQuery> MakeQueries(const shale::index::SerializedSplit& split,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): CLI11, std::bad_alloc
   CLI::App app{"Leaf search latency and I/O on splits in S3 (s3rver)"};
   std::string endpoint;
   std::string bucket = "test-bucket";
@@ -208,7 +210,14 @@ int main(int argc, char** argv) {
   {
     std::stringstream list(split_docs_text);
     std::string item;
-    while (std::getline(list, item, ',')) split_sizes.push_back(std::stoull(item));
+    while (std::getline(list, item, ',')) {
+      uint64_t size = 0;
+      const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), size);
+      if (error != std::errc() || end != item.data() + item.size() || size == 0) {
+        Die("--split-docs: `" + item + "` is not a positive number");
+      }
+      split_sizes.push_back(size);
+    }
   }
   std::ifstream config_file(index_config_path);
   if (!config_file) Die("cannot read " + index_config_path);

@@ -28,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -107,6 +108,7 @@ class LruCache {
   // Inserts `value` under `key`, replacing any previous value, and evicts least recently used
   // entries until the cache fits its capacity again. Returns false, leaving no entry for `key`,
   // when the entry alone costs more than the capacity. REQUIRES: value != nullptr.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): `key` is moved into the entry.
   bool Put(std::string key, std::shared_ptr<const V> value, uint64_t value_bytes) {
     return core_.Put(std::move(key), std::move(value), value_bytes);
   }

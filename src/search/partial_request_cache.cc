@@ -161,7 +161,7 @@ uint64_t EstimateAggsBytes(const index::IntermediateAggs& aggs) {
   for (const index::IntermediateAgg& agg : aggs) {
     bytes += sizeof(index::IntermediateAgg);
     for (const auto& [key, bucket] : agg.text_terms) {
-      bytes += kMapNodeBytes + sizeof(key) + key.capacity() + EstimateBucketBytes(bucket);
+      bytes += kMapNodeBytes + sizeof(std::string) + key.capacity() + EstimateBucketBytes(bucket);
     }
     for (const auto& [key, bucket] : agg.numeric_terms) {
       bytes += kMapNodeBytes + sizeof(key) + EstimateBucketBytes(bucket);

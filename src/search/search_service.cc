@@ -143,6 +143,7 @@ std::vector<absl::StatusOr<std::string>> FetchDocuments(const std::vector<HitRef
     }
     if (status.ok()) {
       std::vector<uint32_t> doc_ids;
+      doc_ids.reserve(positions.size());
       for (size_t position : positions) doc_ids.push_back(page[position].hit->doc_id);
       status = leaf.split->WarmDocuments(doc_ids);
     }

@@ -43,8 +43,8 @@ struct SplitOpenerOptions {
   int max_concurrent_fetches = 16;
   // Two ranges to fetch whose gap is at most this many bytes are fetched by one GET (the gap is
   // read and dropped), as long as the merged range stays within `coalesce_max_bytes`.
-  uint64_t coalesce_max_gap_bytes = 64 * 1024;
-  uint64_t coalesce_max_bytes = 16 * 1024 * 1024;
+  uint64_t coalesce_max_gap_bytes = uint64_t{64} * 1024;
+  uint64_t coalesce_max_bytes = uint64_t{16} * 1024 * 1024;
 };
 
 // What an OpenedSplit read from storage, for tests and benchmarks.
