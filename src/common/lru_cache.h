@@ -48,6 +48,20 @@ struct CacheStats {
   uint64_t items = 0;
 };
 
+// The metrics of the cache `name` (the families above, labelled `cache="<name>"`), shared by
+// every instance of that name. Caches of other kinds (the on-disk split cache) report through
+// the same families.
+struct CacheMetrics {
+  explicit CacheMetrics(std::string_view name);
+
+  Counter& hits;
+  Counter& misses;
+  Counter& evictions;
+  Gauge& bytes;
+  Gauge& items;
+  Gauge& capacity_bytes;
+};
+
 namespace internal {
 
 // The type-erased implementation of LruCache<V>.
@@ -76,12 +90,7 @@ class LruCacheCore {
   void EraseLocked(EntryList::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const uint64_t capacity_bytes_;
-  Counter& hits_metric_;
-  Counter& misses_metric_;
-  Counter& evictions_metric_;
-  Gauge& bytes_metric_;
-  Gauge& items_metric_;
-  Gauge& capacity_metric_;
+  CacheMetrics metrics_;
 
   mutable absl::Mutex mu_;
   EntryList entries_ ABSL_GUARDED_BY(mu_);  // most recently used first
