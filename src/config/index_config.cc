@@ -174,7 +174,10 @@ absl::StatusOr<DatetimeInputFormat> ParseInputFormat(const std::string& name,
     return DatetimeInputFormat::kRfc2822;
   }
   if (name.find('%') != std::string::npos) {
-    return KeyError(path, fmt::format("strptime input format \"{}\" is not supported yet", name));
+    if (absl::Status status = index::ValidateStrptimePattern(name); !status.ok()) {
+      return KeyError(path, std::string(status.message()));
+    }
+    return DatetimeInputFormat::kStrptime;
   }
   return KeyError(path, fmt::format("unknown datetime input format \"{}\"", name));
 }
@@ -189,6 +192,8 @@ const char* InputFormatName(DatetimeInputFormat format) {
       return "iso8601";
     case DatetimeInputFormat::kRfc2822:
       return "rfc2822";
+    case DatetimeInputFormat::kStrptime:
+      return "strptime";  // callers print the pattern instead
   }
   return "rfc3339";
 }
@@ -353,10 +358,12 @@ absl::StatusOr<FieldMapping> ParseFieldMapping(const json& object, const std::st
       return KeyError(JoinPath(path, "input_formats"), "must not be empty");
     }
     mapping.input_formats.clear();
+    mapping.strptime_patterns.clear();
     for (size_t i = 0; i < names.size(); ++i) {
       ASSIGN_OR_RETURN(DatetimeInputFormat format,
                        ParseInputFormat(names[i], fmt::format("{}.input_formats[{}]", path, i)));
       mapping.input_formats.push_back(format);
+      if (format == DatetimeInputFormat::kStrptime) mapping.strptime_patterns.push_back(names[i]);
     }
   }
   if (Has(object, "output_format")) {
@@ -488,6 +495,7 @@ absl::Status ParseMergePolicy(const json& object, MergePolicyConfig& out) {
                               {"type", "merge_factor", "max_merge_factor", "min_level_num_docs",
                                "maturation_period", "max_merge_ops"}));
   RETURN_IF_ERROR(internal::ReadString(object, "type", path, out.type));
+  if (out.type == "const_write_amplification") out.type = "limit_merge";  // Quickwit's alias
   if (out.type != "stable_log" && out.type != "limit_merge" && out.type != "no_merge") {
     return KeyError(JoinPath(path, "type"),
                     fmt::format("unknown merge policy \"{}\" (expected stable_log, limit_merge or "
@@ -705,8 +713,14 @@ json FieldMappingToJson(const FieldMapping& mapping) {
       break;
     case FieldType::kDatetime: {
       json formats = json::array();
+      size_t pattern_index = 0;
       for (DatetimeInputFormat format : mapping.input_formats) {
-        formats.push_back(InputFormatName(format));
+        if (format == DatetimeInputFormat::kStrptime &&
+            pattern_index < mapping.strptime_patterns.size()) {
+          formats.push_back(mapping.strptime_patterns[pattern_index++]);
+        } else {
+          formats.push_back(InputFormatName(format));
+        }
       }
       out["input_formats"] = std::move(formats);
       out["output_format"] = OutputFormatName(mapping.output_format);
@@ -930,6 +944,16 @@ absl::StatusOr<SourceConfig> SourceConfigFromJson(const json& root) {
     return KeyError("transform", "transforms are not supported yet");
   }
   return config;
+}
+
+absl::StatusOr<SourceConfig> ParseSourceConfigJson(std::string_view json_text) {
+  ASSIGN_OR_RETURN(json root, internal::ParseJsonText(json_text));
+  return SourceConfigFromJson(root);
+}
+
+absl::StatusOr<SourceConfig> ParseSourceConfigYaml(std::string_view yaml_text) {
+  ASSIGN_OR_RETURN(json root, internal::YamlToJson(yaml_text));
+  return SourceConfigFromJson(root);
 }
 
 json SourceConfigToJson(const SourceConfig& config) {

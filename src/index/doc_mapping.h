@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,7 +26,14 @@ enum class DocMappingMode { kDynamic, kLenient, kStrict };
 const char* DocMappingModeName(DocMappingMode mode);
 
 // Accepted datetime input formats. Strptime patterns are for a later engine version.
-enum class DatetimeInputFormat { kRfc3339, kUnixTimestamp, kIso8601, kRfc2822 };
+// kStrptime: a pattern of FieldMapping::strptime_patterns (the n-th kStrptime entry of
+// input_formats is the n-th pattern).
+enum class DatetimeInputFormat { kRfc3339, kUnixTimestamp, kIso8601, kRfc2822, kStrptime };
+
+// Checks a strptime pattern of `input_formats`: at least one directive, all of them among
+// %Y %y %C %m %d %e %j %H %I %p %M %S %f %3f %6f %9f (any width 1-9) %.f (optional '.' + digits) %z %Z (UTC / GMT / UT / Z
+// only) %b %B %h %a %A %s %T %R %D %F %n %t %%. InvalidArgument naming the problem.
+absl::Status ValidateStrptimePattern(std::string_view pattern);
 
 // Datetime output formats for hits.
 enum class DatetimeOutputFormat {
@@ -58,6 +66,7 @@ struct FieldMapping {
   // Datetime only.
   std::vector<DatetimeInputFormat> input_formats = {DatetimeInputFormat::kRfc3339,
                                                      DatetimeInputFormat::kUnixTimestamp};
+  std::vector<std::string> strptime_patterns;  // in input_formats order
   DatetimeOutputFormat output_format = DatetimeOutputFormat::kRfc3339;
   DatetimePrecision fast_precision = DatetimePrecision::kSeconds;
   // Object only.

@@ -408,11 +408,29 @@ class DocProcessorImpl final : public DocProcessor {
       case FieldType::kDatetime: {
         std::optional<int64_t> micros;
         if (is_string) {
-          if (HasFormat(field, DatetimeInputFormat::kRfc3339)) {
-            micros = internal::ParseRfc3339Micros(text, false);
-          }
-          if (!micros && HasFormat(field, DatetimeInputFormat::kIso8601)) {
-            micros = internal::ParseRfc3339Micros(text, true);
+          // Formats are tried in the mapping's order; the first that parses wins.
+          size_t pattern_index = 0;
+          for (DatetimeInputFormat format : field.input_formats) {
+            switch (format) {
+              case DatetimeInputFormat::kRfc3339:
+                micros = internal::ParseRfc3339Micros(text, false);
+                break;
+              case DatetimeInputFormat::kIso8601:
+                micros = internal::ParseRfc3339Micros(text, true);
+                break;
+              case DatetimeInputFormat::kRfc2822:
+                micros = internal::ParseRfc2822Micros(text);
+                break;
+              case DatetimeInputFormat::kStrptime:
+                if (pattern_index < field.strptime_patterns.size()) {
+                  micros = internal::ParseStrptimeMicros(
+                      text, field.strptime_patterns[pattern_index++]);
+                }
+                break;
+              case DatetimeInputFormat::kUnixTimestamp:
+                break;
+            }
+            if (micros.has_value()) break;
           }
         } else if (HasFormat(field, DatetimeInputFormat::kUnixTimestamp)) {
           if (type == element_type::INT64) {

@@ -157,6 +157,65 @@ TEST(DocProcessorTest, DatetimeFormats) {
   }
 }
 
+TEST(DocProcessorTest, Rfc2822AndStrptimeFormatsInMappingOrder) {
+  DocMapping mapping;
+  FieldMapping ts = Field("ts", FieldType::kDatetime);
+  ts.fast = true;
+  ts.fast_precision = DatetimePrecision::kMicroseconds;
+  ts.input_formats = {DatetimeInputFormat::kRfc2822, DatetimeInputFormat::kStrptime,
+                      DatetimeInputFormat::kStrptime, DatetimeInputFormat::kStrptime};
+  ts.strptime_patterns = {"%Y-%m-%d %H:%M:%S%.f", "%d/%b/%Y:%H:%M:%S %z", "%s.%6f"};
+  mapping.field_mappings.push_back(ts);
+  mapping.timestamp_field = "ts";
+  auto processor = MakeProcessor(mapping);
+  struct Case {
+    const char* json;
+    int64_t micros;
+  };
+  // 1684992000 is 2023-05-25T05:20:00Z.
+  for (const Case& c : {Case{R"({"ts":"Thu, 25 May 2023 07:20:00 +0200"})", 1684992000000000},
+                        Case{R"({"ts":"25 May 2023 05:20 GMT"})", 1684992000000000},
+                        Case{R"({"ts":"25 May 23 01:20:00 EDT"})", 1684992000000000},
+                        Case{R"({"ts":"2023-05-25 05:20:00.25"})", 1684992000250000},
+                        Case{R"({"ts":"25/May/2023:07:20:00 +0200"})", 1684992000000000},
+                        Case{R"({"ts":"25/may/2023:05:20:01 -00:00"})", 1684992001000000},
+                        Case{R"({"ts":"1684992000.000042"})", 1684992000000042}}) {
+    auto doc = processor->Process(c.json);
+    ASSERT_TRUE(doc.ok()) << c.json << " " << doc.status();
+    EXPECT_EQ(doc->timestamp_micros(), c.micros) << c.json;
+  }
+  // Rejected: out-of-range parts, trailing text, names the pattern does not allow, RFC 3339
+  // (not among this field's formats).
+  for (const char* json :
+       {R"({"ts":"2023-02-29 00:00:00.0"})", R"({"ts":"32 May 2023 05:20 GMT"})",
+        R"({"ts":"25 May 2023 05:20 GMT trailing"})", R"({"ts":"25/May/2023:25:00:00 +0000"})",
+        R"({"ts":"2023-05-25T05:20:00Z"})", R"({"ts":"25 Foo 2023 05:20 GMT"})"}) {
+    EXPECT_FALSE(processor->Process(json).ok()) << json;
+  }
+}
+
+TEST(DocProcessorTest, StrptimeDirectives) {
+  using internal::ParseStrptimeMicros;
+  EXPECT_EQ(ParseStrptimeMicros("2023-05-25T05:20:00", "%FT%T"), 1684992000000000);
+  EXPECT_EQ(ParseStrptimeMicros("05/25/23 05:20", "%D %R"), 1684992000000000);
+  EXPECT_EQ(ParseStrptimeMicros("2023 145 5:20:00 AM", "%Y %j %I:%M:%S %p"), 1684992000000000);
+  EXPECT_EQ(ParseStrptimeMicros("2023 145 12:20:00 pm", "%Y %j %I:%M:%S %p"), 1685017200000000);
+  EXPECT_EQ(ParseStrptimeMicros("Thursday May 25 2023 05:20:00.123456789 UTC",
+                                "%A %B %e %Y %H:%M:%S.%f %Z"),
+            1684992000123456);
+  EXPECT_EQ(ParseStrptimeMicros("100% 2023-05-25", "100%% %Y-%m-%d"), 1684972800000000);
+  EXPECT_EQ(ParseStrptimeMicros("2023-05-25 05:20:00.12", "%Y-%m-%d %H:%M:%S.%3f"), std::nullopt);
+  EXPECT_EQ(ParseStrptimeMicros("2023-13-01", "%Y-%m-%d"), std::nullopt);
+  EXPECT_EQ(ParseStrptimeMicros("", "%Y"), std::nullopt);
+  EXPECT_TRUE(ValidateStrptimePattern("%Y-%m-%dT%H:%M:%S%.f%z").ok());
+  EXPECT_EQ(ParseStrptimeMicros("2023-05-25 05:20:00", "%Y-%m-%d %H:%M:%S%.f"), 1684992000000000);
+  EXPECT_FALSE(ValidateStrptimePattern("%.d").ok());
+  EXPECT_TRUE(ValidateStrptimePattern("%Y-%m-%dT%H:%M:%S.%9f%z").ok());
+  EXPECT_THAT(std::string(ValidateStrptimePattern("%Y %Q").message()), HasSubstr("%Q"));
+  EXPECT_THAT(std::string(ValidateStrptimePattern("%Y %").message()), HasSubstr("lone"));
+  EXPECT_FALSE(ValidateStrptimePattern("YYYY-MM-DD").ok());
+}
+
 TEST(DocProcessorTest, DatetimeOutputFormats) {
   DocMapping mapping;
   FieldMapping ts = Field("ts", FieldType::kDatetime);

@@ -28,8 +28,12 @@
 
 #include "common/status_macros.h"
 #include "index/internal/block_postings.h"
+#include "index/internal/agg_collector.h"
 #include "index/internal/datetime.h"
+#include "index/internal/doc_set.h"
 #include "index/internal/encoding.h"
+#include "index/internal/split_contents.h"
+#include "index/internal/fast_column.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
 #include "index/tokenizer.h"
@@ -41,14 +45,18 @@ namespace {
 
 using internal::ByteReader;
 using internal::ChunkRef;
+using internal::Column;
 using internal::ColumnKind;
+using internal::DecodedPostings;
 using internal::DecodeF64;
 using internal::DecodeI64;
+using internal::DocSet;
 using internal::EncodeF64;
 using internal::EncodeI64;
 using internal::FieldEntry;
 using internal::Hash32;
 using internal::Hash64;
+using internal::TermInfo;
 
 constexpr size_t kMaxPrefixExpansions = 50'000;
 constexpr size_t kMaxSortFields = 2;
@@ -57,77 +65,6 @@ constexpr uint64_t kLeapfrogMinRatio = 8;
 constexpr float kBm25K1 = 1.2f;
 constexpr float kBm25B = 0.75f;
 constexpr uint64_t kMaxDocStoreBlockBytes = uint64_t{1} << 31;
-
-// ---------------------------------------------------------------------------------------------
-// A set of doc ids as a bitset.
-class DocSet {
- public:
-  explicit DocSet(uint32_t num_docs, bool full = false)
-      : num_docs_(num_docs), words_((num_docs + 63) / 64, full ? ~uint64_t{0} : 0) {
-    if (full) ClearTail();
-  }
-  void Set(uint32_t doc) { words_[doc >> 6] |= uint64_t{1} << (doc & 63); }
-  bool Test(uint32_t doc) const { return (words_[doc >> 6] >> (doc & 63)) & 1; }
-  void And(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= other.words_[i];
-  }
-  void Or(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] |= other.words_[i];
-  }
-  void AndNot(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= ~other.words_[i];
-  }
-  uint64_t Count() const {
-    uint64_t count = 0;
-    for (uint64_t word : words_) count += static_cast<uint64_t>(std::popcount(word));
-    return count;
-  }
-  // Calls `f(doc)` in increasing doc order until it returns false.
-  template <typename F>
-  void ForEachUntil(F&& f) const {
-    for (size_t i = 0; i < words_.size(); ++i) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = std::countr_zero(word);
-        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
-        word &= word - 1;
-      }
-    }
-  }
-  // Calls `f(doc)` in decreasing doc order until it returns false.
-  template <typename F>
-  void ForEachReverseUntil(F&& f) const {
-    for (size_t i = words_.size(); i-- > 0;) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = 63 - std::countl_zero(word);
-        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
-        word &= ~(uint64_t{1} << bit);
-      }
-    }
-  }
-  template <typename F>
-  void ForEach(F&& f) const {
-    for (size_t i = 0; i < words_.size(); ++i) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = std::countr_zero(word);
-        f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)));
-        word &= word - 1;
-      }
-    }
-  }
-  uint32_t num_docs() const { return num_docs_; }
-
- private:
-  void ClearTail() {
-    if (num_docs_ % 64 != 0 && !words_.empty()) {
-      words_.back() &= (uint64_t{1} << (num_docs_ % 64)) - 1;
-    }
-  }
-  uint32_t num_docs_;
-  std::vector<uint64_t> words_;
-};
 
 // ---------------------------------------------------------------------------------------------
 class MemoryByteRangeSource final : public ByteRangeSource {
@@ -150,21 +87,6 @@ class MemoryByteRangeSource final : public ByteRangeSource {
 };
 
 // ---------------------------------------------------------------------------------------------
-struct TermInfo {
-  std::string term;
-  uint64_t doc_freq = 0;
-  ChunkRef postings;
-  ChunkRef positions;  // terms v2 of a field recording positions
-};
-
-// A posting list decoded in memory (one allocation per vector per term, none per posting).
-struct DecodedPostings {
-  std::vector<uint32_t> docs;
-  std::vector<uint32_t> freqs;            // 1 per doc when frequencies are not recorded
-  std::vector<uint32_t> positions;        // when requested: freqs[i] positions per doc
-  std::vector<uint32_t> position_starts;  // index into `positions` of doc i's first position
-};
-
 // BM25 weight of one term (or phrase) in one field of one split.
 class Bm25Weight {
  public:
@@ -236,25 +158,6 @@ struct Candidate {
   std::array<std::optional<uint64_t>, kMaxSortFields> keys;
 };
 
-// A fast field column loaded in memory.
-struct Column {
-  const FieldEntry* field = nullptr;
-  std::string data;
-  std::vector<uint32_t> offsets;       // multi-valued only: num_docs + 1 entries
-  std::vector<std::string_view> dict;  // text only: sorted terms, views into `data`
-  const char* values = nullptr;
-
-  uint64_t RawValue(uint64_t index) const {
-    return field->column.min_value +
-           internal::BitUnpack(values, field->column.value_bit_width, index) * field->column.gcd;
-  }
-  // Value index range [begin, end) of `doc`.
-  std::pair<uint64_t, uint64_t> Range(uint32_t doc) const {
-    if (field->column.single_valued) return {doc, uint64_t{doc} + 1};
-    return {offsets[doc], offsets[doc + 1]};
-  }
-};
-
 struct EncodedInterval {
   uint64_t lo = 0;
   uint64_t hi = UINT64_MAX;
@@ -263,27 +166,9 @@ struct EncodedInterval {
 
 using Int128 = __int128;
 
-// One fast field value fed to an aggregation: a number (datetimes in epoch milliseconds) or a
-// term of a text column.
-struct AggValue {
-  bool is_text = false;
-  double number = 0;
-  std::string_view text;
-};
-
-// An AggregationSpec with the split's columns of its field (none when the split lacks the field).
-struct ResolvedAgg {
-  const AggregationSpec* spec = nullptr;
-  std::vector<std::shared_ptr<const Column>> columns;
-  std::vector<ResolvedAgg> sub_aggregations;
-  std::vector<AggValue> scratch;  // values of the current doc
-};
-
-struct AggCollectContext {
-  uint64_t num_buckets = 0;
-};
-
-class SplitReaderImpl final : public SplitReader {
+class SplitReaderImpl final : public SplitReader,
+                              public internal::SplitContents,
+                              public internal::AggSplitAccess {
  public:
   SplitReaderImpl(std::shared_ptr<ByteRangeSource> source, internal::Footer footer)
       : source_(std::move(source)), footer_(std::move(footer)) {
@@ -307,7 +192,8 @@ class SplitReaderImpl final : public SplitReader {
                      MatchingDocs(query, request, scores.empty() ? nullptr : &scores));
     SplitSearchResult result;
     if (request.aggregation != nullptr) {
-      ASSIGN_OR_RETURN(result.aggregations, AggregateMatches(matches, *request.aggregation));
+      ASSIGN_OR_RETURN(result.aggregations,
+                       internal::CollectAggregations(*this, matches, *request.aggregation));
     }
     // Sorted by doc id, the first top_k matches in that order are the top k: without count_all
     // the scan stops there and num_hits is a lower bound.
@@ -380,9 +266,8 @@ class SplitReaderImpl final : public SplitReader {
     return result;
   }
 
-  absl::StatusOr<IntermediateAggs> Aggregate(
-      const Query& query, const SplitSearchRequest& request,
-      const AggregationRequest& aggregation) const override {
+  absl::StatusOr<IntermediateAggs> Aggregate(const Query& query, const SplitSearchRequest& request,
+                                             const AggregationRequest& aggregation) const override {
     SplitSearchRequest aggregate_only = request;
     aggregate_only.top_k = 0;
     aggregate_only.sort_by.clear();
@@ -405,41 +290,84 @@ class SplitReaderImpl final : public SplitReader {
       return DataLoss(fmt::format("doc {} missing from doc store index", doc_id), 0);
     }
     const internal::DocStoreBlockRef& block = *(it - 1);
-    const uint32_t section = footer_.hotcache.docstore_section;
-    ASSIGN_OR_RETURN(std::string compressed, ReadChunk(section, block.chunk, "doc store block"));
-    const uint64_t at = SectionOffset(section) + block.chunk.offset;
-    if (block.uncompressed_length > kMaxDocStoreBlockBytes) {
-      return DataLoss("doc store block too large", at);
+    ASSIGN_OR_RETURN(std::string compressed, ReadCompressedDocStoreBlock(block));
+    ASSIGN_OR_RETURN(std::string raw, DecompressDocStoreBlock(block, compressed));
+    ASSIGN_OR_RETURN(std::vector<std::string_view> docs, ParseDocStoreBlock(block, raw));
+    if (doc_id - block.first_doc >= docs.size()) {
+      return DataLoss("bad doc store block header",
+                      SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset);
     }
-    const unsigned long long frame_size =  // NOLINT(google-runtime-int): zstd's type
-        ZSTD_getFrameContentSize(compressed.data(), compressed.size());
-    if (frame_size != block.uncompressed_length) {
-      return DataLoss("doc store block size mismatch", at);
-    }
-    std::string raw(block.uncompressed_length, '\0');
-    const size_t size =
-        ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
-    if (ZSTD_isError(size) || size != raw.size()) {
-      return DataLoss("doc store block does not decompress", at);
-    }
-    ByteReader reader(raw);
-    const uint64_t count = reader.Varint();
-    if (!reader.ok() || count > raw.size() || doc_id - block.first_doc >= count) {
-      return DataLoss("bad doc store block header", at);
-    }
-    uint64_t skip = 0;
-    uint64_t length = 0;
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint64_t doc_length = reader.Varint();
-      if (i < doc_id - block.first_doc) skip += doc_length;
-      if (i == doc_id - block.first_doc) length = doc_length;
-    }
-    if (!reader.ok() || skip > reader.remaining() || length > reader.remaining() - skip) {
-      return DataLoss("bad doc store block lengths", at);
-    }
-    reader.Bytes(skip);
-    return std::string(reader.Bytes(length));
+    return std::string(docs[doc_id - block.first_doc]);
   }
+
+  // ---- internal::SplitContents ----
+
+  const internal::Footer& footer() const override { return footer_; }
+
+  absl::StatusOr<std::vector<TermInfo>> ReadTermBlock(const FieldEntry& field,
+                                                      size_t block_index) const override {
+    return LoadTermBlock(field, block_index);
+  }
+
+  absl::Status ReadPostings(const FieldEntry& field, const TermInfo& info,
+                            DecodedPostings& out) const override {
+    return DecodePostings(field, info, /*with_positions=*/false, out);
+  }
+
+  absl::StatusOr<std::string> ReadPositionList(const FieldEntry& field,
+                                               const TermInfo& info) const override {
+    if (!field.record_positions || field.positions_section == internal::kNoSection) {
+      return absl::FailedPreconditionError(
+          fmt::format("field `{}` has no positions indexed", field.path));
+    }
+    return ReadChunk(field.positions_section, info.positions, "position list");
+  }
+
+  absl::StatusOr<std::optional<std::string>> ReadFieldNorms(
+      const FieldEntry& field) const override {
+    if (!field.has_fieldnorms) return std::nullopt;
+    return ReadFieldNormsUncached(field);
+  }
+
+  absl::StatusOr<std::vector<uint32_t>> ReadPresence(const FieldEntry& field) const override {
+    std::vector<uint32_t> docs;
+    if (field.presence.length == 0) return docs;
+    DocSet set(num_docs_);
+    RETURN_IF_ERROR(AddPresence(field, set));
+    set.ForEach([&docs](uint32_t doc) { docs.push_back(doc); });
+    return docs;
+  }
+
+  absl::StatusOr<internal::DecodedColumn> ReadColumn(const FieldEntry& field) const override {
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumnUncached(field));
+    internal::DecodedColumn decoded;
+    decoded.offsets = column->offsets;
+    decoded.values.resize(field.column.num_values);
+    for (uint64_t i = 0; i < decoded.values.size(); ++i) decoded.values[i] = column->RawValue(i);
+    decoded.dict.assign(column->dict.begin(), column->dict.end());
+    return decoded;
+  }
+
+  absl::StatusOr<DocStoreBlock> ReadDocStoreBlock(size_t block_index,
+                                                  bool decompress) const override {
+    const internal::DocStoreBlockRef& block = footer_.hotcache.docstore_blocks.at(block_index);
+    DocStoreBlock result;
+    ASSIGN_OR_RETURN(result.compressed, ReadCompressedDocStoreBlock(block));
+    if (!decompress) return result;
+    ASSIGN_OR_RETURN(std::string raw, DecompressDocStoreBlock(block, result.compressed));
+    ASSIGN_OR_RETURN(std::vector<std::string_view> docs, ParseDocStoreBlock(block, raw));
+    const size_t next_first = block_index + 1 < footer_.hotcache.docstore_blocks.size()
+                                  ? footer_.hotcache.docstore_blocks[block_index + 1].first_doc
+                                  : num_docs_;
+    if (docs.size() != next_first - block.first_doc) {
+      return DataLoss("doc store block holds the wrong number of docs",
+                      SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset);
+    }
+    result.docs.assign(docs.begin(), docs.end());
+    return result;
+  }
+
+  const std::string& name() const override { return source_->name(); }
 
   absl::StatusOr<std::vector<ByteRange>> RangesFor(const Query& query,
                                                    const SplitSearchRequest& request,
@@ -479,7 +407,26 @@ class SplitReaderImpl final : public SplitReader {
     return plan.Finish();
   }
 
-  const std::string& name() const { return source_->name(); }
+
+  // ---- internal::AggSplitAccess ----
+
+  uint32_t max_doc() const override { return num_docs_; }
+
+  absl::StatusOr<std::vector<std::shared_ptr<const Column>>> FastColumns(
+      const std::string& path) const override {
+    std::vector<std::shared_ptr<const Column>> columns;
+    const std::vector<uint32_t>& ids = FieldIds(path);
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.column.kind == ColumnKind::kNone) continue;
+      ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+      columns.push_back(std::move(column));
+    }
+    if (!ids.empty() && columns.empty()) {
+      return absl::InvalidArgumentError(fmt::format("field `{}` is not a fast field", path));
+    }
+    return columns;
+  }
 
  private:
   // The request's sort fields, or the default: the timestamp field descending when the split
@@ -553,6 +500,55 @@ class SplitReaderImpl final : public SplitReader {
       return DataLoss(fmt::format("{} checksum mismatch", what), at);
     }
     return bytes;
+  }
+
+  // ---- doc store ----
+
+  absl::StatusOr<std::string> ReadCompressedDocStoreBlock(
+      const internal::DocStoreBlockRef& block) const {
+    return ReadChunk(footer_.hotcache.docstore_section, block.chunk, "doc store block");
+  }
+
+  absl::StatusOr<std::string> DecompressDocStoreBlock(const internal::DocStoreBlockRef& block,
+                                                      const std::string& compressed) const {
+    const uint64_t at = SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset;
+    if (block.uncompressed_length > kMaxDocStoreBlockBytes) {
+      return DataLoss("doc store block too large", at);
+    }
+    const unsigned long long frame_size =  // NOLINT(google-runtime-int): zstd's type
+        ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+    if (frame_size != block.uncompressed_length) {
+      return DataLoss("doc store block size mismatch", at);
+    }
+    std::string raw(block.uncompressed_length, '\0');
+    const size_t size =
+        ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
+    if (ZSTD_isError(size) || size != raw.size()) {
+      return DataLoss("doc store block does not decompress", at);
+    }
+    return raw;
+  }
+
+  // The documents of a decompressed block, as views into `raw`.
+  absl::StatusOr<std::vector<std::string_view>> ParseDocStoreBlock(
+      const internal::DocStoreBlockRef& block, std::string_view raw) const {
+    const uint64_t at = SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset;
+    ByteReader reader(raw);
+    const uint64_t count = reader.Varint();
+    if (!reader.ok() || count > raw.size()) return DataLoss("bad doc store block header", at);
+    std::vector<uint64_t> lengths(count);
+    uint64_t total = 0;
+    for (uint64_t& length : lengths) {
+      length = reader.Varint();
+      total += length;
+    }
+    if (!reader.ok() || total != reader.remaining()) {
+      return DataLoss("bad doc store block lengths", at);
+    }
+    std::vector<std::string_view> docs;
+    docs.reserve(count);
+    for (uint64_t length : lengths) docs.push_back(reader.Bytes(length));
+    return docs;
   }
 
   // ---- term dictionary and postings ----
@@ -812,16 +808,22 @@ class SplitReaderImpl final : public SplitReader {
       auto it = fieldnorms_.find(field_index);
       if (it != fieldnorms_.end()) return it->second;
     }
+    ASSIGN_OR_RETURN(std::string data, ReadFieldNormsUncached(field));
+    auto norms = std::make_shared<const std::string>(std::move(data));
+    absl::MutexLock lock(&mu_);
+    fieldnorms_.emplace(field_index, norms);
+    return norms;
+  }
+
+  // REQUIRES: field.has_fieldnorms.
+  absl::StatusOr<std::string> ReadFieldNormsUncached(const FieldEntry& field) const {
     const internal::FileTableEntry& section = footer_.sections[field.fieldnorms_section];
     ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "field norms"));
     if (data.size() != num_docs_ || Hash64(data) != section.checksum) {
       return DataLoss(fmt::format("field norms of `{}` checksum mismatch", field.path),
                       section.offset);
     }
-    auto norms = std::make_shared<const std::string>(std::move(data));
-    absl::MutexLock lock(&mu_);
-    fieldnorms_.emplace(field_index, norms);
-    return norms;
+    return data;
   }
 
   absl::Status DecodeDocList(std::string_view bytes, uint64_t count, uint64_t at,
@@ -892,6 +894,13 @@ class SplitReaderImpl final : public SplitReader {
       auto it = columns_.find(field_index);
       if (it != columns_.end()) return it->second;
     }
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> shared, LoadColumnUncached(field));
+    absl::MutexLock lock(&mu_);
+    columns_.emplace(field_index, shared);
+    return shared;
+  }
+
+  absl::StatusOr<std::shared_ptr<const Column>> LoadColumnUncached(const FieldEntry& field) const {
     const internal::FileTableEntry& section = footer_.sections[field.fast_section];
     ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "fast field"));
     if (Hash64(data) != section.checksum) {
@@ -929,166 +938,7 @@ class SplitReaderImpl final : public SplitReader {
                         section.offset + header.dict.offset);
       }
     }
-    std::shared_ptr<const Column> shared = std::move(column);
-    absl::MutexLock lock(&mu_);
-    columns_.emplace(field_index, shared);
-    return shared;
-  }
-
-  // ---- aggregations ----
-
-  absl::Status ResolveAggs(const std::vector<AggregationSpec>& specs,
-                           std::vector<ResolvedAgg>& out) const {
-    out.resize(specs.size());
-    for (size_t i = 0; i < specs.size(); ++i) {
-      const AggregationSpec& spec = specs[i];
-      ResolvedAgg& resolved = out[i];
-      resolved.spec = &spec;
-      const std::vector<uint32_t>& ids = FieldIds(spec.field);
-      for (uint32_t id : ids) {
-        const FieldEntry& field = footer_.hotcache.fields[id];
-        if (field.column.kind == ColumnKind::kNone) continue;
-        ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
-        resolved.columns.push_back(std::move(column));
-      }
-      if (!ids.empty() && resolved.columns.empty()) {
-        return absl::InvalidArgumentError(
-            fmt::format("field `{}` of aggregation `{}` is not a fast field", spec.field,
-                        spec.name));
-      }
-      RETURN_IF_ERROR(ResolveAggs(spec.sub_aggregations, resolved.sub_aggregations));
-    }
-    return absl::OkStatus();
-  }
-
-  static void DocValues(const std::vector<std::shared_ptr<const Column>>& columns, uint32_t doc,
-                        std::vector<AggValue>& out) {
-    out.clear();
-    for (const std::shared_ptr<const Column>& column : columns) {
-      auto [begin, end] = column->Range(doc);
-      for (uint64_t i = begin; i < end; ++i) {
-        const uint64_t raw = column->RawValue(i);
-        AggValue value;
-        if (column->field->column.kind == ColumnKind::kTextDict) {
-          if (raw >= column->dict.size()) continue;
-          value.is_text = true;
-          value.text = column->dict[raw];
-        } else {
-          switch (column->field->type) {
-            case FieldType::kI64:
-              value.number = static_cast<double>(DecodeI64(raw));
-              break;
-            case FieldType::kF64:
-              value.number = DecodeF64(raw);
-              break;
-            case FieldType::kDatetime:
-              value.number = static_cast<double>(DecodeI64(raw)) / 1000.0;
-              break;
-            default:
-              value.number = static_cast<double>(raw);
-              break;
-          }
-        }
-        out.push_back(value);
-      }
-    }
-  }
-
-  template <typename Map, typename Key>
-  static IntermediateBucket& BucketFor(Map& buckets, const Key& key,
-                                       const AggregationSpec& spec, AggCollectContext& context) {
-    auto it = buckets.find(key);
-    if (it != buckets.end()) return it->second;
-    context.num_buckets += 1 + CountBuckets(MakeEmptyAggs(spec.sub_aggregations));
-    return buckets.emplace(key, MakeEmptyBucket(spec.sub_aggregations)).first->second;
-  }
-
-  static void CollectInBucket(ResolvedAgg& agg, IntermediateBucket& bucket, uint32_t doc,
-                              AggCollectContext& context) {
-    ++bucket.doc_count;
-    CollectAggs(agg.sub_aggregations, bucket.sub_aggregations, doc, context);
-  }
-
-  static void CollectAggs(std::vector<ResolvedAgg>& aggs, IntermediateAggs& out, uint32_t doc,
-                          AggCollectContext& context) {
-    for (size_t i = 0; i < aggs.size(); ++i) {
-      ResolvedAgg& agg = aggs[i];
-      const AggregationSpec& spec = *agg.spec;
-      IntermediateAgg& state = out[i];
-      DocValues(agg.columns, doc, agg.scratch);
-      const std::vector<AggValue>& values = agg.scratch;
-      switch (spec.kind) {
-        case AggregationKind::kAvg:
-        case AggregationKind::kSum:
-        case AggregationKind::kMin:
-        case AggregationKind::kMax:
-        case AggregationKind::kStats:
-          for (const AggValue& value : values) {
-            if (!value.is_text) state.metric.Add(value.number);
-          }
-          break;
-        case AggregationKind::kValueCount:
-          state.metric.count += values.size();
-          break;
-        case AggregationKind::kTerms: {
-          if (values.empty()) {
-            if (spec.missing_text.has_value()) {
-              CollectInBucket(agg, BucketFor(state.text_terms, *spec.missing_text, spec, context),
-                              doc, context);
-            } else if (spec.missing_number.has_value()) {
-              CollectInBucket(
-                  agg, BucketFor(state.numeric_terms, *spec.missing_number, spec, context), doc,
-                  context);
-            }
-            break;
-          }
-          for (size_t v = 0; v < values.size(); ++v) {
-            bool seen = false;
-            for (size_t w = 0; w < v && !seen; ++w) {
-              seen = values[w].is_text == values[v].is_text &&
-                     (values[v].is_text ? values[w].text == values[v].text
-                                        : values[w].number == values[v].number);
-            }
-            if (seen) continue;
-            if (values[v].is_text) {
-              CollectInBucket(
-                  agg, BucketFor(state.text_terms, std::string(values[v].text), spec, context),
-                  doc, context);
-            } else {
-              CollectInBucket(agg, BucketFor(state.numeric_terms, values[v].number, spec, context),
-                              doc, context);
-            }
-          }
-          break;
-        }
-        case AggregationKind::kHistogram:
-        case AggregationKind::kDateHistogram: {
-          std::vector<int64_t> indexes;
-          for (const AggValue& value : values) {
-            if (value.is_text || !std::isfinite(value.number)) continue;
-            const double index = std::floor((value.number - spec.offset) / spec.interval);
-            if (!(std::fabs(index) < 9.0e18)) continue;
-            indexes.push_back(static_cast<int64_t>(index));
-          }
-          std::sort(indexes.begin(), indexes.end());
-          indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
-          for (int64_t index : indexes) {
-            CollectInBucket(agg, BucketFor(state.histogram, index, spec, context), doc, context);
-          }
-          break;
-        }
-        case AggregationKind::kRange:
-          for (size_t r = 0; r < spec.ranges.size() && r < state.ranges.size(); ++r) {
-            const AggregationRange& range = spec.ranges[r];
-            const bool hit = std::any_of(values.begin(), values.end(), [&](const AggValue& v) {
-              return !v.is_text && (!range.from.has_value() || v.number >= *range.from) &&
-                     (!range.to.has_value() || v.number < *range.to);
-            });
-            if (hit) CollectInBucket(agg, state.ranges[r], doc, context);
-          }
-          break;
-      }
-    }
+    return std::shared_ptr<const Column>(std::move(column));
   }
 
   enum class SortKind { kDoc, kScore, kColumn };
@@ -1141,25 +991,6 @@ class SplitReaderImpl final : public SplitReader {
       RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
     }
     return matches;
-  }
-
-  // Feeds the fast field values of every doc of `matches` to the aggregations.
-  absl::StatusOr<IntermediateAggs> AggregateMatches(const DocSet& matches,
-                                                    const AggregationRequest& aggregation) const {
-    std::vector<ResolvedAgg> resolved;
-    RETURN_IF_ERROR(ResolveAggs(aggregation.aggregations, resolved));
-    IntermediateAggs result = MakeEmptyAggs(aggregation.aggregations);
-    AggCollectContext context;
-    context.num_buckets = CountBuckets(result);
-    matches.ForEachUntil([&](uint32_t doc) {
-      CollectAggs(resolved, result, doc, context);
-      return context.num_buckets <= kMaxAggregationBuckets;
-    });
-    if (context.num_buckets > kMaxAggregationBuckets) {
-      return absl::InvalidArgumentError(
-          fmt::format("aggregation exceeds {} buckets", kMaxAggregationBuckets));
-    }
-    return result;
   }
 
   // The column the time filter reads, or null when the split has none.
@@ -2073,8 +1904,10 @@ std::shared_ptr<ByteRangeSource> NewMemoryByteRangeSource(std::string name, std:
   return std::make_shared<MemoryByteRangeSource>(std::move(name), std::move(bytes));
 }
 
-absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
-    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<SplitReaderImpl>> OpenImpl(std::shared_ptr<ByteRangeSource> source,
+                                                          std::optional<std::string> hotcache) {
   const std::string& name = source->name();
   const uint64_t file_size = source->size();
   auto to_data_loss = [&name](const absl::Status& status) {
@@ -2088,8 +1921,7 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
     absl::StatusOr<internal::Footer> footer =
         internal::ParseFooter(*hotcache, file_size, name, nullptr);
     if (!footer.ok()) return to_data_loss(footer.status());
-    return std::unique_ptr<SplitReader>(
-        std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+    return std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer));
   }
   if (file_size < internal::kTrailerSize) {
     return absl::DataLossError(
@@ -2106,8 +1938,23 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
     footer = internal::ParseFooter(*tail, file_size, name, nullptr);
   }
   if (!footer.ok()) return to_data_loss(footer.status());
-  return std::unique_ptr<SplitReader>(
-      std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+  return std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
+    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SplitReaderImpl> reader,
+                   OpenImpl(std::move(source), std::move(hotcache)));
+  return std::unique_ptr<SplitReader>(std::move(reader));
+}
+
+absl::StatusOr<std::unique_ptr<internal::SplitContents>> internal::OpenSplitContents(
+    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SplitReaderImpl> reader,
+                   OpenImpl(std::move(source), std::move(hotcache)));
+  return std::unique_ptr<internal::SplitContents>(std::move(reader));
 }
 
 }  // namespace shale::index

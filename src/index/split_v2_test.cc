@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 
 #include "index/split_format.h"
+#include "index/testing/split_builder.h"
 
 namespace shale::index {
 namespace {
@@ -47,20 +48,9 @@ DocMapping PhraseMapping() {
 
 std::string BuildSplit(const DocMapping& mapping, const std::vector<std::string>& docs,
                        uint32_t docstore_blocksize = 1'000'000) {
-  auto processor = DocProcessor::Create(mapping);
-  EXPECT_TRUE(processor.ok()) << processor.status();
   SplitWriterOptions options;
   options.docstore_blocksize = docstore_blocksize;
-  auto writer = SplitWriter::Create(mapping, options);
-  EXPECT_TRUE(writer.ok()) << writer.status();
-  for (const std::string& json : docs) {
-    auto processed = (*processor)->Process(json);
-    EXPECT_TRUE(processed.ok()) << processed.status() << " " << json;
-    if (processed.ok()) (*writer)->AddDocument(*std::move(processed));
-  }
-  auto split = (*writer)->Finish();
-  EXPECT_TRUE(split.ok()) << split.status();
-  return split.ok() ? split->bytes : std::string();
+  return testing::BuildTestSplit(mapping, docs, options).bytes;
 }
 
 std::unique_ptr<SplitReader> Open(std::string bytes) {
@@ -154,6 +144,46 @@ TEST(PhraseTest, MultiTokenTermQueryIsAPhraseOnPositionsFields) {
             absl::StatusCode::kFailedPrecondition);
   // A one-term phrase is a term query, with or without positions.
   EXPECT_EQ(*Count(*reader, *Phrase("title", {"quick"})), 2u);
+}
+
+// ---- Tokenizers end to end: the reader tokenizes query text like the writer did ----
+
+TEST(TokenizerSplitTest, StemmedCodeAndCjkFieldsMatchTheirQueries) {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kStrict;
+  FieldMapping stem = TextField("stem", IndexRecordOption::kPosition);
+  stem.tokenizer = "en_stem";
+  FieldMapping code = TextField("code", IndexRecordOption::kPosition);
+  code.tokenizer = "source_code_default";
+  FieldMapping zh = TextField("zh", IndexRecordOption::kPosition);
+  zh.tokenizer = "chinese_compatible";
+  mapping.field_mappings = {stem, code, zh};
+  const std::vector<std::string> docs = {
+      R"({"stem":"Connection refused while running","code":"NullPointerException at fooBar","zh":"数据库连接失败"})",
+      R"({"stem":"connected nodes","code":"null pointer","zh":"连接成功"})",
+      R"json({"stem":"the runner","code":"HTTPServer.start()","zh":"失败 retry"})json",
+  };
+  auto reader = Open(BuildSplit(mapping, docs));
+  ASSERT_NE(reader, nullptr);
+  // en_stem: "connections" / "connect" / "connected" share the stem "connect"; "runner" does not.
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("stem", std::string("connections"))),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("stem", std::string("runs"))),
+            (std::vector<uint32_t>{0}));
+  // source_code_default: identifiers split at case changes, so a phrase of parts matches.
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("code", std::string("pointer"))),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("code", std::string("null pointer exception"))),
+            (std::vector<uint32_t>{0}));
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("code", std::string("http server"))),
+            (std::vector<uint32_t>{2}));
+  // chinese_compatible: every ideograph is a position, so a word is a phrase of characters.
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("zh", std::string("连接"))),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("zh", std::string("失败"))),
+            (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(Matching(*reader, *MakeTermQuery("zh", std::string("接连"))),
+            (std::vector<uint32_t>{}));
 }
 
 // ---- BM25 ----

@@ -47,10 +47,42 @@ TEST(TokenizerTest, WhitespaceSplitsOnSpacesOnly) {
               ElementsAre("a-B", "c", "D.e"));
 }
 
+TEST(TokenizerTest, EnStemStemsDefaultTokens) {
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kEnStem, "Running connections, CONNECTED nodes"),
+              ElementsAre("run", "connect", "connect", "node"));
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kEnStem, "generously generalized"),
+              ElementsAre("generous", "general"));
+  // Same query-side: a query for "runs" finds a document saying "running".
+  auto query = TokenizeQueryText("en_stem", "runs");
+  ASSERT_TRUE(query.ok());
+  EXPECT_THAT(*query, ElementsAre("run"));
+}
+
+TEST(TokenizerTest, ChineseCompatibleSplitsIdeographs) {
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kChineseCompatible, "日志abc Def。错误42"),
+              ElementsAre("日", "志", "abc", "def", "错", "误", "42"));
+  // Non-CJK UTF-8 letters stay inside words, as with `default`.
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kChineseCompatible, "Café，crème"),
+              ElementsAre("café", "crème"));
+  // A truncated UTF-8 sequence neither crashes nor reads past the end.
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kChineseCompatible, std::string("ab\xE6\x97", 4)),
+              ElementsAre("ab\xE6\x97"));
+}
+
+TEST(TokenizerTest, SourceCodeSplitsIdentifiers) {
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kSourceCodeDefault,
+                                "HTTPServerError404 fooBar snake_case_name"),
+              ElementsAre("http", "server", "error", "404", "foo", "bar", "snake", "case", "name"));
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kSourceCodeDefault, "PigCaféFactory2 Ærø"),
+              ElementsAre("pig", "cafe", "factory", "2", "aero"));
+  EXPECT_THAT(TokenizeToStrings(TokenizerKind::kSourceCodeDefault, "ABc"), ElementsAre("a", "bc"));
+}
+
 TEST(TokenizerTest, NamesRoundTrip) {
   for (TokenizerKind kind :
        {TokenizerKind::kRaw, TokenizerKind::kDefault, TokenizerKind::kLowercase,
-        TokenizerKind::kRawLowercase, TokenizerKind::kWhitespace}) {
+        TokenizerKind::kRawLowercase, TokenizerKind::kWhitespace, TokenizerKind::kEnStem,
+        TokenizerKind::kChineseCompatible, TokenizerKind::kSourceCodeDefault}) {
     EXPECT_EQ(TokenizerFromName(TokenizerName(kind)), kind);
   }
   EXPECT_FALSE(IsKnownTokenizer("en_stem_unknown"));

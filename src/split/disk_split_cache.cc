@@ -14,7 +14,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 
@@ -28,6 +27,10 @@ namespace {
 
 constexpr std::string_view kSplitSuffix = ".split";
 constexpr std::string_view kPartSuffix = ".split.part";
+// Split ids whose misses the admission filter remembers; the memory is cleared beyond.
+constexpr size_t kMaxCandidates = 10'000;
+// A missed split replaces a cached one only when missed this many times more than it was used.
+constexpr uint64_t kAdmissionMargin = 2;
 
 // Reads a local split file through a descriptor opened while the file was in the cache, so an
 // eviction (unlink) meanwhile does not affect it.
@@ -78,6 +81,9 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
         downloads_(
             MetricsRegistry::Global().GetCounter("shale_searcher_split_cache_downloads_total",
                                                  "Splits copied to the on-disk split cache")),
+        pending_metric_(MetricsRegistry::Global().GetGauge(
+            "shale_searcher_split_cache_pending_downloads",
+            "Downloads to the on-disk split cache queued or running")),
         download_errors_(
             MetricsRegistry::Global().GetCounter("shale_searcher_split_cache_download_errors_total",
                                                  "Failed copies to the on-disk split cache")),
@@ -131,7 +137,7 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
     std::sort(found.begin(), found.end(),
               [](const Found& a, const Found& b) { return a.modified < b.modified; });
     absl::MutexLock lock(&mu_);
-    for (const Found& file : found) InsertLocked(file.split_id, file.size);
+    for (const Found& file : found) InsertLocked(file.split_id, file.size, /*accesses=*/0);
     EvictLocked();
     return absl::OkStatus();
   }
@@ -146,6 +152,8 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
         const int fd = ::open(PathOf(location.split_id).c_str(), O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
           lru_.splice(lru_.begin(), lru_, found->second.position);
+          ++found->second.accesses;
+          CountLookupLocked();
           ++stats_.hits;
           metrics_.hits.Increment();
           return std::make_shared<LocalFileSource>(fd, location.file_size, location.split_id);
@@ -158,10 +166,15 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
     }
     ++stats_.misses;
     metrics_.misses.Increment();
-    const bool fits = location.file_size > 0 && location.file_size <= options_.max_num_bytes;
-    if (fits && !stopping_ && !pending_.contains(location.split_id) &&
-        pending_.size() < options_.max_pending_downloads) {
-      pending_.insert(location.split_id);
+    if (candidates_.size() >= kMaxCandidates) candidates_.clear();
+    const uint64_t misses = ++candidates_[location.split_id];
+    CountLookupLocked();
+    if (!stopping_ && !pending_.contains(location.split_id) &&
+        pending_.size() < options_.max_pending_downloads &&
+        AdmitLocked(location.file_size, misses)) {
+      pending_.emplace(location.split_id, location.file_size);
+      pending_bytes_ += location.file_size;
+      pending_metric_.Add(1);
       pool_.Submit(
           [this, storage = std::move(storage), location] { Download(*storage, location); });
     }
@@ -171,7 +184,8 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
   void WaitForDownloads() override {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](absl::flat_hash_set<std::string>* pending) { return pending->empty(); }, &pending_));
+        +[](absl::flat_hash_map<std::string, uint64_t>* pending) { return pending->empty(); },
+        &pending_));
   }
 
   DiskSplitCacheStats stats() const override {
@@ -182,8 +196,46 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
  private:
   struct Entry {
     uint64_t bytes = 0;
+    uint64_t accesses = 0;  // lookups of the split (misses before its download included), aged
     std::list<std::string>::iterator position;  // in lru_
   };
+
+  // Admission (frequency filter, LRU eviction): a split of `bytes` missed `misses` times is
+  // downloaded when it fits beside the cached and pending splits, or when every split that
+  // eviction would drop to make room for it (least recently used first) was accessed at least
+  // kAdmissionMargin times less than it was missed. So a scan of more splits than the cache
+  // holds does not churn it (splits searched together differ by at most one lookup at any
+  // moment), and a split searched clearly more often than a cached one replaces it.
+  bool AdmitLocked(uint64_t bytes, uint64_t misses) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (bytes == 0 || bytes > options_.max_num_bytes) return false;
+    uint64_t total_bytes = stats_.num_bytes + pending_bytes_ + bytes;
+    uint64_t total_splits = stats_.num_splits + pending_.size() + 1;
+    for (auto victim = lru_.rbegin();
+         total_bytes > options_.max_num_bytes || total_splits > options_.max_num_splits; ++victim) {
+      if (victim == lru_.rend()) return false;  // pending downloads hold the room
+      const Entry& entry = entries_.at(*victim);
+      if (misses < entry.accesses + kAdmissionMargin) return false;
+      total_bytes -= entry.bytes;
+      --total_splits;
+    }
+    return true;
+  }
+
+  // Ages the access counts: every 10 lookups per cacheable split, all counts are halved, so
+  // splits that were hot long ago make room for those hot now.
+  void CountLookupLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (++lookups_ < 10 * options_.max_num_splits) return;
+    lookups_ = 0;
+    for (auto& [split_id, entry] : entries_) entry.accesses /= 2;
+    for (auto it = candidates_.begin(); it != candidates_.end();) {
+      it->second /= 2;
+      if (it->second == 0) {
+        candidates_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
 
   std::filesystem::path PathOf(const std::string& split_id) const {
     return options_.root / (split_id + std::string(kSplitSuffix));
@@ -194,6 +246,8 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
       absl::MutexLock lock(&mu_);
       if (stopping_) {
         pending_.erase(location.split_id);
+        pending_bytes_ -= location.file_size;
+        pending_metric_.Add(-1);
         return;
       }
     }
@@ -215,6 +269,8 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
     }
     absl::MutexLock lock(&mu_);
     pending_.erase(location.split_id);
+    pending_bytes_ -= location.file_size;
+    pending_metric_.Add(-1);
     if (!status.ok()) {
       std::filesystem::remove(part, error);
       ++stats_.download_errors;
@@ -225,17 +281,22 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
     }
     auto existing = entries_.find(location.split_id);
     if (existing != entries_.end()) ForgetLocked(existing);
-    InsertLocked(location.split_id, location.file_size);
+    uint64_t accesses = 0;
+    if (auto candidate = candidates_.find(location.split_id); candidate != candidates_.end()) {
+      accesses = candidate->second;
+      candidates_.erase(candidate);
+    }
+    InsertLocked(location.split_id, location.file_size, accesses);
     EvictLocked();
     ++stats_.downloads;
     downloads_.Increment();
   }
 
   // Records `split_id` as the most recently used split.
-  void InsertLocked(const std::string& split_id, uint64_t bytes)
+  void InsertLocked(const std::string& split_id, uint64_t bytes, uint64_t accesses)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     lru_.push_front(split_id);
-    entries_[split_id] = Entry{bytes, lru_.begin()};
+    entries_[split_id] = Entry{bytes, accesses, lru_.begin()};
     stats_.num_bytes += bytes;
     ++stats_.num_splits;
     metrics_.bytes.Add(static_cast<int64_t>(bytes));
@@ -273,12 +334,18 @@ class DiskSplitCacheImpl final : public DiskSplitCache {
   const DiskSplitCacheOptions options_;
   CacheMetrics metrics_;
   Counter& downloads_;
+  Gauge& pending_metric_;
   Counter& download_errors_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);                // most recently used first
-  absl::flat_hash_set<std::string> pending_ ABSL_GUARDED_BY(mu_);  // queued or running
+  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
+  // Queued or running downloads, and their bytes.
+  absl::flat_hash_map<std::string, uint64_t> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Misses of splits not in the cache (admission), forgotten past kMaxCandidates.
+  absl::flat_hash_map<std::string, uint64_t> candidates_ ABSL_GUARDED_BY(mu_);
+  uint64_t lookups_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   DiskSplitCacheStats stats_ ABSL_GUARDED_BY(mu_);
 

@@ -4,9 +4,12 @@
 // SplitOpener reads a split from its local copy when there is one, else from the storage (and
 // asks for a copy).
 //
-// Admission: the first request of a split not on disk queues its download (once; at most
-// `max_pending_downloads` queued) unless the split alone exceeds the limits; downloads run in
-// the background on `num_concurrent_downloads` threads and never delay a search.
+// Admission: a request of a split not on disk queues its download (once; at most
+// `max_pending_downloads` queued) when the split fits beside the cached and pending ones, or
+// when it was missed at least twice more often than every split eviction would drop for it
+// was used (a frequency filter; counts are halved every 10 lookups per cacheable split). So a
+// scan over more splits than the cache holds does not churn it. Downloads run in the background on
+// `num_concurrent_downloads` threads and never delay a search.
 // Eviction: least recently used splits are deleted until the cache fits `max_num_bytes` and
 // `max_num_splits` again. A deleted file stays readable by the requests that opened it (POSIX
 // unlink semantics), so eviction never fails a search.
@@ -60,8 +63,7 @@ class DiskSplitCache {
   virtual ~DiskSplitCache() = default;
 
   // A source reading the local copy of the split at `location` (now the most recently used),
-  // or null when there is none; then a download from `storage` is queued unless one is already
-  // queued or running, the queue is full, or the split alone exceeds the limits.
+  // or null when there is none; then a download from `storage` may be queued (see Admission).
   virtual std::shared_ptr<index::ByteRangeSource> GetOrDownload(
       std::shared_ptr<storage::Storage> storage, const SplitLocation& location) = 0;
 

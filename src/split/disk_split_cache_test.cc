@@ -51,10 +51,11 @@ class DiskSplitCacheTest : public ::testing::Test {
     return cache.ok() ? std::shared_ptr<DiskSplitCache>(*std::move(cache)) : nullptr;
   }
 
-  // Requests `location` until its download completed; returns the local source.
+  // Requests `location` `misses` times, waits for the downloads, then requests it once more:
+  // returns the local source, or null when the split was not admitted.
   std::shared_ptr<index::ByteRangeSource> Download(DiskSplitCache& cache,
-                                                   const SplitLocation& location) {
-    EXPECT_EQ(cache.GetOrDownload(counting_, location), nullptr);
+                                                   const SplitLocation& location, int misses = 1) {
+    for (int i = 0; i < misses; ++i) EXPECT_EQ(cache.GetOrDownload(counting_, location), nullptr);
     cache.WaitForDownloads();
     return cache.GetOrDownload(counting_, location);
   }
@@ -122,15 +123,34 @@ TEST_F(DiskSplitCacheTest, EvictsTheLeastRecentlyUsedSplitBeyondMaxNumSplits) {
   const SplitLocation a = Upload();
   const SplitLocation b = Upload();
   const SplitLocation c = Upload();
-  ASSERT_NE(Download(*cache, a), nullptr);
-  ASSERT_NE(Download(*cache, b), nullptr);
+  ASSERT_NE(Download(*cache, a), nullptr);                 // a: 2 accesses
+  ASSERT_NE(Download(*cache, b), nullptr);                 // b: 2 accesses
   ASSERT_NE(cache->GetOrDownload(counting_, a), nullptr);  // b is now the least recently used
-  ASSERT_NE(Download(*cache, c), nullptr);
+  // Missed 4 times, at least 2 more than b was used: c replaces it.
+  ASSERT_NE(Download(*cache, c, /*misses=*/4), nullptr);
   EXPECT_TRUE(OnDisk(a));
   EXPECT_FALSE(OnDisk(b));
   EXPECT_TRUE(OnDisk(c));
   EXPECT_EQ(cache->stats().evictions, 1);
   EXPECT_EQ(cache->stats().num_splits, 2u);
+}
+
+TEST_F(DiskSplitCacheTest, ASplitSearchedLessThanTheCachedOnesIsNotAdmitted) {
+  std::shared_ptr<DiskSplitCache> cache = MustOpen(/*max_num_splits=*/2);
+  const SplitLocation a = Upload();
+  const SplitLocation b = Upload();
+  ASSERT_NE(Download(*cache, a), nullptr);
+  ASSERT_NE(Download(*cache, b), nullptr);
+  // A scan touching a third split about as often as the cached ones (each used twice) does not
+  // churn the cache.
+  const SplitLocation c = Upload();
+  EXPECT_EQ(Download(*cache, c, /*misses=*/2), nullptr);  // 3 misses
+  cache->WaitForDownloads();
+  EXPECT_EQ(cache->stats().downloads, 2);
+  EXPECT_EQ(cache->stats().evictions, 0);
+  EXPECT_TRUE(OnDisk(a));
+  EXPECT_TRUE(OnDisk(b));
+  EXPECT_FALSE(OnDisk(c));
 }
 
 TEST_F(DiskSplitCacheTest, EvictsBeyondMaxNumBytesAndNeverDownloadsASplitTooLarge) {
@@ -141,7 +161,7 @@ TEST_F(DiskSplitCacheTest, EvictsBeyondMaxNumBytesAndNeverDownloadsASplitTooLarg
   const SplitLocation c = Upload();
   ASSERT_NE(Download(*cache, a), nullptr);
   ASSERT_NE(Download(*cache, b), nullptr);
-  ASSERT_NE(Download(*cache, c), nullptr);
+  ASSERT_NE(Download(*cache, c, /*misses=*/4), nullptr);
   EXPECT_FALSE(OnDisk(a));
   EXPECT_LE(cache->stats().num_bytes, 2 * size + size / 2);
 
@@ -159,7 +179,7 @@ TEST_F(DiskSplitCacheTest, AnEvictedFileStaysReadableByItsOpenSource) {
   const SplitLocation a = Upload();
   std::shared_ptr<index::ByteRangeSource> local = Download(*cache, a);
   ASSERT_NE(local, nullptr);
-  ASSERT_NE(Download(*cache, Upload()), nullptr);
+  ASSERT_NE(Download(*cache, Upload(), /*misses=*/4), nullptr);
   EXPECT_FALSE(OnDisk(a));
   EXPECT_EQ(*local->Read(0, split_->bytes.size()), split_->bytes);
 }

@@ -18,6 +18,15 @@ int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 // accepts a space instead of 'T', a missing offset (UTC) and a date alone.
 std::optional<int64_t> ParseRfc3339Micros(std::string_view text, bool lenient_iso8601);
 
+// Parses RFC 2822 ("Tue, 1 Jul 2003 10:52:37 +0200"; day name optional, seconds optional,
+// numeric offsets or the obsolete UT / GMT / EST ... PDT names, 2-digit years as 19xx / 20xx).
+std::optional<int64_t> ParseRfc2822Micros(std::string_view text);
+
+// Parses `text` with a strptime-style `pattern` (see ValidateStrptimePattern for the
+// directives). The whole text must match (trailing spaces allowed); fields the pattern does not
+// set default to 1970-01-01T00:00:00 UTC.
+std::optional<int64_t> ParseStrptimeMicros(std::string_view text, std::string_view pattern);
+
 // Unix timestamp with the precision inferred from its magnitude: seconds up to year 9999, then
 // milliseconds, microseconds, nanoseconds.
 std::optional<int64_t> UnixTimestampToMicros(int64_t value);

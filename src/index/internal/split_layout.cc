@@ -228,7 +228,7 @@ class FooterParser {
       const uint64_t num_blocks = reader.Varint();
       uint64_t at = base + reader.position();
       if (!reader.ok() || type > static_cast<uint8_t>(FieldType::kJson) ||
-          tokenizer > static_cast<uint8_t>(TokenizerKind::kWhitespace) ||
+          tokenizer > static_cast<uint8_t>(kLastTokenizerKind) ||
           num_blocks > bytes.size() || field.field_doc_count > hotcache.num_docs ||
           (version < 2 && (flags & ~7) != 0)) {
         return Error("bad field entry", at);
