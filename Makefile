@@ -6,7 +6,7 @@ DEBUG_DIR := $(BUILD_DIR)/debug
 CONFIG ?= config/shale.yaml
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench fmt fmt-check tidy \
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-s3 fmt fmt-check tidy \
         check-layering clean
 
 all: build
@@ -38,6 +38,12 @@ test-integration: build-debug
 
 bench: build
 	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash tools/bench.sh
+
+# Split open and leaf search latency / GETs on s3rver, cold and warm (tools/s3_bench.sh).
+bench-s3: deps
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHALE_BUILD_TESTS=OFF
+	ninja -C $(RELEASE_DIR) -j$(JOBS) shale_s3_bench shale_gen_logs
+	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash tools/s3_bench.sh
 
 check-layering:
 	python3 tools/check_layering.py

@@ -7,33 +7,36 @@
 
 #include "common/check.h"
 
-namespace shale::internal {
+namespace shale {
 
-LruCacheCore::LruCacheCore(std::string_view name, uint64_t capacity_bytes)
-    : capacity_bytes_(capacity_bytes),
-      hits_metric_(MetricsRegistry::Global().GetCounter("shale_cache_hits_total",
-                                                        "Cache lookups that found their key",
-                                                        fmt::format("cache=\"{}\"", name))),
-      misses_metric_(MetricsRegistry::Global().GetCounter(
-          "shale_cache_misses_total", "Cache lookups that did not find their key",
-          fmt::format("cache=\"{}\"", name))),
-      evictions_metric_(MetricsRegistry::Global().GetCounter(
+CacheMetrics::CacheMetrics(std::string_view name)
+    : hits(MetricsRegistry::Global().GetCounter("shale_cache_hits_total",
+                                                "Cache lookups that found their key",
+                                                fmt::format("cache=\"{}\"", name))),
+      misses(MetricsRegistry::Global().GetCounter("shale_cache_misses_total",
+                                                  "Cache lookups that did not find their key",
+                                                  fmt::format("cache=\"{}\"", name))),
+      evictions(MetricsRegistry::Global().GetCounter(
           "shale_cache_evictions_total", "Cache entries dropped to make room for new ones",
           fmt::format("cache=\"{}\"", name))),
-      bytes_metric_(MetricsRegistry::Global().GetGauge(
-          "shale_cache_bytes", "Bytes held by a cache (keys, values and per-entry overhead)",
-          fmt::format("cache=\"{}\"", name))),
-      items_metric_(MetricsRegistry::Global().GetGauge(
-          "shale_cache_items", "Entries held by a cache", fmt::format("cache=\"{}\"", name))),
-      capacity_metric_(MetricsRegistry::Global().GetGauge("shale_cache_capacity_bytes",
-                                                          "Configured capacity of a cache",
-                                                          fmt::format("cache=\"{}\"", name))) {
-  capacity_metric_.Add(static_cast<int64_t>(capacity_bytes_));
+      bytes(MetricsRegistry::Global().GetGauge("shale_cache_bytes", "Bytes held by a cache",
+                                               fmt::format("cache=\"{}\"", name))),
+      items(MetricsRegistry::Global().GetGauge("shale_cache_items", "Entries held by a cache",
+                                               fmt::format("cache=\"{}\"", name))),
+      capacity_bytes(MetricsRegistry::Global().GetGauge("shale_cache_capacity_bytes",
+                                                        "Configured capacity of a cache",
+                                                        fmt::format("cache=\"{}\"", name))) {}
+
+namespace internal {
+
+LruCacheCore::LruCacheCore(std::string_view name, uint64_t capacity_bytes)
+    : capacity_bytes_(capacity_bytes), metrics_(name) {
+  metrics_.capacity_bytes.Add(static_cast<int64_t>(capacity_bytes_));
 }
 
 LruCacheCore::~LruCacheCore() {
   Clear();
-  capacity_metric_.Add(-static_cast<int64_t>(capacity_bytes_));
+  metrics_.capacity_bytes.Add(-static_cast<int64_t>(capacity_bytes_));
 }
 
 std::shared_ptr<const void> LruCacheCore::Get(std::string_view key) {
@@ -41,11 +44,11 @@ std::shared_ptr<const void> LruCacheCore::Get(std::string_view key) {
   auto found = index_.find(key);
   if (found == index_.end()) {
     ++stats_.misses;
-    misses_metric_.Increment();
+    metrics_.misses.Increment();
     return nullptr;
   }
   ++stats_.hits;
-  hits_metric_.Increment();
+  metrics_.hits.Increment();
   entries_.splice(entries_.begin(), entries_, found->second);
   return found->second->value;
 }
@@ -67,14 +70,14 @@ bool LruCacheCore::Put(std::string key, std::shared_ptr<const void> value, uint6
   index_.emplace(entries_.front().key, entries_.begin());
   stats_.bytes += cost;
   ++stats_.items;
-  bytes_metric_.Add(static_cast<int64_t>(cost));
-  items_metric_.Add(1);
+  metrics_.bytes.Add(static_cast<int64_t>(cost));
+  metrics_.items.Add(1);
   while (stats_.bytes > capacity_bytes_) {
     auto last = std::prev(entries_.end());
     released.push_back(std::move(last->value));
     EraseLocked(last);
     ++stats_.evictions;
-    evictions_metric_.Increment();
+    metrics_.evictions.Increment();
   }
   return true;
 }
@@ -85,8 +88,8 @@ void LruCacheCore::Clear() {
     absl::MutexLock lock(&mu_);
     index_.clear();
     dropped.swap(entries_);
-    bytes_metric_.Add(-static_cast<int64_t>(stats_.bytes));
-    items_metric_.Add(-static_cast<int64_t>(stats_.items));
+    metrics_.bytes.Add(-static_cast<int64_t>(stats_.bytes));
+    metrics_.items.Add(-static_cast<int64_t>(stats_.items));
     stats_.bytes = 0;
     stats_.items = 0;
   }
@@ -100,10 +103,11 @@ CacheStats LruCacheCore::stats() const {
 void LruCacheCore::EraseLocked(EntryList::iterator it) {
   stats_.bytes -= it->cost;
   --stats_.items;
-  bytes_metric_.Add(-static_cast<int64_t>(it->cost));
-  items_metric_.Add(-1);
+  metrics_.bytes.Add(-static_cast<int64_t>(it->cost));
+  metrics_.items.Add(-1);
   index_.erase(std::string_view(it->key));
   entries_.erase(it);
 }
 
-}  // namespace shale::internal
+}  // namespace internal
+}  // namespace shale

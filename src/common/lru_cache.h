@@ -28,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -45,6 +46,20 @@ struct CacheStats {
   int64_t evictions = 0;
   uint64_t bytes = 0;
   uint64_t items = 0;
+};
+
+// The metrics of the cache `name` (the families above, labelled `cache="<name>"`), shared by
+// every instance of that name. Caches of other kinds (the on-disk split cache) report through
+// the same families.
+struct CacheMetrics {
+  explicit CacheMetrics(std::string_view name);
+
+  Counter& hits;
+  Counter& misses;
+  Counter& evictions;
+  Gauge& bytes;
+  Gauge& items;
+  Gauge& capacity_bytes;
 };
 
 namespace internal {
@@ -75,12 +90,7 @@ class LruCacheCore {
   void EraseLocked(EntryList::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const uint64_t capacity_bytes_;
-  Counter& hits_metric_;
-  Counter& misses_metric_;
-  Counter& evictions_metric_;
-  Gauge& bytes_metric_;
-  Gauge& items_metric_;
-  Gauge& capacity_metric_;
+  CacheMetrics metrics_;
 
   mutable absl::Mutex mu_;
   EntryList entries_ ABSL_GUARDED_BY(mu_);  // most recently used first
@@ -107,6 +117,7 @@ class LruCache {
   // Inserts `value` under `key`, replacing any previous value, and evicts least recently used
   // entries until the cache fits its capacity again. Returns false, leaving no entry for `key`,
   // when the entry alone costs more than the capacity. REQUIRES: value != nullptr.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): `key` is moved into the entry.
   bool Put(std::string key, std::shared_ptr<const V> value, uint64_t value_bytes) {
     return core_.Put(std::move(key), std::move(value), value_bytes);
   }

@@ -27,6 +27,9 @@ using internal::CheckObject;
 using internal::KeyError;
 using nlohmann::json;
 
+// Download threads of the on-disk split cache: more would only compete for one node's bandwidth.
+constexpr uint64_t kMaxSplitCacheDownloads = 64;
+
 constexpr std::string_view kSupportedNodeConfigVersions[] = {"0.4", "0.5", "0.6",
                                                              "0.7", "0.8", "0.9"};
 
@@ -238,7 +241,7 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
         CheckObject(searcher, path,
                     {"fast_field_cache_capacity", "split_footer_cache_capacity",
                      "partial_request_cache_capacity", "max_num_concurrent_split_searches",
-                     "max_num_concurrent_split_streams", "request_timeout_secs"}));
+                     "max_num_concurrent_split_streams", "request_timeout_secs", "split_cache"}));
     RETURN_IF_ERROR(internal::ReadByteSize(searcher, "fast_field_cache_capacity", path,
                                            out.fast_field_cache_capacity));
     RETURN_IF_ERROR(internal::ReadByteSize(searcher, "split_footer_cache_capacity", path,
@@ -264,6 +267,31 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
                                        out.request_timeout_secs));
     if (out.request_timeout_secs == 0) {
       return KeyError("searcher.request_timeout_secs", "must be greater than 0");
+    }
+    if (searcher.contains("split_cache")) {
+      const json& split_cache = searcher["split_cache"];
+      const std::string cache_path = "searcher.split_cache";
+      RETURN_IF_ERROR(CheckObject(split_cache, cache_path,
+                                  {"max_num_bytes", "max_num_splits", "num_concurrent_downloads"}));
+      SplitCacheConfig& cache = out.split_cache.emplace();
+      RETURN_IF_ERROR(
+          internal::ReadByteSize(split_cache, "max_num_bytes", cache_path, cache.max_num_bytes));
+      if (cache.max_num_bytes == 0) {
+        return KeyError("searcher.split_cache.max_num_bytes", "must be greater than 0");
+      }
+      RETURN_IF_ERROR(internal::ReadUint(split_cache, "max_num_splits", cache_path,
+                                         std::numeric_limits<uint32_t>::max(),
+                                         cache.max_num_splits));
+      if (cache.max_num_splits == 0) {
+        return KeyError("searcher.split_cache.max_num_splits", "must be greater than 0");
+      }
+      uint64_t downloads = cache.num_concurrent_downloads;
+      RETURN_IF_ERROR(internal::ReadUint(split_cache, "num_concurrent_downloads", cache_path,
+                                         kMaxSplitCacheDownloads, downloads));
+      if (downloads == 0) {
+        return KeyError("searcher.split_cache.num_concurrent_downloads", "must be greater than 0");
+      }
+      cache.num_concurrent_downloads = static_cast<uint32_t>(downloads);
     }
   }
 
@@ -714,7 +742,13 @@ json NodeConfigToJson(const NodeConfig& config) {
         {"partial_request_cache_capacity", config.searcher.partial_request_cache_capacity},
         {"max_num_concurrent_split_searches", config.searcher.max_num_concurrent_split_searches},
         {"max_num_concurrent_split_streams", config.searcher.max_num_concurrent_split_streams},
-        {"request_timeout_secs", config.searcher.request_timeout_secs}}},
+        {"request_timeout_secs", config.searcher.request_timeout_secs},
+        {"split_cache", config.searcher.split_cache.has_value()
+                            ? json{{"max_num_bytes", config.searcher.split_cache->max_num_bytes},
+                                   {"max_num_splits", config.searcher.split_cache->max_num_splits},
+                                   {"num_concurrent_downloads",
+                                    config.searcher.split_cache->num_concurrent_downloads}}
+                            : json(nullptr)}}},
       {"indexer",
        {{"split_store_max_num_bytes", config.indexer.split_store_max_num_bytes},
         {"split_store_max_num_splits", config.indexer.split_store_max_num_splits},

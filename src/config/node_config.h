@@ -28,6 +28,14 @@ struct S3StorageConfig {
   std::optional<std::string> secret_access_key;
 };
 
+// `searcher.split_cache`: the optional on-disk split cache of a searcher, kept in
+// `{data_dir}/searcher-split-cache` (docs/storage.md). Absent: no on-disk cache.
+struct SplitCacheConfig {
+  uint64_t max_num_bytes = 1'000'000'000;
+  uint64_t max_num_splits = 10'000;
+  uint32_t num_concurrent_downloads = 1;
+};
+
 struct SearcherConfig {
   uint64_t fast_field_cache_capacity = 1'000'000'000;
   uint64_t split_footer_cache_capacity = 500'000'000;
@@ -35,6 +43,7 @@ struct SearcherConfig {
   uint32_t max_num_concurrent_split_searches = 100;
   uint32_t max_num_concurrent_split_streams = 100;
   uint64_t request_timeout_secs = 30;
+  std::optional<SplitCacheConfig> split_cache;
 };
 
 // Default of `indexer.merge_concurrency`: two thirds of the cores, at least 1 (Quickwit's).

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 
 #include "fmt/format.h"
 #include "gmock/gmock.h"
@@ -353,6 +354,44 @@ TEST(ParseByteSizeTest, Units) {
   EXPECT_FALSE(ParseByteSize("-1").ok());
   EXPECT_FALSE(ParseByteSize("99999999999999999999").ok());
   EXPECT_FALSE(ParseByteSize("20000000000T").ok());
+}
+
+TEST(NodeConfigTest, SplitCacheSectionIsOptionalAndValidated) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->searcher.split_cache.has_value());
+  EXPECT_TRUE(NodeConfigToJson(*config)["searcher"]["split_cache"].is_null());
+
+  config = LoadNodeConfig(
+      "searcher:\n  split_cache:\n    max_num_bytes: 10G\n    max_num_splits: 500\n"
+      "    num_concurrent_downloads: 4\n",
+      kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->searcher.split_cache.has_value());
+  EXPECT_EQ(config->searcher.split_cache->max_num_bytes, 10'000'000'000u);
+  EXPECT_EQ(config->searcher.split_cache->max_num_splits, 500u);
+  EXPECT_EQ(config->searcher.split_cache->num_concurrent_downloads, 4u);
+  EXPECT_EQ(NodeConfigToJson(*config)["searcher"]["split_cache"]["max_num_splits"], 500);
+
+  config = LoadNodeConfig("searcher:\n  split_cache: {}\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->searcher.split_cache.has_value());
+  EXPECT_EQ(config->searcher.split_cache->max_num_bytes, 1'000'000'000u);
+  EXPECT_EQ(config->searcher.split_cache->num_concurrent_downloads, 1u);
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"max_num_splits: 0", "searcher.split_cache.max_num_splits"},
+      {"max_num_bytes: 0", "searcher.split_cache.max_num_bytes"},
+      {"max_num_bytes: lots", "searcher.split_cache.max_num_bytes"},
+      {"num_concurrent_downloads: 1000", "searcher.split_cache.num_concurrent_downloads"},
+      {"num_concurrent_downloads: 0", "searcher.split_cache.num_concurrent_downloads"},
+      {"size: 1G", "searcher.split_cache.size: unknown key"},
+  };
+  for (const auto& [line, expected] : bad) {
+    config = LoadNodeConfig(fmt::format("searcher:\n  split_cache:\n    {}\n", line), kNoEnv);
+    EXPECT_FALSE(config.ok()) << line;
+    EXPECT_THAT(config.status().message(), HasSubstr(expected)) << line;
+  }
 }
 
 }  // namespace

@@ -15,7 +15,6 @@
 namespace shale::index {
 namespace {
 
-using testing::BuildLogCorpusSplit;
 using testing::DescribeResult;
 using testing::LogCorpusQueryCases;
 using testing::QueryCase;
@@ -64,16 +63,6 @@ std::string Describe(const std::vector<ByteRange>& ranges) {
 
 class WarmupTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto split = BuildLogCorpusSplit(2'000);
-    ASSERT_TRUE(split.ok()) << split.status();
-    split_ = new SerializedSplit(*std::move(split));
-  }
-  static void TearDownTestSuite() {
-    delete split_;
-    split_ = nullptr;
-  }
-
   // A reader opened with the footer bytes (no read) over a WarmOnlySource.
   std::pair<std::unique_ptr<SplitReader>, std::shared_ptr<WarmOnlySource>> OpenWarmable() {
     auto source = std::make_shared<WarmOnlySource>(split_->bytes);
@@ -91,10 +80,8 @@ class WarmupTest : public ::testing::Test {
     return reader.ok() ? *std::move(reader) : nullptr;
   }
 
-  static SerializedSplit* split_;
+  const SerializedSplit* split_ = &testing::SharedLogCorpusSplit(2'000);
 };
-
-SerializedSplit* WarmupTest::split_ = nullptr;
 
 TEST_F(WarmupTest, WarmedSearchesReadNothingElseAndMatchColdOnes) {
   std::unique_ptr<SplitReader> cold_reader = OpenInMemory();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -60,9 +61,13 @@ absl::StatusOr<std::vector<index::SortField>> ParseSortBy(const std::vector<std:
 
 struct LeafResult {
   std::string split_id;
-  std::unique_ptr<index::SplitReader> reader;
-  index::SplitSearchResult result;
-  index::IntermediateAggs aggs;
+  std::shared_ptr<storage::Storage> storage;
+  split::SplitLocation location;
+  // Null when the result came from the partial request cache (the root opens the split if it
+  // needs documents of it).
+  std::unique_ptr<split::OpenedSplit> split;
+  // Shared with the partial request cache; null when `status` is an error.
+  std::shared_ptr<const index::SplitSearchResult> result;
   absl::Status status;
 };
 
@@ -70,6 +75,25 @@ struct HitRef {
   size_t leaf = 0;
   const index::SplitHit* hit = nullptr;
 };
+
+// A leaf search that ran: the split stays open (with its warm bytes) for the document fetch.
+struct LeafSearch {
+  std::unique_ptr<split::OpenedSplit> split;
+  std::shared_ptr<const index::SplitSearchResult> result;
+};
+
+// Opens the split (footer from the split footer cache or one GET), warms the ranges the query
+// reads (concurrent GETs, through the fast field cache), then searches it.
+absl::StatusOr<LeafSearch> SearchSplit(split::SplitOpener& opener, const LeafResult& leaf,
+                                       const index::Query& query,
+                                       const index::SplitSearchRequest& request) {
+  LeafSearch search;
+  ASSIGN_OR_RETURN(search.split, opener.Open(leaf.storage, leaf.location));
+  RETURN_IF_ERROR(search.split->WarmForSearch(query, request));
+  ASSIGN_OR_RETURN(index::SplitSearchResult result, search.split->reader().Search(query, request));
+  search.result = std::make_shared<const index::SplitSearchResult>(std::move(result));
+  return search;
+}
 
 // True when `a` ranks before `b`. Missing sort values always rank last.
 bool RanksBefore(const HitRef& a, const HitRef& b, const std::vector<index::SortField>& sort,
@@ -90,6 +114,63 @@ bool RanksBefore(const HitRef& a, const HitRef& b, const std::vector<index::Sort
   const std::string& split_b = leaves[b.leaf].split_id;
   if (split_a != split_b) return descending_doc_order ? split_a > split_b : split_a < split_b;
   return descending_doc_order ? a.hit->doc_id > b.hit->doc_id : a.hit->doc_id < b.hit->doc_id;
+}
+
+// The documents of `page`, in order: per split (concurrently on `pool`), open the split when
+// its leaf result came from the partial request cache, warm the doc store blocks of its hits
+// (concurrent GETs), then read the documents. A document that cannot be read is an error in
+// its slot.
+std::vector<absl::StatusOr<std::string>> FetchDocuments(const std::vector<HitRef>& page,
+                                                        std::vector<LeafResult>& leaves,
+                                                        split::SplitOpener& opener,
+                                                        ThreadPool& pool) {
+  std::vector<absl::StatusOr<std::string>> documents(page.size(),
+                                                     absl::UnknownError("document not fetched"));
+  std::map<size_t, std::vector<size_t>> positions_by_leaf;
+  for (size_t i = 0; i < page.size(); ++i) positions_by_leaf[page[i].leaf].push_back(i);
+  auto fetch_leaf = [&](size_t leaf_index, const std::vector<size_t>& positions) {
+    LeafResult& leaf = leaves[leaf_index];
+    absl::Status status;
+    if (leaf.split == nullptr) {
+      absl::StatusOr<std::unique_ptr<split::OpenedSplit>> opened =
+          opener.Open(leaf.storage, leaf.location);
+      if (opened.ok()) {
+        leaf.split = *std::move(opened);
+      } else {
+        status = opened.status();
+      }
+    }
+    if (status.ok()) {
+      std::vector<uint32_t> doc_ids;
+      doc_ids.reserve(positions.size());
+      for (size_t position : positions) doc_ids.push_back(page[position].hit->doc_id);
+      status = leaf.split->WarmDocuments(doc_ids);
+    }
+    for (size_t position : positions) {
+      documents[position] = status.ok()
+                                ? leaf.split->reader().FetchDocument(page[position].hit->doc_id)
+                                : absl::StatusOr<std::string>(status);
+    }
+  };
+  if (positions_by_leaf.size() == 1) {
+    fetch_leaf(positions_by_leaf.begin()->first, positions_by_leaf.begin()->second);
+    return documents;
+  }
+  absl::BlockingCounter pending(static_cast<int>(positions_by_leaf.size()));
+  for (const auto& [leaf_index, positions] : positions_by_leaf) {
+    const bool submitted = pool.Submit([&, leaf_index = leaf_index, &positions = positions] {
+      fetch_leaf(leaf_index, positions);
+      pending.DecrementCount();
+    });
+    if (!submitted) {
+      for (size_t position : positions) {
+        documents[position] = absl::UnavailableError("searcher is shutting down");
+      }
+      pending.DecrementCount();
+    }
+  }
+  pending.Wait();
+  return documents;
 }
 
 bool SplitMissesTimeRange(const metastore::SplitMetadata& split,
@@ -276,17 +357,29 @@ SearchService::SearchService(metastore::Metastore* metastore,
     : metastore_(metastore),
       storage_resolver_(storage_resolver),
       options_(options),
+      split_opener_(options.split_opener),
+      partial_request_cache_(options.partial_request_cache_capacity),
       leaf_pool_("leaf_search", std::max(1, options.num_leaf_threads)),
       splits_opened_(MetricsRegistry::Global().GetCounter(
-          "shale_search_splits_opened_total", "Splits opened by leaf searches")),
-      splits_pruned_(MetricsRegistry::Global().GetCounter(
-          "shale_search_splits_pruned_total", "Splits skipped by time or tag pruning")),
+          "shale_search_splits_opened_total",
+          "Leaf searches on splits, after pruning (answered by opening the split or by the "
+          "partial request cache)")),
+      splits_pruned_(MetricsRegistry::Global().GetCounter("shale_search_splits_pruned_total",
+                                                          "Splits skipped by time or tag pruning")),
       num_searches_(MetricsRegistry::Global().GetCounter("shale_search_requests_total",
                                                          "Root search requests")) {}
 
 SearchService::~SearchService() { Stop(); }
 
 void SearchService::Stop() { leaf_pool_.Stop(); }
+
+SearchCacheStats SearchService::cache_stats() const {
+  SearchCacheStats stats;
+  stats.split_footer = split_opener_.split_footer_cache_stats();
+  stats.fast_field = split_opener_.fast_field_cache_stats();
+  stats.partial_request = partial_request_cache_.stats();
+  return stats;
+}
 
 absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& request) {
   const Stopwatch stopwatch;
@@ -377,26 +470,24 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
     const metastore::SplitMetadata& metadata = *candidates[i].split;
     LeafResult& leaf = leaves[i];
     leaf.split_id = metadata.split_id;
+    leaf.storage = candidates[i].target->storage;
+    leaf.location = split::SplitLocation{metadata.split_id, metadata.split_size_bytes,
+                                         metadata.footer_start, metadata.footer_end};
     auto task = [&, i]() {
       LeafResult& result = leaves[i];
-      const metastore::SplitMetadata& split = *candidates[i].split;
       const TargetIndex& target = *candidates[i].target;
-      split::SplitLocation location{split.split_id, split.split_size_bytes, split.footer_start,
-                                    split.footer_end};
-      auto reader = split::OpenSplit(target.storage, location);
       splits_opened_.Increment();
-      if (!reader.ok()) {
-        result.status = reader.status();
-      } else {
-        auto searched = (*reader)->Search(*target.query, leaf_request);
-        if (!searched.ok()) {
-          result.status = searched.status();
+      std::string cache_key = LeafRequestKey(result.split_id, *target.query, leaf_request);
+      result.result = partial_request_cache_.Get(cache_key);
+      if (result.result == nullptr) {
+        absl::StatusOr<LeafSearch> searched =
+            SearchSplit(split_opener_, result, *target.query, leaf_request);
+        if (searched.ok()) {
+          result.split = std::move(searched->split);
+          result.result = std::move(searched->result);
+          partial_request_cache_.Put(std::move(cache_key), result.result);
         } else {
-          result.result = std::move(searched).value();
-          if (result.result.aggregations.has_value()) {
-            result.aggs = std::move(*result.result.aggregations);
-          }
-          result.reader = std::move(reader).value();
+          result.status = searched.status();
         }
       }
       pending.DecrementCount();
@@ -421,12 +512,12 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
           fmt::format("split {}: {}", leaf.split_id, leaf.status.ToString()));
       continue;
     }
-    if (request.aggregation.has_value()) {
-      RETURN_IF_ERROR(
-          index::MergeAggs(request.aggregation->aggregations, merged_aggs, leaf.aggs));
+    if (request.aggregation.has_value() && leaf.result->aggregations.has_value()) {
+      RETURN_IF_ERROR(index::MergeAggs(request.aggregation->aggregations, merged_aggs,
+                                       *leaf.result->aggregations));
     }
-    response.num_hits += leaf.result.num_hits;
-    for (const index::SplitHit& hit : leaf.result.hits) all_hits.push_back({i, &hit});
+    response.num_hits += leaf.result->num_hits;
+    for (const index::SplitHit& hit : leaf.result->hits) all_hits.push_back({i, &hit});
   }
 
   const size_t page_end =
@@ -437,15 +528,17 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
     };
     std::partial_sort(all_hits.begin(), all_hits.begin() + static_cast<ptrdiff_t>(page_end),
                       all_hits.end(), by_rank);
-    for (size_t i = request.start_offset; i < page_end; ++i) {
-      const LeafResult& leaf = leaves[all_hits[i].leaf];
-      auto document = leaf.reader->FetchDocument(all_hits[i].hit->doc_id);
-      if (!document.ok()) {
-        response.errors.push_back(
-            fmt::format("split {}: {}", leaf.split_id, document.status().ToString()));
+    std::vector<HitRef> page(all_hits.begin() + request.start_offset,
+                             all_hits.begin() + static_cast<ptrdiff_t>(page_end));
+    std::vector<absl::StatusOr<std::string>> documents =
+        FetchDocuments(page, leaves, split_opener_, leaf_pool_);
+    for (size_t i = 0; i < page.size(); ++i) {
+      if (!documents[i].ok()) {
+        response.errors.push_back(fmt::format("split {}: {}", leaves[page[i].leaf].split_id,
+                                              documents[i].status().ToString()));
         continue;
       }
-      response.hits.push_back(std::move(document).value());
+      response.hits.push_back(*std::move(documents[i]));
     }
   }
   if (request.aggregation.has_value()) {

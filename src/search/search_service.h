@@ -5,8 +5,15 @@
 // the service's own thread pool), merges the per-split top-k by sort keys, then fetches the
 // documents of the final page.
 //
-// Later issues distribute the leaf phase over searchers (gRPC, rendezvous hashing) and add the
-// split footer / fast field / partial request caches; the root/leaf split is already in place.
+// A leaf search first looks up the partial request cache (same split, same leaf request: no
+// I/O at all). Otherwise it opens the split through the split footer cache (one GET of footer +
+// hotcache when cold, none when warm), warms the byte ranges the query needs (fetched
+// concurrently, through the fast field cache) and only then executes. The root fetches the
+// documents of the final page per split, concurrently, after warming their doc store blocks.
+// docs/storage.md gives the resulting GET budget per query.
+//
+// Later issues distribute the leaf phase over searchers (gRPC, rendezvous hashing); the
+// root/leaf split is already in place.
 //
 // Thread safety: Search may be called concurrently from many threads.
 #pragma once
@@ -18,10 +25,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "common/metrics.h"
 #include "common/thread_pool.h"
 #include "index/aggregation.h"
 #include "metastore/metastore.h"
+#include "search/partial_request_cache.h"
+#include "split/split_opener.h"
 #include "storage/storage.h"
 
 namespace shale::search {
@@ -58,6 +68,17 @@ struct SearchResponse {
 struct SearchServiceOptions {
   int num_leaf_threads = 2;
   uint32_t max_num_concurrent_split_searches = 100;
+  // The split footer and fast field caches, and the warmup's fetch concurrency.
+  split::SplitOpenerOptions split_opener;
+  // `searcher.partial_request_cache_capacity`: bytes of leaf results kept (0 disables).
+  uint64_t partial_request_cache_capacity = 64'000'000;
+};
+
+// This node's searcher caches.
+struct SearchCacheStats {
+  CacheStats split_footer;
+  CacheStats fast_field;
+  CacheStats partial_request;
 };
 
 // Resolves a comma list of index ids, globs and `-` exclusions into indexes. NotFound for an
@@ -83,10 +104,14 @@ class SearchService {
   // Refuses new searches and waits for the running ones.
   void Stop();
 
+  SearchCacheStats cache_stats() const;
+
  private:
   metastore::Metastore* const metastore_;
   storage::StorageResolver* const storage_resolver_;
   const SearchServiceOptions options_;
+  split::SplitOpener split_opener_;
+  PartialRequestCache partial_request_cache_;
   ThreadPool leaf_pool_;
   Counter& splits_opened_;
   Counter& splits_pruned_;

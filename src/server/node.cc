@@ -27,6 +27,7 @@
 #include "search/search_service.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
+#include "split/disk_split_cache.h"
 #include "storage/storage.h"
 #include "storage/storage_decorators.h"
 
@@ -202,6 +203,19 @@ absl::Status RunNode(const config::NodeConfig& config) {
     options.num_leaf_threads =
         static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
     options.max_num_concurrent_split_searches = config.searcher.max_num_concurrent_split_searches;
+    options.split_opener.split_footer_cache_capacity = config.searcher.split_footer_cache_capacity;
+    options.split_opener.fast_field_cache_capacity = config.searcher.fast_field_cache_capacity;
+    options.partial_request_cache_capacity = config.searcher.partial_request_cache_capacity;
+    if (config.searcher.split_cache.has_value()) {
+      split::DiskSplitCacheOptions split_cache;
+      split_cache.root = std::filesystem::path(config.data_dir) / "searcher-split-cache";
+      split_cache.max_num_bytes = config.searcher.split_cache->max_num_bytes;
+      split_cache.max_num_splits = config.searcher.split_cache->max_num_splits;
+      split_cache.num_concurrent_downloads =
+          static_cast<int>(config.searcher.split_cache->num_concurrent_downloads);
+      ASSIGN_OR_RETURN(options.split_opener.disk_split_cache,
+                       split::DiskSplitCache::Open(split_cache));
+    }
     search = std::make_unique<search::SearchService>(metastore.get(), storage_resolver.get(),
                                                      options);
   }

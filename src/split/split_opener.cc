@@ -40,10 +40,11 @@ using Bytes = std::shared_ptr<const std::string>;
 // The ByteRangeSource of an OpenedSplit: warm bytes, then the fast field cache, then storage.
 class CachingSplitSource final : public index::ByteRangeSource {
  public:
-  CachingSplitSource(std::shared_ptr<index::ByteRangeSource> storage_source,
+  CachingSplitSource(std::shared_ptr<index::ByteRangeSource> storage_source, bool local_copy,
                      LruCache<std::string>* fast_field_cache, ThreadPool* fetch_pool,
                      const SplitOpenerOptions& options)
       : storage_source_(std::move(storage_source)),
+        local_copy_(local_copy),
         fast_field_cache_(fast_field_cache),
         fetch_pool_(fetch_pool),
         options_(options) {}
@@ -153,6 +154,7 @@ class CachingSplitSource final : public index::ByteRangeSource {
 
   SplitReadStats stats() const {
     SplitReadStats stats;
+    stats.local_copy = local_copy_;
     stats.footer_fetches = footer_fetches_;
     stats.warmup_fetches = warmup_fetches_;
     stats.on_demand_fetches = on_demand_fetches_;
@@ -216,7 +218,9 @@ class CachingSplitSource final : public index::ByteRangeSource {
     if (slot == nullptr || slot->size() < bytes->size()) slot = std::move(bytes);
   }
 
+  // The storage, or the local copy of the on-disk split cache when `local_copy_`.
   const std::shared_ptr<index::ByteRangeSource> storage_source_;
+  const bool local_copy_;
   LruCache<std::string>* const fast_field_cache_;
   ThreadPool* const fetch_pool_;
   const SplitOpenerOptions& options_;
@@ -281,10 +285,17 @@ absl::StatusOr<std::unique_ptr<OpenedSplit>> SplitOpener::Open(
         "split {}: footer range [{}, {}) does not fit in the file ({} bytes)", location.split_id,
         location.footer_start, location.footer_end, location.file_size));
   }
-  auto source = std::make_shared<CachingSplitSource>(
-      NewStorageByteRangeSource(std::move(storage), SplitFileName(location.split_id),
-                                location.file_size, location.split_id),
-      &fast_field_cache_, &fetch_pool_, options_);
+  std::shared_ptr<index::ByteRangeSource> split_source;
+  if (options_.disk_split_cache != nullptr) {
+    split_source = options_.disk_split_cache->GetOrDownload(storage, location);
+  }
+  const bool local_copy = split_source != nullptr;
+  if (!local_copy) {
+    split_source = NewStorageByteRangeSource(std::move(storage), SplitFileName(location.split_id),
+                                             location.file_size, location.split_id);
+  }
+  auto source = std::make_shared<CachingSplitSource>(std::move(split_source), local_copy,
+                                                     &fast_field_cache_, &fetch_pool_, options_);
   std::optional<std::string> footer;
   std::shared_ptr<const std::string> fetched_footer;  // to cache once it parses
   if (location.footer_end > location.footer_start) {

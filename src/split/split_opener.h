@@ -3,6 +3,8 @@
 //
 //   - The split footer cache holds the footer + hotcache bytes of recently opened splits, keyed
 //     by split id: opening a split costs one ranged GET of that range the first time, none after.
+//   - The on-disk split cache (optional, split/disk_split_cache.h) holds whole copies of hot
+//     splits: a split with a local copy is read from local disk instead of the storage.
 //   - The fast field cache holds the immutable byte ranges readers fetched (fast field columns,
 //     and every other range a query reads: term dictionary blocks, posting and position lists,
 //     field norms, presence lists, doc store blocks), keyed by (split id, offset, length).
@@ -29,6 +31,7 @@
 #include "common/lru_cache.h"
 #include "common/thread_pool.h"
 #include "index/split_format.h"
+#include "split/disk_split_cache.h"
 #include "split/split_store.h"
 #include "storage/storage.h"
 
@@ -41,14 +44,18 @@ struct SplitOpenerOptions {
   uint64_t fast_field_cache_capacity = 1'000'000'000;
   // Ranged GETs in flight at once for all warmups of the node (the fetch pool's threads).
   int max_concurrent_fetches = 16;
+  // The on-disk split cache (`searcher.split_cache`), or null. Shared: it outlives the opener.
+  std::shared_ptr<DiskSplitCache> disk_split_cache;
   // Two ranges to fetch whose gap is at most this many bytes are fetched by one GET (the gap is
   // read and dropped), as long as the merged range stays within `coalesce_max_bytes`.
-  uint64_t coalesce_max_gap_bytes = 64 * 1024;
-  uint64_t coalesce_max_bytes = 16 * 1024 * 1024;
+  uint64_t coalesce_max_gap_bytes = uint64_t{64} * 1024;
+  uint64_t coalesce_max_bytes = uint64_t{16} * 1024 * 1024;
 };
 
-// What an OpenedSplit read from storage, for tests and benchmarks.
+// What an OpenedSplit read, for tests and benchmarks. Fetches are GETs of the storage, or reads
+// of the local copy when `local_copy`.
 struct SplitReadStats {
+  bool local_copy = false;            // the split is read from the on-disk split cache
   int64_t footer_fetches = 0;         // 0 or 1: the footer GET of Open
   int64_t warmup_fetches = 0;         // GETs issued by Warm (after coalescing)
   int64_t on_demand_fetches = 0;      // GETs of reads that were neither warm nor cached

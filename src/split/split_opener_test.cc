@@ -24,16 +24,6 @@ constexpr int kNumDocs = 2'000;
 
 class SplitOpenerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto split = index::testing::BuildLogCorpusSplit(kNumDocs);
-    ASSERT_TRUE(split.ok()) << split.status();
-    split_ = new index::SerializedSplit(*std::move(split));
-  }
-  static void TearDownTestSuite() {
-    delete split_;
-    split_ = nullptr;
-  }
-
   void SetUp() override {
     auto root = Uri::Parse("ram:///split-opener-test-" + NewUlid());
     ASSERT_TRUE(root.ok());
@@ -68,13 +58,11 @@ class SplitOpenerTest : public ::testing::Test {
     return result.ok() ? DescribeResult(*result) : result.status().ToString();
   }
 
-  static index::SerializedSplit* split_;
+  const index::SerializedSplit* split_ = &index::testing::SharedLogCorpusSplit(kNumDocs);
   std::shared_ptr<storage::CountingStorage> counting_;
   SplitLocation location_;
   std::unique_ptr<index::SplitReader> cold_reader_;
 };
-
-index::SerializedSplit* SplitOpenerTest::split_ = nullptr;
 
 TEST_F(SplitOpenerTest, OpeningCostsOneGetThenNoneFromTheFooterCache) {
   SplitOpener opener(SplitOpenerOptions{});

@@ -61,7 +61,7 @@ class Client:
         return self.json("GET", f"/api/v1/{self.index_id}/search", params=params)["num_hits"]
 
     def counter(self, name):
-        """The value of an unlabelled counter from /metrics, 0 when absent."""
+        """The value of a metric from /metrics (`name` or `name{labels}`), 0 when absent."""
         _, text = self.request("GET", "/metrics")
         for line in text.splitlines():
             if line.startswith(name + " "):

@@ -187,6 +187,18 @@ def run(args, workdir):
         opened = client.counter("shale_search_splits_opened_total") - opened_before
         check(opened == NUM_BATCHES, f"a full scan opens every split, opened {opened}")
 
+        # Searcher caches (docs/storage.md): a repeated identical search is answered by the
+        # partial request cache on every split, and each cache reports at /metrics.
+        partial_hits = 'shale_cache_hits_total{cache="partial_request"}'
+        hits_before = client.counter(partial_hits)
+        first = client.num_hits("body:verification")
+        check(client.num_hits("body:verification") == first, "a repeated search answers the same")
+        cached = client.counter(partial_hits) - hits_before
+        check(cached == NUM_BATCHES, f"partial request cache hits: {cached}, want {NUM_BATCHES}")
+        check(client.counter('shale_cache_bytes{cache="split_footer"}') > 0, "footers cached")
+        check(client.counter('shale_cache_capacity_bytes{cache="fast_field"}') == 1_000_000_000,
+              "fast field cache capacity is the default 1G")
+
         client.json("GET", "/api/v1/hdfs-logs/search", params={"query": "body:(oops"}, expect=400)
 
         # The CLI against the same node.

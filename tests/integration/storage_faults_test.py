@@ -88,6 +88,11 @@ def run(args, workdir):
                          f"data_dir: {workdir}/data\n"
                          f"metastore_uri: s3://test-bucket/metastore\n"
                          f"default_index_root_uri: s3://test-bucket/indexes\n"
+                         # The searcher's in-memory caches would answer repeated searches of
+                         # splits already read without storage (right, since splits are
+                         # immutable) and hide the failure that part 2 checks.
+                         f"searcher:\n  split_footer_cache_capacity: 0\n"
+                         f"  fast_field_cache_capacity: 0\n  partial_request_cache_capacity: 0\n"
                          + s3rver.node_config(),
                          env={"SHALE_TEST_STORAGE_FAILURE_RATE_FILE": rate_path})
         try:

@@ -5,14 +5,18 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/const_init.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 
+#include "common/check.h"
 #include "index/split_format.h"
 #include "index/testing/field_builder.h"
 
@@ -79,6 +83,21 @@ inline absl::StatusOr<SerializedSplit> BuildLogCorpusSplit(int num_docs,
     (*writer)->AddDocument(*std::move(doc));
   }
   return (*writer)->Finish();
+}
+
+// The split of BuildLogCorpusSplit(num_docs), built once per size and process (tests share it).
+// Aborts when the corpus does not build, which is a bug of this file.
+inline const SerializedSplit& SharedLogCorpusSplit(int num_docs) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* splits = new std::map<int, std::unique_ptr<const SerializedSplit>>();
+  absl::MutexLock lock(&mu);
+  std::unique_ptr<const SerializedSplit>& slot = (*splits)[num_docs];
+  if (slot == nullptr) {
+    absl::StatusOr<SerializedSplit> split = BuildLogCorpusSplit(num_docs);
+    SHALE_CHECK(split.ok()) << "the log corpus does not build: " << split.status();
+    slot = std::make_unique<const SerializedSplit>(*std::move(split));
+  }
+  return *slot;
 }
 
 struct QueryCase {
