@@ -235,7 +235,8 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
         CheckObject(searcher, path,
                     {"fast_field_cache_capacity", "split_footer_cache_capacity",
                      "partial_request_cache_capacity", "max_num_concurrent_split_searches",
-                     "max_num_concurrent_split_streams", "request_timeout_secs"}));
+                     "max_num_concurrent_split_streams", "request_timeout_secs",
+                     "aggregation_memory_limit"}));
     RETURN_IF_ERROR(internal::ReadByteSize(searcher, "fast_field_cache_capacity", path,
                                            out.fast_field_cache_capacity));
     RETURN_IF_ERROR(internal::ReadByteSize(searcher, "split_footer_cache_capacity", path,
@@ -261,6 +262,11 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
                                        out.request_timeout_secs));
     if (out.request_timeout_secs == 0) {
       return KeyError("searcher.request_timeout_secs", "must be greater than 0");
+    }
+    RETURN_IF_ERROR(internal::ReadByteSize(searcher, "aggregation_memory_limit", path,
+                                           out.aggregation_memory_limit));
+    if (out.aggregation_memory_limit == 0) {
+      return KeyError("searcher.aggregation_memory_limit", "must be greater than 0");
     }
   }
 
@@ -580,7 +586,8 @@ json NodeConfigToJson(const NodeConfig& config) {
         {"partial_request_cache_capacity", config.searcher.partial_request_cache_capacity},
         {"max_num_concurrent_split_searches", config.searcher.max_num_concurrent_split_searches},
         {"max_num_concurrent_split_streams", config.searcher.max_num_concurrent_split_streams},
-        {"request_timeout_secs", config.searcher.request_timeout_secs}}},
+        {"request_timeout_secs", config.searcher.request_timeout_secs},
+        {"aggregation_memory_limit", config.searcher.aggregation_memory_limit}}},
       {"indexer",
        {{"split_store_max_num_bytes", config.indexer.split_store_max_num_bytes},
         {"split_store_max_num_splits", config.indexer.split_store_max_num_splits},

@@ -35,6 +35,8 @@ struct SearcherConfig {
   uint32_t max_num_concurrent_split_searches = 100;
   uint32_t max_num_concurrent_split_streams = 100;
   uint64_t request_timeout_secs = 30;
+  // Memory the aggregations of one search request may hold (Quickwit's default, 500MB).
+  uint64_t aggregation_memory_limit = 500'000'000;
 };
 
 struct IndexerConfig {

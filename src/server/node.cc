@@ -84,6 +84,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
     options.num_leaf_threads =
         static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
     options.max_num_concurrent_split_searches = config.searcher.max_num_concurrent_split_searches;
+    options.aggregation_memory_limit_bytes = config.searcher.aggregation_memory_limit;
     search = std::make_unique<search::SearchService>(metastore.get(), storage_resolver.get(),
                                                      options);
   }

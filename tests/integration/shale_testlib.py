@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -63,6 +64,22 @@ class Client:
             if line.startswith(name + " "):
                 return int(line.split()[1])
         return 0
+
+
+def wait_ready(client, process, timeout=60):
+    """Waits until the node answers /health/readyz; Failure if it exits or times out."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise Failure(f"shale exited early with code {process.returncode}")
+        try:
+            status, _ = client.request("GET", "/health/readyz")
+            if status == 200:
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.1)
+    raise Failure("node did not become ready")
 
 
 def run_test_main(name, run, arguments):

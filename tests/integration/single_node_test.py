@@ -18,9 +18,8 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 
-from shale_testlib import Client, Failure, check, free_port, run_test_main
+from shale_testlib import Client, Failure, check, free_port, run_test_main, wait_ready
 
 NUM_DOCS = 100_000
 NUM_BATCHES = 8
@@ -76,21 +75,6 @@ def generate_docs(seed):
 
 def tokens(text):
     return set(t.lower() for t in re.findall(r"[A-Za-z0-9]+", text))
-
-
-def wait_ready(client, process, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise Failure(f"shale exited early with code {process.returncode}")
-        try:
-            status, _ = client.request("GET", "/health/readyz")
-            if status == 200:
-                return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        time.sleep(0.1)
-    raise Failure("node did not become ready")
 
 
 def check_bad_configs_stop_startup(args, workdir):
