@@ -202,7 +202,9 @@ class Collector {
   virtual void Finish(IntermediateAgg& out) = 0;
 };
 
-Collectors MakeCollectors(const std::vector<ResolvedAgg>& aggs, CollectContext& context);
+// `top_level`: the request's own aggregations, not those of a bucket.
+Collectors MakeCollectors(const std::vector<ResolvedAgg>& aggs, CollectContext& context,
+                          bool top_level = false);
 
 IntermediateAggs FinishAll(const std::vector<ResolvedAgg>& aggs, Collectors& collectors) {
   IntermediateAggs out(aggs.size());
@@ -378,23 +380,46 @@ using PercentilesCollector =
 
 class TermsCollector final : public Collector {
  public:
-  explicit TermsCollector(const ResolvedAgg& agg) : agg_(agg), buckets_(agg.columns.size()) {}
+  // `top_level`: not inside a bucket, so one dense count array per text column is affordable.
+  TermsCollector(const ResolvedAgg& agg, bool top_level, CollectContext& context)
+      : agg_(agg), buckets_(agg.columns.size()), dense_counts_(agg.columns.size()) {
+    if (!top_level || !agg.sub_aggregations.empty()) return;
+    for (size_t c = 0; c < agg.columns.size(); ++c) {
+      const Column& column = *agg.columns[c];
+      if (!IsText(column) || column.dict.size() > kMaxDenseTerms) continue;
+      dense_counts_[c].assign(column.dict.size(), 0);
+      context.AddBytes(column.dict.size() * sizeof(uint64_t));
+    }
+  }
 
   void Collect(uint32_t doc, CollectContext& context) override {
-    DocValues(agg_.columns, doc, values_);
-    if (values_.empty()) {
-      if (!agg_.spec->missing.has_value()) return;
-      if (!missing_.has_value()) missing_ = NewBucket(agg_, context);
-      CollectIn(*missing_, doc, context);
-      return;
+    bool any = false;
+    for (uint32_t c = 0; c < agg_.columns.size(); ++c) {
+      const Column& column = *agg_.columns[c];
+      const bool text = IsText(column);
+      std::vector<uint64_t>& dense = dense_counts_[c];
+      auto [begin, end] = column.Range(doc);
+      uint64_t previous = 0;
+      for (uint64_t i = begin; i < end; ++i) {
+        const uint64_t raw = column.RawValue(i);
+        if (text && raw >= column.dict.size()) continue;
+        // A doc's values are sorted and distinct within a column; a repeat still counts once.
+        if (i > begin && raw == previous) continue;
+        previous = raw;
+        any = true;
+        if (!dense.empty()) {
+          ++dense[raw];
+          continue;
+        }
+        auto& buckets = buckets_[c];
+        auto it = buckets.find(raw);
+        if (it == buckets.end()) it = buckets.emplace(raw, NewBucket(agg_, context)).first;
+        CollectIn(it->second, doc, context);
+      }
     }
-    Dedup(values_);
-    for (const RawValue& value : values_) {
-      auto& buckets = buckets_[value.column];
-      auto it = buckets.find(value.raw);
-      if (it == buckets.end()) it = buckets.emplace(value.raw, NewBucket(agg_, context)).first;
-      CollectIn(it->second, doc, context);
-    }
+    if (any || !agg_.spec->missing.has_value()) return;
+    if (!missing_.has_value()) missing_ = NewBucket(agg_, context);
+    CollectIn(*missing_, doc, context);
   }
 
   void Finish(IntermediateAgg& out) override {
@@ -402,8 +427,22 @@ class TermsCollector final : public Collector {
     for (size_t c = 0; c < buckets_.size(); ++c) {
       const Column& column = *agg_.columns[c];
       std::vector<std::pair<uint64_t, BucketState*>> entries;
-      entries.reserve(buckets_[c].size());
-      for (auto& [raw, state] : buckets_[c]) entries.emplace_back(raw, &state);
+      std::vector<BucketState> dense_states;
+      if (!dense_counts_[c].empty()) {
+        const std::vector<uint64_t>& counts = dense_counts_[c];
+        size_t non_zero = 0;
+        for (uint64_t count : counts) non_zero += count != 0;
+        dense_states.resize(non_zero);
+        size_t next = 0;
+        for (uint64_t raw = 0; raw < counts.size(); ++raw) {
+          if (counts[raw] == 0) continue;
+          dense_states[next].doc_count = counts[raw];
+          entries.emplace_back(raw, &dense_states[next++]);
+        }
+      } else {
+        entries.reserve(buckets_[c].size());
+        for (auto& [raw, state] : buckets_[c]) entries.emplace_back(raw, &state);
+      }
       // With one column, raw values order like their keys (ordinals of a sorted dictionary,
       // order-preserving number encodings): cut off before building keys.
       if (buckets_.size() == 1 && !missing_.has_value()) CutOffRaw(spec, entries, out);
@@ -450,10 +489,13 @@ class TermsCollector final : public Collector {
     entries.resize(keep);
   }
 
+  static constexpr size_t kMaxDenseTerms = size_t{1} << 22;
+
   const ResolvedAgg& agg_;
   std::vector<absl::flat_hash_map<uint64_t, BucketState>> buckets_;  // one map per column
+  // Per text column of a top-level terms without sub-aggregations: counts by ordinal.
+  std::vector<std::vector<uint64_t>> dense_counts_;
   std::optional<BucketState> missing_;
-  std::vector<RawValue> values_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +523,7 @@ class HistogramCollector final : public Collector {
         const int64_t millis = column.field->type == FieldType::kDatetime
                                    ? FloorDiv(DecodeI64(value.raw), 1000)
                                    : static_cast<int64_t>(std::floor(number));
-        keys_.push_back(agg_.rounding->BucketStart(millis));
+        keys_.push_back(DateBucketStart(millis));
       } else {
         const double index = std::floor((number - spec.offset) / spec.interval);
         if (!(std::fabs(index) < 9.0e18)) continue;
@@ -507,7 +549,19 @@ class HistogramCollector final : public Collector {
   }
 
  private:
+  // Buckets are contiguous intervals and docs come roughly in time order: the last bucket's
+  // bounds answer most values without a time zone conversion.
+  int64_t DateBucketStart(int64_t millis) {
+    if (millis >= cached_start_ && millis < cached_end_) return cached_start_;
+    cached_start_ = agg_.rounding->BucketStart(millis);
+    cached_end_ = agg_.rounding->NextBucketStart(cached_start_);
+    if (millis < cached_start_ || millis >= cached_end_) cached_end_ = cached_start_;  // no reuse
+    return cached_start_;
+  }
+
   const ResolvedAgg& agg_;
+  int64_t cached_start_ = 0;
+  int64_t cached_end_ = 0;  // empty: [0, 0)
   absl::flat_hash_map<int64_t, BucketState> buckets_;
   std::vector<RawValue> values_;
   std::vector<int64_t> keys_;
@@ -698,13 +752,14 @@ class KeyedCollector final : public Collector {
 
 // ---------------------------------------------------------------------------------------------
 
-Collectors MakeCollectors(const std::vector<ResolvedAgg>& aggs, CollectContext& context) {
+Collectors MakeCollectors(const std::vector<ResolvedAgg>& aggs, CollectContext& context,
+                          bool top_level) {
   Collectors collectors;
   collectors.reserve(aggs.size());
   for (const ResolvedAgg& agg : aggs) {
     switch (agg.spec->kind) {
       case AggregationKind::kTerms:
-        collectors.push_back(std::make_unique<TermsCollector>(agg));
+        collectors.push_back(std::make_unique<TermsCollector>(agg, top_level, context));
         break;
       case AggregationKind::kHistogram:
       case AggregationKind::kDateHistogram:
@@ -745,7 +800,7 @@ absl::StatusOr<IntermediateAggs> CollectAggregations(const AggSplitAccess& split
   RETURN_IF_ERROR(ResolveAggs(split, request.aggregations, resolved));
   CollectContext context;
   context.budget = budget != nullptr ? budget : &default_budget;
-  Collectors collectors = MakeCollectors(resolved, context);
+  Collectors collectors = MakeCollectors(resolved, context, /*top_level=*/true);
   matches.ForEachUntil([&](uint32_t doc) {
     for (const std::unique_ptr<Collector>& collector : collectors) collector->Collect(doc, context);
     return context.ok();
