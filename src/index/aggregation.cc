@@ -89,6 +89,28 @@ void MergeBucketMap(const std::vector<AggregationSpec>& sub_specs, Map& into, co
   }
 }
 
+void MergeTopHits(const AggregationSpec& spec, std::vector<TopHit>& into,
+                  const std::vector<TopHit>& from) {
+  if (from.empty()) return;
+  into.insert(into.end(), from.begin(), from.end());
+  std::sort(into.begin(), into.end(),
+            [&spec](const TopHit& a, const TopHit& b) { return TopHitLess(spec, a, b); });
+  const size_t keep = static_cast<size_t>(spec.from) + spec.size;
+  if (into.size() > keep) into.resize(keep);
+}
+
+uint64_t TopHitsBytes(const std::vector<TopHit>& hits) {
+  uint64_t bytes = 0;
+  for (const TopHit& hit : hits) {
+    bytes += sizeof(TopHit) + hit.source.capacity();
+    for (const AggKey& key : hit.sort_values) bytes += key.MemoryBytes();
+    for (const auto& values : hit.docvalues) {
+      for (const AggKey& key : values) bytes += key.MemoryBytes();
+    }
+  }
+  return bytes;
+}
+
 void MergeOne(const AggregationSpec& spec, IntermediateAgg& into, const IntermediateAgg& from) {
   const std::vector<AggregationSpec>& subs = spec.sub_aggregations;
   switch (spec.kind) {
@@ -112,6 +134,10 @@ void MergeOne(const AggregationSpec& spec, IntermediateAgg& into, const Intermed
       break;
     case AggregationKind::kPercentiles:
       into.percentiles.Merge(from.percentiles);
+      break;
+    case AggregationKind::kTopHits:
+      MergeTopHits(spec, into.top_hits, from.top_hits);
+      into.metric.Merge(from.metric);  // count: the docs the hits were chosen from
       break;
     default:
       into.metric.Merge(from.metric);
@@ -346,6 +372,8 @@ const char* AggregationKindName(AggregationKind kind) {
       return "cardinality";
     case AggregationKind::kPercentiles:
       return "percentiles";
+    case AggregationKind::kTopHits:
+      return "top_hits";
   }
   return "unknown";
 }
@@ -612,7 +640,7 @@ uint64_t EstimateMemoryBytes(const IntermediateAggs& aggs) {
   for (const IntermediateAgg& agg : aggs) {
     bytes += sizeof(IntermediateAgg) + MapBytes(agg.terms) + MapBytes(agg.keyed) +
              MapBytes(agg.histogram) + agg.cardinality.MemoryBytes() +
-             agg.percentiles.MemoryBytes();
+             agg.percentiles.MemoryBytes() + TopHitsBytes(agg.top_hits);
     for (const IntermediateBucket& bucket : agg.fixed_buckets) {
       bytes += sizeof(IntermediateBucket) + EstimateMemoryBytes(bucket.sub_aggregations);
     }
@@ -648,6 +676,19 @@ bool CompositeKeyLess(const AggregationSpec& spec, const std::vector<AggKey>& a,
     if (order != 0) return descending ? order > 0 : order < 0;
   }
   return a.size() < b.size();
+}
+
+bool TopHitLess(const AggregationSpec& spec, const TopHit& a, const TopHit& b) {
+  for (size_t i = 0; i < spec.sort.size() && i < a.sort_values.size() && i < b.sort_values.size();
+       ++i) {
+    const AggKey& x = a.sort_values[i];
+    const AggKey& y = b.sort_values[i];
+    if (x.is_null() != y.is_null()) return !x.is_null();  // missing values last
+    const int order = CompareAggKeys(x, y);
+    if (order != 0) return spec.sort[i].descending ? order > 0 : order < 0;
+  }
+  if (a.doc_id != b.doc_id) return a.doc_id < b.doc_id;
+  return a.source < b.source;
 }
 
 // ---- memory budget ----

@@ -64,9 +64,11 @@ enum class AggregationKind {
   kExtendedStats,
   kCardinality,
   kPercentiles,
+  kTopHits,
 };
 
 // True for terms, histogram, date_histogram, range, filter, filters, composite, multi_terms.
+// (top_hits is a metric: it has no sub-aggregations.)
 bool IsBucketAggregation(AggregationKind kind);
 // "terms", "histogram", ..., "percentiles".
 const char* AggregationKindName(AggregationKind kind);
@@ -194,6 +196,12 @@ struct KeySource {
   DateInterval date_interval;     // date_histogram
 };
 
+// One sort field of top_hits: missing values sort last whatever the order.
+struct TopHitsSort {
+  std::string field;
+  bool descending = false;
+};
+
 struct AggregationSpec {
   std::string name;
   AggregationKind kind = AggregationKind::kTerms;
@@ -245,6 +253,15 @@ struct AggregationSpec {
   double sigma = 2;
   // percentiles, in [0, 100].
   std::vector<double> percents = {1, 5, 25, 50, 75, 95, 99};
+
+  // top_hits: hits [from, from + size) (size defaults to 3 for top_hits) in `sort` order (by doc
+  // when empty), with their stored source (limited to `source_includes` paths when not empty)
+  // and the fast field values of `docvalue_fields`.
+  uint32_t from = 0;
+  std::vector<TopHitsSort> sort;
+  bool include_source = true;
+  std::vector<std::string> source_includes;
+  std::vector<std::string> docvalue_fields;
 
   std::vector<AggregationSpec> sub_aggregations;
 
@@ -298,6 +315,19 @@ struct MetricPartial {
 struct IntermediateAgg;
 using IntermediateAggs = std::vector<IntermediateAgg>;
 
+// One hit of a top_hits aggregation.
+struct TopHit {
+  std::vector<AggKey> sort_values;             // one per sort field (null when the doc has none)
+  std::string source;                          // stored JSON (empty when not requested)
+  std::vector<std::vector<AggKey>> docvalues;  // one list per docvalue field
+  // Tie-break of equal sort values: the doc's position within its split and the source text,
+  // so merges are deterministic.
+  uint32_t doc_id = 0;
+};
+
+// Order of top_hits: true when `a` comes before `b` under `spec.sort`.
+bool TopHitLess(const AggregationSpec& spec, const TopHit& a, const TopHit& b);
+
 struct IntermediateBucket {
   uint64_t doc_count = 0;
   // terms, multi_terms: upper bound of the docs of this key that cut-offs dropped (the error
@@ -322,6 +352,7 @@ struct IntermediateAgg {
   std::vector<IntermediateBucket> fixed_buckets;
   CardinalitySketch cardinality;  // cardinality
   QuantileSketch percentiles;     // percentiles
+  std::vector<TopHit> top_hits;   // top_hits: the best from + size, in order
 };
 
 // The empty intermediate result of `specs` (fixed buckets allocated, maps empty).

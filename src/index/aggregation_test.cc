@@ -91,10 +91,14 @@ std::unique_ptr<SplitReader> BuildSplit(const std::vector<std::string>& jsons,
   return *std::move(reader);
 }
 
-std::unique_ptr<SplitReader> BuildSplit(const std::vector<Doc>& docs) {
+std::vector<std::string> ToJsons(const std::vector<Doc>& docs) {
   std::vector<std::string> jsons;
   for (const Doc& doc : docs) jsons.push_back(ToJson(doc));
-  return BuildSplit(jsons);
+  return jsons;
+}
+
+std::unique_ptr<SplitReader> BuildSplit(const std::vector<Doc>& docs) {
+  return BuildSplit(ToJsons(docs));
 }
 
 AggregationSpec Spec(std::string name, AggregationKind kind, std::string field) {
@@ -285,20 +289,34 @@ TEST(AggregationTest, QueryAndTimeFilterRestrictTheDocs) {
   EXPECT_EQ((*result)[0].terms.at(AggKey::Text("warn")).doc_count, expected);
 }
 
-TEST(AggregationTest, MergeOfTwoSplitsEqualsOneSplitHoldingAllDocs) {
-  const std::vector<Doc> first = Generate(700, 1);
-  const std::vector<Doc> second = Generate(900, 2);
-  std::vector<Doc> all = first;
+// The merge of the results of a split of `first` and one of `second`, and the result of one
+// split holding both.
+struct MergedAndWhole {
+  IntermediateAggs merged;
+  IntermediateAggs whole;
+};
+
+MergedAndWhole AggregateTwoSplitsAndWhole(const std::vector<std::string>& first,
+                                          const std::vector<std::string>& second,
+                                          const AggregationRequest& request) {
+  std::vector<std::string> all = first;
   all.insert(all.end(), second.begin(), second.end());
-  const AggregationRequest request = TestRequest();
   auto a = BuildSplit(first)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
   auto b = BuildSplit(second)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
   auto whole = BuildSplit(all)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
-  ASSERT_TRUE(a.ok() && b.ok() && whole.ok());
-  IntermediateAggs merged;
-  ASSERT_TRUE(MergeAggs(request.aggregations, merged, *a).ok());
-  ASSERT_TRUE(MergeAggs(request.aggregations, merged, *b).ok());
-  ExpectSameAggs(merged, *whole);
+  MergedAndWhole out;
+  EXPECT_TRUE(a.ok() && b.ok() && whole.ok());
+  if (!a.ok() || !b.ok() || !whole.ok()) return out;
+  EXPECT_TRUE(MergeAggs(request.aggregations, out.merged, *a).ok());
+  EXPECT_TRUE(MergeAggs(request.aggregations, out.merged, *b).ok());
+  out.whole = *std::move(whole);
+  return out;
+}
+
+TEST(AggregationTest, MergeOfTwoSplitsEqualsOneSplitHoldingAllDocs) {
+  const MergedAndWhole result = AggregateTwoSplitsAndWhole(
+      ToJsons(Generate(700, 1)), ToJsons(Generate(900, 2)), TestRequest());
+  ExpectSameAggs(result.merged, result.whole);
 }
 
 TEST(AggregationTest, MergeOfSplitsEqualsOneSplitForEveryExactOrSketchKind) {
@@ -575,6 +593,48 @@ TEST(AggregationTest, DocLengthFieldHoldsTheJsonSizeOfEachDoc) {
   auto plain = BuildSplit(jsons)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ((*plain)[0].metric.count, 0u);
+}
+
+TEST(AggregationTest, TopHitsKeepTheBestDocsPerBucketAcrossSplits) {
+  // Docs with a unique `seq`; per level, the 3 highest seq (sort desc) with their sources and
+  // status docvalues. Merging two splits' hits equals one split's.
+  std::vector<std::string> first;
+  std::vector<std::string> second;
+  std::map<std::string, std::vector<int64_t>> seqs_by_level;
+  std::mt19937_64 rng(71);
+  for (int64_t seq = 0; seq < 500; ++seq) {
+    const std::string level = kLevels[rng() % 5];
+    seqs_by_level[level].push_back(seq);
+    (rng() % 2 == 0 ? first : second)
+        .push_back(fmt::format(R"({{"ts":{},"level":"{}","status":{},"seq":{}}})",
+                               kBaseSeconds + seq, level, 100 + seq % 7, seq));
+  }
+  AggregationRequest request;
+  AggregationSpec terms = Spec("levels", AggregationKind::kTerms, "level");
+  AggregationSpec top = Spec("top", AggregationKind::kTopHits, "");
+  top.size = 3;
+  top.sort = {{"seq", /*descending=*/true}};
+  top.docvalue_fields = {"status"};
+  terms.sub_aggregations.push_back(top);
+  request.aggregations.push_back(terms);
+  const MergedAndWhole results = AggregateTwoSplitsAndWhole(first, second, request);
+  ASSERT_FALSE(results.whole.empty());
+  for (const IntermediateAggs* result : {&results.merged, &results.whole}) {
+    for (auto& [level, seqs] : seqs_by_level) {
+      const IntermediateAgg& hits = (*result)[0].terms.at(AggKey::Text(level)).sub_aggregations[0];
+      EXPECT_EQ(hits.metric.count, seqs.size());
+      std::sort(seqs.rbegin(), seqs.rend());
+      ASSERT_EQ(hits.top_hits.size(), 3u) << level;
+      for (size_t i = 0; i < 3; ++i) {
+        const TopHit& hit = hits.top_hits[i];
+        EXPECT_EQ(hit.sort_values[0], AggKey::I64(seqs[i])) << level;
+        EXPECT_NE(hit.source.find(fmt::format("\"seq\":{}", seqs[i])), std::string::npos)
+            << hit.source;
+        ASSERT_EQ(hit.docvalues.size(), 1u);
+        EXPECT_EQ(hit.docvalues[0], std::vector<AggKey>{AggKey::I64(100 + seqs[i] % 7)});
+      }
+    }
+  }
 }
 
 TEST(AggregationTest, TermsMissingCountsDocsWithoutValue) {

@@ -381,6 +381,10 @@ class SplitReaderImpl final : public SplitReader, public internal::AggSplitAcces
     return Eval(query, nullptr);
   }
 
+  absl::StatusOr<std::string> FetchSource(uint32_t doc) const override {
+    return FetchDocument(doc);
+  }
+
  private:
   absl::Status DataLoss(const std::string& what, uint64_t offset) const {
     return absl::DataLossError(fmt::format("split {}: {} at offset {}", name(), what, offset));

@@ -26,6 +26,8 @@ using index::KeySourceKind;
 
 constexpr int kMaxAggregationDepth = 16;
 constexpr size_t kMaxPercents = 1000;
+// top_hits: from + size per bucket (Elasticsearch's index.max_inner_result_window).
+constexpr uint64_t kMaxTopHits = 100;
 
 absl::Status Invalid(const std::string& name, const std::string& what) {
   return absl::InvalidArgumentError(fmt::format("aggregation `{}`: {}", name, what));
@@ -50,6 +52,7 @@ std::optional<AggregationKind> KindOf(const std::string& type) {
       {"extended_stats", AggregationKind::kExtendedStats},
       {"cardinality", AggregationKind::kCardinality},
       {"percentiles", AggregationKind::kPercentiles},
+      {"top_hits", AggregationKind::kTopHits},
   };
   for (const auto& [text, kind] : kKinds) {
     if (type == text) return kind;
@@ -512,6 +515,103 @@ absl::Status ParsePercents(const std::string& name, const nlohmann::json& value,
   return absl::OkStatus();
 }
 
+// top_hits `sort`: "field", {"field": "desc"}, {"field": {"order": "desc"}}, or an array of them.
+absl::Status ParseTopHitsSort(const std::string& name, const nlohmann::json& value,
+                              AggregationSpec& spec) {
+  if (value.is_array()) {
+    for (const nlohmann::json& item : value) RETURN_IF_ERROR(ParseTopHitsSort(name, item, spec));
+    return absl::OkStatus();
+  }
+  index::TopHitsSort sort;
+  if (value.is_string()) {
+    sort.field = value.get<std::string>();
+  } else if (value.is_object() && value.size() == 1) {
+    sort.field = value.begin().key();
+    const nlohmann::json& order = value.begin().value();
+    const nlohmann::json* direction = &order;
+    if (order.is_object()) {
+      for (const auto& [key, item] : order.items()) {
+        if (key != "order") {
+          return Invalid(name, fmt::format("unknown key `{}` in `sort.{}`", key, sort.field));
+        }
+      }
+      auto it = order.find("order");
+      if (it == order.end())
+        return Invalid(name, fmt::format("`sort.{}` needs `order`", sort.field));
+      direction = &*it;
+    }
+    if (!direction->is_string() ||
+        (direction->get<std::string>() != "asc" && direction->get<std::string>() != "desc")) {
+      return Invalid(name, fmt::format("`sort.{}` order must be `asc` or `desc`", sort.field));
+    }
+    sort.descending = direction->get<std::string>() == "desc";
+  } else {
+    return Invalid(name,
+                   "`sort` must be a field name, {\"field\": \"asc\" | \"desc\"} or an array");
+  }
+  if (sort.field == "_doc") return absl::OkStatus();  // doc order is the default
+  if (sort.field == "_score") {
+    return Invalid(name, "`sort` by `_score` is not supported (aggregations have no scores)");
+  }
+  spec.sort.push_back(std::move(sort));
+  return absl::OkStatus();
+}
+
+absl::Status ParseTopHits(const std::string& name, const nlohmann::json& params,
+                          AggregationSpec& spec) {
+  if (!params.is_object()) return Invalid(name, "`top_hits` must be an object");
+  spec.size = 3;
+  for (const auto& [key, value] : params.items()) {
+    if (key == "size") {
+      ASSIGN_OR_RETURN(spec.size, Size(name, key, value));
+    } else if (key == "from") {
+      ASSIGN_OR_RETURN(spec.from, Size(name, key, value));
+    } else if (key == "sort") {
+      RETURN_IF_ERROR(ParseTopHitsSort(name, value, spec));
+    } else if (key == "_source") {
+      if (value.is_boolean()) {
+        spec.include_source = value.get<bool>();
+      } else if (value.is_string()) {
+        spec.source_includes.push_back(value.get<std::string>());
+      } else if (value.is_array()) {
+        for (const nlohmann::json& item : value) {
+          ASSIGN_OR_RETURN(std::string path, Text(name, "_source", item));
+          spec.source_includes.push_back(std::move(path));
+        }
+      } else if (value.is_object()) {
+        for (const auto& [source_key, includes] : value.items()) {
+          if (source_key != "includes" || !includes.is_array()) {
+            return Invalid(name, "`_source` supports only {\"includes\": [...]}");
+          }
+          for (const nlohmann::json& item : includes) {
+            ASSIGN_OR_RETURN(std::string path, Text(name, "_source.includes", item));
+            spec.source_includes.push_back(std::move(path));
+          }
+        }
+      } else {
+        return Invalid(name, "`_source` must be a boolean, a path or an array of paths");
+      }
+    } else if (key == "docvalue_fields") {
+      if (!value.is_array()) return Invalid(name, "`docvalue_fields` must be an array");
+      for (const nlohmann::json& item : value) {
+        if (item.is_object() && item.contains("field") && item.size() == 1) {
+          ASSIGN_OR_RETURN(std::string field, Text(name, "docvalue_fields.field", item["field"]));
+          spec.docvalue_fields.push_back(std::move(field));
+        } else {
+          ASSIGN_OR_RETURN(std::string field, Text(name, "docvalue_fields", item));
+          spec.docvalue_fields.push_back(std::move(field));
+        }
+      }
+    } else {
+      return Invalid(name, fmt::format("unknown key `{}` for a top_hits aggregation", key));
+    }
+  }
+  if (static_cast<uint64_t>(spec.from) + spec.size > kMaxTopHits) {
+    return Invalid(name, fmt::format("`from` + `size` must be at most {}", kMaxTopHits));
+  }
+  return absl::OkStatus();
+}
+
 bool IsTermsLike(AggregationKind kind) {
   return kind == AggregationKind::kTerms || kind == AggregationKind::kMultiTerms;
 }
@@ -529,6 +629,8 @@ absl::Status ParseParams(const std::string& name, const nlohmann::json& params,
       return ParseFilters(name, params, spec);
     case AggregationKind::kComposite:
       return ParseComposite(name, params, spec);
+    case AggregationKind::kTopHits:
+      return ParseTopHits(name, params, spec);
     default:
       break;
   }

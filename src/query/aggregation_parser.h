@@ -3,7 +3,7 @@
 // Supported: bucket aggregations `terms`, `multi_terms`, `histogram`, `date_histogram`, `range`,
 // `filter`, `filters`, `composite` (with nested `aggs` / `aggregations`) and metric aggregations
 // `avg`, `sum`, `min`, `max`, `value_count`, `stats`, `extended_stats`, `cardinality`,
-// `percentiles`. docs/aggregations.md lists every parameter.
+// `percentiles`, `top_hits`. docs/aggregations.md lists every parameter.
 //
 // Durations (`fixed_interval`, date `offset`) are `<integer><unit>` with unit ms, s, m, h or d
 // and an optional sign for offsets; `calendar_interval` is minute, hour, day, week, month,

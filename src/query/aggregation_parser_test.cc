@@ -153,6 +153,30 @@ TEST(AggregationParserTest, ParsesSketchesCompositeMultiTermsAndFilters) {
   EXPECT_EQ(aggs[8].missing, index::AggKey::I64(3));
 }
 
+TEST(AggregationParserTest, ParsesTopHits) {
+  auto parsed = Parse(R"({"t": {"top_hits": {"size": 2, "from": 1,
+                           "sort": [{"ts": {"order": "desc"}}, {"b": "asc"}, "c", "_doc"],
+                           "_source": {"includes": ["x.y"]},
+                           "docvalue_fields": ["ts", {"field": "b"}]}},
+                          "d": {"top_hits": {"_source": false}}})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const auto& top = parsed->aggregations[1];
+  EXPECT_EQ(top.kind, AggregationKind::kTopHits);
+  EXPECT_EQ(top.size, 2u);
+  EXPECT_EQ(top.from, 1u);
+  ASSERT_EQ(top.sort.size(), 3u);
+  EXPECT_TRUE(top.sort[0].descending);
+  EXPECT_FALSE(top.sort[1].descending);
+  EXPECT_EQ(top.sort[2].field, "c");
+  EXPECT_EQ(top.source_includes, std::vector<std::string>{"x.y"});
+  EXPECT_EQ(top.docvalue_fields, (std::vector<std::string>{"ts", "b"}));
+  EXPECT_EQ(parsed->aggregations[0].size, 3u);  // default
+  EXPECT_FALSE(parsed->aggregations[0].include_source);
+  EXPECT_THAT(ErrorOf(R"({"a": {"top_hits": {"sort": ["_score"]}}})"), HasSubstr("`_score`"));
+  EXPECT_THAT(ErrorOf(R"({"a": {"top_hits": {"size": 200}}})"), HasSubstr("at most 100"));
+  EXPECT_THAT(ErrorOf(R"({"a": {"top_hits": {"highlight": {}}}})"), HasSubstr("`highlight`"));
+}
+
 TEST(AggregationParserTest, TermsShardSizeDefaultsToTenTimesSize) {
   auto parsed = Parse(R"({"t": {"terms": {"field": "f", "size": 3}},
                          "u": {"terms": {"field": "f", "size": 3, "split_size": 5}}})");

@@ -104,6 +104,76 @@ nlohmann::json PercentilesJson(const AggregationSpec& spec, const index::Quantil
   return {{"values", std::move(values)}};
 }
 
+nlohmann::json KeyJson(const AggKey& key);
+std::optional<std::string> KeyAsString(const AggKey& key);
+
+// The parts of `source` at the dotted `paths` (an object path keeps the whole object).
+nlohmann::json FilterSource(const nlohmann::json& source, const std::vector<std::string>& paths) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const std::string& path : paths) {
+    const nlohmann::json* from = &source;
+    nlohmann::json* to = &out;
+    size_t start = 0;
+    while (from != nullptr) {
+      const size_t dot = path.find('.', start);
+      const std::string part = path.substr(start, dot == std::string::npos ? dot : dot - start);
+      if (!from->is_object() || !from->contains(part)) {
+        from = nullptr;
+        break;
+      }
+      from = &(*from)[part];
+      if (dot == std::string::npos) {
+        (*to)[part] = *from;
+        break;
+      }
+      if (!to->contains(part)) (*to)[part] = nlohmann::json::object();
+      to = &(*to)[part];
+      start = dot + 1;
+    }
+  }
+  return out;
+}
+
+nlohmann::json TopHitsJson(const AggregationSpec& spec, const IntermediateAgg& agg) {
+  nlohmann::json hits = nlohmann::json::array();
+  const size_t end = std::min<size_t>(agg.top_hits.size(), size_t{spec.from} + spec.size);
+  for (size_t i = spec.from; i < end; ++i) {
+    const index::TopHit& hit = agg.top_hits[i];
+    nlohmann::json entry = {{"_score", kNull}};
+    if (spec.include_source && !hit.source.empty()) {
+      nlohmann::json source = nlohmann::json::parse(hit.source, nullptr, false);
+      if (!source.is_discarded()) {
+        entry["_source"] = spec.source_includes.empty()
+                               ? std::move(source)
+                               : FilterSource(source, spec.source_includes);
+      }
+    }
+    if (!spec.sort.empty()) {
+      nlohmann::json sort = nlohmann::json::array();
+      for (const AggKey& key : hit.sort_values) sort.push_back(KeyJson(key));
+      entry["sort"] = std::move(sort);
+    }
+    if (!spec.docvalue_fields.empty()) {
+      nlohmann::json fields = nlohmann::json::object();
+      for (size_t f = 0; f < spec.docvalue_fields.size() && f < hit.docvalues.size(); ++f) {
+        if (hit.docvalues[f].empty()) continue;
+        nlohmann::json values = nlohmann::json::array();
+        for (const AggKey& key : hit.docvalues[f]) {
+          std::optional<std::string> text = KeyAsString(key);
+          values.push_back(text.has_value() ? nlohmann::json(*text) : KeyJson(key));
+        }
+        fields[spec.docvalue_fields[f]] = std::move(values);
+      }
+      entry["fields"] = std::move(fields);
+    }
+    hits.push_back(std::move(entry));
+  }
+  return {{"hits",
+           {{"total", {{"value", agg.metric.count}, {"relation", "eq"}}},
+            {"max_score", kNull},
+            {"hits", std::move(hits)}}}};
+}
+
 nlohmann::json MetricJson(const AggregationSpec& spec, const IntermediateAgg& agg) {
   const index::MetricPartial& metric = agg.metric;
   const bool empty = metric.count == 0;
@@ -129,6 +199,8 @@ nlohmann::json MetricJson(const AggregationSpec& spec, const IntermediateAgg& ag
       break;
     case AggregationKind::kPercentiles:
       return PercentilesJson(spec, agg.percentiles);
+    case AggregationKind::kTopHits:
+      return TopHitsJson(spec, agg);
     case AggregationKind::kExtendedStats:
       return ExtendedStatsJson(spec, metric);
     default:  // stats

@@ -307,6 +307,31 @@ TEST(AggregationResultTest, DateRoundingUnits) {
   EXPECT_EQ(index::DateRounding::Create(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(AggregationResultTest, TopHitsPageSourceIncludesSortAndFields) {
+  AggregationSpec top = Spec("top", AggregationKind::kTopHits);
+  top.from = 1;
+  top.size = 1;
+  top.sort = {{"ts", true}};
+  top.source_includes = {"a.b", "c"};
+  top.docvalue_fields = {"ts"};
+  std::vector<AggregationSpec> specs = {top};
+  index::IntermediateAggs aggs = index::MakeEmptyAggs(specs);
+  for (int64_t millis : {2000, 1000}) {
+    index::TopHit hit;
+    hit.sort_values = {index::AggKey::Datetime(millis)};
+    hit.source = R"({"a":{"b":1,"x":2},"c":"y","d":3})";
+    hit.docvalues = {{index::AggKey::Datetime(millis)}};
+    aggs[0].top_hits.push_back(hit);
+  }
+  aggs[0].metric.count = 7;
+  auto json = FinalizeAggregations(specs, aggs);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ((*json)["top"].dump(),
+            R"({"hits":{"hits":[{"_score":null,"_source":{"a":{"b":1},"c":"y"},)"
+            R"("fields":{"ts":["1970-01-01T00:00:01Z"]},"sort":[1000]}],"max_score":null,)"
+            R"("total":{"relation":"eq","value":7}}})");
+}
+
 TEST(AggregationResultTest, TooManyFilledBucketsIsInvalidArgument) {
   AggregationSpec histogram = Spec("h", AggregationKind::kHistogram);
   histogram.interval = 1;

@@ -4,7 +4,7 @@
 Ingests generated documents in four batches (one split each) and checks, against numbers
 computed here from the same documents: exact terms counts, the error bounds of terms cut off per
 split (`split_size`), cardinality, percentiles within the sketch's 1 % accuracy, composite paging,
-filters, a calendar date_histogram in a time zone, `_doc_length`, and the 400 answers for an
+filters, a calendar date_histogram in a time zone, top_hits, `_doc_length`, and the 400 answers for an
 aggregation over `searcher.aggregation_memory_limit` and for a bad request.
 
 Only the Python standard library is used.
@@ -160,6 +160,25 @@ def check_filters_and_dates(client, docs):
     print(f"ok  filters, date_histogram in Asia/Kolkata ({len(days)} days)")
 
 
+def check_top_hits(client, docs):
+    result = search(client, {"h": {"terms": {"field": "host", "size": 20},
+                                   "aggs": {"top": {"top_hits": {
+                                       "size": 2, "sort": [{"latency": "desc"}],
+                                       "_source": ["uid", "latency"]}}}}})
+    by_host = {}
+    for doc in docs:
+        by_host.setdefault(doc["host"], []).append(doc["latency"])
+    for bucket in result["aggregations"]["h"]["buckets"]:
+        hits = bucket["top"]["hits"]
+        expected = sorted(by_host[bucket["key"]], reverse=True)[:2]
+        check(hits["total"]["value"] == len(by_host[bucket["key"]]), f"top_hits total: {hits}")
+        check([hit["sort"][0] for hit in hits["hits"]] == expected, f"top_hits order: {hits}")
+        for hit in hits["hits"]:
+            check(set(hit["_source"]) == {"uid", "latency"}, f"_source includes: {hit}")
+            check(hit["_source"]["latency"] == hit["sort"][0], f"hit source: {hit}")
+    print("ok  top_hits per host")
+
+
 def check_limits(client):
     over = search(client, {"u": {"terms": {"field": "uid", "size": 10},
                                  "aggs": {"h": {"cardinality": {"field": "host"}}}}},
@@ -201,6 +220,7 @@ def run(args, workdir):
         check_metrics(client, docs)
         check_composite(client, docs)
         check_filters_and_dates(client, docs)
+        check_top_hits(client, docs)
         check_limits(client)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -103,8 +103,11 @@ struct ResolvedAgg {
   Columns columns;
   std::vector<Columns> source_columns;  // composite, multi_terms
   std::vector<std::optional<DateRounding>> source_roundings;
-  std::optional<DateRounding> rounding;  // date_histogram
-  std::vector<DocSet> filter_docs;       // filter, filters
+  std::optional<DateRounding> rounding;   // date_histogram
+  std::vector<DocSet> filter_docs;        // filter, filters
+  std::vector<Columns> sort_columns;      // top_hits: one per sort field
+  std::vector<Columns> docvalue_columns;  // top_hits: one per docvalue field
+  const AggSplitAccess* split = nullptr;  // top_hits: reads the hits' sources
   std::vector<ResolvedAgg> sub_aggregations;
   // cardinality: hashes of text ordinals, computed once per split and column.
   mutable std::vector<std::vector<uint64_t>> ordinal_hashes;
@@ -152,6 +155,17 @@ absl::Status ResolveAggs(const AggSplitAccess& split, const std::vector<Aggregat
       ASSIGN_OR_RETURN(DocSet docs, split.FilterDocs(*filter.query));
       resolved.filter_docs.push_back(std::move(docs));
     }
+    if (spec.kind == AggregationKind::kTopHits) {
+      resolved.split = &split;
+      for (const TopHitsSort& sort : spec.sort) {
+        ASSIGN_OR_RETURN(Columns columns, ResolveColumns(split, sort.field, spec));
+        resolved.sort_columns.push_back(std::move(columns));
+      }
+      for (const std::string& field : spec.docvalue_fields) {
+        ASSIGN_OR_RETURN(Columns columns, ResolveColumns(split, field, spec));
+        resolved.docvalue_columns.push_back(std::move(columns));
+      }
+    }
     if (spec.kind == AggregationKind::kCardinality) {
       resolved.ordinal_hashes.resize(resolved.columns.size());
       resolved.ordinal_hashed.resize(resolved.columns.size());
@@ -198,20 +212,22 @@ class Collector {
  public:
   virtual ~Collector() = default;
   virtual void Collect(uint32_t doc, CollectContext& context) = 0;
-  // Moves the state into `out` (the empty intermediate result of the spec).
-  virtual void Finish(IntermediateAgg& out) = 0;
+  // Moves the state into `out` (the empty intermediate result of the spec); errors (reading
+  // top_hits sources) go to `context`.
+  virtual void Finish(IntermediateAgg& out, CollectContext& context) = 0;
 };
 
 // `top_level`: the request's own aggregations, not those of a bucket.
 Collectors MakeCollectors(const std::vector<ResolvedAgg>& aggs, CollectContext& context,
                           bool top_level = false);
 
-IntermediateAggs FinishAll(const std::vector<ResolvedAgg>& aggs, Collectors& collectors) {
+IntermediateAggs FinishAll(const std::vector<ResolvedAgg>& aggs, Collectors& collectors,
+                           CollectContext& context) {
   IntermediateAggs out(aggs.size());
   for (size_t i = 0; i < aggs.size(); ++i) {
     const size_t fixed = NumFixedBuckets(*aggs[i].spec);
     if (fixed > 0) out[i].fixed_buckets.resize(fixed);
-    collectors[i]->Finish(out[i]);
+    collectors[i]->Finish(out[i], context);
   }
   return out;
 }
@@ -234,10 +250,11 @@ void CollectIn(BucketState& bucket, uint32_t doc, CollectContext& context) {
   for (const std::unique_ptr<Collector>& sub : bucket.subs) sub->Collect(doc, context);
 }
 
-IntermediateBucket FinishBucket(const ResolvedAgg& agg, BucketState& state) {
+IntermediateBucket FinishBucket(const ResolvedAgg& agg, BucketState& state,
+                                CollectContext& context) {
   IntermediateBucket bucket;
   bucket.doc_count = state.doc_count;
-  bucket.sub_aggregations = FinishAll(agg.sub_aggregations, state.subs);
+  bucket.sub_aggregations = FinishAll(agg.sub_aggregations, state.subs, context);
   return bucket;
 }
 
@@ -279,7 +296,7 @@ class MetricCollector final : public Collector {
     if (!any && spec.missing_value.has_value()) Add(*spec.missing_value, squares);
   }
 
-  void Finish(IntermediateAgg& out) override { out.metric = metric_; }
+  void Finish(IntermediateAgg& out, CollectContext& context) override { out.metric = metric_; }
 
  private:
   void Add(double value, bool squares) {
@@ -310,7 +327,9 @@ class SketchCollector final : public Collector {
     if (after > before) context.AddBytes(after - before);
   }
 
-  void Finish(IntermediateAgg& out) override { out.*kResult = std::move(sketch_); }
+  void Finish(IntermediateAgg& out, CollectContext& context) override {
+    out.*kResult = std::move(sketch_);
+  }
 
  private:
   const ResolvedAgg& agg_;
@@ -375,6 +394,82 @@ using CardinalityCollector =
 using PercentilesCollector =
     SketchCollector<QuantileSketch, PercentilesFeeder, &IntermediateAgg::percentiles>;
 
+// top_hits: a bounded heap of the best docs by the sort fields' values; sources and docvalue
+// fields are read for the kept docs only, when the split's result is built.
+
+class TopHitsCollector final : public Collector {
+ public:
+  explicit TopHitsCollector(const ResolvedAgg& agg) : agg_(agg) {}
+
+  void Collect(uint32_t doc, CollectContext& context) override {
+    const AggregationSpec& spec = *agg_.spec;
+    ++count_;
+    const size_t keep = static_cast<size_t>(spec.from) + spec.size;
+    if (keep == 0) return;
+    TopHit hit;
+    hit.doc_id = doc;
+    hit.sort_values.reserve(spec.sort.size());
+    for (size_t i = 0; i < spec.sort.size(); ++i) {
+      hit.sort_values.push_back(SortValue(agg_.sort_columns[i], doc, spec.sort[i].descending));
+    }
+    auto worse = [&spec](const TopHit& a, const TopHit& b) { return TopHitLess(spec, a, b); };
+    if (heap_.size() < keep) {
+      context.AddBytes(sizeof(TopHit) + hit.sort_values.size() * sizeof(AggKey));
+      heap_.push_back(std::move(hit));
+      std::push_heap(heap_.begin(), heap_.end(), worse);
+    } else if (TopHitLess(spec, hit, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse);
+      heap_.back() = std::move(hit);
+      std::push_heap(heap_.begin(), heap_.end(), worse);
+    }
+  }
+
+  void Finish(IntermediateAgg& out, CollectContext& context) override {
+    const AggregationSpec& spec = *agg_.spec;
+    std::sort_heap(heap_.begin(), heap_.end(),
+                   [&spec](const TopHit& a, const TopHit& b) { return TopHitLess(spec, a, b); });
+    for (TopHit& hit : heap_) {
+      if (spec.include_source && context.ok()) {
+        absl::StatusOr<std::string> source = agg_.split->FetchSource(hit.doc_id);
+        if (!source.ok()) {
+          context.status = source.status();
+        } else {
+          hit.source = *std::move(source);
+          context.AddBytes(hit.source.size());
+        }
+      }
+      for (const Columns& columns : agg_.docvalue_columns) {
+        DocValues(columns, hit.doc_id, values_);
+        std::vector<AggKey> keys;
+        for (const RawValue& value : values_) {
+          keys.push_back(KeyOf(*columns[value.column], value.raw));
+        }
+        hit.docvalues.push_back(std::move(keys));
+      }
+    }
+    out.top_hits = std::move(heap_);
+    out.metric.count = count_;
+  }
+
+ private:
+  // The doc's smallest value of a field for an ascending sort, its largest for a descending one
+  // (Elasticsearch's default sort mode); null when it has none.
+  AggKey SortValue(const Columns& columns, uint32_t doc, bool descending) {
+    DocValues(columns, doc, values_);
+    std::optional<AggKey> best;
+    for (const RawValue& value : values_) {
+      AggKey key = KeyOf(*columns[value.column], value.raw);
+      if (!best.has_value() || (descending ? *best < key : key < *best)) best = std::move(key);
+    }
+    return best.has_value() ? *std::move(best) : AggKey::Null();
+  }
+
+  const ResolvedAgg& agg_;
+  uint64_t count_ = 0;
+  std::vector<TopHit> heap_;  // front: the worst kept hit
+  std::vector<RawValue> values_;
+};
+
 // ---------------------------------------------------------------------------------------------
 // terms
 
@@ -422,7 +517,7 @@ class TermsCollector final : public Collector {
     CollectIn(*missing_, doc, context);
   }
 
-  void Finish(IntermediateAgg& out) override {
+  void Finish(IntermediateAgg& out, CollectContext& context) override {
     const AggregationSpec& spec = *agg_.spec;
     for (size_t c = 0; c < buckets_.size(); ++c) {
       const Column& column = *agg_.columns[c];
@@ -447,11 +542,11 @@ class TermsCollector final : public Collector {
       // order-preserving number encodings): cut off before building keys.
       if (buckets_.size() == 1 && !missing_.has_value()) CutOffRaw(spec, entries, out);
       for (auto& [raw, state] : entries) {
-        PutBucket(spec, out.terms, KeyOf(column, raw), FinishBucket(agg_, *state));
+        PutBucket(spec, out.terms, KeyOf(column, raw), FinishBucket(agg_, *state, context));
       }
     }
     if (missing_.has_value()) {
-      PutBucket(spec, out.terms, *spec.missing, FinishBucket(agg_, *missing_));
+      PutBucket(spec, out.terms, *spec.missing, FinishBucket(agg_, *missing_, context));
     }
   }
 
@@ -544,8 +639,9 @@ class HistogramCollector final : public Collector {
     }
   }
 
-  void Finish(IntermediateAgg& out) override {
-    for (auto& [key, state] : buckets_) out.histogram.emplace(key, FinishBucket(agg_, state));
+  void Finish(IntermediateAgg& out, CollectContext& context) override {
+    for (auto& [key, state] : buckets_)
+      out.histogram.emplace(key, FinishBucket(agg_, state, context));
   }
 
  private:
@@ -606,9 +702,9 @@ class FixedBucketsCollector final : public Collector {
     }
   }
 
-  void Finish(IntermediateAgg& out) override {
+  void Finish(IntermediateAgg& out, CollectContext& context) override {
     for (size_t i = 0; i < buckets_.size() && i < out.fixed_buckets.size(); ++i) {
-      out.fixed_buckets[i] = FinishBucket(agg_, buckets_[i]);
+      out.fixed_buckets[i] = FinishBucket(agg_, buckets_[i], context);
     }
   }
 
@@ -697,14 +793,14 @@ class KeyedCollector final : public Collector {
     CollectCombinations(0, doc, context);
   }
 
-  void Finish(IntermediateAgg& out) override {
+  void Finish(IntermediateAgg& out, CollectContext& context) override {
     const AggregationSpec& spec = *agg_.spec;
     for (auto& [raw_key, state] : buckets_) {
       std::vector<AggKey> key;
       key.reserve(raw_key.size());
       for (size_t s = 0; s < raw_key.size(); ++s) key.push_back(ToKey(s, raw_key[s]));
       if (spec.after.has_value() && !CompositeKeyLess(spec, *spec.after, key)) continue;
-      PutBucket(spec, out.keyed, std::move(key), FinishBucket(agg_, state));
+      PutBucket(spec, out.keyed, std::move(key), FinishBucket(agg_, state, context));
     }
   }
 
@@ -780,6 +876,9 @@ Collectors MakeCollectors(const std::vector<ResolvedAgg>& aggs, CollectContext& 
       case AggregationKind::kPercentiles:
         collectors.push_back(std::make_unique<PercentilesCollector>(agg));
         break;
+      case AggregationKind::kTopHits:
+        collectors.push_back(std::make_unique<TopHitsCollector>(agg));
+        break;
       default:
         collectors.push_back(std::make_unique<MetricCollector>(agg));
         break;
@@ -807,7 +906,9 @@ absl::StatusOr<IntermediateAggs> CollectAggregations(const AggSplitAccess& split
   });
   context.Flush();
   RETURN_IF_ERROR(context.status);
-  IntermediateAggs result = FinishAll(resolved, collectors);
+  IntermediateAggs result = FinishAll(resolved, collectors, context);
+  context.Flush();
+  RETURN_IF_ERROR(context.status);
   CutOffAggs(request.aggregations, result);
   if (CountBuckets(result) > kMaxAggregationBuckets) {
     return absl::InvalidArgumentError(

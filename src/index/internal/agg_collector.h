@@ -45,6 +45,8 @@ class AggSplitAccess {
       const std::string& path) const = 0;
   // The docs matching `query` (filter and filters aggregations), without any time filter.
   virtual absl::StatusOr<DocSet> FilterDocs(const Query& query) const = 0;
+  // The stored JSON of `doc` (top_hits).
+  virtual absl::StatusOr<std::string> FetchSource(uint32_t doc) const = 0;
 };
 
 // Collects `request` over the docs of `matches`. Returns one IntermediateAgg per requested
