@@ -6,6 +6,7 @@
 //   --queries R   afterwards, time a few queries on the `logs` mapping (R runs each, in memory)
 //   --merge K     afterwards, build K splits of slices of the input and time MergeSplits of them
 //                 (in memory; with --merge-dir DIR, written there and read with a pread per read)
+//   --aggs R      afterwards, time aggregations over every doc of the split (R runs each)
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
@@ -269,11 +270,96 @@ int RunMergeBench(const shale::index::DocMapping& mapping, const std::string& in
   return merged->num_docs == single.num_docs ? 0 : 1;
 }
 
+shale::index::AggregationSpec AggSpec(std::string name, shale::index::AggregationKind kind,
+                                      std::string field) {
+  shale::index::AggregationSpec spec;
+  spec.name = std::move(name);
+  spec.kind = kind;
+  spec.field = std::move(field);
+  return spec;
+}
+
+// Times typical aggregations over all the docs of the built split (all reads from memory; the
+// first run loads the fast field columns).
+void RunAggregations(const std::string& split_bytes, int runs) {
+  using namespace shale::index;  // NOLINT(google-build-using-namespace): bench brevity
+  auto reader = SplitReader::Open(NewMemoryByteRangeSource("bench", split_bytes));
+  if (!reader.ok()) {
+    fmt::print("cannot open split: {}\n", std::string(reader.status().message()));
+    return;
+  }
+  std::vector<AggregationSpec> cases;
+  cases.push_back(AggSpec("terms severity_text", AggregationKind::kTerms, "severity_text"));
+  cases.push_back(AggSpec("terms resource.host", AggregationKind::kTerms, "resource.host"));
+  cases.push_back(
+      AggSpec("terms attributes.user_id", AggregationKind::kTerms, "attributes.user_id"));
+  {
+    AggregationSpec spec =
+        AggSpec("terms service > avg latency", AggregationKind::kTerms, "resource.service");
+    spec.sub_aggregations.push_back(AggSpec("avg", AggregationKind::kAvg, "attributes.latency_ms"));
+    cases.push_back(spec);
+  }
+  {
+    AggregationSpec spec =
+        AggSpec("date_histogram 1m", AggregationKind::kDateHistogram, "timestamp");
+    spec.date_interval.fixed_interval_millis = 60'000;
+    cases.push_back(spec);
+  }
+  {
+    AggregationSpec spec =
+        AggSpec("date_histogram hour Paris", AggregationKind::kDateHistogram, "timestamp");
+    spec.date_interval.calendar = CalendarUnit::kHour;
+    spec.date_interval.time_zone = "Europe/Paris";
+    cases.push_back(spec);
+  }
+  cases.push_back(
+      AggSpec("stats latency", AggregationKind::kExtendedStats, "attributes.latency_ms"));
+  cases.push_back(
+      AggSpec("cardinality user_id", AggregationKind::kCardinality, "attributes.user_id"));
+  cases.push_back(
+      AggSpec("percentiles latency", AggregationKind::kPercentiles, "attributes.latency_ms"));
+  {
+    AggregationSpec spec = AggSpec("composite service x severity", AggregationKind::kComposite, "");
+    spec.size = 100;
+    KeySource service;
+    service.name = "service";
+    service.field = "resource.service";
+    KeySource severity;
+    severity.name = "severity";
+    severity.field = "severity_text";
+    spec.sources = {service, severity};
+    cases.push_back(spec);
+  }
+  const QueryPtr all = MakeAllQuery();
+  for (const AggregationSpec& spec : cases) {
+    AggregationRequest request;
+    request.aggregations.push_back(spec);
+    if (!(*reader)->Aggregate(*all, SplitSearchRequest{}, request).ok()) {
+      fmt::print("{}: failed\n", spec.name);
+      continue;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (int run = 0; run < runs; ++run) {
+      auto result = (*reader)->Aggregate(*all, SplitSearchRequest{}, request);
+      if (!result.ok()) {
+        fmt::print("{}: {}\n", spec.name, std::string(result.status().message()));
+        break;
+      }
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count() /
+        runs;
+    fmt::print("agg   {:<32} {:>9.3f} ms {:>7.1f} ns/doc\n", spec.name, ms,
+               ms * 1e6 / static_cast<double>((*reader)->num_docs()));
+  }
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
                "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
-               "       [--merge K [--merge-dir DIR]]\n");
+               "       [--aggs R] [--merge K [--merge-dir DIR]]\n");
   return 2;
 }
 
@@ -288,6 +374,7 @@ int main(int argc, char** argv) {
   int query_runs = 0;
   int merge_inputs = 0;
   std::string merge_dir;
+  int agg_runs = 0;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -300,6 +387,8 @@ int main(int argc, char** argv) {
       if (merge_inputs < 1) return Usage();
     } else if (arg == "--merge-dir" && has_value) {
       merge_dir = argv[++i];
+    } else if (arg == "--aggs" && has_value) {
+      agg_runs = std::atoi(argv[++i]);
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
     } else if (arg == "--mapping" && has_value) {
@@ -380,6 +469,7 @@ int main(int argc, char** argv) {
   fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
              static_cast<double>(input.size()) / (1024.0 * 1024.0));
   if (query_runs > 0) RunQueries(split->bytes, query_runs);
+  if (agg_runs > 0) RunAggregations(split->bytes, agg_runs);
   if (merge_inputs > 0) return RunMergeBench(mapping, input, merge_inputs, merge_dir, *split);
   return 0;
 }

@@ -241,7 +241,8 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
         CheckObject(searcher, path,
                     {"fast_field_cache_capacity", "split_footer_cache_capacity",
                      "partial_request_cache_capacity", "max_num_concurrent_split_searches",
-                     "max_num_concurrent_split_streams", "request_timeout_secs", "split_cache"}));
+                     "max_num_concurrent_split_streams", "request_timeout_secs", "split_cache",
+                     "aggregation_memory_limit"}));
     RETURN_IF_ERROR(internal::ReadByteSize(searcher, "fast_field_cache_capacity", path,
                                            out.fast_field_cache_capacity));
     RETURN_IF_ERROR(internal::ReadByteSize(searcher, "split_footer_cache_capacity", path,
@@ -292,6 +293,11 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
         return KeyError("searcher.split_cache.num_concurrent_downloads", "must be greater than 0");
       }
       cache.num_concurrent_downloads = static_cast<uint32_t>(downloads);
+    }
+    RETURN_IF_ERROR(internal::ReadByteSize(searcher, "aggregation_memory_limit", path,
+                                           out.aggregation_memory_limit));
+    if (out.aggregation_memory_limit == 0) {
+      return KeyError("searcher.aggregation_memory_limit", "must be greater than 0");
     }
   }
 
@@ -748,7 +754,8 @@ json NodeConfigToJson(const NodeConfig& config) {
                                    {"max_num_splits", config.searcher.split_cache->max_num_splits},
                                    {"num_concurrent_downloads",
                                     config.searcher.split_cache->num_concurrent_downloads}}
-                            : json(nullptr)}}},
+                            : json(nullptr)},
+        {"aggregation_memory_limit", config.searcher.aggregation_memory_limit}}},
       {"indexer",
        {{"split_store_max_num_bytes", config.indexer.split_store_max_num_bytes},
         {"split_store_max_num_splits", config.indexer.split_store_max_num_splits},

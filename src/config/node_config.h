@@ -44,6 +44,8 @@ struct SearcherConfig {
   uint32_t max_num_concurrent_split_streams = 100;
   uint64_t request_timeout_secs = 30;
   std::optional<SplitCacheConfig> split_cache;
+  // Memory the aggregations of one search request may hold (Quickwit's default, 500MB).
+  uint64_t aggregation_memory_limit = 500'000'000;
 };
 
 // Default of `indexer.merge_concurrency`: two thirds of the cores, at least 1 (Quickwit's).

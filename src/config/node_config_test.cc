@@ -73,6 +73,7 @@ searcher:
   max_num_concurrent_split_searches: 10
   max_num_concurrent_split_streams: 20
   request_timeout_secs: 5
+  aggregation_memory_limit: 100MB
 indexer:
   split_store_max_num_bytes: 1G
   split_store_max_num_splits: 50
@@ -105,6 +106,7 @@ ingest_api:
   EXPECT_EQ(config->searcher.partial_request_cache_capacity, 2ull << 30);
   EXPECT_EQ(config->searcher.max_num_concurrent_split_searches, 10u);
   EXPECT_EQ(config->searcher.request_timeout_secs, 5u);
+  EXPECT_EQ(config->searcher.aggregation_memory_limit, 100'000'000u);
   EXPECT_EQ(config->indexer.split_store_max_num_bytes, 1'000'000'000u);
   EXPECT_TRUE(config->indexer.enable_otlp_endpoint);
   EXPECT_EQ(config->indexer.merge_concurrency, 3u);
@@ -173,6 +175,9 @@ TEST(NodeConfigTest, BadValuesNameTheKey) {
   config = LoadNodeConfig("indexer:\n  merge_concurrency: 0\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(config.status().message(), HasSubstr("indexer.merge_concurrency"));
+  config = LoadNodeConfig("searcher:\n  aggregation_memory_limit: 0\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("searcher.aggregation_memory_limit"));
 
   config = LoadNodeConfig("storage:\n  s3:\n    force_path_style_access: maybe\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

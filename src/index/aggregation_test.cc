@@ -3,9 +3,11 @@
 
 #include "index/aggregation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,7 @@ DocMapping AggMapping() {
   mapping.field_mappings.push_back(Field("status", FieldType::kI64, true));
   mapping.field_mappings.push_back(Field("latency", FieldType::kF64, true));
   mapping.field_mappings.push_back(Field("values", FieldType::kI64, true));
+  mapping.field_mappings.push_back(Field("big", FieldType::kU64, true));
   mapping.timestamp_field = "ts";
   return mapping;
 }
@@ -73,17 +76,22 @@ std::string ToJson(const Doc& doc) {
   return json + "}";
 }
 
-std::unique_ptr<SplitReader> BuildSplit(const std::vector<std::string>& jsons) {
-  SerializedSplit split = testing::BuildTestSplit(AggMapping(), jsons);
+std::unique_ptr<SplitReader> BuildSplit(const std::vector<std::string>& jsons,
+                                        const DocMapping& mapping = AggMapping()) {
+  SerializedSplit split = testing::BuildTestSplit(mapping, jsons);
   auto reader = SplitReader::Open(NewMemoryByteRangeSource("agg-split", std::move(split.bytes)));
   EXPECT_TRUE(reader.ok()) << reader.status();
   return *std::move(reader);
 }
 
-std::unique_ptr<SplitReader> BuildSplit(const std::vector<Doc>& docs) {
+std::vector<std::string> ToJsons(const std::vector<Doc>& docs) {
   std::vector<std::string> jsons;
   for (const Doc& doc : docs) jsons.push_back(ToJson(doc));
-  return BuildSplit(jsons);
+  return jsons;
+}
+
+std::unique_ptr<SplitReader> BuildSplit(const std::vector<Doc>& docs) {
+  return BuildSplit(ToJsons(docs));
 }
 
 // terms(level) { avg(latency) }, histogram(status, 100), date_histogram(ts, 1h),
@@ -98,7 +106,7 @@ AggregationRequest TestRequest() {
   histogram.min_doc_count = 0;
   request.aggregations.push_back(histogram);
   AggregationSpec date_histogram = Spec("per_hour", AggregationKind::kDateHistogram, "ts");
-  date_histogram.interval = 3'600'000;
+  date_histogram.date_interval.fixed_interval_millis = 3'600'000;
   date_histogram.min_doc_count = 0;
   request.aggregations.push_back(date_histogram);
   AggregationSpec range = Spec("latency_ranges", AggregationKind::kRange, "latency");
@@ -111,10 +119,55 @@ AggregationRequest TestRequest() {
   return request;
 }
 
+// The kinds added on top of TestRequest: sketches (the ts cardinality exceeds the sparse limit),
+// extended_stats, composite, multi_terms, filters and a calendar date_histogram in a time zone.
+AggregationRequest WideRequest() {
+  AggregationRequest request = TestRequest();
+  request.aggregations.push_back(Spec("ts_cardinality", AggregationKind::kCardinality, "ts"));
+  request.aggregations.push_back(Spec("level_cardinality", AggregationKind::kCardinality, "level"));
+  request.aggregations.push_back(Spec("latency_pct", AggregationKind::kPercentiles, "latency"));
+  request.aggregations.push_back(Spec("latency_ext", AggregationKind::kExtendedStats, "latency"));
+  AggregationSpec composite = Spec("composite", AggregationKind::kComposite, "");
+  composite.size = 1000;
+  KeySource level_source;
+  level_source.name = "level";
+  level_source.field = "level";
+  KeySource status_source;
+  status_source.name = "status";
+  status_source.kind = KeySourceKind::kHistogram;
+  status_source.field = "status";
+  status_source.interval = 100;
+  status_source.descending = true;
+  composite.sources = {level_source, status_source};
+  composite.sub_aggregations.push_back(Spec("max_latency", AggregationKind::kMax, "latency"));
+  request.aggregations.push_back(composite);
+  AggregationSpec multi_terms = Spec("multi", AggregationKind::kMultiTerms, "");
+  multi_terms.size = 50;
+  multi_terms.shard_size = 10'000;
+  KeySource level_term;
+  level_term.field = "level";
+  KeySource status_term;
+  status_term.field = "status";
+  multi_terms.sources = {level_term, status_term};
+  request.aggregations.push_back(multi_terms);
+  AggregationSpec filters = Spec("filters", AggregationKind::kFilters, "");
+  filters.filters.push_back({"warn", "level:warn", MakeTermQuery("level", std::string("warn"))});
+  filters.filters.push_back({"error", "level:error", MakeTermQuery("level", std::string("error"))});
+  filters.other_bucket = true;
+  filters.sub_aggregations.push_back(Spec("n", AggregationKind::kValueCount, "latency"));
+  request.aggregations.push_back(filters);
+  AggregationSpec per_day = Spec("per_day", AggregationKind::kDateHistogram, "ts");
+  per_day.date_interval.calendar = CalendarUnit::kDay;
+  per_day.date_interval.time_zone = "America/New_York";
+  request.aggregations.push_back(per_day);
+  return request;
+}
+
 void ExpectSameAggs(const IntermediateAggs& a, const IntermediateAggs& b);
 
 void ExpectSameBucket(const IntermediateBucket& a, const IntermediateBucket& b) {
   EXPECT_EQ(a.doc_count, b.doc_count);
+  EXPECT_EQ(a.doc_count_error, b.doc_count_error);
   ExpectSameAggs(a.sub_aggregations, b.sub_aggregations);
 }
 
@@ -134,12 +187,17 @@ void ExpectSameAggs(const IntermediateAggs& a, const IntermediateAggs& b) {
     EXPECT_EQ(a[i].metric.sum, b[i].metric.sum);
     EXPECT_EQ(a[i].metric.min, b[i].metric.min);
     EXPECT_EQ(a[i].metric.max, b[i].metric.max);
-    ExpectSameMaps(a[i].text_terms, b[i].text_terms);
-    ExpectSameMaps(a[i].numeric_terms, b[i].numeric_terms);
+    EXPECT_EQ(a[i].metric.sum_of_squares, b[i].metric.sum_of_squares);
+    ExpectSameMaps(a[i].terms, b[i].terms);
+    ExpectSameMaps(a[i].keyed, b[i].keyed);
     ExpectSameMaps(a[i].histogram, b[i].histogram);
-    ASSERT_EQ(a[i].ranges.size(), b[i].ranges.size());
-    for (size_t r = 0; r < a[i].ranges.size(); ++r)
-      ExpectSameBucket(a[i].ranges[r], b[i].ranges[r]);
+    EXPECT_EQ(a[i].sum_other_doc_count, b[i].sum_other_doc_count);
+    EXPECT_EQ(a[i].doc_count_error_upper_bound, b[i].doc_count_error_upper_bound);
+    EXPECT_TRUE(a[i].cardinality == b[i].cardinality);
+    EXPECT_TRUE(a[i].percentiles == b[i].percentiles);
+    ASSERT_EQ(a[i].fixed_buckets.size(), b[i].fixed_buckets.size());
+    for (size_t r = 0; r < a[i].fixed_buckets.size(); ++r)
+      ExpectSameBucket(a[i].fixed_buckets[r], b[i].fixed_buckets[r]);
   }
 }
 
@@ -160,7 +218,7 @@ TEST(AggregationTest, PerSplitResultsMatchCountsComputedByTheTest) {
   for (const Doc& doc : docs) {
     ++level_counts[doc.level];
     ++status_buckets[doc.status / 100];
-    ++hour_buckets[doc.ts_seconds * 1000 / 3'600'000];
+    ++hour_buckets[doc.ts_seconds * 1000 / 3'600'000 * 3'600'000];
     if (doc.latency.has_value()) {
       level_latency[doc.level].Add(*doc.latency);
       latency.Add(*doc.latency);
@@ -168,9 +226,9 @@ TEST(AggregationTest, PerSplitResultsMatchCountsComputedByTheTest) {
     }
   }
   const IntermediateAgg& terms = (*result)[0];
-  ASSERT_EQ(terms.text_terms.size(), level_counts.size());
+  ASSERT_EQ(terms.terms.size(), level_counts.size());
   for (const auto& [level, count] : level_counts) {
-    const IntermediateBucket& bucket = terms.text_terms.at(level);
+    const IntermediateBucket& bucket = terms.terms.at(AggKey::Text(level));
     EXPECT_EQ(bucket.doc_count, count) << level;
     ASSERT_EQ(bucket.sub_aggregations.size(), 1u);
     EXPECT_EQ(bucket.sub_aggregations[0].metric.count, level_latency[level].count);
@@ -183,12 +241,12 @@ TEST(AggregationTest, PerSplitResultsMatchCountsComputedByTheTest) {
   }
   const IntermediateAgg& per_hour = (*result)[2];
   ASSERT_EQ(per_hour.histogram.size(), hour_buckets.size());
-  for (const auto& [index, count] : hour_buckets) {
-    EXPECT_EQ(per_hour.histogram.at(index).doc_count, count) << index;
+  for (const auto& [start_millis, count] : hour_buckets) {
+    EXPECT_EQ(per_hour.histogram.at(start_millis).doc_count, count) << start_millis;
   }
   const IntermediateAgg& range = (*result)[3];
-  ASSERT_EQ(range.ranges.size(), 3u);
-  for (int r = 0; r < 3; ++r) EXPECT_EQ(range.ranges[r].doc_count, ranges[r]) << r;
+  ASSERT_EQ(range.fixed_buckets.size(), 3u);
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(range.fixed_buckets[r].doc_count, ranges[r]) << r;
   const IntermediateAgg& stats = (*result)[4];
   EXPECT_EQ(stats.metric.count, latency.count);
   EXPECT_EQ(stats.metric.sum, latency.sum);
@@ -212,24 +270,356 @@ TEST(AggregationTest, QueryAndTimeFilterRestrictTheDocs) {
     expected += doc.level == "warn" && doc.ts_seconds >= kBaseSeconds + 5'000 &&
                 doc.ts_seconds < kBaseSeconds + 15'000;
   }
-  ASSERT_EQ((*result)[0].text_terms.size(), 1u);
-  EXPECT_EQ((*result)[0].text_terms.at("warn").doc_count, expected);
+  ASSERT_EQ((*result)[0].terms.size(), 1u);
+  EXPECT_EQ((*result)[0].terms.at(AggKey::Text("warn")).doc_count, expected);
 }
 
-TEST(AggregationTest, MergeOfTwoSplitsEqualsOneSplitHoldingAllDocs) {
-  const std::vector<Doc> first = Generate(700, 1);
-  const std::vector<Doc> second = Generate(900, 2);
-  std::vector<Doc> all = first;
+// The merge of the results of a split of `first` and one of `second`, and the result of one
+// split holding both.
+struct MergedAndWhole {
+  IntermediateAggs merged;
+  IntermediateAggs whole;
+};
+
+MergedAndWhole AggregateTwoSplitsAndWhole(const std::vector<std::string>& first,
+                                          const std::vector<std::string>& second,
+                                          const AggregationRequest& request) {
+  std::vector<std::string> all = first;
   all.insert(all.end(), second.begin(), second.end());
-  const AggregationRequest request = TestRequest();
   auto a = BuildSplit(first)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
   auto b = BuildSplit(second)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
   auto whole = BuildSplit(all)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
-  ASSERT_TRUE(a.ok() && b.ok() && whole.ok());
+  MergedAndWhole out;
+  EXPECT_TRUE(a.ok() && b.ok() && whole.ok());
+  if (!a.ok() || !b.ok() || !whole.ok()) return out;
+  EXPECT_TRUE(MergeAggs(request.aggregations, out.merged, *a).ok());
+  EXPECT_TRUE(MergeAggs(request.aggregations, out.merged, *b).ok());
+  out.whole = *std::move(whole);
+  return out;
+}
+
+TEST(AggregationTest, MergeOfTwoSplitsEqualsOneSplitHoldingAllDocs) {
+  const MergedAndWhole result = AggregateTwoSplitsAndWhole(
+      ToJsons(Generate(700, 1)), ToJsons(Generate(900, 2)), TestRequest());
+  ExpectSameAggs(result.merged, result.whole);
+}
+
+TEST(AggregationTest, MergeOfSplitsEqualsOneSplitForEveryExactOrSketchKind) {
+  // Three splits, merged in two orders: the same result as one split with every doc, sketches
+  // included (their merge is exact).
+  const std::vector<Doc> first = Generate(900, 21);
+  const std::vector<Doc> second = Generate(1300, 22);
+  const std::vector<Doc> third = Generate(400, 23);
+  std::vector<Doc> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  all.insert(all.end(), third.begin(), third.end());
+  const AggregationRequest request = WideRequest();
+  std::vector<IntermediateAggs> parts;
+  for (const auto* docs : {&first, &second, &third}) {
+    auto part = BuildSplit(*docs)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+    ASSERT_TRUE(part.ok()) << part.status();
+    parts.push_back(*std::move(part));
+  }
+  auto whole = BuildSplit(all)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  IntermediateAggs forward;
+  IntermediateAggs backward;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    ASSERT_TRUE(MergeAggs(request.aggregations, forward, parts[i]).ok());
+    ASSERT_TRUE(MergeAggs(request.aggregations, backward, parts[parts.size() - 1 - i]).ok());
+  }
+  ExpectSameAggs(forward, *whole);
+  ExpectSameAggs(backward, *whole);
+  EXPECT_TRUE((*whole)[6].cardinality.dense());
+  EXPECT_FALSE((*whole)[7].cardinality.dense());
+}
+
+TEST(AggregationTest, WideRequestMatchesCountsComputedByTheTest) {
+  const std::vector<Doc> docs = Generate(2000, 31);
+  const AggregationRequest request = WideRequest();
+  auto result = BuildSplit(docs)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::set<int64_t> timestamps;
+  std::set<std::string> levels;
+  std::map<std::pair<std::string, int64_t>, uint64_t> level_status_counts;
+  std::map<std::pair<std::string, int64_t>, double> level_histo_max;
+  std::map<std::pair<std::string, int64_t>, uint64_t> level_histo_counts;
+  uint64_t warn = 0;
+  uint64_t error = 0;
+  uint64_t other = 0;
+  double sum_of_squares = 0;
+  for (const Doc& doc : docs) {
+    timestamps.insert(doc.ts_seconds);
+    levels.insert(doc.level);
+    ++level_status_counts[{doc.level, doc.status}];
+    const std::pair<std::string, int64_t> histo_key{doc.level, doc.status / 100};
+    ++level_histo_counts[histo_key];
+    if (doc.latency.has_value()) {
+      sum_of_squares += *doc.latency * *doc.latency;
+      auto [it, inserted] = level_histo_max.emplace(histo_key, *doc.latency);
+      if (!inserted) it->second = std::max(it->second, *doc.latency);
+    }
+    (doc.level == "warn" ? warn : (doc.level == "error" ? error : other))++;
+  }
+  const IntermediateAggs& aggs = *result;
+  // Sketches: the ts cardinality is dense (HyperLogLog, within 3 %), the level one exact.
+  EXPECT_NEAR(static_cast<double>(aggs[6].cardinality.Estimate()),
+              static_cast<double>(timestamps.size()),
+              0.03 * static_cast<double>(timestamps.size()));
+  EXPECT_EQ(aggs[7].cardinality.Estimate(), levels.size());
+  EXPECT_DOUBLE_EQ(aggs[9].metric.sum_of_squares, sum_of_squares);
+  // composite: one bucket per (level, status / 100) pair.
+  const IntermediateAgg& composite = aggs[10];
+  ASSERT_EQ(composite.keyed.size(), level_histo_counts.size());
+  for (const auto& [key, count] : level_histo_counts) {
+    const std::vector<AggKey> composite_key = {AggKey::Text(key.first),
+                                               AggKey::F64(static_cast<double>(key.second * 100))};
+    const IntermediateBucket& bucket = composite.keyed.at(composite_key);
+    EXPECT_EQ(bucket.doc_count, count);
+    auto max_it = level_histo_max.find(key);
+    if (max_it != level_histo_max.end()) {
+      EXPECT_EQ(bucket.sub_aggregations[0].metric.max, max_it->second);
+    } else {
+      EXPECT_EQ(bucket.sub_aggregations[0].metric.count, 0u);
+    }
+  }
+  // multi_terms: one bucket per (level, status) pair, nothing cut off with shard_size 10000.
+  const IntermediateAgg& multi = aggs[11];
+  ASSERT_EQ(multi.keyed.size(), level_status_counts.size());
+  for (const auto& [key, count] : level_status_counts) {
+    EXPECT_EQ(multi.keyed.at({AggKey::Text(key.first), AggKey::I64(key.second)}).doc_count, count);
+  }
+  EXPECT_EQ(multi.sum_other_doc_count, 0u);
+  // filters: warn, error, other.
+  const IntermediateAgg& filters = aggs[12];
+  ASSERT_EQ(filters.fixed_buckets.size(), 3u);
+  EXPECT_EQ(filters.fixed_buckets[0].doc_count, warn);
+  EXPECT_EQ(filters.fixed_buckets[1].doc_count, error);
+  EXPECT_EQ(filters.fixed_buckets[2].doc_count, other);
+  // Days in New York: every bucket starts at a local midnight (05:00 UTC in November).
+  uint64_t days_total = 0;
+  for (const auto& [start, bucket] : aggs[13].histogram) {
+    EXPECT_EQ((start / 1000) % 86'400, 5 * 3'600) << start;
+    days_total += bucket.doc_count;
+  }
+  EXPECT_EQ(days_total, docs.size());
+}
+
+TEST(AggregationTest, TermsCutOffPerSplitAndLeafBoundsTheErrors) {
+  // Several splits of skewed names; each split keeps its shard_size most frequent names, the
+  // merged leaf result is cut off again. The reported counts never exceed the true ones, and
+  // true count <= reported + per-bucket error <= reported + doc_count_error_upper_bound.
+  std::mt19937_64 rng(99);
+  std::map<std::string, uint64_t> true_counts;
+  uint64_t total = 0;
+  AggregationRequest request;
+  AggregationSpec terms = Spec("names", AggregationKind::kTerms, "level");
+  terms.size = 3;
+  terms.shard_size = 4;
+  request.aggregations.push_back(terms);
   IntermediateAggs merged;
-  ASSERT_TRUE(MergeAggs(request.aggregations, merged, *a).ok());
-  ASSERT_TRUE(MergeAggs(request.aggregations, merged, *b).ok());
-  ExpectSameAggs(merged, *whole);
+  for (int split = 0; split < 5; ++split) {
+    std::vector<std::string> jsons;
+    const int num_docs = 50 + static_cast<int>(rng() % 100);
+    for (int i = 0; i < num_docs; ++i) {
+      // Skewed: name k with probability ~ 1 / (k + 1).
+      uint64_t k = rng() % 20;
+      k = rng() % (k + 1);
+      const std::string name = fmt::format("name{:02d}", k);
+      ++true_counts[name];
+      ++total;
+      jsons.push_back(fmt::format(R"({{"ts":{},"level":"{}"}})", kBaseSeconds + i, name));
+    }
+    auto part = BuildSplit(jsons)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+    ASSERT_TRUE(part.ok()) << part.status();
+    ASSERT_LE((*part)[0].terms.size(), 4u);
+    ASSERT_TRUE(MergeAggs(request.aggregations, merged, *part).ok());
+  }
+  CutOffAggs(request.aggregations, merged);
+  const IntermediateAgg& agg = merged[0];
+  ASSERT_EQ(agg.terms.size(), 4u);
+  uint64_t kept = 0;
+  for (const auto& [key, bucket] : agg.terms) {
+    const uint64_t truth = true_counts.at(key.text);
+    kept += bucket.doc_count;
+    EXPECT_LE(bucket.doc_count, truth) << key.text;
+    EXPECT_LE(truth, bucket.doc_count + bucket.doc_count_error) << key.text;
+    EXPECT_LE(bucket.doc_count_error, agg.doc_count_error_upper_bound) << key.text;
+  }
+  EXPECT_EQ(kept + agg.sum_other_doc_count, total);
+  EXPECT_GT(agg.doc_count_error_upper_bound, 0u);
+}
+
+TEST(AggregationTest, TermsCutOffReproducesQuickwitSplitSizeScenario) {
+  // Quickwit's scenario: split 1 holds five names once each, split 2 holds Fritz twice and three
+  // other names; size 1 and split_size 1 keep Albert (ties by key) in split 1 and Fritz in split
+  // 2; the leaf cut-off then drops Albert.
+  const std::vector<std::string> first = {"Albert", "Fred", "Manfred", "Horst", "Fritz"};
+  const std::vector<std::string> second = {"Fritz", "Fritz", "Holger", "Werner", "Bernhard"};
+  AggregationRequest request;
+  AggregationSpec terms = Spec("names", AggregationKind::kTerms, "level");
+  terms.size = 1;
+  terms.shard_size = 1;
+  request.aggregations.push_back(terms);
+  IntermediateAggs merged;
+  for (const auto* names : {&first, &second}) {
+    std::vector<std::string> jsons;
+    for (const std::string& name : *names) {
+      jsons.push_back(fmt::format(R"({{"ts":{},"level":"{}"}})", kBaseSeconds, name));
+    }
+    auto part = BuildSplit(jsons)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+    ASSERT_TRUE(part.ok()) << part.status();
+    ASSERT_TRUE(MergeAggs(request.aggregations, merged, *part).ok());
+  }
+  CutOffAggs(request.aggregations, merged);
+  ASSERT_EQ(merged[0].terms.size(), 1u);
+  EXPECT_EQ(merged[0].terms.begin()->first, AggKey::Text("Fritz"));
+  EXPECT_EQ(merged[0].terms.begin()->second.doc_count, 2u);
+  EXPECT_EQ(merged[0].sum_other_doc_count, first.size() + second.size() - 2);
+  EXPECT_EQ(merged[0].doc_count_error_upper_bound, 3u);
+}
+
+TEST(AggregationTest, CompositePagesCoverEveryBucketOnce) {
+  const std::vector<Doc> docs = Generate(600, 41);
+  auto reader = BuildSplit(docs);
+  std::map<std::pair<int64_t, std::string>, uint64_t> expected;  // (status / 100, level)
+  for (const Doc& doc : docs) ++expected[{doc.status / 100, doc.level}];
+  AggregationRequest request;
+  AggregationSpec composite = Spec("c", AggregationKind::kComposite, "");
+  composite.size = 3;
+  KeySource status_source;
+  status_source.name = "s";
+  status_source.kind = KeySourceKind::kHistogram;
+  status_source.field = "status";
+  status_source.interval = 100;
+  KeySource level_source;
+  level_source.name = "l";
+  level_source.field = "level";
+  composite.sources = {status_source, level_source};
+  request.aggregations.push_back(composite);
+  std::map<std::pair<int64_t, std::string>, uint64_t> seen;
+  for (int page = 0; page < 100; ++page) {
+    auto result = reader->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+    ASSERT_TRUE(result.ok()) << result.status();
+    const auto& keyed = (*result)[0].keyed;
+    ASSERT_LE(keyed.size(), 3u);
+    if (keyed.empty()) break;
+    for (const auto& [key, bucket] : keyed) {
+      const auto pair = std::make_pair(static_cast<int64_t>(key[0].f64()) / 100, key[1].text);
+      EXPECT_TRUE(seen.emplace(pair, bucket.doc_count).second) << key[1].text;
+    }
+    request.aggregations[0].after = keyed.rbegin()->first;
+  }
+  EXPECT_EQ(seen, expected);
+}
+
+TEST(AggregationTest, MemoryBudgetExceededIsInvalidArgumentNamingTheLimit) {
+  auto reader = BuildSplit(Generate(3000, 51));
+  AggregationRequest request;
+  AggregationSpec terms = Spec("ts", AggregationKind::kTerms, "ts");
+  terms.sub_aggregations.push_back(Spec("card", AggregationKind::kCardinality, "status"));
+  request.aggregations.push_back(terms);
+  AggregationMemoryBudget budget(100'000);
+  SplitSearchRequest search;
+  search.aggregation_budget = &budget;
+  auto result = reader->Aggregate(*MakeAllQuery(), search, request);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("aggregation memory limit of 100000 bytes exceeded"));
+  AggregationMemoryBudget large(kDefaultAggregationMemoryLimitBytes);
+  search.aggregation_budget = &large;
+  EXPECT_TRUE(reader->Aggregate(*MakeAllQuery(), search, request).ok());
+  EXPECT_GT(large.used_bytes(), 100'000u);
+}
+
+TEST(AggregationTest, TermsKeysKeepTheirTypeAndU64Precision) {
+  std::vector<std::string> jsons = {
+      R"({"ts":1700000000,"big":1769070189829214200,"flag":true,"f":1.5})",
+      R"({"ts":1700000001,"big":1769070189829214201,"flag":false,"f":2})",
+  };
+  auto reader = BuildSplit(jsons);
+  AggregationRequest request;
+  request.aggregations.push_back(Spec("big", AggregationKind::kTerms, "big"));
+  request.aggregations.push_back(Spec("flag", AggregationKind::kTerms, "flag"));
+  request.aggregations.push_back(Spec("ts", AggregationKind::kTerms, "ts"));
+  auto result = reader->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ((*result)[0].terms.count(AggKey::U64(1769070189829214200u)), 1u);
+  EXPECT_EQ((*result)[0].terms.count(AggKey::U64(1769070189829214201u)), 1u);
+  EXPECT_EQ((*result)[1].terms.count(AggKey::Bool(true)), 1u);
+  EXPECT_EQ((*result)[2].terms.count(AggKey::Datetime(1'700'000'001'000)), 1u);
+}
+
+TEST(AggregationTest, DocLengthFieldHoldsTheJsonSizeOfEachDoc) {
+  DocMapping mapping = AggMapping();
+  mapping.store_document_size = true;
+  std::vector<std::string> jsons;
+  uint64_t total = 0;
+  uint64_t longest = 0;
+  for (const Doc& doc : Generate(200, 61)) {
+    jsons.push_back(ToJson(doc));
+    total += jsons.back().size();
+    longest = std::max<uint64_t>(longest, jsons.back().size());
+  }
+  auto reader = BuildSplit(jsons, mapping);
+  AggregationRequest request;
+  request.aggregations.push_back(
+      Spec("len", AggregationKind::kStats, std::string(kDocLengthField)));
+  auto result = reader->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ((*result)[0].metric.count, jsons.size());
+  EXPECT_EQ((*result)[0].metric.sum, static_cast<double>(total));
+  EXPECT_EQ((*result)[0].metric.max, static_cast<double>(longest));
+  auto document = reader->FetchDocument(0);
+  ASSERT_TRUE(document.ok());
+  EXPECT_EQ(document->find("_doc_length"), std::string::npos) << *document;
+  // Without the option there is no such field.
+  auto plain = BuildSplit(jsons)->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)[0].metric.count, 0u);
+}
+
+TEST(AggregationTest, TopHitsKeepTheBestDocsPerBucketAcrossSplits) {
+  // Docs with a unique `seq`; per level, the 3 highest seq (sort desc) with their sources and
+  // status docvalues. Merging two splits' hits equals one split's.
+  std::vector<std::string> first;
+  std::vector<std::string> second;
+  std::map<std::string, std::vector<int64_t>> seqs_by_level;
+  std::mt19937_64 rng(71);
+  for (int64_t seq = 0; seq < 500; ++seq) {
+    const std::string level = kLevels[rng() % 5];
+    seqs_by_level[level].push_back(seq);
+    (rng() % 2 == 0 ? first : second)
+        .push_back(fmt::format(R"({{"ts":{},"level":"{}","status":{},"seq":{}}})",
+                               kBaseSeconds + seq, level, 100 + seq % 7, seq));
+  }
+  AggregationRequest request;
+  AggregationSpec terms = Spec("levels", AggregationKind::kTerms, "level");
+  AggregationSpec top = Spec("top", AggregationKind::kTopHits, "");
+  top.size = 3;
+  top.sort = {{"seq", /*descending=*/true}};
+  top.docvalue_fields = {"status"};
+  terms.sub_aggregations.push_back(top);
+  request.aggregations.push_back(terms);
+  const MergedAndWhole results = AggregateTwoSplitsAndWhole(first, second, request);
+  ASSERT_FALSE(results.whole.empty());
+  for (const IntermediateAggs* result : {&results.merged, &results.whole}) {
+    for (auto& [level, seqs] : seqs_by_level) {
+      const IntermediateAgg& hits = (*result)[0].terms.at(AggKey::Text(level)).sub_aggregations[0];
+      EXPECT_EQ(hits.metric.count, seqs.size());
+      std::sort(seqs.rbegin(), seqs.rend());
+      ASSERT_EQ(hits.top_hits.size(), 3u) << level;
+      for (size_t i = 0; i < 3; ++i) {
+        const TopHit& hit = hits.top_hits[i];
+        EXPECT_EQ(hit.sort_values[0], AggKey::I64(seqs[i])) << level;
+        EXPECT_NE(hit.source.find(fmt::format("\"seq\":{}", seqs[i])), std::string::npos)
+            << hit.source;
+        ASSERT_EQ(hit.docvalues.size(), 1u);
+        EXPECT_EQ(hit.docvalues[0], std::vector<AggKey>{AggKey::I64(100 + seqs[i] % 7)});
+      }
+    }
+  }
 }
 
 TEST(AggregationTest, TermsMissingCountsDocsWithoutValue) {
@@ -237,13 +627,13 @@ TEST(AggregationTest, TermsMissingCountsDocsWithoutValue) {
   auto reader = BuildSplit(docs);
   AggregationRequest request;
   AggregationSpec terms = Spec("lat", AggregationKind::kTerms, "latency");
-  terms.missing_number = -1;
+  terms.missing = AggKey::I64(-1);
   request.aggregations.push_back(terms);
   auto result = reader->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
   ASSERT_TRUE(result.ok()) << result.status();
   uint64_t without = 0;
   for (const Doc& doc : docs) without += !doc.latency.has_value();
-  EXPECT_EQ((*result)[0].numeric_terms.at(-1).doc_count, without);
+  EXPECT_EQ((*result)[0].terms.at(AggKey::I64(-1)).doc_count, without);
 }
 
 TEST(AggregationTest, NonFastFieldIsInvalidArgumentAndAbsentFieldContributesNothing) {
@@ -260,7 +650,7 @@ TEST(AggregationTest, NonFastFieldIsInvalidArgumentAndAbsentFieldContributesNoth
   absent.aggregations.push_back(Spec("nothing_avg", AggregationKind::kAvg, "no_such_field"));
   auto empty = reader->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, absent);
   ASSERT_TRUE(empty.ok()) << empty.status();
-  EXPECT_TRUE((*empty)[0].text_terms.empty());
+  EXPECT_TRUE((*empty)[0].terms.empty());
   EXPECT_EQ((*empty)[1].metric.count, 0u);
 }
 

@@ -85,6 +85,10 @@ struct DynamicMapping {
   bool expand_dots = true;
 };
 
+// With `store_document_size`, every doc gets this u64 fast field (not indexed, not stored): the
+// byte length of its JSON source as ingested. Aggregations read it like any fast field.
+inline constexpr std::string_view kDocLengthField = "_doc_length";
+
 struct DocMapping {
   std::vector<FieldMapping> field_mappings;
   DocMappingMode mode = DocMappingMode::kDynamic;

@@ -164,6 +164,15 @@ class DocProcessorImpl final : public DocProcessor {
     absl::Status status =
         ProcessMappedObject(object, mapping_.field_mappings, "", *impl, impl->stored_json);
     if (!status.ok()) return status;
+    if (mapping_.store_document_size) {
+      LeafValue length;
+      length.path = std::string(kDocLengthField);
+      length.type = FieldType::kU64;
+      length.options.indexed = false;
+      length.options.fast = true;
+      length.value = json_text.size();
+      impl->values.push_back(std::move(length));
+    }
     if (mapping_.timestamp_field.has_value()) {
       for (const LeafValue& leaf : impl->values) {
         if (leaf.type == FieldType::kDatetime && leaf.path == *mapping_.timestamp_field) {

@@ -160,6 +160,9 @@ struct SplitSearchRequest {
   // When set, every matching doc also feeds these aggregations (computed over the same matches,
   // so the query is evaluated once). Does not take ownership; must outlive the call.
   const AggregationRequest* aggregation = nullptr;
+  // The request's aggregation memory budget, shared by its splits; a default-sized one per call
+  // when null. Does not take ownership; must outlive the call.
+  AggregationMemoryBudget* aggregation_budget = nullptr;
 };
 
 struct SplitHit {
@@ -195,10 +198,11 @@ class SplitReader {
   // and feeds the fast field values of the matching docs to the aggregations of `aggregation`.
   // Same as Search with top_k 0 and `aggregation` set; a caller that also wants hits should make
   // that one Search call instead of two.
-  // Returns one IntermediateAgg per requested aggregation, in request order. InvalidArgument
-  // naming the field when an aggregated field exists in the split but is not fast, and
-  // "aggregation exceeds 65000 buckets" when the split's result holds more buckets. A field
-  // absent from the split contributes nothing.
+  // Returns one IntermediateAgg per requested aggregation, in request order, cut off per split
+  // (CutOffAggs). InvalidArgument naming the field when an aggregated field exists in the split
+  // but is not fast, "aggregation exceeds 65000 buckets" when the split's result holds more
+  // buckets, and "aggregation memory limit ..." when the budget is exceeded. A field absent from
+  // the split contributes nothing.
   virtual absl::StatusOr<IntermediateAggs> Aggregate(
       const Query& query, const SplitSearchRequest& request,
       const AggregationRequest& aggregation) const = 0;

@@ -18,6 +18,7 @@
 #include "index/split_format.h"
 #include "index/testing/aggregation_spec.h"
 #include "index/testing/field_builder.h"
+#include "index/testing/log_corpus.h"
 #include "index/testing/split_builder.h"
 
 namespace shale::index {
@@ -154,42 +155,13 @@ std::string Hits(const SplitReader& reader, const Query& query, std::vector<Sort
   return out;
 }
 
-void AppendAggs(const IntermediateAggs& aggs, std::string& out);
-
-void AppendBucket(const IntermediateBucket& bucket, std::string& out) {
-  out += fmt::format("[{} ", bucket.doc_count);
-  AppendAggs(bucket.sub_aggregations, out);
-  out += "]";
-}
-
-void AppendAggs(const IntermediateAggs& aggs, std::string& out) {
-  for (const IntermediateAgg& agg : aggs) {
-    out += fmt::format("(metric {} {} {} {};", agg.metric.count, agg.metric.sum, agg.metric.min,
-                       agg.metric.max);
-    for (const auto& [key, bucket] : agg.text_terms) {
-      out += key;
-      AppendBucket(bucket, out);
-    }
-    for (const auto& [key, bucket] : agg.numeric_terms) {
-      out += fmt::format("{}", key);
-      AppendBucket(bucket, out);
-    }
-    for (const auto& [key, bucket] : agg.histogram) {
-      out += fmt::format("{}", key);
-      AppendBucket(bucket, out);
-    }
-    for (const IntermediateBucket& bucket : agg.ranges) AppendBucket(bucket, out);
-    out += ")";
-  }
-}
-
 std::string Aggs(const SplitReader& reader, const Query& query) {
   AggregationRequest request;
   AggregationSpec terms = Spec("by_severity", AggregationKind::kTerms, "severity");
   terms.sub_aggregations.push_back(Spec("latency", AggregationKind::kStats, "latency"));
   request.aggregations.push_back(terms);
   AggregationSpec histogram = Spec("per_hour", AggregationKind::kDateHistogram, "ts");
-  histogram.interval = 3'600'000;
+  histogram.date_interval.fixed_interval_millis = 3'600'000;
   request.aggregations.push_back(histogram);
   request.aggregations.push_back(Spec("counts", AggregationKind::kTerms, "count"));
   AggregationSpec range = Spec("tenants", AggregationKind::kRange, "tenant");
@@ -199,7 +171,7 @@ std::string Aggs(const SplitReader& reader, const Query& query) {
   auto result = reader.Aggregate(query, SplitSearchRequest{}, request);
   if (!result.ok()) return result.status().ToString();
   std::string out;
-  AppendAggs(*result, out);
+  testing::AppendAggs(*result, out);
   return out;
 }
 

@@ -193,7 +193,8 @@ class SplitReaderImpl final : public SplitReader,
     SplitSearchResult result;
     if (request.aggregation != nullptr) {
       ASSIGN_OR_RETURN(result.aggregations,
-                       internal::CollectAggregations(*this, matches, *request.aggregation));
+                       internal::CollectAggregations(*this, matches, *request.aggregation,
+                                                     request.aggregation_budget));
     }
     // Sorted by doc id, the first top_k matches in that order are the top k: without count_all
     // the scan stops there and num_hits is a lower bound.
@@ -426,6 +427,14 @@ class SplitReaderImpl final : public SplitReader,
       return absl::InvalidArgumentError(fmt::format("field `{}` is not a fast field", path));
     }
     return columns;
+  }
+
+  absl::StatusOr<DocSet> FilterDocs(const Query& query) const override {
+    return Eval(query, nullptr);
+  }
+
+  absl::StatusOr<std::string> FetchSource(uint32_t doc) const override {
+    return FetchDocument(doc);
   }
 
  private:

@@ -120,63 +120,9 @@ void WriteQuery(const index::Query& query, KeyWriter& out) {
       query.node);
 }
 
-// Every field of AggregationSpec: a field added there must be added here, or two requests that
-// differ only by it would share a cache entry.
-void WriteAggregations(const std::vector<index::AggregationSpec>& specs, KeyWriter& out) {
-  out.U64(specs.size());
-  for (const index::AggregationSpec& spec : specs) {
-    out.String(spec.name);
-    out.U64(static_cast<uint64_t>(spec.kind));
-    out.String(spec.field);
-    out.U64(spec.size);
-    out.U64(static_cast<uint64_t>(spec.order_key));
-    out.Bool(spec.order_ascending);
-    out.U64(spec.min_doc_count);
-    out.Optional(spec.missing_text, [&out](const std::string& text) { out.String(text); });
-    out.Optional(spec.missing_number, [&out](double number) { out.F64(number); });
-    out.F64(spec.interval);
-    out.F64(spec.offset);
-    out.Optional(spec.extended_bounds_min, [&out](double bound) { out.F64(bound); });
-    out.Optional(spec.extended_bounds_max, [&out](double bound) { out.F64(bound); });
-    out.U64(spec.ranges.size());
-    for (const index::AggregationRange& range : spec.ranges) {
-      out.Optional(range.from, [&out](double bound) { out.F64(bound); });
-      out.Optional(range.to, [&out](double bound) { out.F64(bound); });
-      out.Optional(range.key, [&out](const std::string& key) { out.String(key); });
-    }
-    WriteAggregations(spec.sub_aggregations, out);
-  }
-}
-
-uint64_t EstimateAggsBytes(const index::IntermediateAggs& aggs);
-
-uint64_t EstimateBucketBytes(const index::IntermediateBucket& bucket) {
-  return sizeof(index::IntermediateBucket) + EstimateAggsBytes(bucket.sub_aggregations);
-}
-
-uint64_t EstimateAggsBytes(const index::IntermediateAggs& aggs) {
-  // A std::map node costs about four pointers and a color besides its value.
-  constexpr uint64_t kMapNodeBytes = 40;
-  uint64_t bytes = 0;
-  for (const index::IntermediateAgg& agg : aggs) {
-    bytes += sizeof(index::IntermediateAgg);
-    for (const auto& [key, bucket] : agg.text_terms) {
-      bytes += kMapNodeBytes + sizeof(std::string) + key.capacity() + EstimateBucketBytes(bucket);
-    }
-    for (const auto& [key, bucket] : agg.numeric_terms) {
-      bytes += kMapNodeBytes + sizeof(key) + EstimateBucketBytes(bucket);
-    }
-    for (const auto& [key, bucket] : agg.histogram) {
-      bytes += kMapNodeBytes + sizeof(key) + EstimateBucketBytes(bucket);
-    }
-    for (const index::IntermediateBucket& bucket : agg.ranges) bytes += EstimateBucketBytes(bucket);
-  }
-  return bytes;
-}
-
 }  // namespace
 
-std::string LeafRequestKey(const std::string& split_id, const index::Query& query,
+std::optional<std::string> LeafRequestKey(const std::string& split_id, const index::Query& query,
                            const index::SplitSearchRequest& request) {
   KeyWriter out;
   out.String(split_id);
@@ -191,7 +137,10 @@ std::string LeafRequestKey(const std::string& split_id, const index::Query& quer
   }
   out.Bool(request.count_all);
   out.Bool(request.aggregation != nullptr);
-  if (request.aggregation != nullptr) WriteAggregations(request.aggregation->aggregations, out);
+  if (request.aggregation != nullptr) {
+    if (request.aggregation->canonical_json.empty()) return std::nullopt;
+    out.String(request.aggregation->canonical_json);
+  }
   return out.Finish();
 }
 
@@ -200,7 +149,7 @@ uint64_t EstimateResultBytes(const index::SplitSearchResult& result) {
   for (const index::SplitHit& hit : result.hits) {
     bytes += sizeof(index::SplitHit) + hit.sort_keys.capacity() * sizeof(hit.sort_keys[0]);
   }
-  if (result.aggregations.has_value()) bytes += EstimateAggsBytes(*result.aggregations);
+  if (result.aggregations.has_value()) bytes += index::EstimateMemoryBytes(*result.aggregations);
   return bytes;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/lru_cache.h"
@@ -18,8 +19,9 @@
 namespace shale::search {
 
 // An injective encoding of (split id, query, request): two leaf requests get the same key iff
-// they are equal field by field (doubles and floats compared by their bits).
-std::string LeafRequestKey(const std::string& split_id, const index::Query& query,
+// they are equal field by field (doubles and floats compared by their bits); the aggregation
+// counts by its canonical JSON. Nullopt (do not cache) for an aggregation without one.
+std::optional<std::string> LeafRequestKey(const std::string& split_id, const index::Query& query,
                            const index::SplitSearchRequest& request);
 
 // An estimate of the heap bytes of `result` (hits, sort keys, aggregation buckets).

@@ -39,11 +39,13 @@ TEST(LeafRequestKeyTest, EveryFieldOfTheRequestTakesPartInTheKey) {
     spec.name = "a";
     spec.field = "severity";
     aggregation.aggregations.push_back(spec);
+    aggregation.canonical_json = R"({"a":{"terms":{"field":"severity"}}})";
     return aggregation;
   }();
   static const index::AggregationRequest kTermsOtherSize = [] {
     index::AggregationRequest aggregation = kTerms;
     aggregation.aggregations[0].size = 11;
+    aggregation.canonical_json = R"({"a":{"terms":{"field":"severity","size":11}}})";
     return aggregation;
   }();
   static const index::AggregationRequest kTermsWithSubAggregation = [] {
@@ -53,6 +55,8 @@ TEST(LeafRequestKeyTest, EveryFieldOfTheRequestTakesPartInTheKey) {
     average.kind = index::AggregationKind::kAvg;
     average.field = "latency";
     aggregation.aggregations[0].sub_aggregations.push_back(average);
+    aggregation.canonical_json =
+        R"({"a":{"aggs":{"avg":{"avg":{"field":"latency"}}},"terms":{"field":"severity"}}})";
     return aggregation;
   }();
   struct Variant {
@@ -148,11 +152,25 @@ TEST(LeafRequestKeyTest, EveryFieldOfTheRequestTakesPartInTheKey) {
     variant.request(request);
     const std::string split_id = variant.name == "other split" ? "split-b" : "split-a";
     const index::QueryPtr query = variant.query();
-    const std::string key = LeafRequestKey(split_id, *query, request);
-    EXPECT_TRUE(keys.insert(key).second) << variant.name << " collides with another variant";
+    const std::optional<std::string> key = LeafRequestKey(split_id, *query, request);
+    ASSERT_TRUE(key.has_value()) << variant.name;
+    EXPECT_TRUE(keys.insert(*key).second) << variant.name << " collides with another variant";
     // Equal requests built again give the same key.
     EXPECT_EQ(LeafRequestKey(split_id, *variant.query(), request), key) << variant.name;
   }
+}
+
+// An aggregation built in code has no canonical JSON to key on: its results are not cached.
+TEST(LeafRequestKeyTest, AggregationWithoutCanonicalJsonIsNotCacheable) {
+  index::AggregationRequest aggregation;
+  aggregation.aggregations.emplace_back();
+  aggregation.aggregations[0].name = "a";
+  aggregation.aggregations[0].field = "severity";
+  index::SplitSearchRequest request = BaseRequest();
+  request.aggregation = &aggregation;
+  EXPECT_FALSE(LeafRequestKey("split-a", *BaseQuery(), request).has_value());
+  aggregation.canonical_json = R"({"a":{"terms":{"field":"severity"}}})";
+  EXPECT_TRUE(LeafRequestKey("split-a", *BaseQuery(), request).has_value());
 }
 
 TEST(PartialRequestCacheTest, StoresResultsAndBoundsTheirBytes) {
@@ -167,12 +185,12 @@ TEST(PartialRequestCacheTest, StoresResultsAndBoundsTheirBytes) {
   EXPECT_GT(EstimateResultBytes(bigger), bytes);
   index::SplitSearchResult with_aggs = result;
   with_aggs.aggregations.emplace(1);
-  (*with_aggs.aggregations)[0].text_terms["ERROR"].doc_count = 3;
+  (*with_aggs.aggregations)[0].terms[index::AggKey::Text("ERROR")].doc_count = 3;
   EXPECT_GT(EstimateResultBytes(with_aggs), bytes);
 
   PartialRequestCache cache(1'000'000);
   const index::QueryPtr query = BaseQuery();
-  const std::string key = LeafRequestKey("split-a", *query, BaseRequest());
+  const std::string key = *LeafRequestKey("split-a", *query, BaseRequest());
   EXPECT_EQ(cache.Get(key), nullptr);
   cache.Put(key, std::make_shared<const index::SplitSearchResult>(result));
   std::shared_ptr<const index::SplitSearchResult> cached = cache.Get(key);

@@ -16,6 +16,7 @@
 #include "common/uri.h"
 #include "index/split_format.h"
 #include "query/query_language.h"
+#include "search/aggregation_request.h"
 #include "search/aggregation_result.h"
 #include "split/split_store.h"
 
@@ -258,6 +259,8 @@ bool SplitMayMatch(const index::Query& query, const std::set<std::string>& tags,
 struct TargetIndex {
   metastore::IndexMetadata metadata;
   index::QueryPtr query;
+  // The request's aggregations with filter queries parsed for this index (set when it has any).
+  std::optional<index::AggregationRequest> aggregation;
   std::shared_ptr<storage::Storage> storage;
 };
 
@@ -401,6 +404,10 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
         request.search_fields.empty() ? index_config.search_settings.default_search_fields
                                       : request.search_fields;
     ASSIGN_OR_RETURN(targets[i].query, query::ParseUserQuery(request.query, default_fields));
+    if (request.aggregation.has_value() && HasAggregationFilters(*request.aggregation)) {
+      ASSIGN_OR_RETURN(targets[i].aggregation,
+                       BindAggregationFilters(*request.aggregation, default_fields));
+    }
   }
   ASSIGN_OR_RETURN(std::vector<index::SortField> sort_fields,
                    ParseSortBy(request.sort_by, targets.front().metadata.index_config));
@@ -462,7 +469,11 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   leaf_request.top_k = request.max_hits + request.start_offset;
   leaf_request.sort_by = sort_fields;
   leaf_request.count_all = request.count_all;
-  if (request.aggregation.has_value()) leaf_request.aggregation = &*request.aggregation;
+  index::AggregationMemoryBudget aggregation_budget(options_.aggregation_memory_limit_bytes);
+  if (request.aggregation.has_value()) {
+    leaf_request.aggregation = &*request.aggregation;
+    leaf_request.aggregation_budget = &aggregation_budget;
+  }
 
   std::vector<LeafResult> leaves(candidates.size());
   absl::BlockingCounter pending(static_cast<int>(candidates.size()));
@@ -477,15 +488,19 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
       LeafResult& result = leaves[i];
       const TargetIndex& target = *candidates[i].target;
       splits_opened_.Increment();
-      std::string cache_key = LeafRequestKey(result.split_id, *target.query, leaf_request);
-      result.result = partial_request_cache_.Get(cache_key);
+      // Each target index has its own aggregation (field types may differ between indexes).
+      index::SplitSearchRequest split_request = leaf_request;
+      if (target.aggregation.has_value()) split_request.aggregation = &*target.aggregation;
+      std::optional<std::string> cache_key =
+          LeafRequestKey(result.split_id, *target.query, split_request);
+      if (cache_key.has_value()) result.result = partial_request_cache_.Get(*cache_key);
       if (result.result == nullptr) {
         absl::StatusOr<LeafSearch> searched =
-            SearchSplit(split_opener_, result, *target.query, leaf_request);
+            SearchSplit(split_opener_, result, *target.query, split_request);
         if (searched.ok()) {
           result.split = std::move(searched->split);
           result.result = std::move(searched->result);
-          partial_request_cache_.Put(std::move(cache_key), result.result);
+          if (cache_key.has_value()) partial_request_cache_.Put(*std::move(cache_key), result.result);
         } else {
           result.status = searched.status();
         }
@@ -542,6 +557,8 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
     }
   }
   if (request.aggregation.has_value()) {
+    // This node is one leaf: its merged result is cut off like each split's.
+    index::CutOffAggs(request.aggregation->aggregations, merged_aggs);
     ASSIGN_OR_RETURN(nlohmann::json aggregations,
                      FinalizeAggregations(request.aggregation->aggregations, merged_aggs));
     response.aggregations = DumpJson(aggregations);

@@ -51,7 +51,8 @@ struct SearchRequest {
   // Overrides the index's default search fields when non-empty.
   std::vector<std::string> search_fields;
   bool count_all = true;
-  // Elasticsearch-style aggregations computed over all the matching docs (exact across splits).
+  // Elasticsearch-style aggregations computed over all the matching docs (index/aggregation.h
+  // says which are exact across splits).
   std::optional<index::AggregationRequest> aggregation;
 };
 
@@ -72,6 +73,9 @@ struct SearchServiceOptions {
   split::SplitOpenerOptions split_opener;
   // `searcher.partial_request_cache_capacity`: bytes of leaf results kept (0 disables).
   uint64_t partial_request_cache_capacity = 64'000'000;
+  // Memory the aggregations of one request may hold over all its splits
+  // (`searcher.aggregation_memory_limit`).
+  uint64_t aggregation_memory_limit_bytes = index::kDefaultAggregationMemoryLimitBytes;
 };
 
 // This node's searcher caches.
@@ -96,7 +100,9 @@ class SearchService {
   ~SearchService();
 
   // InvalidArgument for a bad query, bad sort field, limits exceeded, an aggregation on a field
-  // that is not fast or with more than 65000 buckets; NotFound for an unknown
+  // that is not fast, with more than 65000 buckets or over the aggregation memory limit; the
+  // splits' aggregation results are merged and cut off once more as one leaf (Quickwit's leaf
+  // cut-off of terms aggregations) before rendering. NotFound for an unknown
   // index. A split that fails to open or search is reported in `errors` (it is not silently
   // dropped) and the others still answer.
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request);

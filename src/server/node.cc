@@ -216,6 +216,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
       ASSIGN_OR_RETURN(options.split_opener.disk_split_cache,
                        split::DiskSplitCache::Open(split_cache));
     }
+    options.aggregation_memory_limit_bytes = config.searcher.aggregation_memory_limit;
     search = std::make_unique<search::SearchService>(metastore.get(), storage_resolver.get(),
                                                      options);
   }

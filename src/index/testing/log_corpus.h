@@ -221,7 +221,7 @@ inline std::vector<QueryCase> LogCorpusQueryCases() {
     histogram.name = "per_minute";
     histogram.kind = AggregationKind::kDateHistogram;
     histogram.field = "timestamp";
-    histogram.interval = 60'000;
+    histogram.date_interval.fixed_interval_millis = 60'000;
     aggregation->aggregations.push_back(histogram);
     AggregationSpec tags;
     tags.name = "by_tag";
@@ -242,6 +242,10 @@ inline std::vector<QueryCase> LogCorpusQueryCases() {
 // A deterministic text rendering of aggregation results, to compare two of them.
 inline void AppendAggs(const IntermediateAggs& aggs, std::string& out);
 
+inline void AppendAggKey(const AggKey& key, std::string& out) {
+  out += fmt::format("{}:{}:{}", static_cast<int>(key.type), key.bits, key.text);
+}
+
 inline void AppendBucket(const IntermediateBucket& bucket, std::string& out) {
   out += fmt::format("{}(", bucket.doc_count);
   AppendAggs(bucket.sub_aggregations, out);
@@ -250,24 +254,35 @@ inline void AppendBucket(const IntermediateBucket& bucket, std::string& out) {
 
 inline void AppendAggs(const IntermediateAggs& aggs, std::string& out) {
   for (const IntermediateAgg& agg : aggs) {
-    out += fmt::format("[m {} {} {} {}", agg.metric.count, agg.metric.sum, agg.metric.min,
-                       agg.metric.max);
-    for (const auto& [key, bucket] : agg.text_terms) {
-      out += " t:" + key + "=";
+    out += fmt::format("[m {} {} {} {} {}", agg.metric.count, agg.metric.sum,
+                       agg.metric.sum_of_squares, agg.metric.min, agg.metric.max);
+    for (const auto& [key, bucket] : agg.terms) {
+      out += " t:";
+      AppendAggKey(key, out);
+      out += "=";
       AppendBucket(bucket, out);
     }
-    for (const auto& [key, bucket] : agg.numeric_terms) {
-      out += fmt::format(" n:{}=", key);
+    for (const auto& [keys, bucket] : agg.keyed) {
+      out += " k:";
+      for (const AggKey& key : keys) {
+        AppendAggKey(key, out);
+        out += ",";
+      }
+      out += "=";
       AppendBucket(bucket, out);
     }
+    out += fmt::format(" other:{} error:{}", agg.sum_other_doc_count,
+                       agg.doc_count_error_upper_bound);
     for (const auto& [key, bucket] : agg.histogram) {
       out += fmt::format(" h:{}=", key);
       AppendBucket(bucket, out);
     }
-    for (const IntermediateBucket& bucket : agg.ranges) {
-      out += " r=";
+    for (const IntermediateBucket& bucket : agg.fixed_buckets) {
+      out += " f=";
       AppendBucket(bucket, out);
     }
+    out += fmt::format(" card:{} pct:{}", agg.cardinality.Estimate(), agg.percentiles.count());
+    for (const TopHit& hit : agg.top_hits) out += fmt::format(" hit:{}:{}", hit.doc_id, hit.source);
     out += "]";
   }
 }
