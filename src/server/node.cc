@@ -8,6 +8,8 @@
 
 #include "fmt/format.h"
 
+#include "cluster/membership.h"
+#include "common/host_port.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
@@ -43,6 +45,44 @@ storage::S3Options S3OptionsFromConfig(const config::S3StorageConfig& s3) {
   return options;
 }
 
+// Starts gossiping on gossip_listen_port (UDP) with the node's identity, services and addresses.
+// The node publishes itself NOT_READY until its REST server is up.
+absl::StatusOr<std::unique_ptr<cluster::ClusterMembership>> StartClusterMembership(
+    const config::NodeConfig& config) {
+  absl::StatusOr<std::string> advertise_host =
+      cluster::ResolveAdvertiseHost(config.advertise_address);
+  if (!advertise_host.ok()) {
+    return absl::InvalidArgumentError(fmt::format("advertise_address `{}`: {}",
+                                                  config.advertise_address,
+                                                  std::string(advertise_host.status().message())));
+  }
+  cluster::ClusterMembershipOptions options;
+  options.cluster_id = config.cluster_id;
+  options.node_id = config.node_id;
+  options.listen_host = config.listen_address;
+  options.listen_port = config.gossip_listen_port;
+  options.advertise_host = *advertise_host;
+  options.peer_seeds = config.peer_seeds;
+  options.default_seed_port = config.gossip_listen_port;
+  options.enabled_services = config.enabled_services;
+  options.rest_advertise_addr = FormatHostPort(*advertise_host, config.rest_listen_port);
+  options.grpc_advertise_addr = FormatHostPort(*advertise_host, config.grpc_listen_port);
+  options.gossip_interval = std::chrono::milliseconds(config.cluster.gossip_interval_ms);
+  options.phi_threshold = config.cluster.phi_threshold;
+  options.dead_node_grace_period = std::chrono::seconds(config.cluster.dead_node_grace_period_secs);
+  options.peer_seeds_refresh_interval =
+      std::chrono::seconds(config.cluster.peer_seeds_refresh_interval_secs);
+  std::unique_ptr<cluster::ClusterMembership> membership =
+      cluster::NewGossipMembership(std::move(options));
+  absl::Status started = membership->Start();
+  if (!started.ok()) {
+    return absl::Status(started.code(),
+                        fmt::format("cannot start cluster membership (gossip_listen_port {}): {}",
+                                    config.gossip_listen_port, std::string(started.message())));
+  }
+  return membership;
+}
+
 }  // namespace
 
 absl::Status RunNode(const config::NodeConfig& config) {
@@ -59,6 +99,11 @@ absl::Status RunNode(const config::NodeConfig& config) {
     return absl::FailedPreconditionError(
         fmt::format("cannot create data_dir `{}`: {}", config.data_dir, error.message()));
   }
+
+  // Gossip starts first: peers see the node (not ready) while it recovers, and a port in use
+  // fails start-up before any recovery work.
+  ASSIGN_OR_RETURN(std::unique_ptr<cluster::ClusterMembership> membership,
+                   StartClusterMembership(config));
 
   std::unique_ptr<storage::StorageResolver> storage_resolver =
       storage::NewStorageResolver(S3OptionsFromConfig(config.s3));
@@ -96,6 +141,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   services.ingest = ingest.get();
   services.search = search.get();
   services.ready = &ready;
+  services.cluster = membership.get();
   RestApi rest_api(services);
 
   // Handlers may block (commit=wait_for, searches), so the worker pool is larger than the core
@@ -111,6 +157,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
       &rest_workers);
   RETURN_IF_ERROR(http_server.Start());
   ready = true;
+  membership->SetReady(true);
   SHALE_LOG_INFO("node ready node_id={} rest=http://{}:{} metastore_uri={} data_dir={}",
                  config.node_id, config.listen_address, http_server.port(), config.metastore_uri,
                  config.data_dir);
@@ -119,6 +166,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   sigwait(&signals, &signal_number);
   SHALE_LOG_INFO("node stopping signal={}", signal_number);
   ready = false;
+  membership->Stop();  // peers see this node not ready at once
   http_server.Stop();
   rest_workers.Stop();
   if (ingest != nullptr) ingest->Stop();

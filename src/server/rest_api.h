@@ -11,6 +11,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+
+#include "cluster/membership.h"
 #include "config/node_config.h"
 #include "indexing/ingest_service.h"
 #include "metastore/metastore.h"
@@ -28,6 +30,7 @@ struct NodeServices {
   indexing::IngestService* ingest = nullptr;
   search::SearchService* search = nullptr;
   std::atomic<bool>* ready = nullptr;
+  cluster::ClusterMembership* cluster = nullptr;
 };
 
 class RestApi {
@@ -41,6 +44,9 @@ class RestApi {
   // GET /api/v1/indexing: the ingest pipelines of this node (indexes ingested into or recovered
   // since start-up), their pending documents and WAL state.
   HttpResponse IndexingStats();
+  // GET /api/v1/cluster: this node's view of the cluster in Quickwit's shape: `ready_nodes`
+  // (alive and ready), `live_nodes` (alive, not ready), `dead_nodes`, and the gossip state.
+  HttpResponse ClusterInfo();
   HttpResponse CreateIndex(const HttpRequest& request);
   HttpResponse ListIndexes();
   HttpResponse GetIndex(const std::string& index_id);
