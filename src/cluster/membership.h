@@ -12,8 +12,9 @@
 // run by the destructor). A node stopped and started again as a new process takes a new
 // generation, so peers replace its old state rather than merge with it.
 //
-// Thread safety: every method may be called from any thread. Subscribers are called on the
-// gossip thread, one change at a time, and must not block.
+// Thread safety: every method may be called from any thread, except that Start and Stop are
+// called by the owner, not concurrently with each other, and Stop not from a subscriber.
+// Subscribers are called on the gossip thread, one change at a time, and must not block.
 #pragma once
 
 #include <chrono>
