@@ -122,10 +122,15 @@ TEST_F(ClusterMembershipTest, NodesConvergeAndPublishTheirState) {
   };
   ASSERT_TRUE(WaitFor([&] { return sees_node3_state(*nodes_[0]) && sees_node3_state(*nodes_[3]); },
                       kConvergeTimeout));
-  for (const ClusterNode& node : nodes_[0]->LiveNodes()) {
+  // Published state does not depend on liveness (which may flap on a loaded machine).
+  const std::vector<ClusterNode> known = nodes_[0]->Snapshot().nodes;
+  ASSERT_EQ(Ids(known), all_ids_);
+  for (const ClusterNode& node : known) {
     EXPECT_EQ(node.enabled_services, std::vector<std::string>{"searcher"}) << node.node_id;
     EXPECT_EQ(node.grpc_advertise_addr, "127.0.0.1:7281") << node.node_id;
-    EXPECT_EQ(node.is_ready, node.node_id == "node-3") << node.node_id;
+    EXPECT_EQ(node.key_values.at(std::string(kReadinessKey)).value,
+              node.node_id == "node-3" ? kReadyValue : kNotReadyValue)
+        << node.node_id;
     EXPECT_EQ(node.is_self, node.node_id == "node-1") << node.node_id;
     EXPECT_FALSE(node.gossip_advertise_addr.empty()) << node.node_id;
   }
@@ -139,7 +144,7 @@ TEST_F(ClusterMembershipTest, NodesConvergeAndPublishTheirState) {
         return false;
       },
       kConvergeTimeout));
-  EXPECT_TRUE(nodes_[0]->DeadNodes().empty());
+  EXPECT_TRUE(WaitFor([&] { return nodes_[0]->DeadNodes().empty(); }, kConvergeTimeout));
   EXPECT_EQ(nodes_[0]->Snapshot().stats.dropped_malformed, 0u);
 }
 
@@ -158,28 +163,36 @@ TEST_F(ClusterMembershipTest, StoppedNodeIsSeenDeadAndRestartedNodeRejoins) {
   nodes_[2]->Stop();
   nodes_[2].reset();
   const Stopwatch stopwatch;
+  const std::vector<std::string> survivors = {"node-1", "node-2"};
   ASSERT_TRUE(WaitFor(
       [&] {
-        return Ids(nodes_[0]->DeadNodes()) == std::vector<std::string>{"node-3"} &&
-               Ids(nodes_[1]->DeadNodes()) == std::vector<std::string>{"node-3"};
+        for (int i : {0, 1}) {
+          if (Ids(nodes_[i]->DeadNodes()) != std::vector<std::string>{"node-3"} ||
+              Ids(nodes_[i]->LiveNodes()) != survivors) {
+            return false;
+          }
+        }
+        return true;
       },
       std::chrono::seconds(10)));
   const double detection_secs = static_cast<double>(stopwatch.ElapsedMicros()) / 1e6;
   std::printf("stopped node seen dead by both peers after %.2f s (gossip interval %lld ms)\n",
               detection_secs, static_cast<long long>(kGossipInterval.count()));
-  EXPECT_EQ(Ids(nodes_[0]->LiveNodes()), (std::vector<std::string>{"node-1", "node-2"}));
-  EXPECT_GE(changes.Count(ClusterChange::Kind::kRemoved, "node-3"), 1u);
+  // Subscribers hear of it on the gossip thread, just after the state changed.
+  EXPECT_TRUE(WaitFor([&] { return changes.Count(ClusterChange::Kind::kRemoved, "node-3") >= 1; },
+                      kConvergeTimeout));
 
   // The same node id restarted (a new process: a new generation and port) rejoins.
   nodes_[2] = StartNode(Options("node-3", {seed_}));
   ASSERT_TRUE(WaitFor([&] { return AllSeeLive(all_ids_) && nodes_[0]->DeadNodes().empty(); },
                       kConvergeTimeout));
-  for (const ClusterNode& node : nodes_[0]->LiveNodes()) {
+  for (const ClusterNode& node : nodes_[0]->Snapshot().nodes) {
     if (node.node_id == "node-3") {
       EXPECT_GT(node.generation, first_generation);
     }
   }
-  EXPECT_GE(changes.Count(ClusterChange::Kind::kAdded, "node-3"), 1u);
+  EXPECT_TRUE(WaitFor([&] { return changes.Count(ClusterChange::Kind::kAdded, "node-3") >= 1; },
+                      kConvergeTimeout));
 }
 
 TEST_F(ClusterMembershipTest, GracefulStopPublishesNotReadyAtOnce) {
@@ -194,9 +207,15 @@ TEST_F(ClusterMembershipTest, GracefulStopPublishesNotReadyAtOnce) {
   };
   ASSERT_TRUE(WaitFor(node2_ready, kConvergeTimeout));
   nodes_[1]->Stop();
-  // Well before the failure detector could tell, node-2 is no longer ready.
-  EXPECT_TRUE(WaitFor([&] { return !node2_ready(); }, milliseconds(1000)));
-  EXPECT_TRUE(nodes_[0]->DeadNodes().empty());
+  // Well before the failure detector could tell (node-2 still alive), node-2 is no longer ready.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const ClusterNode& node : nodes_[0]->LiveNodes()) {
+          if (node.node_id == "node-2") return !node.is_ready;
+        }
+        return false;
+      },
+      milliseconds(1000)));
 }
 
 TEST_F(ClusterMembershipTest, ClustersWithDifferentIdsNeverMix) {
@@ -206,9 +225,10 @@ TEST_F(ClusterMembershipTest, ClustersWithDifferentIdsNeverMix) {
   ASSERT_TRUE(WaitFor([&] { return AllSeeLive(all_ids_); }, kConvergeTimeout));
   ASSERT_TRUE(WaitFor([&] { return nodes_[0]->Snapshot().stats.dropped_wrong_cluster >= 5; },
                       kConvergeTimeout));
-  EXPECT_EQ(Ids(nodes_[0]->LiveNodes()), all_ids_);
-  EXPECT_TRUE(nodes_[0]->DeadNodes().empty());
-  EXPECT_EQ(Ids(stranger->LiveNodes()), std::vector<std::string>{"stranger"});
+  // Neither side ever learnt of the other, alive or dead.
+  EXPECT_EQ(Ids(nodes_[0]->Snapshot().nodes), all_ids_);
+  EXPECT_EQ(Ids(nodes_[1]->Snapshot().nodes), all_ids_);
+  EXPECT_EQ(Ids(stranger->Snapshot().nodes), std::vector<std::string>{"stranger"});
 }
 
 TEST_F(ClusterMembershipTest, RejectsBadOptionsAndKeys) {

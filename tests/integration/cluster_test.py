@@ -106,6 +106,18 @@ class Node:
         return 0
 
 
+def known_nodes(view):
+    """Every node of a /api/v1/cluster answer, whatever its state."""
+    return view["ready_nodes"] + view["live_nodes"] + view["dead_nodes"]
+
+
+def generation_of(observer, node_id):
+    for entry in known_nodes(observer.cluster()):
+        if entry["node_id"] == node_id:
+            return entry["generation_id"]
+    raise Failure(f"{observer.node_id} does not know {node_id}")
+
+
 def wait_until(description, predicate, timeout):
     """Polls `predicate` every 100 ms; returns the seconds it took, fails after `timeout`."""
     start = time.time()
@@ -134,17 +146,19 @@ def run(args, workdir):
         stranger.start(seeds)
 
         # 1. Convergence: every node sees the three ready, nothing dead, no stranger.
-        took = wait_until("all nodes see node-1..3 ready",
-                          lambda: all(node.ids("ready_nodes") == all_ids for node in nodes),
+        took = wait_until("all nodes see node-1..3 ready and nothing else",
+                          lambda: all(node.ids("ready_nodes") == all_ids and
+                                      node.ids("live_nodes") == [] and
+                                      node.ids("dead_nodes") == [] for node in nodes),
                           CONVERGE_SECS)
         print(f"ok  3 nodes converged in {took:.2f}s")
         for node in nodes:
             view = node.cluster()
             check(view["cluster_id"] == cluster_id, f"{node.node_id}: cluster_id {view}")
             check(view["self_node_id"] == node.node_id, f"{node.node_id}: self_node_id {view}")
-            check(view["live_nodes"] == [] and view["dead_nodes"] == [],
-                  f"{node.node_id}: unexpected live/dead nodes {view}")
-            by_id = {entry["node_id"]: entry for entry in view["ready_nodes"]}
+            # Addresses and services do not depend on liveness, which a loaded machine may flap.
+            by_id = {entry["node_id"]: entry for entry in known_nodes(view)}
+            check(sorted(by_id) == all_ids, f"{node.node_id} knows {sorted(by_id)}")
             for peer in nodes:
                 entry = by_id[peer.node_id]
                 check(entry["rest_advertise_addr"] == f"127.0.0.1:{peer.port}",
@@ -155,15 +169,14 @@ def run(args, workdir):
                       f"{node.node_id} sees {peer.node_id} at {entry}")
                 check(entry["enabled_services"] == peer.services,
                       f"{node.node_id} sees {peer.node_id} services {entry}")
-        check(stranger.ids("ready_nodes") == ["stranger"],
+        check(sorted(entry["node_id"] for entry in known_nodes(stranger.cluster())) == ["stranger"],
               f"stranger sees {stranger.cluster()}")
         wait_until("node-1 counts the stranger's datagrams as dropped",
                    lambda: nodes[0].dropped_wrong_cluster() > 0, CONVERGE_SECS)
         print("ok  the node of another cluster is kept out")
 
         # 2. A killed node is seen dead.
-        generation_before = next(entry["generation_id"] for entry in nodes[0].cluster()["ready_nodes"]
-                                 if entry["node_id"] == "node-3")
+        generation_before = generation_of(nodes[0], "node-3")
         nodes[2].kill9()
         took = wait_until("node-1 and node-2 see node-3 dead",
                           lambda: all(node.ids("dead_nodes") == ["node-3"] and
@@ -179,8 +192,7 @@ def run(args, workdir):
                           lambda: all(node.ids("ready_nodes") == all_ids and
                                       node.ids("dead_nodes") == [] for node in nodes),
                           CONVERGE_SECS)
-        generation_after = next(entry["generation_id"] for entry in nodes[0].cluster()["ready_nodes"]
-                                if entry["node_id"] == "node-3")
+        generation_after = generation_of(nodes[0], "node-3")
         check(generation_after > generation_before,
               f"generation {generation_after} after restart, {generation_before} before")
         print(f"ok  restarted node rejoined after {took:.2f}s with a newer generation")
