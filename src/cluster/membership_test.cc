@@ -231,6 +231,18 @@ TEST_F(ClusterMembershipTest, ClustersWithDifferentIdsNeverMix) {
   EXPECT_EQ(Ids(stranger->Snapshot().nodes), std::vector<std::string>{"stranger"});
 }
 
+TEST_F(ClusterMembershipTest, SeedsMayBeHostNames) {
+  nodes_.push_back(StartNode(Options("node-1", {})));
+  const std::string address = nodes_[0]->gossip_advertise_addr();
+  const std::string port = address.substr(address.rfind(':') + 1);
+  // `localhost` may also resolve to ::1, which an IPv4 socket cannot reach: it is skipped.
+  nodes_.push_back(StartNode(Options("node-2", {"localhost:" + port})));
+  all_ids_ = {"node-1", "node-2"};
+  ASSERT_TRUE(WaitFor([&] { return AllSeeLive(all_ids_); }, kConvergeTimeout));
+  EXPECT_EQ(nodes_[1]->Snapshot().seed_addrs, std::vector<std::string>{"127.0.0.1:" + port});
+  EXPECT_EQ(nodes_[1]->Snapshot().stats.send_errors, 0u);
+}
+
 TEST_F(ClusterMembershipTest, RejectsBadOptionsAndKeys) {
   ClusterMembershipOptions bad_seed = Options("node-x", {"127.0.0.1:99999"});
   absl::Status status = NewGossipMembership(bad_seed)->Start();
