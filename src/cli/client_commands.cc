@@ -58,15 +58,6 @@ absl::StatusOr<Json> ParseJsonResponse(const HttpResponse& response, const std::
   return json;
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(fmt::format("cannot read file {}", path));
-  std::ostringstream content;
-  content << file.rdbuf();
-  if (file.bad()) return absl::DataLossError(fmt::format("error reading file {}", path));
-  return std::move(content).str();
-}
-
 bool EndsWith(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() &&
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -80,6 +71,15 @@ bool IsRetryable(const absl::StatusOr<HttpResponse>& response) {
 std::string IndexPath(const std::string& index_id) { return "/" + UrlEncode(index_id); }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(fmt::format("cannot read file {}", path));
+  std::ostringstream content;
+  content << file.rdbuf();
+  if (file.bad()) return absl::DataLossError(fmt::format("error reading file {}", path));
+  return std::move(content).str();
+}
 
 absl::Status ErrorFromResponse(const HttpResponse& response) {
   const Json json = ParseJson(response.body);

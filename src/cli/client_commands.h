@@ -25,6 +25,9 @@ namespace shale::cli {
 // The Status for a non-2xx response, as described above.
 absl::Status ErrorFromResponse(const HttpResponse& response);
 
+// The content of a local file. NotFound naming the path when it cannot be opened.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
+
 // POST /api/v1/indexes with the file's content; YAML unless the file ends in `.json`.
 // NotFound naming the path when the file cannot be read.
 absl::Status CreateIndex(HttpClient& client, const std::string& index_config_path, bool overwrite,

@@ -15,6 +15,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/client_commands.h"
 #include "cli/http_client.h"
+#include "cli/source_commands.h"
 #include "config/node_config.h"
 #include "server/node.h"
 
@@ -90,6 +91,9 @@ struct ClientFlags {
   std::optional<std::string> sort_by;
   std::optional<int64_t> start_timestamp;
   std::optional<int64_t> end_timestamp;
+  // source
+  std::string source_id;
+  std::string source_config_path;
 };
 
 absl::StatusOr<std::unique_ptr<HttpClient>> MakeClient(const ClientFlags& flags) {
@@ -202,6 +206,38 @@ int Main(int argc, char** argv) {
   remove->add_flag("--yes", flags.yes, "Does not ask for confirmation");
   remove->add_flag("--dry-run", flags.dry_run, "Lists the files that would be deleted");
 
+  CLI::App* source = app.add_subcommand(
+      "source", "Manages the sources of an index: create, list, describe, enable, ...");
+  source->require_subcommand(1);
+  auto add_source_id = [&flags](CLI::App* command) {
+    command->add_option("--source", flags.source_id, "Source ID")->required();
+  };
+  CLI::App* source_create =
+      source->add_subcommand("create", "Adds a source to an index from a source config");
+  add_endpoint(source_create);
+  add_index_id(source_create);
+  source_create
+      ->add_option("--source-config", flags.source_config_path, "Source config file (YAML or JSON)")
+      ->required();
+  CLI::App* source_list = source->add_subcommand("list", "Lists the sources of an index");
+  add_endpoint(source_list);
+  add_index_id(source_list);
+  CLI::App* source_describe = source->add_subcommand(
+      "describe", "Shows a source's config, checkpoint and pipeline state");
+  CLI::App* source_enable = source->add_subcommand("enable", "Enables a source");
+  CLI::App* source_disable = source->add_subcommand("disable", "Disables a source");
+  CLI::App* source_reset = source->add_subcommand(
+      "reset-checkpoint", "Resets a source's checkpoint: it is read again from its start");
+  CLI::App* source_delete = source->add_subcommand("delete", "Deletes a source and its checkpoint");
+  for (CLI::App* command :
+       {source_describe, source_enable, source_disable, source_reset, source_delete}) {
+    add_endpoint(command);
+    add_index_id(command);
+    add_source_id(command);
+  }
+  source_reset->add_flag("--yes", flags.yes, "Does not ask for confirmation");
+  source_delete->add_flag("--yes", flags.yes, "Does not ask for confirmation");
+
   if (argc <= 1) {
     std::cout << app.help();
     return 0;
@@ -245,6 +281,31 @@ int Main(int argc, char** argv) {
       status = absl::CancelledError("aborted, pass --yes to skip the confirmation");
     } else {
       status = ClearIndex(**client, flags.index_id, std::cout);
+    }
+  } else if (source_create->parsed()) {
+    status = CreateSource(**client, flags.index_id, flags.source_config_path, std::cout);
+  } else if (source_list->parsed()) {
+    status = ListSources(**client, flags.index_id, std::cout);
+  } else if (source_describe->parsed()) {
+    status = DescribeSource(**client, flags.index_id, flags.source_id, std::cout);
+  } else if (source_enable->parsed() || source_disable->parsed()) {
+    status = ToggleSource(**client, flags.index_id, flags.source_id, source_enable->parsed(),
+                          std::cout);
+  } else if (source_reset->parsed()) {
+    if (!flags.yes && !Confirm(fmt::format("This makes source `{}` read its input again from the "
+                                           "start (documents are indexed again). Continue?",
+                                           flags.source_id))) {
+      status = absl::CancelledError("aborted, pass --yes to skip the confirmation");
+    } else {
+      status = ResetSourceCheckpoint(**client, flags.index_id, flags.source_id, std::cout);
+    }
+  } else if (source_delete->parsed()) {
+    if (!flags.yes && !Confirm(fmt::format("This deletes source `{}` of index `{}` and its "
+                                           "checkpoint. Continue?",
+                                           flags.source_id, flags.index_id))) {
+      status = absl::CancelledError("aborted, pass --yes to skip the confirmation");
+    } else {
+      status = DeleteSource(**client, flags.index_id, flags.source_id, std::cout);
     }
   } else if (remove->parsed()) {
     if (!flags.yes && !flags.dry_run &&

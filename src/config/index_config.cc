@@ -495,6 +495,7 @@ absl::Status ParseMergePolicy(const json& object, MergePolicyConfig& out) {
                               {"type", "merge_factor", "max_merge_factor", "min_level_num_docs",
                                "maturation_period", "max_merge_ops"}));
   RETURN_IF_ERROR(internal::ReadString(object, "type", path, out.type));
+  if (out.type == "const_write_amplification") out.type = "limit_merge";  // Quickwit's alias
   if (out.type != "stable_log" && out.type != "limit_merge" && out.type != "no_merge") {
     return KeyError(JoinPath(path, "type"),
                     fmt::format("unknown merge policy \"{}\" (expected stable_log, limit_merge or "
@@ -943,6 +944,16 @@ absl::StatusOr<SourceConfig> SourceConfigFromJson(const json& root) {
     return KeyError("transform", "transforms are not supported yet");
   }
   return config;
+}
+
+absl::StatusOr<SourceConfig> ParseSourceConfigJson(std::string_view json_text) {
+  ASSIGN_OR_RETURN(json root, internal::ParseJsonText(json_text));
+  return SourceConfigFromJson(root);
+}
+
+absl::StatusOr<SourceConfig> ParseSourceConfigYaml(std::string_view yaml_text) {
+  ASSIGN_OR_RETURN(json root, internal::YamlToJson(yaml_text));
+  return SourceConfigFromJson(root);
 }
 
 json SourceConfigToJson(const SourceConfig& config) {

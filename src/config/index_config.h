@@ -75,6 +75,9 @@ struct SourceConfig {
 };
 
 absl::StatusOr<SourceConfig> SourceConfigFromJson(const nlohmann::json& json);
+// Parse + validate a source config document. InvalidArgument naming the key and the problem.
+absl::StatusOr<SourceConfig> ParseSourceConfigJson(std::string_view json_text);
+absl::StatusOr<SourceConfig> ParseSourceConfigYaml(std::string_view yaml_text);
 nlohmann::json SourceConfigToJson(const SourceConfig& config);
 
 }  // namespace shale::config

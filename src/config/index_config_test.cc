@@ -262,6 +262,14 @@ TEST(IndexConfigTest, BadValuesNameTheKey) {
        "indexing_settings.resources.heap_size"},
       {R"({"index_id": "logs", "indexing_settings": {"merge_policy": {"maturation_period": "soon"}}})",
        "indexing_settings.merge_policy.maturation_period"},
+      {R"({"index_id": "logs", "indexing_settings": {"merge_policy": {"type": "tiered"}}})",
+       "indexing_settings.merge_policy.type"},
+      {R"({"index_id": "logs", "indexing_settings": {"merge_policy": {"merge_factor": 1}}})",
+       "indexing_settings.merge_policy.merge_factor"},
+      {R"({"index_id": "logs", "indexing_settings": {"merge_policy": {"merge_factor": 20}}})",
+       "indexing_settings.merge_policy.max_merge_factor"},
+      {R"({"index_id": "logs", "indexing_settings": {"merge_policy": {"type": "limit_merge", "max_merge_ops": 0}}})",
+       "indexing_settings.merge_policy.max_merge_ops"},
       {R"({"index_id": "logs", "doc_mapping": {"mode": "chaotic"}})", "doc_mapping.mode"},
       {R"({"index_id": "logs", "doc_mapping": {"field_mappings": [{"name": "x", "type": "int"}]}})",
        "doc_mapping.field_mappings[0].type"},
@@ -285,6 +293,30 @@ TEST(IndexConfigTest, LegacyPrecisionAlias) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->doc_mapping.field_mappings[0].fast_precision,
             index::DatetimePrecision::kMilliseconds);
+}
+
+TEST(IndexConfigTest, MergePolicies) {
+  absl::StatusOr<IndexConfig> config = ParseIndexConfigYaml(R"(
+index_id: logs
+indexing_settings:
+  merge_policy:
+    type: const_write_amplification
+    merge_factor: 3
+    max_merge_factor: 4
+    max_merge_ops: 2
+    maturation_period: 1h
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const MergePolicyConfig& merge = config->indexing_settings.merge_policy;
+  EXPECT_EQ(merge.type, "limit_merge");  // Quickwit's alias
+  EXPECT_EQ(merge.merge_factor, 3u);
+  EXPECT_EQ(merge.max_merge_factor, 4u);
+  EXPECT_EQ(merge.max_merge_ops, 2u);
+  EXPECT_EQ(merge.maturation_period_secs, 3600);
+  config = ParseIndexConfigJson(R"({"index_id": "logs",
+    "indexing_settings": {"merge_policy": {"type": "no_merge"}}})");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->indexing_settings.merge_policy.type, "no_merge");
 }
 
 TEST(IndexConfigTest, DefaultSearchFields) {
@@ -437,6 +469,24 @@ TEST(SourceConfigTest, Errors) {
       parse(R"({"source_id": "abc", "source_type": "file", "params": 3})").status().message(),
       HasSubstr("params"));
   EXPECT_TRUE(parse(R"({"source_id": "_ingest-api-source", "source_type": "ingest-api"})").ok());
+}
+
+TEST(SourceConfigTest, ParsesYamlAndJsonText) {
+  absl::StatusOr<SourceConfig> yaml = ParseSourceConfigYaml(R"(version: 0.8
+source_id: my-file
+source_type: file
+params:
+  filepath: s3://bucket/logs.ndjson.gz
+)");
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  EXPECT_EQ(yaml->source_type, "file");
+  EXPECT_EQ(yaml->params["filepath"], "s3://bucket/logs.ndjson.gz");
+  absl::StatusOr<SourceConfig> json =
+      ParseSourceConfigJson(R"({"source_id": "my-file", "source_type": "void"})");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->source_type, "void");
+  EXPECT_THAT(ParseSourceConfigJson("{not json").status().message(), HasSubstr("invalid json"));
+  EXPECT_THAT(ParseSourceConfigYaml("source_id: [").status().message(), HasSubstr("line"));
 }
 
 }  // namespace

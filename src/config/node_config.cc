@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 
 #include "common/host_port.h"
 #include "common/status_macros.h"
+#include "common/uri.h"
 #include "config/internal/json_reader.h"
 
 extern char** environ;  // NOLINT: POSIX
@@ -349,9 +352,10 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
     const json& indexer = root["indexer"];
     const std::string path = "indexer";
     IndexerConfig& out = config.indexer;
-    RETURN_IF_ERROR(CheckObject(indexer, path,
-                                {"split_store_max_num_bytes", "split_store_max_num_splits",
-                                 "max_concurrent_split_uploads", "enable_otlp_endpoint"}));
+    RETURN_IF_ERROR(
+        CheckObject(indexer, path,
+                    {"split_store_max_num_bytes", "split_store_max_num_splits",
+                     "max_concurrent_split_uploads", "merge_concurrency", "enable_otlp_endpoint"}));
     RETURN_IF_ERROR(internal::ReadByteSize(indexer, "split_store_max_num_bytes", path,
                                            out.split_store_max_num_bytes));
     RETURN_IF_ERROR(internal::ReadUint(indexer, "split_store_max_num_splits", path,
@@ -364,6 +368,11 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
       return KeyError("indexer.max_concurrent_split_uploads", "must be greater than 0");
     }
     out.max_concurrent_split_uploads = static_cast<uint32_t>(uploads);
+    uint64_t merges = out.merge_concurrency;
+    RETURN_IF_ERROR(internal::ReadUint(indexer, "merge_concurrency", path,
+                                       std::numeric_limits<uint32_t>::max(), merges));
+    if (merges == 0) return KeyError("indexer.merge_concurrency", "must be greater than 0");
+    out.merge_concurrency = static_cast<uint32_t>(merges);
     RETURN_IF_ERROR(
         internal::ReadBool(indexer, "enable_otlp_endpoint", path, out.enable_otlp_endpoint));
   }
@@ -441,11 +450,46 @@ absl::Status ApplyEnvOverrides(const std::map<std::string, std::string>& env, No
   if (const std::string* value = lookup("SHALE_DEFAULT_INDEX_ROOT_URI")) {
     config.default_index_root_uri = *value;
   }
+  if (const std::string* value = lookup("SHALE_TEST_STORAGE_FAILURE_RATE")) {
+    absl::StatusOr<double> rate = ParseFailureRate(*value);
+    if (!rate.ok()) {
+      return KeyError("SHALE_TEST_STORAGE_FAILURE_RATE", std::string(rate.status().message()));
+    }
+    config.test_storage_failure_rate = *rate;
+  }
+  if (const std::string* value = lookup("SHALE_TEST_STORAGE_FAILURE_RATE_FILE")) {
+    config.test_storage_failure_rate_file = *value;
+  }
   if (const std::string* value = lookup("SHALE_ENABLED_SERVICES")) {
     std::vector<std::string> services = internal::SplitCommaList(*value);
     RETURN_IF_ERROR(ValidateServices(services, "SHALE_ENABLED_SERVICES"));
     config.enabled_services = Dedup(services);
   }
+  return absl::OkStatus();
+}
+
+// Parses metastore_uri and its fragment into metastore_polling_interval_secs.
+absl::Status ValidateMetastoreUri(NodeConfig& config) {
+  const absl::StatusOr<Uri> uri = Uri::Parse(config.metastore_uri);
+  if (!uri.ok()) {
+    return KeyError("metastore_uri", std::string(uri.status().message()));
+  }
+  if (uri->fragment().empty()) {
+    return absl::OkStatus();
+  }
+  if (uri->protocol() == Uri::Protocol::kPostgres) {
+    return KeyError("metastore_uri",
+                    fmt::format("`{}`: a postgresql metastore uri takes no `#` fragment "
+                                "(polling_interval is for file-backed metastores)",
+                                config.metastore_uri));
+  }
+  const absl::StatusOr<std::optional<int64_t>> interval =
+      ParseMetastorePollingInterval(uri->fragment());
+  if (!interval.ok()) {
+    return KeyError("metastore_uri", fmt::format("`{}`: {}", config.metastore_uri,
+                                                 std::string(interval.status().message())));
+  }
+  config.metastore_polling_interval_secs = *interval;
   return absl::OkStatus();
 }
 
@@ -492,6 +536,19 @@ absl::Status FillDefaultsAndValidate(NodeConfig& config, bool grpc_port_set, boo
   if (config.default_index_root_uri.empty()) {
     config.default_index_root_uri = data_dir + "/indexes";
   }
+  RETURN_IF_ERROR(ValidateMetastoreUri(config));
+  const absl::StatusOr<Uri> index_root = Uri::Parse(config.default_index_root_uri);
+  if (!index_root.ok()) {
+    return KeyError("default_index_root_uri", std::string(index_root.status().message()));
+  }
+  if (index_root->protocol() == Uri::Protocol::kPostgres) {
+    return KeyError("default_index_root_uri",
+                    fmt::format("`{}` is not a storage uri", config.default_index_root_uri));
+  }
+  if (!index_root->fragment().empty()) {
+    return KeyError("default_index_root_uri", fmt::format("`{}` must not have a `#` fragment",
+                                                          config.default_index_root_uri));
+  }
   return absl::OkStatus();
 }
 
@@ -500,6 +557,10 @@ std::string RedactedSecret(const std::optional<std::string>& secret) {
 }
 
 }  // namespace
+
+uint32_t DefaultMergeConcurrency() {
+  return std::max(1u, std::thread::hardware_concurrency() * 2 / 3);
+}
 
 bool NodeConfig::IsServiceEnabled(std::string_view service) const {
   return std::find(enabled_services.begin(), enabled_services.end(), service) !=
@@ -550,6 +611,48 @@ std::map<std::string, std::string> ProcessEnvironment() {
     env.emplace(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
   }
   return env;
+}
+
+absl::StatusOr<std::optional<int64_t>> ParseMetastorePollingInterval(std::string_view fragment) {
+  if (fragment.empty()) {
+    return std::optional<int64_t>();
+  }
+  constexpr std::string_view kKey = "polling_interval=";
+  if (!fragment.starts_with(kKey)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "unknown uri fragment `#{}` (the only one is #polling_interval=<seconds>s)", fragment));
+  }
+  const std::string_view value = fragment.substr(kKey.size());
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid polling_interval `{}` (expected whole seconds from 1s to "
+                    "999999999s, e.g. #polling_interval=30s)",
+                    value));
+  };
+  // Quickwit's pattern: [1-9][0-9]{0,8}s.
+  if (value.size() < 2 || value.size() > 10 || value.back() != 's' || value.front() == '0') {
+    return invalid();
+  }
+  const std::string_view digits = value.substr(0, value.size() - 1);
+  if (!std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+    return invalid();
+  }
+  int64_t seconds = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), seconds);
+  return std::optional<int64_t>(seconds);
+}
+
+absl::StatusOr<double> ParseFailureRate(std::string_view text) {
+  double rate = -1;
+  const std::string trimmed(text);
+  char* end = nullptr;
+  rate = std::strtod(trimmed.c_str(), &end);
+  if (trimmed.empty() || end != trimmed.c_str() + trimmed.size() || !(rate >= 0 && rate <= 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid failure rate `{}` (expected a number from 0 to 1)", text));
+  }
+  return rate;
 }
 
 absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
@@ -681,6 +784,7 @@ json NodeConfigToJson(const NodeConfig& config) {
        {{"split_store_max_num_bytes", config.indexer.split_store_max_num_bytes},
         {"split_store_max_num_splits", config.indexer.split_store_max_num_splits},
         {"max_concurrent_split_uploads", config.indexer.max_concurrent_split_uploads},
+        {"merge_concurrency", config.indexer.merge_concurrency},
         {"enable_otlp_endpoint", config.indexer.enable_otlp_endpoint}}},
       {"ingest_api",
        {{"max_queue_memory_usage", config.ingest_api.max_queue_memory_usage},

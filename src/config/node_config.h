@@ -37,10 +37,14 @@ struct SearcherConfig {
   uint64_t request_timeout_secs = 30;
 };
 
+// Default of `indexer.merge_concurrency`: two thirds of the cores, at least 1 (Quickwit's).
+uint32_t DefaultMergeConcurrency();
+
 struct IndexerConfig {
   uint64_t split_store_max_num_bytes = 100'000'000'000;
   uint64_t split_store_max_num_splits = 1000;
   uint32_t max_concurrent_split_uploads = 12;
+  uint32_t merge_concurrency = DefaultMergeConcurrency();  // merges running at once on the node
   bool enable_otlp_endpoint = false;
 };
 
@@ -73,12 +77,21 @@ struct NodeConfig {
   ClusterConfig cluster;
   std::string data_dir = "./shale-data";
   std::string metastore_uri;           // default: {data_dir}/indexes
+  // From the `#polling_interval=30s` fragment of a file-backed metastore_uri: this node re-reads
+  // cached metastore files older than this (a reader's delayed view). nullopt: never re-read.
+  std::optional<int64_t> metastore_polling_interval_secs;
   std::string default_index_root_uri;  // default: {data_dir}/indexes
   S3StorageConfig s3;
   SearcherConfig searcher;
   IndexerConfig indexer;
   IngestApiConfig ingest_api;
   std::vector<std::string> rest_cors_allow_origins;
+  // TEST ONLY, set by environment variables and never by the YAML file: storage fault injection
+  // for the integration tests (docs/storage.md). SHALE_TEST_STORAGE_FAILURE_RATE (0 to 1) is the
+  // share of storage calls that fail; SHALE_TEST_STORAGE_FAILURE_RATE_FILE names a file holding
+  // that rate, re-read while the node runs (a missing or empty file means 0).
+  double test_storage_failure_rate = 0;
+  std::string test_storage_failure_rate_file;
 
   bool IsServiceEnabled(std::string_view service) const;
 };
@@ -91,6 +104,12 @@ absl::StatusOr<NodeConfig> LoadNodeConfigFile(const std::string& path,
                                               const std::map<std::string, std::string>& env);
 // Returns the process environment as a map.
 std::map<std::string, std::string> ProcessEnvironment();
+// Parses the fragment of a file-backed metastore uri (the part after '#'): "" or
+// "polling_interval=<N>s" with N whole seconds in [1, 999999999] (Quickwit's format). Returns the
+// interval in seconds, nullopt for "". InvalidArgument naming `polling_interval` otherwise.
+absl::StatusOr<std::optional<int64_t>> ParseMetastorePollingInterval(std::string_view fragment);
+// Parses a storage failure rate: a number in [0, 1]. InvalidArgument otherwise.
+absl::StatusOr<double> ParseFailureRate(std::string_view text);
 // Parses "500M", "1G", "64MB", "2GiB", "1000" into bytes. InvalidArgument otherwise.
 absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
 // The config as GET /api/v1/config shows it (secrets redacted).

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -75,6 +76,7 @@ indexer:
   split_store_max_num_bytes: 1G
   split_store_max_num_splits: 50
   max_concurrent_split_uploads: 4
+  merge_concurrency: 3
   enable_otlp_endpoint: true
 ingest_api:
   max_queue_memory_usage: 100KB
@@ -104,6 +106,7 @@ ingest_api:
   EXPECT_EQ(config->searcher.request_timeout_secs, 5u);
   EXPECT_EQ(config->indexer.split_store_max_num_bytes, 1'000'000'000u);
   EXPECT_TRUE(config->indexer.enable_otlp_endpoint);
+  EXPECT_EQ(config->indexer.merge_concurrency, 3u);
   EXPECT_EQ(config->ingest_api.max_queue_memory_usage, 100'000u);
   EXPECT_EQ(config->ingest_api.content_length_limit, 1000u);
 
@@ -165,6 +168,10 @@ TEST(NodeConfigTest, BadValuesNameTheKey) {
   config = LoadNodeConfig("version: 0.1\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(config.status().message(), HasSubstr("version"));
+
+  config = LoadNodeConfig("indexer:\n  merge_concurrency: 0\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("indexer.merge_concurrency"));
 
   config = LoadNodeConfig("storage:\n  s3:\n    force_path_style_access: maybe\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
@@ -303,6 +310,60 @@ TEST(NodeConfigTest, ShippedDefaultConfigLoads) {
   EXPECT_EQ(config->metastore_uri, "./shale-data/indexes");
 }
 #endif
+
+TEST(NodeConfigTest, MetastorePollingIntervalFragment) {
+  absl::StatusOr<NodeConfig> config =
+      LoadNodeConfig("metastore_uri: s3://bucket/indexes#polling_interval=30s\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metastore_uri, "s3://bucket/indexes#polling_interval=30s");
+  EXPECT_EQ(config->metastore_polling_interval_secs, 30);
+  config = LoadNodeConfig("metastore_uri: s3://bucket/indexes\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->metastore_polling_interval_secs.has_value());
+  config = LoadNodeConfig("", {{"SHALE_METASTORE_URI", "/data/meta#polling_interval=1s"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metastore_polling_interval_secs, 1);
+}
+
+TEST(NodeConfigTest, BadMetastoreUriFragmentNamesTheKey) {
+  for (const char* uri : {"s3://b/i#polling_interval=0s", "s3://b/i#polling_interval=30",
+                          "s3://b/i#polling_interval=1m", "s3://b/i#polling_interval=-5s",
+                          "s3://b/i#polling_interval=1000000000s", "s3://b/i#polling_interval=s",
+                          "s3://b/i#polling_interval=030s", "s3://b/i#polling_interval= 3s"}) {
+    const absl::Status status =
+        LoadNodeConfig(fmt::format("metastore_uri: \"{}\"\n", uri), kNoEnv).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << uri;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("metastore_uri")) << uri;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("polling_interval")) << uri;
+  }
+  absl::Status status = LoadNodeConfig("metastore_uri: s3://b/i#interval=3s\n", kNoEnv).status();
+  EXPECT_THAT(std::string(status.message()), HasSubstr("unknown uri fragment `#interval=3s`"));
+  status = LoadNodeConfig("metastore_uri: postgres://db/m#polling_interval=3s\n", kNoEnv).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  status = LoadNodeConfig("metastore_uri: gs://bucket\n", kNoEnv).status();
+  EXPECT_THAT(std::string(status.message()), HasSubstr("metastore_uri"));
+  status = LoadNodeConfig("default_index_root_uri: postgres://db/m\n", kNoEnv).status();
+  EXPECT_THAT(std::string(status.message()), HasSubstr("default_index_root_uri"));
+}
+
+TEST(NodeConfigTest, TestStorageFailureRateComesFromTheEnvironmentOnly) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->test_storage_failure_rate, 0.0);
+  EXPECT_TRUE(config->test_storage_failure_rate_file.empty());
+  config = LoadNodeConfig("", {{"SHALE_TEST_STORAGE_FAILURE_RATE", "0.2"},
+                               {"SHALE_TEST_STORAGE_FAILURE_RATE_FILE", "/tmp/rate"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_DOUBLE_EQ(config->test_storage_failure_rate, 0.2);
+  EXPECT_EQ(config->test_storage_failure_rate_file, "/tmp/rate");
+  for (const char* bad : {"1.5", "-0.1", "lots", "", "0.2x"}) {
+    const absl::Status status =
+        LoadNodeConfig("", {{"SHALE_TEST_STORAGE_FAILURE_RATE", bad}}).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("SHALE_TEST_STORAGE_FAILURE_RATE"));
+  }
+  EXPECT_FALSE(LoadNodeConfig("test_storage_failure_rate: 0.5\n", kNoEnv).ok());
+}
 
 TEST(ParseByteSizeTest, Units) {
   EXPECT_EQ(*ParseByteSize("1000"), 1000u);

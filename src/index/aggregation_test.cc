@@ -1,7 +1,6 @@
 // Aggregations on generated splits, checked against counts the test computes itself, and the
 // exact merge of two splits' results against one split holding all the docs.
 
-#include "index/testing/field_builder.h"
 #include "index/aggregation.h"
 
 #include <cmath>
@@ -15,6 +14,9 @@
 #include "gtest/gtest.h"
 
 #include "index/split_format.h"
+#include "index/testing/aggregation_spec.h"
+#include "index/testing/field_builder.h"
+#include "index/testing/split_builder.h"
 
 namespace shale::index {
 namespace {
@@ -24,6 +26,7 @@ using ::testing::HasSubstr;
 constexpr int64_t kBaseSeconds = 1'700'000'000;
 
 using ::shale::index::testing::Field;
+using ::shale::index::testing::Spec;
 
 DocMapping AggMapping() {
   DocMapping mapping;
@@ -71,18 +74,8 @@ std::string ToJson(const Doc& doc) {
 }
 
 std::unique_ptr<SplitReader> BuildSplit(const std::vector<std::string>& jsons) {
-  auto processor = DocProcessor::Create(AggMapping());
-  EXPECT_TRUE(processor.ok()) << processor.status();
-  auto writer = SplitWriter::Create(AggMapping(), SplitWriterOptions{});
-  EXPECT_TRUE(writer.ok()) << writer.status();
-  for (const std::string& json : jsons) {
-    auto processed = (*processor)->Process(json);
-    EXPECT_TRUE(processed.ok()) << processed.status() << " " << json;
-    if (processed.ok()) (*writer)->AddDocument(*std::move(processed));
-  }
-  auto split = (*writer)->Finish();
-  EXPECT_TRUE(split.ok()) << split.status();
-  auto reader = SplitReader::Open(NewMemoryByteRangeSource("agg-split", split->bytes));
+  SerializedSplit split = testing::BuildTestSplit(AggMapping(), jsons);
+  auto reader = SplitReader::Open(NewMemoryByteRangeSource("agg-split", std::move(split.bytes)));
   EXPECT_TRUE(reader.ok()) << reader.status();
   return *std::move(reader);
 }
@@ -91,14 +84,6 @@ std::unique_ptr<SplitReader> BuildSplit(const std::vector<Doc>& docs) {
   std::vector<std::string> jsons;
   for (const Doc& doc : docs) jsons.push_back(ToJson(doc));
   return BuildSplit(jsons);
-}
-
-AggregationSpec Spec(std::string name, AggregationKind kind, std::string field) {
-  AggregationSpec spec;
-  spec.name = std::move(name);
-  spec.kind = kind;
-  spec.field = std::move(field);
-  return spec;
 }
 
 // terms(level) { avg(latency) }, histogram(status, 100), date_histogram(ts, 1h),

@@ -13,6 +13,7 @@
 // SplitWriter is single-threaded.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "index/aggregation.h"
 #include "index/doc_mapping.h"
 #include "index/query.h"
@@ -117,6 +119,26 @@ class ByteRangeSource {
 // A ByteRangeSource over bytes held in memory (tests, freshly built splits).
 std::shared_ptr<ByteRangeSource> NewMemoryByteRangeSource(std::string name, std::string bytes);
 
+// The byte range [offset, offset + length) of a split file.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+
+  uint64_t end() const { return offset + length; }
+  friend bool operator==(const ByteRange&, const ByteRange&) = default;
+  friend auto operator<=>(const ByteRange&, const ByteRange&) = default;
+};
+
+// The two rounds of a warmup (see SplitReader::RangesFor).
+enum class WarmupRound {
+  // Ranges known from the hotcache alone: term dictionary blocks of the query's terms, fast field
+  // columns (sort, range, time filter, aggregations), field norms (scoring), presence lists.
+  kFromHotcache,
+  // Ranges known once the term dictionary blocks of the first round are read: posting lists and
+  // position lists of the query's terms.
+  kFromTermBlocks,
+};
+
 enum class SortOrder { kAsc, kDesc };
 
 struct SortField {
@@ -183,6 +205,24 @@ class SplitReader {
   // Returns the stored document `doc_id` as JSON text (stored fields, datetimes in the field's
   // output_format).
   virtual absl::StatusOr<std::string> FetchDocument(uint32_t doc_id) const = 0;
+
+  // Warmup: the byte ranges that Search(query, request) (and so Aggregate) will read, sorted
+  // and without duplicates, so that a caller on remote storage can fetch them concurrently
+  // before executing instead of waiting on one read at a time. Two rounds:
+  //   1. kFromHotcache: reads nothing.
+  //   2. kFromTermBlocks: reads the term dictionary blocks listed by round 1 through the source,
+  //      so a caller fetches round 1 first.
+  // Best effort, never wrong: a superset of at most one extra term dictionary block per scanned
+  // range or prefix, and columns that Search may skip when nothing matches. A range it misses is
+  // simply read on demand by Search. Errors in the query (a bad value for a field type) are
+  // left for Search to report: the faulty clause contributes no range. Fails only when a read of
+  // round 2 fails (the error of the source, or DataLoss for a corrupt term block).
+  virtual absl::StatusOr<std::vector<ByteRange>> RangesFor(const Query& query,
+                                                           const SplitSearchRequest& request,
+                                                           WarmupRound round) const = 0;
+  // The doc store blocks that FetchDocument reads for `doc_ids`, sorted, without duplicates
+  // (ids past num_docs() contribute nothing). Reads nothing.
+  virtual std::vector<ByteRange> DocumentRanges(const std::vector<uint32_t>& doc_ids) const = 0;
 };
 
 }  // namespace shale::index

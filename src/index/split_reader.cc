@@ -28,8 +28,12 @@
 
 #include "common/status_macros.h"
 #include "index/internal/block_postings.h"
+#include "index/internal/agg_collector.h"
 #include "index/internal/datetime.h"
+#include "index/internal/doc_set.h"
 #include "index/internal/encoding.h"
+#include "index/internal/split_contents.h"
+#include "index/internal/fast_column.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
 #include "index/tokenizer.h"
@@ -41,14 +45,18 @@ namespace {
 
 using internal::ByteReader;
 using internal::ChunkRef;
+using internal::Column;
 using internal::ColumnKind;
+using internal::DecodedPostings;
 using internal::DecodeF64;
 using internal::DecodeI64;
+using internal::DocSet;
 using internal::EncodeF64;
 using internal::EncodeI64;
 using internal::FieldEntry;
 using internal::Hash32;
 using internal::Hash64;
+using internal::TermInfo;
 
 constexpr size_t kMaxPrefixExpansions = 50'000;
 constexpr size_t kMaxSortFields = 2;
@@ -57,77 +65,6 @@ constexpr uint64_t kLeapfrogMinRatio = 8;
 constexpr float kBm25K1 = 1.2f;
 constexpr float kBm25B = 0.75f;
 constexpr uint64_t kMaxDocStoreBlockBytes = uint64_t{1} << 31;
-
-// ---------------------------------------------------------------------------------------------
-// A set of doc ids as a bitset.
-class DocSet {
- public:
-  explicit DocSet(uint32_t num_docs, bool full = false)
-      : num_docs_(num_docs), words_((num_docs + 63) / 64, full ? ~uint64_t{0} : 0) {
-    if (full) ClearTail();
-  }
-  void Set(uint32_t doc) { words_[doc >> 6] |= uint64_t{1} << (doc & 63); }
-  bool Test(uint32_t doc) const { return (words_[doc >> 6] >> (doc & 63)) & 1; }
-  void And(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= other.words_[i];
-  }
-  void Or(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] |= other.words_[i];
-  }
-  void AndNot(const DocSet& other) {
-    for (size_t i = 0; i < words_.size(); ++i) words_[i] &= ~other.words_[i];
-  }
-  uint64_t Count() const {
-    uint64_t count = 0;
-    for (uint64_t word : words_) count += static_cast<uint64_t>(std::popcount(word));
-    return count;
-  }
-  // Calls `f(doc)` in increasing doc order until it returns false.
-  template <typename F>
-  void ForEachUntil(F&& f) const {
-    for (size_t i = 0; i < words_.size(); ++i) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = std::countr_zero(word);
-        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
-        word &= word - 1;
-      }
-    }
-  }
-  // Calls `f(doc)` in decreasing doc order until it returns false.
-  template <typename F>
-  void ForEachReverseUntil(F&& f) const {
-    for (size_t i = words_.size(); i-- > 0;) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = 63 - std::countl_zero(word);
-        if (!f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)))) return;
-        word &= ~(uint64_t{1} << bit);
-      }
-    }
-  }
-  template <typename F>
-  void ForEach(F&& f) const {
-    for (size_t i = 0; i < words_.size(); ++i) {
-      uint64_t word = words_[i];
-      while (word != 0) {
-        const int bit = std::countr_zero(word);
-        f(static_cast<uint32_t>(i * 64 + static_cast<size_t>(bit)));
-        word &= word - 1;
-      }
-    }
-  }
-  uint32_t num_docs() const { return num_docs_; }
-
- private:
-  void ClearTail() {
-    if (num_docs_ % 64 != 0 && !words_.empty()) {
-      words_.back() &= (uint64_t{1} << (num_docs_ % 64)) - 1;
-    }
-  }
-  uint32_t num_docs_;
-  std::vector<uint64_t> words_;
-};
 
 // ---------------------------------------------------------------------------------------------
 class MemoryByteRangeSource final : public ByteRangeSource {
@@ -150,21 +87,6 @@ class MemoryByteRangeSource final : public ByteRangeSource {
 };
 
 // ---------------------------------------------------------------------------------------------
-struct TermInfo {
-  std::string term;
-  uint64_t doc_freq = 0;
-  ChunkRef postings;
-  ChunkRef positions;  // terms v2 of a field recording positions
-};
-
-// A posting list decoded in memory (one allocation per vector per term, none per posting).
-struct DecodedPostings {
-  std::vector<uint32_t> docs;
-  std::vector<uint32_t> freqs;            // 1 per doc when frequencies are not recorded
-  std::vector<uint32_t> positions;        // when requested: freqs[i] positions per doc
-  std::vector<uint32_t> position_starts;  // index into `positions` of doc i's first position
-};
-
 // BM25 weight of one term (or phrase) in one field of one split.
 class Bm25Weight {
  public:
@@ -236,25 +158,6 @@ struct Candidate {
   std::array<std::optional<uint64_t>, kMaxSortFields> keys;
 };
 
-// A fast field column loaded in memory.
-struct Column {
-  const FieldEntry* field = nullptr;
-  std::string data;
-  std::vector<uint32_t> offsets;       // multi-valued only: num_docs + 1 entries
-  std::vector<std::string_view> dict;  // text only: sorted terms, views into `data`
-  const char* values = nullptr;
-
-  uint64_t RawValue(uint64_t index) const {
-    return field->column.min_value +
-           internal::BitUnpack(values, field->column.value_bit_width, index) * field->column.gcd;
-  }
-  // Value index range [begin, end) of `doc`.
-  std::pair<uint64_t, uint64_t> Range(uint32_t doc) const {
-    if (field->column.single_valued) return {doc, uint64_t{doc} + 1};
-    return {offsets[doc], offsets[doc + 1]};
-  }
-};
-
 struct EncodedInterval {
   uint64_t lo = 0;
   uint64_t hi = UINT64_MAX;
@@ -263,27 +166,9 @@ struct EncodedInterval {
 
 using Int128 = __int128;
 
-// One fast field value fed to an aggregation: a number (datetimes in epoch milliseconds) or a
-// term of a text column.
-struct AggValue {
-  bool is_text = false;
-  double number = 0;
-  std::string_view text;
-};
-
-// An AggregationSpec with the split's columns of its field (none when the split lacks the field).
-struct ResolvedAgg {
-  const AggregationSpec* spec = nullptr;
-  std::vector<std::shared_ptr<const Column>> columns;
-  std::vector<ResolvedAgg> sub_aggregations;
-  std::vector<AggValue> scratch;  // values of the current doc
-};
-
-struct AggCollectContext {
-  uint64_t num_buckets = 0;
-};
-
-class SplitReaderImpl final : public SplitReader {
+class SplitReaderImpl final : public SplitReader,
+                              public internal::SplitContents,
+                              public internal::AggSplitAccess {
  public:
   SplitReaderImpl(std::shared_ptr<ByteRangeSource> source, internal::Footer footer)
       : source_(std::move(source)), footer_(std::move(footer)) {
@@ -296,27 +181,19 @@ class SplitReaderImpl final : public SplitReader {
 
   absl::StatusOr<SplitSearchResult> Search(const Query& query,
                                            const SplitSearchRequest& request) const override {
-    std::vector<SortField> sort_by = request.sort_by;
-    if (sort_by.empty()) {
-      if (footer_.hotcache.timestamp_field.has_value()) {
-        sort_by.push_back(SortField{*footer_.hotcache.timestamp_field, SortOrder::kDesc});
-      } else {
-        sort_by.push_back(SortField{"_doc", SortOrder::kAsc});
-      }
-    }
+    const std::vector<SortField> sort_by = EffectiveSortBy(request);
     if (sort_by.size() > kMaxSortFields) {
       return absl::InvalidArgumentError(fmt::format("at most {} sort fields are supported, got {}",
                                                     kMaxSortFields, sort_by.size()));
     }
-    bool by_score = false;
-    for (const SortField& sort : sort_by) by_score |= sort.field == "_score";
     std::vector<float> scores;
-    if (by_score && request.top_k > 0) scores.assign(num_docs_, 0.0f);
+    if (Scores(sort_by, request)) scores.assign(num_docs_, 0.0f);
     ASSIGN_OR_RETURN(DocSet matches,
                      MatchingDocs(query, request, scores.empty() ? nullptr : &scores));
     SplitSearchResult result;
     if (request.aggregation != nullptr) {
-      ASSIGN_OR_RETURN(result.aggregations, AggregateMatches(matches, *request.aggregation));
+      ASSIGN_OR_RETURN(result.aggregations,
+                       internal::CollectAggregations(*this, matches, *request.aggregation));
     }
     // Sorted by doc id, the first top_k matches in that order are the top k: without count_all
     // the scan stops there and num_hits is a lower bound.
@@ -330,15 +207,7 @@ class SplitReaderImpl final : public SplitReader {
     for (size_t i = 0; i < sort_by.size(); ++i) {
       const std::string& name = sort_by[i].field;
       if (name == "_doc" || name == "_score") continue;
-      const FieldEntry* best = nullptr;
-      for (uint32_t id : FieldIds(name)) {
-        const FieldEntry& field = footer_.hotcache.fields[id];
-        if (field.column.kind == ColumnKind::kNone) continue;
-        if (best == nullptr || (best->type == FieldType::kText && field.type != FieldType::kText)) {
-          best = &field;
-        }
-      }
-      if (best != nullptr) {
+      if (const FieldEntry* best = SortColumnField(name)) {
         ASSIGN_OR_RETURN(columns[i], LoadColumn(*best));
       }
     }
@@ -397,9 +266,8 @@ class SplitReaderImpl final : public SplitReader {
     return result;
   }
 
-  absl::StatusOr<IntermediateAggs> Aggregate(
-      const Query& query, const SplitSearchRequest& request,
-      const AggregationRequest& aggregation) const override {
+  absl::StatusOr<IntermediateAggs> Aggregate(const Query& query, const SplitSearchRequest& request,
+                                             const AggregationRequest& aggregation) const override {
     SplitSearchRequest aggregate_only = request;
     aggregate_only.top_k = 0;
     aggregate_only.sort_by.clear();
@@ -422,45 +290,179 @@ class SplitReaderImpl final : public SplitReader {
       return DataLoss(fmt::format("doc {} missing from doc store index", doc_id), 0);
     }
     const internal::DocStoreBlockRef& block = *(it - 1);
-    const uint32_t section = footer_.hotcache.docstore_section;
-    ASSIGN_OR_RETURN(std::string compressed, ReadChunk(section, block.chunk, "doc store block"));
-    const uint64_t at = SectionOffset(section) + block.chunk.offset;
-    if (block.uncompressed_length > kMaxDocStoreBlockBytes) {
-      return DataLoss("doc store block too large", at);
+    ASSIGN_OR_RETURN(std::string compressed, ReadCompressedDocStoreBlock(block));
+    ASSIGN_OR_RETURN(std::string raw, DecompressDocStoreBlock(block, compressed));
+    ASSIGN_OR_RETURN(std::vector<std::string_view> docs, ParseDocStoreBlock(block, raw));
+    if (doc_id - block.first_doc >= docs.size()) {
+      return DataLoss("bad doc store block header",
+                      SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset);
     }
-    const unsigned long long frame_size =  // NOLINT(google-runtime-int): zstd's type
-        ZSTD_getFrameContentSize(compressed.data(), compressed.size());
-    if (frame_size != block.uncompressed_length) {
-      return DataLoss("doc store block size mismatch", at);
-    }
-    std::string raw(block.uncompressed_length, '\0');
-    const size_t size =
-        ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
-    if (ZSTD_isError(size) || size != raw.size()) {
-      return DataLoss("doc store block does not decompress", at);
-    }
-    ByteReader reader(raw);
-    const uint64_t count = reader.Varint();
-    if (!reader.ok() || count > raw.size() || doc_id - block.first_doc >= count) {
-      return DataLoss("bad doc store block header", at);
-    }
-    uint64_t skip = 0;
-    uint64_t length = 0;
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint64_t doc_length = reader.Varint();
-      if (i < doc_id - block.first_doc) skip += doc_length;
-      if (i == doc_id - block.first_doc) length = doc_length;
-    }
-    if (!reader.ok() || skip > reader.remaining() || length > reader.remaining() - skip) {
-      return DataLoss("bad doc store block lengths", at);
-    }
-    reader.Bytes(skip);
-    return std::string(reader.Bytes(length));
+    return std::string(docs[doc_id - block.first_doc]);
   }
 
-  const std::string& name() const { return source_->name(); }
+  // ---- internal::SplitContents ----
+
+  const internal::Footer& footer() const override { return footer_; }
+
+  absl::StatusOr<std::vector<TermInfo>> ReadTermBlock(const FieldEntry& field,
+                                                      size_t block_index) const override {
+    return LoadTermBlock(field, block_index);
+  }
+
+  absl::Status ReadPostings(const FieldEntry& field, const TermInfo& info,
+                            DecodedPostings& out) const override {
+    return DecodePostings(field, info, /*with_positions=*/false, out);
+  }
+
+  absl::StatusOr<std::string> ReadPositionList(const FieldEntry& field,
+                                               const TermInfo& info) const override {
+    if (!field.record_positions || field.positions_section == internal::kNoSection) {
+      return absl::FailedPreconditionError(
+          fmt::format("field `{}` has no positions indexed", field.path));
+    }
+    return ReadChunk(field.positions_section, info.positions, "position list");
+  }
+
+  absl::StatusOr<std::optional<std::string>> ReadFieldNorms(
+      const FieldEntry& field) const override {
+    if (!field.has_fieldnorms) return std::nullopt;
+    return ReadFieldNormsUncached(field);
+  }
+
+  absl::StatusOr<std::vector<uint32_t>> ReadPresence(const FieldEntry& field) const override {
+    std::vector<uint32_t> docs;
+    if (field.presence.length == 0) return docs;
+    DocSet set(num_docs_);
+    RETURN_IF_ERROR(AddPresence(field, set));
+    set.ForEach([&docs](uint32_t doc) { docs.push_back(doc); });
+    return docs;
+  }
+
+  absl::StatusOr<internal::DecodedColumn> ReadColumn(const FieldEntry& field) const override {
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumnUncached(field));
+    internal::DecodedColumn decoded;
+    decoded.offsets = column->offsets;
+    decoded.values.resize(field.column.num_values);
+    for (uint64_t i = 0; i < decoded.values.size(); ++i) decoded.values[i] = column->RawValue(i);
+    decoded.dict.assign(column->dict.begin(), column->dict.end());
+    return decoded;
+  }
+
+  absl::StatusOr<DocStoreBlock> ReadDocStoreBlock(size_t block_index,
+                                                  bool decompress) const override {
+    const internal::DocStoreBlockRef& block = footer_.hotcache.docstore_blocks.at(block_index);
+    DocStoreBlock result;
+    ASSIGN_OR_RETURN(result.compressed, ReadCompressedDocStoreBlock(block));
+    if (!decompress) return result;
+    ASSIGN_OR_RETURN(std::string raw, DecompressDocStoreBlock(block, result.compressed));
+    ASSIGN_OR_RETURN(std::vector<std::string_view> docs, ParseDocStoreBlock(block, raw));
+    const size_t next_first = block_index + 1 < footer_.hotcache.docstore_blocks.size()
+                                  ? footer_.hotcache.docstore_blocks[block_index + 1].first_doc
+                                  : num_docs_;
+    if (docs.size() != next_first - block.first_doc) {
+      return DataLoss("doc store block holds the wrong number of docs",
+                      SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset);
+    }
+    result.docs.assign(docs.begin(), docs.end());
+    return result;
+  }
+
+  const std::string& name() const override { return source_->name(); }
+
+  absl::StatusOr<std::vector<ByteRange>> RangesFor(const Query& query,
+                                                   const SplitSearchRequest& request,
+                                                   WarmupRound round) const override {
+    RangePlan plan(round);
+    const std::vector<SortField> sort_by = EffectiveSortBy(request);
+    RETURN_IF_ERROR(PlanQuery(query, Scores(sort_by, request), plan));
+    if (round == WarmupRound::kFromHotcache) {
+      if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+        if (const FieldEntry* ts_field = TimestampColumnField()) PlanColumn(*ts_field, plan);
+      }
+      if (request.aggregation != nullptr) PlanAggColumns(request.aggregation->aggregations, plan);
+      if (request.top_k > 0 && sort_by.size() <= kMaxSortFields) {
+        for (const SortField& sort : sort_by) {
+          if (sort.field == "_doc" || sort.field == "_score") continue;
+          if (const FieldEntry* field = SortColumnField(sort.field)) PlanColumn(*field, plan);
+        }
+      }
+    }
+    return plan.Finish();
+  }
+
+  std::vector<ByteRange> DocumentRanges(const std::vector<uint32_t>& doc_ids) const override {
+    RangePlan plan(WarmupRound::kFromHotcache);
+    const auto& blocks = footer_.hotcache.docstore_blocks;
+    const uint32_t section = footer_.hotcache.docstore_section;
+    if (section == internal::kNoSection) return {};
+    for (uint32_t doc_id : doc_ids) {
+      if (doc_id >= num_docs_) continue;
+      auto it = std::upper_bound(blocks.begin(), blocks.end(), doc_id,
+                                 [](uint32_t doc, const internal::DocStoreBlockRef& block) {
+                                   return doc < block.first_doc;
+                                 });
+      if (it == blocks.begin()) continue;
+      plan.AddChunk(SectionOffset(section), (it - 1)->chunk);
+    }
+    return plan.Finish();
+  }
+
+
+  // ---- internal::AggSplitAccess ----
+
+  uint32_t max_doc() const override { return num_docs_; }
+
+  absl::StatusOr<std::vector<std::shared_ptr<const Column>>> FastColumns(
+      const std::string& path) const override {
+    std::vector<std::shared_ptr<const Column>> columns;
+    const std::vector<uint32_t>& ids = FieldIds(path);
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.column.kind == ColumnKind::kNone) continue;
+      ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+      columns.push_back(std::move(column));
+    }
+    if (!ids.empty() && columns.empty()) {
+      return absl::InvalidArgumentError(fmt::format("field `{}` is not a fast field", path));
+    }
+    return columns;
+  }
 
  private:
+  // The request's sort fields, or the default: the timestamp field descending when the split
+  // has one, else doc id ascending.
+  std::vector<SortField> EffectiveSortBy(const SplitSearchRequest& request) const {
+    std::vector<SortField> sort_by = request.sort_by;
+    if (sort_by.empty()) {
+      if (footer_.hotcache.timestamp_field.has_value()) {
+        sort_by.push_back(SortField{*footer_.hotcache.timestamp_field, SortOrder::kDesc});
+      } else {
+        sort_by.push_back(SortField{"_doc", SortOrder::kAsc});
+      }
+    }
+    return sort_by;
+  }
+
+  // Whether the search computes BM25 scores: hits are wanted and ranked by `_score`.
+  static bool Scores(const std::vector<SortField>& sort_by, const SplitSearchRequest& request) {
+    bool by_score = false;
+    for (const SortField& sort : sort_by) by_score |= sort.field == "_score";
+    return by_score && request.top_k > 0;
+  }
+
+  // The column a sort on `path` reads (a typed column before a text one), or null.
+  const FieldEntry* SortColumnField(const std::string& path) const {
+    const FieldEntry* best = nullptr;
+    for (uint32_t id : FieldIds(path)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.column.kind == ColumnKind::kNone) continue;
+      if (best == nullptr || (best->type == FieldType::kText && field.type != FieldType::kText)) {
+        best = &field;
+      }
+    }
+    return best;
+  }
+
   absl::Status DataLoss(const std::string& what, uint64_t offset) const {
     return absl::DataLossError(fmt::format("split {}: {} at offset {}", name(), what, offset));
   }
@@ -498,6 +500,55 @@ class SplitReaderImpl final : public SplitReader {
       return DataLoss(fmt::format("{} checksum mismatch", what), at);
     }
     return bytes;
+  }
+
+  // ---- doc store ----
+
+  absl::StatusOr<std::string> ReadCompressedDocStoreBlock(
+      const internal::DocStoreBlockRef& block) const {
+    return ReadChunk(footer_.hotcache.docstore_section, block.chunk, "doc store block");
+  }
+
+  absl::StatusOr<std::string> DecompressDocStoreBlock(const internal::DocStoreBlockRef& block,
+                                                      const std::string& compressed) const {
+    const uint64_t at = SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset;
+    if (block.uncompressed_length > kMaxDocStoreBlockBytes) {
+      return DataLoss("doc store block too large", at);
+    }
+    const unsigned long long frame_size =  // NOLINT(google-runtime-int): zstd's type
+        ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+    if (frame_size != block.uncompressed_length) {
+      return DataLoss("doc store block size mismatch", at);
+    }
+    std::string raw(block.uncompressed_length, '\0');
+    const size_t size =
+        ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
+    if (ZSTD_isError(size) || size != raw.size()) {
+      return DataLoss("doc store block does not decompress", at);
+    }
+    return raw;
+  }
+
+  // The documents of a decompressed block, as views into `raw`.
+  absl::StatusOr<std::vector<std::string_view>> ParseDocStoreBlock(
+      const internal::DocStoreBlockRef& block, std::string_view raw) const {
+    const uint64_t at = SectionOffset(footer_.hotcache.docstore_section) + block.chunk.offset;
+    ByteReader reader(raw);
+    const uint64_t count = reader.Varint();
+    if (!reader.ok() || count > raw.size()) return DataLoss("bad doc store block header", at);
+    std::vector<uint64_t> lengths(count);
+    uint64_t total = 0;
+    for (uint64_t& length : lengths) {
+      length = reader.Varint();
+      total += length;
+    }
+    if (!reader.ok() || total != reader.remaining()) {
+      return DataLoss("bad doc store block lengths", at);
+    }
+    std::vector<std::string_view> docs;
+    docs.reserve(count);
+    for (uint64_t length : lengths) docs.push_back(reader.Bytes(length));
+    return docs;
   }
 
   // ---- term dictionary and postings ----
@@ -757,16 +808,22 @@ class SplitReaderImpl final : public SplitReader {
       auto it = fieldnorms_.find(field_index);
       if (it != fieldnorms_.end()) return it->second;
     }
+    ASSIGN_OR_RETURN(std::string data, ReadFieldNormsUncached(field));
+    auto norms = std::make_shared<const std::string>(std::move(data));
+    absl::MutexLock lock(&mu_);
+    fieldnorms_.emplace(field_index, norms);
+    return norms;
+  }
+
+  // REQUIRES: field.has_fieldnorms.
+  absl::StatusOr<std::string> ReadFieldNormsUncached(const FieldEntry& field) const {
     const internal::FileTableEntry& section = footer_.sections[field.fieldnorms_section];
     ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "field norms"));
     if (data.size() != num_docs_ || Hash64(data) != section.checksum) {
       return DataLoss(fmt::format("field norms of `{}` checksum mismatch", field.path),
                       section.offset);
     }
-    auto norms = std::make_shared<const std::string>(std::move(data));
-    absl::MutexLock lock(&mu_);
-    fieldnorms_.emplace(field_index, norms);
-    return norms;
+    return data;
   }
 
   absl::Status DecodeDocList(std::string_view bytes, uint64_t count, uint64_t at,
@@ -784,17 +841,29 @@ class SplitReaderImpl final : public SplitReader {
     return absl::OkStatus();
   }
 
-  // Finds `term` in the dictionary of `field`.
-  absl::StatusOr<std::optional<TermInfo>> FindTerm(const FieldEntry& field,
-                                                   const std::string& term) const {
+  // The index of the term dictionary block of `field` that may hold `term` (the last one whose
+  // first term is <= `term`), or nullopt when `term` sorts before every block.
+  static std::optional<size_t> TermBlockFor(const FieldEntry& field, const std::string& term) {
     const auto& blocks = field.term_blocks;
     auto it = std::upper_bound(blocks.begin(), blocks.end(), term,
                                [](const std::string& t, const internal::TermBlockRef& block) {
                                  return t < block.first_term;
                                });
     if (it == blocks.begin()) return std::nullopt;
-    ASSIGN_OR_RETURN(std::vector<TermInfo> terms,
-                     LoadTermBlock(field, static_cast<size_t>(it - blocks.begin() - 1)));
+    return static_cast<size_t>(it - blocks.begin() - 1);
+  }
+
+  // The first block ScanTerms(field, lower, ...) reads.
+  static size_t ScanStartBlock(const FieldEntry& field, const std::string* lower) {
+    return lower == nullptr ? 0 : TermBlockFor(field, *lower).value_or(0);
+  }
+
+  // Finds `term` in the dictionary of `field`.
+  absl::StatusOr<std::optional<TermInfo>> FindTerm(const FieldEntry& field,
+                                                   const std::string& term) const {
+    const std::optional<size_t> block = TermBlockFor(field, term);
+    if (!block.has_value()) return std::nullopt;
+    ASSIGN_OR_RETURN(std::vector<TermInfo> terms, LoadTermBlock(field, *block));
     for (TermInfo& info : terms) {
       if (info.term == term) return std::move(info);
     }
@@ -805,15 +874,7 @@ class SplitReaderImpl final : public SplitReader {
   template <typename Visit>
   absl::Status ScanTerms(const FieldEntry& field, const std::string* lower, Visit&& visit) const {
     const auto& blocks = field.term_blocks;
-    size_t start = 0;
-    if (lower != nullptr) {
-      auto it = std::upper_bound(blocks.begin(), blocks.end(), *lower,
-                                 [](const std::string& t, const internal::TermBlockRef& block) {
-                                   return t < block.first_term;
-                                 });
-      start = it == blocks.begin() ? 0 : static_cast<size_t>(it - blocks.begin() - 1);
-    }
-    for (size_t b = start; b < blocks.size(); ++b) {
+    for (size_t b = ScanStartBlock(field, lower); b < blocks.size(); ++b) {
       ASSIGN_OR_RETURN(std::vector<TermInfo> terms, LoadTermBlock(field, b));
       for (TermInfo& info : terms) {
         if (lower != nullptr && info.term < *lower) continue;
@@ -833,6 +894,13 @@ class SplitReaderImpl final : public SplitReader {
       auto it = columns_.find(field_index);
       if (it != columns_.end()) return it->second;
     }
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> shared, LoadColumnUncached(field));
+    absl::MutexLock lock(&mu_);
+    columns_.emplace(field_index, shared);
+    return shared;
+  }
+
+  absl::StatusOr<std::shared_ptr<const Column>> LoadColumnUncached(const FieldEntry& field) const {
     const internal::FileTableEntry& section = footer_.sections[field.fast_section];
     ASSIGN_OR_RETURN(std::string data, ReadAt(section.offset, section.length, "fast field"));
     if (Hash64(data) != section.checksum) {
@@ -870,166 +938,7 @@ class SplitReaderImpl final : public SplitReader {
                         section.offset + header.dict.offset);
       }
     }
-    std::shared_ptr<const Column> shared = std::move(column);
-    absl::MutexLock lock(&mu_);
-    columns_.emplace(field_index, shared);
-    return shared;
-  }
-
-  // ---- aggregations ----
-
-  absl::Status ResolveAggs(const std::vector<AggregationSpec>& specs,
-                           std::vector<ResolvedAgg>& out) const {
-    out.resize(specs.size());
-    for (size_t i = 0; i < specs.size(); ++i) {
-      const AggregationSpec& spec = specs[i];
-      ResolvedAgg& resolved = out[i];
-      resolved.spec = &spec;
-      const std::vector<uint32_t>& ids = FieldIds(spec.field);
-      for (uint32_t id : ids) {
-        const FieldEntry& field = footer_.hotcache.fields[id];
-        if (field.column.kind == ColumnKind::kNone) continue;
-        ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
-        resolved.columns.push_back(std::move(column));
-      }
-      if (!ids.empty() && resolved.columns.empty()) {
-        return absl::InvalidArgumentError(
-            fmt::format("field `{}` of aggregation `{}` is not a fast field", spec.field,
-                        spec.name));
-      }
-      RETURN_IF_ERROR(ResolveAggs(spec.sub_aggregations, resolved.sub_aggregations));
-    }
-    return absl::OkStatus();
-  }
-
-  static void DocValues(const std::vector<std::shared_ptr<const Column>>& columns, uint32_t doc,
-                        std::vector<AggValue>& out) {
-    out.clear();
-    for (const std::shared_ptr<const Column>& column : columns) {
-      auto [begin, end] = column->Range(doc);
-      for (uint64_t i = begin; i < end; ++i) {
-        const uint64_t raw = column->RawValue(i);
-        AggValue value;
-        if (column->field->column.kind == ColumnKind::kTextDict) {
-          if (raw >= column->dict.size()) continue;
-          value.is_text = true;
-          value.text = column->dict[raw];
-        } else {
-          switch (column->field->type) {
-            case FieldType::kI64:
-              value.number = static_cast<double>(DecodeI64(raw));
-              break;
-            case FieldType::kF64:
-              value.number = DecodeF64(raw);
-              break;
-            case FieldType::kDatetime:
-              value.number = static_cast<double>(DecodeI64(raw)) / 1000.0;
-              break;
-            default:
-              value.number = static_cast<double>(raw);
-              break;
-          }
-        }
-        out.push_back(value);
-      }
-    }
-  }
-
-  template <typename Map, typename Key>
-  static IntermediateBucket& BucketFor(Map& buckets, const Key& key,
-                                       const AggregationSpec& spec, AggCollectContext& context) {
-    auto it = buckets.find(key);
-    if (it != buckets.end()) return it->second;
-    context.num_buckets += 1 + CountBuckets(MakeEmptyAggs(spec.sub_aggregations));
-    return buckets.emplace(key, MakeEmptyBucket(spec.sub_aggregations)).first->second;
-  }
-
-  static void CollectInBucket(ResolvedAgg& agg, IntermediateBucket& bucket, uint32_t doc,
-                              AggCollectContext& context) {
-    ++bucket.doc_count;
-    CollectAggs(agg.sub_aggregations, bucket.sub_aggregations, doc, context);
-  }
-
-  static void CollectAggs(std::vector<ResolvedAgg>& aggs, IntermediateAggs& out, uint32_t doc,
-                          AggCollectContext& context) {
-    for (size_t i = 0; i < aggs.size(); ++i) {
-      ResolvedAgg& agg = aggs[i];
-      const AggregationSpec& spec = *agg.spec;
-      IntermediateAgg& state = out[i];
-      DocValues(agg.columns, doc, agg.scratch);
-      const std::vector<AggValue>& values = agg.scratch;
-      switch (spec.kind) {
-        case AggregationKind::kAvg:
-        case AggregationKind::kSum:
-        case AggregationKind::kMin:
-        case AggregationKind::kMax:
-        case AggregationKind::kStats:
-          for (const AggValue& value : values) {
-            if (!value.is_text) state.metric.Add(value.number);
-          }
-          break;
-        case AggregationKind::kValueCount:
-          state.metric.count += values.size();
-          break;
-        case AggregationKind::kTerms: {
-          if (values.empty()) {
-            if (spec.missing_text.has_value()) {
-              CollectInBucket(agg, BucketFor(state.text_terms, *spec.missing_text, spec, context),
-                              doc, context);
-            } else if (spec.missing_number.has_value()) {
-              CollectInBucket(
-                  agg, BucketFor(state.numeric_terms, *spec.missing_number, spec, context), doc,
-                  context);
-            }
-            break;
-          }
-          for (size_t v = 0; v < values.size(); ++v) {
-            bool seen = false;
-            for (size_t w = 0; w < v && !seen; ++w) {
-              seen = values[w].is_text == values[v].is_text &&
-                     (values[v].is_text ? values[w].text == values[v].text
-                                        : values[w].number == values[v].number);
-            }
-            if (seen) continue;
-            if (values[v].is_text) {
-              CollectInBucket(
-                  agg, BucketFor(state.text_terms, std::string(values[v].text), spec, context),
-                  doc, context);
-            } else {
-              CollectInBucket(agg, BucketFor(state.numeric_terms, values[v].number, spec, context),
-                              doc, context);
-            }
-          }
-          break;
-        }
-        case AggregationKind::kHistogram:
-        case AggregationKind::kDateHistogram: {
-          std::vector<int64_t> indexes;
-          for (const AggValue& value : values) {
-            if (value.is_text || !std::isfinite(value.number)) continue;
-            const double index = std::floor((value.number - spec.offset) / spec.interval);
-            if (!(std::fabs(index) < 9.0e18)) continue;
-            indexes.push_back(static_cast<int64_t>(index));
-          }
-          std::sort(indexes.begin(), indexes.end());
-          indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
-          for (int64_t index : indexes) {
-            CollectInBucket(agg, BucketFor(state.histogram, index, spec, context), doc, context);
-          }
-          break;
-        }
-        case AggregationKind::kRange:
-          for (size_t r = 0; r < spec.ranges.size() && r < state.ranges.size(); ++r) {
-            const AggregationRange& range = spec.ranges[r];
-            const bool hit = std::any_of(values.begin(), values.end(), [&](const AggValue& v) {
-              return !v.is_text && (!range.from.has_value() || v.number >= *range.from) &&
-                     (!range.to.has_value() || v.number < *range.to);
-            });
-            if (hit) CollectInBucket(agg, state.ranges[r], doc, context);
-          }
-          break;
-      }
-    }
+    return std::shared_ptr<const Column>(std::move(column));
   }
 
   enum class SortKind { kDoc, kScore, kColumn };
@@ -1084,26 +993,8 @@ class SplitReaderImpl final : public SplitReader {
     return matches;
   }
 
-  // Feeds the fast field values of every doc of `matches` to the aggregations.
-  absl::StatusOr<IntermediateAggs> AggregateMatches(const DocSet& matches,
-                                                    const AggregationRequest& aggregation) const {
-    std::vector<ResolvedAgg> resolved;
-    RETURN_IF_ERROR(ResolveAggs(aggregation.aggregations, resolved));
-    IntermediateAggs result = MakeEmptyAggs(aggregation.aggregations);
-    AggCollectContext context;
-    context.num_buckets = CountBuckets(result);
-    matches.ForEachUntil([&](uint32_t doc) {
-      CollectAggs(resolved, result, doc, context);
-      return context.num_buckets <= kMaxAggregationBuckets;
-    });
-    if (context.num_buckets > kMaxAggregationBuckets) {
-      return absl::InvalidArgumentError(
-          fmt::format("aggregation exceeds {} buckets", kMaxAggregationBuckets));
-    }
-    return result;
-  }
-
-  absl::Status ApplyTimeFilter(const SplitSearchRequest& request, DocSet& matches) const {
+  // The column the time filter reads, or null when the split has none.
+  const FieldEntry* TimestampColumnField() const {
     const FieldEntry* ts_field = nullptr;
     if (footer_.hotcache.timestamp_field.has_value()) {
       for (uint32_t id : FieldIds(*footer_.hotcache.timestamp_field)) {
@@ -1113,6 +1004,11 @@ class SplitReaderImpl final : public SplitReader {
         }
       }
     }
+    return ts_field;
+  }
+
+  absl::Status ApplyTimeFilter(const SplitSearchRequest& request, DocSet& matches) const {
+    const FieldEntry* ts_field = TimestampColumnField();
     DocSet in_range(num_docs_);
     if (ts_field != nullptr) {
       ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(*ts_field));
@@ -1732,6 +1628,265 @@ class SplitReaderImpl final : public SplitReader {
     return result;
   }
 
+  // ---- warmup planning ----
+  //
+  // PlanX mirrors EvalNode / MatchX / the collectors: it adds the ranges they read, in the round
+  // where those ranges become known. Keep the two in step: split tests check that a warmed
+  // search reads nothing more.
+
+  class RangePlan {
+   public:
+    explicit RangePlan(WarmupRound round) : round_(round) {}
+    bool first_round() const { return round_ == WarmupRound::kFromHotcache; }
+    void Add(uint64_t offset, uint64_t length) {
+      if (length > 0) ranges_.push_back(ByteRange{offset, length});
+    }
+    void AddChunk(uint64_t section_offset, const ChunkRef& chunk) {
+      Add(section_offset + chunk.offset, chunk.length);
+    }
+    std::vector<ByteRange> Finish() {
+      std::sort(ranges_.begin(), ranges_.end());
+      ranges_.erase(std::unique(ranges_.begin(), ranges_.end()), ranges_.end());
+      return std::move(ranges_);
+    }
+
+   private:
+    WarmupRound round_;
+    std::vector<ByteRange> ranges_;
+  };
+
+  void PlanColumn(const FieldEntry& field, RangePlan& plan) const {
+    if (!plan.first_round() || field.fast_section == internal::kNoSection) return;
+    const internal::FileTableEntry& section = footer_.sections[field.fast_section];
+    plan.Add(section.offset, section.length);
+  }
+
+  void PlanFieldNorms(const FieldEntry& field, RangePlan& plan) const {
+    if (!plan.first_round() || !field.has_fieldnorms ||
+        field.fieldnorms_section == internal::kNoSection) {
+      return;
+    }
+    const internal::FileTableEntry& section = footer_.sections[field.fieldnorms_section];
+    plan.Add(section.offset, section.length);
+  }
+
+  void PlanAggColumns(const std::vector<AggregationSpec>& specs, RangePlan& plan) const {
+    for (const AggregationSpec& spec : specs) {
+      for (uint32_t id : FieldIds(spec.field)) {
+        const FieldEntry& field = footer_.hotcache.fields[id];
+        if (field.column.kind != ColumnKind::kNone) PlanColumn(field, plan);
+      }
+      PlanAggColumns(spec.sub_aggregations, plan);
+    }
+  }
+
+  // FindTerm(field, term) then its posting list (and position list when `with_positions`).
+  absl::Status PlanTermLookup(const FieldEntry& field, const std::string& term, bool with_positions,
+                              RangePlan& plan) const {
+    if (field.term_blocks.empty()) return absl::OkStatus();
+    if (plan.first_round()) {
+      if (const std::optional<size_t> block = TermBlockFor(field, term)) {
+        plan.AddChunk(SectionOffset(field.terms_section), field.term_blocks[*block].chunk);
+      }
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, term));
+    if (info.has_value()) PlanPostings(field, *info, with_positions, plan);
+    return absl::OkStatus();
+  }
+
+  void PlanPostings(const FieldEntry& field, const TermInfo& info, bool with_positions,
+                    RangePlan& plan) const {
+    plan.AddChunk(SectionOffset(field.postings_section), info.postings);
+    if (with_positions && field.record_positions &&
+        field.positions_section != internal::kNoSection) {
+      plan.AddChunk(SectionOffset(field.positions_section), info.positions);
+    }
+  }
+
+  // ScanTerms(field, lower, ...) stopping at the first term for which `past_end` holds, adding
+  // the posting lists of the terms for which `wanted` holds, at most `max_terms` of them.
+  template <typename PastEnd, typename Wanted>
+  absl::Status PlanTermScan(const FieldEntry& field, const std::string* lower, PastEnd&& past_end,
+                            Wanted&& wanted, size_t max_terms, RangePlan& plan) const {
+    const auto& blocks = field.term_blocks;
+    if (blocks.empty()) return absl::OkStatus();
+    if (plan.first_round()) {
+      const size_t start = ScanStartBlock(field, lower);
+      // The scan reads a block when the previous one held no term past the end, so the first
+      // block starting past the end is read too (unless the previous block stopped the scan).
+      const size_t max_blocks = max_terms / internal::kTermsPerBlock + 2;
+      const uint64_t section_offset = SectionOffset(field.terms_section);
+      for (size_t b = start; b < blocks.size() && b - start < max_blocks; ++b) {
+        plan.AddChunk(section_offset, blocks[b].chunk);
+        if (b > start && past_end(std::string_view(blocks[b].first_term))) break;
+      }
+      return absl::OkStatus();
+    }
+    size_t num_terms = 0;
+    return ScanTerms(field, lower, [&](const TermInfo& info) -> absl::StatusOr<bool> {
+      if (past_end(std::string_view(info.term))) return false;
+      if (!wanted(std::string_view(info.term))) return true;
+      PlanPostings(field, info, /*with_positions=*/false, plan);
+      return ++num_terms < max_terms;
+    });
+  }
+
+  absl::Status PlanQuery(const Query& query, bool scores, RangePlan& plan) const {
+    return std::visit([&](const auto& node) { return PlanNode(node, scores, plan); }, query.node);
+  }
+
+  absl::Status PlanNode(const AllQuery&, bool, RangePlan&) const { return absl::OkStatus(); }
+  absl::Status PlanNode(const EmptyQuery&, bool, RangePlan&) const { return absl::OkStatus(); }
+
+  absl::Status PlanNode(const TermQuery& term, bool scores, RangePlan& plan) const {
+    for (uint32_t id : FieldIds(term.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type == FieldType::kText) {
+        RETURN_IF_ERROR(PlanMatchText(field, ValueAsText(term.value), scores, plan));
+        continue;
+      }
+      absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term.value);
+      if (!encoded.ok() || !encoded->has_value()) continue;
+      if (field.indexed && !field.term_blocks.empty()) {
+        RETURN_IF_ERROR(PlanTermLookup(field, internal::BigEndianTerm(**encoded), false, plan));
+      } else if (field.column.kind == ColumnKind::kNumeric) {
+        PlanColumn(field, plan);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanMatchText(const FieldEntry& field, const std::string& text, bool scores,
+                             RangePlan& plan) const {
+    if (!field.indexed) {
+      if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
+      return absl::OkStatus();
+    }
+    const std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
+    if (tokens.empty()) return absl::OkStatus();
+    const bool phrase = tokens.size() > 1 && field.record_positions;
+    for (const std::string& token : tokens) {
+      RETURN_IF_ERROR(PlanTermLookup(field, token, phrase, plan));
+    }
+    if (scores) PlanFieldNorms(field, plan);
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const PhraseQuery& phrase, bool scores, RangePlan& plan) const {
+    const std::vector<uint32_t>& ids = FieldIds(phrase.field);
+    if (ids.empty() || phrase.terms.empty()) return absl::OkStatus();
+    if (phrase.terms.size() == 1) {
+      return PlanNode(TermQuery{phrase.field, phrase.terms[0]}, scores, plan);
+    }
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText || !field.indexed || !field.record_positions) continue;
+      std::vector<std::string> tokens;
+      for (const std::string& term : phrase.terms) {
+        for (std::string& token : TokenizeToStrings(field.tokenizer, term)) {
+          tokens.push_back(std::move(token));
+        }
+      }
+      if (tokens.size() == 1) {
+        RETURN_IF_ERROR(PlanMatchText(field, tokens[0], scores, plan));
+        continue;
+      }
+      for (const std::string& token : tokens) {
+        RETURN_IF_ERROR(PlanTermLookup(field, token, /*with_positions=*/true, plan));
+      }
+      if (scores && !tokens.empty()) PlanFieldNorms(field, plan);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const RangeQuery& range, bool, RangePlan& plan) const {
+    for (uint32_t id : FieldIds(range.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type == FieldType::kText) {
+        RETURN_IF_ERROR(PlanTextRange(field, range, plan));
+        continue;
+      }
+      absl::StatusOr<EncodedInterval> interval = EncodeRange(field, range);
+      if (!interval.ok() || interval->empty) continue;
+      if (field.column.kind == ColumnKind::kNumeric) {
+        PlanColumn(field, plan);
+      } else if (field.indexed) {
+        const std::string lower = internal::BigEndianTerm(interval->lo);
+        const std::string upper = internal::BigEndianTerm(interval->hi);
+        RETURN_IF_ERROR(PlanTermScan(
+            field, &lower, [&upper](std::string_view term) { return term > upper; },
+            [](std::string_view) { return true; }, SIZE_MAX, plan));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanTextRange(const FieldEntry& field, const RangeQuery& range,
+                             RangePlan& plan) const {
+    std::optional<std::string> lower;
+    std::optional<std::string> upper;
+    if (range.lower.has_value()) lower = ValueAsText(*range.lower);
+    if (range.upper.has_value()) upper = ValueAsText(*range.upper);
+    if (field.indexed && !field.term_blocks.empty()) {
+      auto past_end = [&upper](std::string_view term) {
+        return upper.has_value() && term > *upper;
+      };
+      auto in_range = [&](std::string_view term) {
+        if (lower.has_value() && (range.lower_inclusive ? term < *lower : term <= *lower)) {
+          return false;
+        }
+        return !(upper.has_value() && (range.upper_inclusive ? term > *upper : term >= *upper));
+      };
+      return PlanTermScan(field, lower.has_value() ? &*lower : nullptr, past_end, in_range,
+                          SIZE_MAX, plan);
+    }
+    if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const ExistsQuery& exists, bool, RangePlan& plan) const {
+    if (!plan.first_round()) return absl::OkStatus();
+    const uint32_t section = footer_.hotcache.presence_section;
+    if (section == internal::kNoSection) return absl::OkStatus();
+    const std::string child_prefix = exists.field + ".";
+    for (const FieldEntry& field : footer_.hotcache.fields) {
+      if (field.path != exists.field && !field.path.starts_with(child_prefix)) continue;
+      plan.AddChunk(SectionOffset(section), field.presence);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const PrefixQuery& prefix, bool, RangePlan& plan) const {
+    for (uint32_t id : FieldIds(prefix.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText || !field.indexed) continue;
+      RETURN_IF_ERROR(PlanTermScan(
+          field, &prefix.prefix,
+          [&prefix](std::string_view term) { return !term.starts_with(prefix.prefix); },
+          [](std::string_view) { return true; }, kMaxPrefixExpansions, plan));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const BoolQuery& query, bool scores, RangePlan& plan) const {
+    auto plan_clauses = [&](const std::vector<QueryPtr>& clauses, bool scored) -> absl::Status {
+      for (const QueryPtr& clause : clauses) {
+        if (clause != nullptr) RETURN_IF_ERROR(PlanQuery(*clause, scored, plan));
+      }
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(plan_clauses(query.must, scores));
+    RETURN_IF_ERROR(plan_clauses(query.filter, false));
+    // As EvalNode(BoolQuery): optional should clauses are only evaluated to score.
+    const bool has_required = !query.must.empty() || !query.filter.empty();
+    const uint32_t minimum_should_match =
+        query.minimum_should_match.value_or(!has_required && !query.should.empty() ? 1 : 0);
+    if (minimum_should_match > query.should.size()) return absl::OkStatus();
+    if (minimum_should_match > 0 || scores) RETURN_IF_ERROR(plan_clauses(query.should, scores));
+    return plan_clauses(query.must_not, false);
+  }
+
   std::shared_ptr<ByteRangeSource> source_;
   internal::Footer footer_;
   uint32_t num_docs_ = 0;
@@ -1749,8 +1904,10 @@ std::shared_ptr<ByteRangeSource> NewMemoryByteRangeSource(std::string name, std:
   return std::make_shared<MemoryByteRangeSource>(std::move(name), std::move(bytes));
 }
 
-absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
-    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<SplitReaderImpl>> OpenImpl(std::shared_ptr<ByteRangeSource> source,
+                                                          std::optional<std::string> hotcache) {
   const std::string& name = source->name();
   const uint64_t file_size = source->size();
   auto to_data_loss = [&name](const absl::Status& status) {
@@ -1764,8 +1921,7 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
     absl::StatusOr<internal::Footer> footer =
         internal::ParseFooter(*hotcache, file_size, name, nullptr);
     if (!footer.ok()) return to_data_loss(footer.status());
-    return std::unique_ptr<SplitReader>(
-        std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+    return std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer));
   }
   if (file_size < internal::kTrailerSize) {
     return absl::DataLossError(
@@ -1782,8 +1938,23 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
     footer = internal::ParseFooter(*tail, file_size, name, nullptr);
   }
   if (!footer.ok()) return to_data_loss(footer.status());
-  return std::unique_ptr<SplitReader>(
-      std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer)));
+  return std::make_unique<SplitReaderImpl>(std::move(source), *std::move(footer));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(
+    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SplitReaderImpl> reader,
+                   OpenImpl(std::move(source), std::move(hotcache)));
+  return std::unique_ptr<SplitReader>(std::move(reader));
+}
+
+absl::StatusOr<std::unique_ptr<internal::SplitContents>> internal::OpenSplitContents(
+    std::shared_ptr<ByteRangeSource> source, std::optional<std::string> hotcache) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SplitReaderImpl> reader,
+                   OpenImpl(std::move(source), std::move(hotcache)));
+  return std::unique_ptr<internal::SplitContents>(std::move(reader));
 }
 
 }  // namespace shale::index

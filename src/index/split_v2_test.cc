@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 
 #include "index/split_format.h"
+#include "index/testing/split_builder.h"
 
 namespace shale::index {
 namespace {
@@ -47,20 +48,9 @@ DocMapping PhraseMapping() {
 
 std::string BuildSplit(const DocMapping& mapping, const std::vector<std::string>& docs,
                        uint32_t docstore_blocksize = 1'000'000) {
-  auto processor = DocProcessor::Create(mapping);
-  EXPECT_TRUE(processor.ok()) << processor.status();
   SplitWriterOptions options;
   options.docstore_blocksize = docstore_blocksize;
-  auto writer = SplitWriter::Create(mapping, options);
-  EXPECT_TRUE(writer.ok()) << writer.status();
-  for (const std::string& json : docs) {
-    auto processed = (*processor)->Process(json);
-    EXPECT_TRUE(processed.ok()) << processed.status() << " " << json;
-    if (processed.ok()) (*writer)->AddDocument(*std::move(processed));
-  }
-  auto split = (*writer)->Finish();
-  EXPECT_TRUE(split.ok()) << split.status();
-  return split.ok() ? split->bytes : std::string();
+  return testing::BuildTestSplit(mapping, docs, options).bytes;
 }
 
 std::unique_ptr<SplitReader> Open(std::string bytes) {

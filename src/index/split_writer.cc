@@ -7,7 +7,6 @@
 // soon as they reach `docstore_blocksize`.
 
 #include <algorithm>
-#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,26 +19,22 @@
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/processed_doc.h"
+#include "index/internal/section_writers.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
-#include "zstd.h"
 
 namespace shale::index {
 
 namespace {
 
 using internal::AppendBigEndian64;
-using internal::BitPacker;
 using internal::ChunkRef;
 using internal::ColumnHeader;
 using internal::ColumnKind;
 using internal::FieldEntry;
-using internal::FileTableEntry;
 using internal::Hash32;
-using internal::Hash64;
 using internal::LeafValue;
 using internal::PutBytes;
-using internal::PutFixed32;
 using internal::PutVarint;
 
 constexpr size_t kMaxTagValues = 1000;
@@ -82,7 +77,8 @@ struct TagCollector {
 class SplitWriterImpl final : public SplitWriter {
  public:
   SplitWriterImpl(const DocMapping& mapping, const SplitWriterOptions& options)
-      : mapping_(mapping), options_(options) {
+      : mapping_(mapping),
+        docstore_(options.docstore_compression_level, options.docstore_blocksize) {
     for (const std::string& tag : mapping_.tag_fields)
       tags_.push_back(TagCollector{tag, {}, false});
   }
@@ -98,22 +94,21 @@ class SplitWriterImpl final : public SplitWriter {
     }
     uncompressed_docs_size_ += impl.num_bytes;
     CollectTags(impl);
-    AddStoredDoc(doc_id, impl.stored_json);
+    docstore_.Add(impl.stored_json);
     ++num_docs_;
   }
 
   uint64_t num_docs() const override { return num_docs_; }
 
   uint64_t memory_usage_bytes() const override {
-    return memory_bytes_ + docstore_bytes_.capacity() + block_buffer_.capacity() +
-           block_doc_lengths_.capacity() * sizeof(uint32_t) + fields_.size() * sizeof(FieldBuilder);
+    return memory_bytes_ + docstore_.memory_usage_bytes() + fields_.size() * sizeof(FieldBuilder);
   }
 
   absl::StatusOr<SerializedSplit> Finish() override {
     if (num_docs_ > internal::kMaxDocs) {
       return absl::InvalidArgumentError(fmt::format("split has too many docs: {}", num_docs_));
     }
-    absl::Status status = FlushDocStoreBlock();
+    absl::Status status = docstore_.Finish();
     if (!status.ok()) return status;
 
     std::vector<FieldBuilder*> ordered;
@@ -123,24 +118,10 @@ class SplitWriterImpl final : public SplitWriter {
       return std::tie(a->path, a->type) < std::tie(b->path, b->type);
     });
 
-    internal::Footer footer;
-    internal::Hotcache& hotcache = footer.hotcache;
+    internal::Hotcache hotcache;
     hotcache.num_docs = num_docs_;
     hotcache.timestamp_field = mapping_.timestamp_field;
-    std::string bytes;
-    auto add_section = [&bytes, &footer](std::string name, const std::string& content,
-                                         uint32_t version = internal::kSectionVersion) {
-      FileTableEntry entry;
-      entry.name = std::move(name);
-      entry.version = version;
-      entry.offset = bytes.size();
-      entry.length = content.size();
-      entry.checksum = Hash64(content);
-      bytes += content;
-      footer.sections.push_back(std::move(entry));
-      return static_cast<uint32_t>(footer.sections.size() - 1);
-    };
-
+    internal::SplitFileBuilder file;
     std::string presence_section;
     for (size_t field_id = 0; field_id < ordered.size(); ++field_id) {
       FieldBuilder& builder = *ordered[field_id];
@@ -158,50 +139,34 @@ class SplitWriterImpl final : public SplitWriter {
         entry.has_fieldnorms = builder.options.fieldnorms && text;
         entry.field_doc_count = builder.field_doc_count;
         entry.total_tokens = builder.total_tokens;
-        std::string terms;
-        std::string postings;
-        std::string positions;
-        WriteInvertedIndex(builder, entry, terms, postings, positions);
-        entry.terms_section =
-            add_section(fmt::format("terms.{}", field_id), terms, internal::kTermsSectionVersion);
-        entry.postings_section = add_section(fmt::format("postings.{}", field_id), postings,
-                                             internal::kPostingsSectionVersion);
-        if (entry.record_positions) {
-          entry.positions_section = add_section(fmt::format("positions.{}", field_id), positions);
-        }
+        internal::TermDictionaryWriter dictionary(entry, entry.record_positions);
+        WriteInvertedIndex(builder, entry, dictionary);
+        file.AddInvertedIndex(field_id, dictionary, entry);
         if (entry.has_fieldnorms) {
           builder.norms.resize(num_docs_, 0);
           entry.fieldnorms_section =
-              add_section(fmt::format("fieldnorms.{}", field_id),
-                          std::string(reinterpret_cast<const char*>(builder.norms.data()),
-                                      builder.norms.size()));
+              file.AddSection(fmt::format("fieldnorms.{}", field_id),
+                              std::string(reinterpret_cast<const char*>(builder.norms.data()),
+                                          builder.norms.size()));
         }
       }
       if (!builder.fast_values.empty()) {
         std::string column;
         WriteColumn(builder, entry.column, column);
-        entry.fast_section = add_section(fmt::format("fast.{}", field_id), column);
+        entry.fast_section = file.AddSection(fmt::format("fast.{}", field_id), column);
       }
       std::string presence;
-      PutVarint(presence, builder.presence.size());
-      uint32_t previous = 0;
-      for (uint32_t doc : builder.presence) {
-        PutVarint(presence, doc - previous);
-        previous = doc;
-      }
+      internal::AppendDocList(builder.presence, presence);
       entry.presence = ChunkRef{presence_section.size(), presence.size(), Hash32(presence)};
       presence_section += presence;
       hotcache.fields.push_back(std::move(entry));
     }
-    hotcache.presence_section = add_section("presence", presence_section);
-    hotcache.docstore_section = add_section("docstore", docstore_bytes_);
-    hotcache.docstore_blocks = std::move(docstore_blocks_);
+    hotcache.presence_section = file.AddSection("presence", presence_section);
+    hotcache.docstore_section = file.AddSection("docstore", docstore_.bytes());
+    hotcache.docstore_blocks = std::move(docstore_.blocks());
 
     SerializedSplit split;
-    split.footer_start = bytes.size();
-    bytes += internal::SerializeFooter(footer);
-    split.footer_end = bytes.size();
-    split.bytes = std::move(bytes);
+    split.bytes = file.Finish(std::move(hotcache), split.footer_start, split.footer_end);
     split.num_docs = num_docs_;
     split.uncompressed_docs_size_in_bytes = uncompressed_docs_size_;
     split.time_range_start_micros = time_min_;
@@ -358,109 +323,33 @@ class SplitWriterImpl final : public SplitWriter {
     }
   }
 
-  void AddStoredDoc(uint32_t doc_id, const std::string& json) {
-    if (block_doc_lengths_.empty()) block_first_doc_ = doc_id;
-    block_doc_lengths_.push_back(static_cast<uint32_t>(json.size()));
-    block_buffer_ += json;
-    if (block_buffer_.size() >= options_.docstore_blocksize) {
-      // A compression failure is reported by Finish(); keep the block for it.
-      pending_error_ = FlushDocStoreBlock();
-    }
-  }
-
-  absl::Status FlushDocStoreBlock() {
-    if (!pending_error_.ok()) return pending_error_;
-    if (block_doc_lengths_.empty()) return absl::OkStatus();
-    std::string raw;
-    raw.reserve(block_buffer_.size() + block_doc_lengths_.size() * 3 + 8);
-    PutVarint(raw, block_doc_lengths_.size());
-    for (uint32_t length : block_doc_lengths_) PutVarint(raw, length);
-    raw += block_buffer_;
-    if (raw.size() > UINT32_MAX) {
-      return absl::InvalidArgumentError("doc store block larger than 4 GiB");
-    }
-    std::string compressed(ZSTD_compressBound(raw.size()), '\0');
-    const size_t size = ZSTD_compress(compressed.data(), compressed.size(), raw.data(), raw.size(),
-                                      options_.docstore_compression_level);
-    if (ZSTD_isError(size)) {
-      return absl::InternalError(
-          fmt::format("doc store compression failed: {}", ZSTD_getErrorName(size)));
-    }
-    compressed.resize(size);
-    internal::DocStoreBlockRef block;
-    block.first_doc = block_first_doc_;
-    block.uncompressed_length = static_cast<uint32_t>(raw.size());
-    block.chunk = ChunkRef{docstore_bytes_.size(), compressed.size(), Hash32(compressed)};
-    docstore_bytes_ += compressed;
-    docstore_blocks_.push_back(std::move(block));
-    block_buffer_.clear();
-    block_doc_lengths_.clear();
-    return absl::OkStatus();
-  }
-
-  static void WriteInvertedIndex(const FieldBuilder& builder, FieldEntry& entry, std::string& terms,
-                                 std::string& postings, std::string& positions) {
+  static void WriteInvertedIndex(const FieldBuilder& builder, const FieldEntry& entry,
+                                 internal::TermDictionaryWriter& dictionary) {
     std::vector<std::pair<std::string_view, uint32_t>> sorted;
     sorted.reserve(builder.term_ids.size());
     for (const auto& [term, id] : builder.term_ids) sorted.emplace_back(term, id);
     std::sort(sorted.begin(), sorted.end());
-    entry.num_terms = sorted.size();
-    const bool with_freqs = entry.record_freq;
-    std::string block;
     std::string posting;
-    std::string_view previous;
-    uint32_t in_block = 0;
-    std::string first_term;
-    auto flush_block = [&]() {
-      if (in_block == 0) return;
-      std::string encoded;
-      PutVarint(encoded, in_block);
-      encoded += block;
-      entry.term_blocks.push_back(internal::TermBlockRef{
-          first_term, ChunkRef{terms.size(), encoded.size(), Hash32(encoded)}});
-      terms += encoded;
-      block.clear();
-      in_block = 0;
-    };
+    std::string positions;
     for (const auto& [term, id] : sorted) {
       const PostingList& list = builder.postings[id];
       posting.clear();
-      internal::EncodeBlockPostings(list.docs, list.freqs, with_freqs, posting);
-      if (in_block == 0) {
-        first_term.assign(term);
-        previous = {};
-      }
-      size_t shared = 0;
-      while (shared < previous.size() && shared < term.size() && previous[shared] == term[shared]) {
-        ++shared;
-      }
-      PutVarint(block, shared);
-      PutBytes(block, term.substr(shared));
-      PutVarint(block, list.docs.size());
-      PutVarint(block, postings.size());
-      PutVarint(block, posting.size());
-      PutFixed32(block, Hash32(posting));
-      postings += posting;
+      internal::EncodeBlockPostings(list.docs, list.freqs, entry.record_freq, posting);
+      positions.clear();
       if (entry.record_positions) {
         // Per doc, its term frequency's positions as deltas (the first from 0).
-        posting.clear();
         size_t next = 0;
         for (uint32_t freq : list.freqs) {
           uint32_t previous_position = 0;
           for (uint32_t i = 0; i < freq && next < list.positions.size(); ++i, ++next) {
-            PutVarint(posting, list.positions[next] - previous_position);
+            PutVarint(positions, list.positions[next] - previous_position);
             previous_position = list.positions[next];
           }
         }
-        PutVarint(block, positions.size());
-        PutVarint(block, posting.size());
-        PutFixed32(block, Hash32(posting));
-        positions += posting;
       }
-      previous = term;
-      if (++in_block == internal::kTermsPerBlock) flush_block();
+      dictionary.Add(term, list.docs.size(), posting, positions);
     }
-    flush_block();
+    dictionary.Finish();
   }
 
   void WriteColumn(FieldBuilder& builder, ColumnHeader& column, std::string& out) const {
@@ -488,44 +377,10 @@ class SplitWriterImpl final : public SplitWriter {
     // Values arrive in doc order; sort each doc's values so the first one is the smallest.
     std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
-    column.num_values = values.size();
-    column.single_valued = values.size() == num_docs_;
-    for (size_t i = 0; column.single_valued && i < values.size(); ++i) {
-      column.single_valued = values[i].first == i;
-    }
-    uint64_t min_value = UINT64_MAX;
-    for (const auto& [doc, value] : values) min_value = std::min(min_value, value);
-    uint64_t gcd = 0;
-    uint64_t max_delta = 0;
-    for (const auto& [doc, value] : values) {
-      gcd = std::gcd(gcd, value - min_value);
-      max_delta = std::max(max_delta, value - min_value);
-    }
-    if (gcd == 0) gcd = 1;
-    column.min_value = min_value;
-    column.gcd = gcd;
-    column.value_bit_width = internal::BitWidth(max_delta / gcd);
-    if (!column.single_valued) {
-      column.offset_bit_width = internal::BitWidth(values.size());
-      const size_t start = out.size();
-      BitPacker packer(out, column.offset_bit_width);
-      size_t index = 0;
-      for (uint64_t doc = 0; doc <= num_docs_; ++doc) {
-        while (index < values.size() && values[index].first < doc) ++index;
-        packer.Add(index);
-      }
-      packer.Finish();
-      column.offsets = ChunkRef{start, out.size() - start, 0};
-    }
-    const size_t start = out.size();
-    BitPacker packer(out, column.value_bit_width);
-    for (const auto& [doc, value] : values) packer.Add((value - min_value) / gcd);
-    packer.Finish();
-    column.values = ChunkRef{start, out.size() - start, 0};
+    internal::PackColumnValues(values, num_docs_, column, out);
   }
 
   DocMapping mapping_;
-  SplitWriterOptions options_;
   uint64_t num_docs_ = 0;
   uint64_t uncompressed_docs_size_ = 0;
   uint64_t memory_bytes_ = 0;
@@ -537,13 +392,7 @@ class SplitWriterImpl final : public SplitWriter {
   std::string key_scratch_;
   std::string term_scratch_;
   std::string token_scratch_;
-  // Doc store.
-  std::string docstore_bytes_;
-  std::vector<internal::DocStoreBlockRef> docstore_blocks_;
-  std::string block_buffer_;
-  std::vector<uint32_t> block_doc_lengths_;
-  uint32_t block_first_doc_ = 0;
-  absl::Status pending_error_;
+  internal::DocStoreWriter docstore_;
 };
 
 }  // namespace

@@ -13,26 +13,14 @@
 #include "common/ulid.h"
 #include "common/uri.h"
 #include "index/split_format.h"
-#include "split/split_store.h"
+#include "indexing/pipeline_steps.h"
 
 namespace shale::indexing {
 namespace {
 
 constexpr size_t kMaxFailureDocumentBytes = 1024;
-constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr char kWalPartitionId[] = "wal";
 constexpr int64_t kMaxCommitRetryDelayMillis = 60'000;
-
-int64_t FloorDiv(int64_t value, int64_t divisor) {
-  int64_t quotient = value / divisor;
-  if ((value % divisor != 0) && ((value < 0) != (divisor < 0))) --quotient;
-  return quotient;
-}
-
-// The `reason` of a rejected document: JSON syntax, or a mismatch with the doc mapping.
-const char* FailureReason(const absl::Status& status) {
-  return index::IsInvalidJsonError(status) ? "invalid_json" : "doc_mapping_error";
-}
 
 // The stored position of the ingest API source's `wal` partition ("" when none).
 std::string StoredWalCheckpoint(const metastore::IndexMetadata& metadata) {
@@ -40,21 +28,6 @@ std::string StoredWalCheckpoint(const metastore::IndexMetadata& metadata) {
   if (source == metadata.checkpoints.end()) return "";
   auto partition = source->second.find(kWalPartitionId);
   return partition == source->second.end() ? "" : partition->second;
-}
-
-// Splits NDJSON into its non-blank lines (without the line break and a trailing '\r').
-template <typename Fn>
-void ForEachLine(std::string_view ndjson, Fn&& fn) {
-  size_t position = 0;
-  while (position < ndjson.size()) {
-    size_t line_end = ndjson.find('\n', position);
-    if (line_end == std::string_view::npos) line_end = ndjson.size();
-    std::string_view line = ndjson.substr(position, line_end - position);
-    position = line_end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    fn(line);
-  }
 }
 
 }  // namespace
@@ -109,20 +82,14 @@ class IngestService::IndexPipeline {
   // REQUIRES: mu held.
   absl::Status EnsureWriterLocked() {
     if (writer != nullptr) return absl::OkStatus();
-    const config::IndexingSettings& settings = config().indexing_settings;
-    index::SplitWriterOptions writer_options;
-    writer_options.docstore_compression_level = settings.docstore_compression_level;
-    writer_options.docstore_blocksize = settings.docstore_blocksize;
-    ASSIGN_OR_RETURN(writer, index::SplitWriter::Create(config().doc_mapping, writer_options));
+    ASSIGN_OR_RETURN(writer, NewSplitWriter(config()));
     writer_opened_at = std::chrono::steady_clock::now();
     return absl::OkStatus();
   }
 
   // REQUIRES: mu held.
   bool WriterIsFullLocked() const {
-    const config::IndexingSettings& settings = config().indexing_settings;
-    return writer != nullptr && (writer->num_docs() >= settings.split_num_docs_target ||
-                                 writer->memory_usage_bytes() >= settings.heap_size_bytes);
+    return writer != nullptr && SplitWriterIsFull(*writer, config().indexing_settings);
   }
 };
 
@@ -155,56 +122,6 @@ void IngestService::Start() {
   commit_timeout_thread_ = std::thread([this] { CommitTimeoutLoop(); });
 }
 
-namespace {
-
-// Serializes, stages, uploads and publishes one in-memory split, with `checkpoint_delta` applied
-// in the same metastore call as the publish.
-absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& node_id,
-                         const metastore::IndexMetadata& metadata, storage::Storage& storage,
-                         std::unique_ptr<index::SplitWriter> writer,
-                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta) {
-  ASSIGN_OR_RETURN(index::SerializedSplit serialized, writer->Finish());
-  writer.reset();
-  const config::IndexConfig& config = metadata.index_config;
-  metastore::SplitMetadata split;
-  split.split_id = NewUlid();
-  split.index_uid = metadata.index_uid;
-  split.source_id = kIngestApiSourceId;
-  split.node_id = node_id;
-  split.num_docs = serialized.num_docs;
-  split.uncompressed_docs_size_in_bytes = serialized.uncompressed_docs_size_in_bytes;
-  split.split_size_bytes = serialized.bytes.size();
-  if (serialized.time_range_start_micros.has_value()) {
-    split.time_range_start_secs = FloorDiv(*serialized.time_range_start_micros, kMicrosPerSecond);
-  }
-  if (serialized.time_range_end_micros.has_value()) {
-    split.time_range_end_secs = FloorDiv(*serialized.time_range_end_micros, kMicrosPerSecond);
-  }
-  split.tags = serialized.tags;
-  split.footer_start = serialized.footer_start;
-  split.footer_end = serialized.footer_end;
-  split.create_timestamp = UnixSecondsNow();
-  const bool mature = serialized.num_docs >= config.indexing_settings.split_num_docs_target ||
-                      config.indexing_settings.merge_policy.type == "no_merge";
-  split.maturity_timestamp =
-      mature
-          ? split.create_timestamp
-          : split.create_timestamp + config.indexing_settings.merge_policy.maturation_period_secs;
-
-  // Stage first, so a crash after the upload leaves a staged split the janitor can collect.
-  RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));
-  RETURN_IF_ERROR(split::UploadSplit(storage, split.split_id, serialized));
-  RETURN_IF_ERROR(
-      metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta));
-  SHALE_LOG_INFO("split published index_id={} split_id={} num_docs={} size_bytes={} checkpoint={}",
-                 config.index_id, split.split_id, split.num_docs, split.split_size_bytes,
-                 checkpoint_delta.has_value() ? checkpoint_delta->partitions.at(kWalPartitionId).to
-                                              : std::string("none"));
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<Wal>> IngestService::GetOrOpenWalLocked(const std::string& index_uid,
                                                                        uint64_t min_next_position) {
   auto it = wals_.find(index_uid);
@@ -234,11 +151,7 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
   auto pipeline = std::make_shared<IndexPipeline>();
   ASSIGN_OR_RETURN(pipeline->processor,
                    index::DocProcessor::Create(metadata.index_config.doc_mapping));
-  if (!metadata.index_config.index_uri.has_value()) {
-    return absl::InternalError(fmt::format("index {} has no index uri", index_id));
-  }
-  ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(*metadata.index_config.index_uri));
-  ASSIGN_OR_RETURN(pipeline->storage, storage_resolver_->Resolve(index_uri));
+  ASSIGN_OR_RETURN(pipeline->storage, ResolveIndexStorage(*storage_resolver_, metadata));
   const std::string checkpoint = StoredWalCheckpoint(metadata);
   pipeline->published_checkpoint = checkpoint;
   if (!options_.wal_root.empty()) {
@@ -284,15 +197,16 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
     // Stop at records written by requests that have not applied theirs yet: they will.
     if (!record.has_value() || record->position >= pipeline->next_apply_position) break;
     absl::Status status;
-    ForEachLine(record->payload, [&](std::string_view line) {
+    ForEachNdjsonLine(record->payload, [&](std::string_view line) {
       if (!status.ok()) return;
-      auto processed = pipeline->processor->Process(line);
+      auto processed =
+          ProcessDocument(*pipeline->processor, pipeline->config().doc_mapping, line);
       if (!processed.ok()) {
         // Only accepted lines are logged, so this means the doc processor changed its mind.
         SHALE_LOG_WARN("wal document rejected on replay index_id={} position={} error={}",
                        pipeline->config().index_id, record->position,
                        processed.status().ToString());
-        ++pipeline->num_rejected_docs[FailureReason(processed.status())];
+        ++pipeline->num_rejected_docs[RejectionReason(processed.status())];
         return;
       }
       status = pipeline->EnsureWriterLocked();
@@ -366,24 +280,16 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   // Doc processing happens outside any lock, so concurrent requests parse in parallel.
   IngestResult result;
   std::vector<index::ProcessedDoc> docs;
-  const std::optional<std::string>& timestamp_option =
-      pipeline->config().doc_mapping.timestamp_field;
-  const std::string* timestamp_field = timestamp_option ? &*timestamp_option : nullptr;
   std::vector<std::string_view> accepted_lines;
   std::map<std::string, uint64_t> rejected_by_reason;
   uint64_t accepted_bytes = 0;
-  ForEachLine(ndjson, [&](std::string_view line) {
+  ForEachNdjsonLine(ndjson, [&](std::string_view line) {
     ++result.num_docs_for_processing;
-    auto processed = pipeline->processor->Process(line);
-    if (processed.ok() && timestamp_field != nullptr && !processed->timestamp_micros()) {
-      // Like Quickwit, an index with a timestamp field only accepts documents that hold it:
-      // time pruning and retention would otherwise silently skip them.
-      processed = absl::InvalidArgumentError(
-          fmt::format("document must contain the timestamp field `{}`", *timestamp_field));
-    }
+    auto processed =
+        ProcessDocument(*pipeline->processor, pipeline->config().doc_mapping, line);
     if (!processed.ok()) {
       ++result.num_rejected_docs;
-      const char* reason = FailureReason(processed.status());
+      const char* reason = RejectionReason(processed.status());
       ++rejected_by_reason[reason];
       if (detailed_response) {
         result.parse_failures.push_back({std::string(line.substr(0, kMaxFailureDocumentBytes)),
@@ -528,11 +434,12 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
     }
   }
   if (status.ok()) {
-    status = CommitSplit(*metastore_, options_.node_id, pipeline->metadata, *pipeline->storage,
-                         std::move(writer), delta);
+    status = CommitSplit(*metastore_, options_.node_id, kIngestApiSourceId, pipeline->metadata,
+                         *pipeline->storage, std::move(writer), delta);
   }
   if (status.ok()) {
     splits_published_.Increment();
+    if (options_.on_split_published) options_.on_split_published(pipeline->metadata.index_uid);
   } else if (!abandoned_) {
     commit_failures_.Increment();
     SHALE_LOG_ERROR("commit failed index_id={} generation={} error={}", pipeline->config().index_id,

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,9 @@ struct IngestServiceOptions {
   uint64_t wal_max_segment_bytes = 64ULL << 20;
   // First delay before a failed commit is retried (doubles up to a minute).
   int64_t commit_retry_delay_millis = 1000;
+  // Called with the index uid after each published split (the merge planner's wake-up), on the
+  // commit thread; must not block.
+  std::function<void(const std::string& index_uid)> on_split_published;
 };
 
 enum class DropMode {

@@ -10,9 +10,12 @@
 
 #include "common/ulid.h"
 #include "config/index_config.h"
+#include "metastore/testing/flaky_metastore.h"
 
 namespace shale::indexing {
 namespace {
+
+using ::shale::metastore::testing::FlakyMetastore;
 
 std::string IndexConfigJson(const std::string& index_uri, int commit_timeout_secs,
                             int split_num_docs_target) {
@@ -33,60 +36,6 @@ std::string Docs(int first, int count) {
   }
   return out;
 }
-
-// Forwards to a real metastore; PublishSplits fails while `publish_failures` is positive.
-class FlakyMetastore : public metastore::Metastore {
- public:
-  explicit FlakyMetastore(metastore::Metastore* inner) : inner_(inner) {}
-  std::atomic<int> publish_failures{0};
-
-  absl::StatusOr<metastore::IndexMetadata> CreateIndex(const config::IndexConfig& c) override {
-    return inner_->CreateIndex(c);
-  }
-  absl::StatusOr<metastore::IndexMetadata> GetIndexMetadata(const std::string& id) override {
-    return inner_->GetIndexMetadata(id);
-  }
-  absl::StatusOr<std::vector<metastore::IndexMetadata>> ListIndexes() override {
-    return inner_->ListIndexes();
-  }
-  absl::Status DeleteIndex(const std::string& uid) override { return inner_->DeleteIndex(uid); }
-  absl::Status StageSplits(const std::string& uid,
-                           const std::vector<metastore::SplitMetadata>& splits) override {
-    return inner_->StageSplits(uid, splits);
-  }
-  absl::Status PublishSplits(const std::string& uid, const std::vector<std::string>& staged,
-                             const std::vector<std::string>& replaced,
-                             const std::optional<metastore::CheckpointDelta>& delta) override {
-    if (publish_failures.fetch_sub(1) > 0) return absl::UnavailableError("metastore is down");
-    return inner_->PublishSplits(uid, staged, replaced, delta);
-  }
-  absl::StatusOr<std::vector<metastore::Split>> ListSplits(
-      const metastore::ListSplitsQuery& query) override {
-    return inner_->ListSplits(query);
-  }
-  absl::Status MarkSplitsForDeletion(const std::string& uid,
-                                     const std::vector<std::string>& ids) override {
-    return inner_->MarkSplitsForDeletion(uid, ids);
-  }
-  absl::Status DeleteSplits(const std::string& uid, const std::vector<std::string>& ids) override {
-    return inner_->DeleteSplits(uid, ids);
-  }
-  absl::Status AddSource(const std::string& uid, const config::SourceConfig& source) override {
-    return inner_->AddSource(uid, source);
-  }
-  absl::Status ToggleSource(const std::string& uid, const std::string& id, bool enable) override {
-    return inner_->ToggleSource(uid, id, enable);
-  }
-  absl::Status DeleteSource(const std::string& uid, const std::string& id) override {
-    return inner_->DeleteSource(uid, id);
-  }
-  absl::Status ResetSourceCheckpoint(const std::string& uid, const std::string& id) override {
-    return inner_->ResetSourceCheckpoint(uid, id);
-  }
-
- private:
-  metastore::Metastore* inner_;
-};
 
 class IngestServiceTest : public ::testing::Test {
  protected:

@@ -14,6 +14,14 @@
 // Crash recovery: CreateIndex writes the manifest as Creating, then the index file, then
 // Active; DeleteIndex writes Deleting, deletes the file, then removes the entry. An index that
 // is not Active is invisible, and CreateIndex may reuse its id (overwriting any leftover file).
+//
+// Single writer (internal/writer_guard.h): every write takes the writer lease, then checks that
+// the stored file is still the one this instance last read or wrote (each cached file keeps its
+// stored text in a FileVersion), and only then replaces it. A write whose call failed is
+// "pending": it may have taken effect, so the next access reads the file to find out.
+//
+// Readers (polling_interval set) re-read a cached file older than the interval on its next
+// access; a file whose bytes did not change is not parsed again.
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -25,16 +33,22 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "fmt/format.h"
 
+#include "common/logging.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/ulid.h"
 #include "config/index_config.h"
+#include "metastore/internal/writer_guard.h"
 #include "metastore/metastore.h"
 #include "nlohmann/json.hpp"
 #include "storage/storage.h"
@@ -43,6 +57,9 @@ namespace shale::metastore {
 namespace {
 
 using Json = nlohmann::json;
+using internal::FileContent;
+using internal::FileVersion;
+using internal::WriterInfo;
 
 constexpr std::string_view kManifestPath = "indexes_states.json";
 constexpr std::string_view kIndexFileName = "metastore.json";
@@ -79,14 +96,18 @@ using Manifest = std::map<std::string, IndexState>;
 struct IndexFile {
   IndexMetadata metadata;
   std::map<std::string, Split> splits;  // by split id
+  // Incremented by every write; with the writer, it names versions in conflict messages.
+  uint64_t revision = 0;
+  std::optional<WriterInfo> writer;  // who wrote this revision (absent in older files)
 };
 
 struct IndexEntry {
   absl::Mutex mu;
   // Set when the index is deleted; holders of a stale pointer then report NotFound.
   bool deleted ABSL_GUARDED_BY(mu) = false;
-  // Loaded lazily; always equal to the stored file once set.
+  // Loaded lazily; once set, it is the parsed `version.content`.
   std::optional<IndexFile> file ABSL_GUARDED_BY(mu);
+  FileVersion version ABSL_GUARDED_BY(mu);
 };
 
 std::string IndexIdOfUid(std::string_view index_uid) {
@@ -113,6 +134,10 @@ absl::StatusOr<std::string> DumpJson(const Json& json, std::string_view what) {
 Json IndexFileToJson(const IndexFile& file) {
   Json json = Json::object();
   json["version"] = kFormatVersion;
+  json["revision"] = file.revision;
+  if (file.writer.has_value()) {
+    json["writer"] = internal::WriterInfoToJson(*file.writer);
+  }
   json["index"] = IndexMetadataToJson(file.metadata);
   json["splits"] = Json::array();
   for (const auto& [split_id, split] : file.splits) {
@@ -152,6 +177,15 @@ absl::StatusOr<IndexFile> ParseIndexFile(std::string_view text, const std::strin
   if (file.metadata.index_id() != index_id) {
     return data_loss(fmt::format("it holds index `{}`", file.metadata.index_id()));
   }
+  if (const auto revision = json.find("revision"); revision != json.end()) {
+    if (!revision->is_number_unsigned()) {
+      return data_loss("`revision` must be an unsigned integer");
+    }
+    file.revision = revision->get<uint64_t>();
+  }
+  if (const auto writer = json.find("writer"); writer != json.end()) {
+    file.writer = internal::WriterInfoFromJson(*writer);
+  }
   if (splits_it != json.end()) {
     for (const Json& split_json : *splits_it) {
       absl::StatusOr<Split> split = SplitFromJson(split_json);
@@ -165,6 +199,22 @@ absl::StatusOr<IndexFile> ParseIndexFile(std::string_view text, const std::strin
     }
   }
   return file;
+}
+
+// "revision 8 written by writer 01H... (node `a`, pid 7)", for conflict messages.
+std::string DescribeStoredIndexFile(const FileContent& content) {
+  if (!content.has_value()) {
+    return "deleted";
+  }
+  const Json json = Json::parse(*content, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) {
+    return "not valid json";
+  }
+  const Json revision = json.value("revision", Json());
+  std::optional<WriterInfo> writer = internal::WriterInfoFromJson(json.value("writer", Json()));
+  return fmt::format(
+      "revision {} written by {}", revision.is_number() ? revision.dump() : "?",
+      writer.has_value() ? internal::DescribeWriter(*writer) : std::string("an unknown writer"));
 }
 
 bool TimeRangeMatches(const SplitMetadata& split, const ListSplitsQuery& query) {
@@ -193,8 +243,14 @@ bool SplitMatches(const Split& split, const ListSplitsQuery& query) {
 
 class FileBackedMetastore final : public Metastore {
  public:
-  explicit FileBackedMetastore(std::shared_ptr<storage::Storage> storage)
-      : storage_(std::move(storage)) {}
+  FileBackedMetastore(std::shared_ptr<storage::Storage> storage, FileBackedMetastoreOptions options)
+      : storage_(std::move(storage)),
+        options_(std::move(options)),
+        lease_(storage_, WriterInfo{NewUlid(), options_.node_id, static_cast<int64_t>(getpid())},
+               options_.writer_lease_ttl, options_.clock),
+        writer_conflicts_(MetricsRegistry::Global().GetCounter(
+            "shale_metastore_writer_conflicts_total",
+            "Metastore writes refused or files found changed because of another writer")) {}
 
   absl::StatusOr<IndexMetadata> CreateIndex(const config::IndexConfig& config) override {
     RETURN_IF_ERROR(config::ValidateIndexId(config.index_id));
@@ -212,21 +268,28 @@ class FileBackedMetastore final : public Metastore {
       file.metadata.index_config.index_uri = storage_->uri().Join(index_id).str();
     }
     file.metadata.create_timestamp = UnixSecondsNow();
+    file.revision = 1;
+    file.writer = lease_.self();
     ASSIGN_OR_RETURN(const std::string text, DumpJson(IndexFileToJson(file), "index metadata"));
 
     Manifest manifest = manifest_;
     manifest[index_id] = IndexState::kCreating;
-    RETURN_IF_ERROR(WriteManifestLocked(std::move(manifest)));
-    RETURN_IF_ERROR(storage_->Put(IndexFilePath(index_id), text));
+    RETURN_IF_ERROR(WriteManifestLocked(std::move(manifest), fmt::format("index `{}`", index_id)));
+    // Not Active yet, so nobody reads this file; any leftover of an earlier attempt is replaced
+    // without a version check.
+    FileVersion version;
+    RETURN_IF_ERROR(internal::WriteStoredFile(*storage_, IndexFilePath(index_id), text, version,
+                                              options_.clock()));
     manifest = manifest_;
     manifest[index_id] = IndexState::kActive;
-    RETURN_IF_ERROR(WriteManifestLocked(std::move(manifest)));
+    RETURN_IF_ERROR(WriteManifestLocked(std::move(manifest), fmt::format("index `{}`", index_id)));
 
     auto entry = std::make_shared<IndexEntry>();
     IndexMetadata metadata = file.metadata;
     {
       absl::MutexLock entry_lock(&entry->mu);
       entry->file = std::move(file);
+      entry->version = std::move(version);
     }
     entries_[index_id] = std::move(entry);
     return metadata;
@@ -250,7 +313,11 @@ class FileBackedMetastore final : public Metastore {
       if (entry->deleted) {
         continue;
       }
-      RETURN_IF_ERROR(LoadIndexLocked(index_id, *entry));
+      absl::Status loaded = LoadIndexLocked(index_id, *entry);
+      if (entry->deleted) {
+        continue;  // a reader found it deleted by the writer
+      }
+      RETURN_IF_ERROR(loaded);
       indexes.push_back(entry->file->metadata);
     }
     return indexes;
@@ -266,22 +333,27 @@ class FileBackedMetastore final : public Metastore {
     }
     const std::shared_ptr<IndexEntry> entry = entry_it->second;
     absl::MutexLock entry_lock(&entry->mu);
+    if (entry->deleted) {
+      return IndexNotFound(index_uid);
+    }
     RETURN_IF_ERROR(LoadIndexLocked(index_id, *entry));
     if (entry->file->metadata.index_uid != index_uid) {
       return IndexNotFound(index_uid);
     }
 
+    const std::string what = fmt::format("index `{}`", index_id);
     Manifest manifest = manifest_;
     manifest[index_id] = IndexState::kDeleting;
-    RETURN_IF_ERROR(WriteManifestLocked(std::move(manifest)));
+    RETURN_IF_ERROR(WriteManifestLocked(std::move(manifest), what));
     // From here on the index is gone for readers, whatever happens to the cleanup below.
     entry->deleted = true;
     entry->file.reset();
     entries_.erase(entry_it);
-    RETURN_IF_ERROR(storage_->Delete(IndexFilePath(index_id)));
+    RETURN_IF_ERROR(internal::WriteStoredFile(*storage_, IndexFilePath(index_id), std::nullopt,
+                                              entry->version, options_.clock()));
     manifest = manifest_;
     manifest.erase(index_id);
-    return WriteManifestLocked(std::move(manifest));
+    return WriteManifestLocked(std::move(manifest), what);
   }
 
   absl::Status StageSplits(const std::string& index_uid,
@@ -365,7 +437,11 @@ class FileBackedMetastore final : public Metastore {
         }
         return IndexNotFound(index_id);
       }
-      RETURN_IF_ERROR(LoadIndexLocked(index_id, *entry));
+      const absl::Status loaded = LoadIndexLocked(index_id, *entry);
+      if (entry->deleted && query.index_uids.empty()) {
+        continue;  // a reader found it deleted by the writer
+      }
+      RETURN_IF_ERROR(loaded);
       const std::string& current_uid = entry->file->metadata.index_uid;
       if (!wanted_uids.empty() && !wanted_uids.contains(current_uid)) {
         // The caller asked for an older incarnation of this index id.
@@ -433,6 +509,20 @@ class FileBackedMetastore final : public Metastore {
       }
       file.metadata.sources[source.source_id] = source;
       file.metadata.checkpoints.try_emplace(source.source_id);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status UpdateSource(const std::string& index_uid,
+                            const config::SourceConfig& source) override {
+    return MutateIndex(index_uid, [&](IndexFile& file) -> absl::Status {
+      ASSIGN_OR_RETURN(config::SourceConfig * stored, FindSource(file, source.source_id));
+      if (stored->source_type != source.source_type) {
+        return absl::InvalidArgumentError(fmt::format(
+            "source `{}` of index `{}` is of type {}: its type cannot change to {}",
+            source.source_id, file.metadata.index_id(), stored->source_type, source.source_type));
+      }
+      *stored = source;
       return absl::OkStatus();
     });
   }
@@ -520,49 +610,115 @@ class FileBackedMetastore final : public Metastore {
     return absl::OkStatus();
   }
 
+  // True when `version` was checked against the storage longer than polling_interval ago.
+  bool IsStale(const FileVersion& version) const {
+    return options_.polling_interval.has_value() &&
+           options_.clock() - version.checked_at >= *options_.polling_interval;
+  }
+
+  static absl::StatusOr<Manifest> ParseManifest(const FileContent& content) {
+    Manifest manifest;
+    if (!content.has_value()) {
+      return manifest;
+    }
+    const Json json = Json::parse(*content, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded() || !json.is_object()) {
+      return absl::DataLossError(
+          fmt::format("metastore file `{}` is not a valid json object", kManifestPath));
+    }
+    for (const auto& [index_id, state_json] : json.items()) {
+      const std::optional<IndexState> state =
+          state_json.is_string() ? IndexStateFromName(state_json.get<std::string>()) : std::nullopt;
+      if (!state.has_value()) {
+        return absl::DataLossError(
+            fmt::format("metastore file `{}` is corrupt: index `{}` has an invalid state",
+                        kManifestPath, index_id));
+      }
+      manifest[index_id] = *state;
+    }
+    return manifest;
+  }
+
+  // Loads the manifest on first use; afterwards re-reads it when a write of it is pending or,
+  // for readers, when it is stale.
   absl::Status LoadManifestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(manifest_mu_) {
-    if (manifest_loaded_) {
+    if (manifest_version_.known && !manifest_version_.pending.has_value() &&
+        !IsStale(manifest_version_)) {
       return absl::OkStatus();
     }
-    absl::StatusOr<std::string> text = storage_->GetAll(kManifestPath);
-    Manifest manifest;
-    if (text.ok()) {
-      const Json json = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-      if (json.is_discarded() || !json.is_object()) {
-        return absl::DataLossError(
-            fmt::format("metastore file `{}` is not a valid json object", kManifestPath));
-      }
-      for (const auto& [index_id, state_json] : json.items()) {
-        const std::optional<IndexState> state =
-            state_json.is_string() ? IndexStateFromName(state_json.get<std::string>())
-                                   : std::nullopt;
-        if (!state.has_value()) {
-          return absl::DataLossError(
-              fmt::format("metastore file `{}` is corrupt: index `{}` has an invalid state",
-                          kManifestPath, index_id));
-        }
-        manifest[index_id] = *state;
-      }
-    } else if (!absl::IsNotFound(text.status())) {
-      return text.status();
+    ASSIGN_OR_RETURN(const FileContent stored, internal::ReadStoredFile(*storage_, kManifestPath));
+    const absl::Time now = options_.clock();
+    if (manifest_version_.known && stored == manifest_version_.content) {
+      manifest_version_.pending.reset();
+      manifest_version_.checked_at = now;
+      return absl::OkStatus();
     }
-    manifest_ = std::move(manifest);
-    for (const auto& [index_id, state] : manifest_) {
-      if (state == IndexState::kActive) {
-        entries_[index_id] = std::make_shared<IndexEntry>();
-      }
-    }
-    manifest_loaded_ = true;
+    ReportForeignChange(manifest_version_, stored, kManifestPath);
+    ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(stored));
+    AdoptManifestLocked(std::move(manifest));
+    manifest_version_ = FileVersion{true, stored, std::nullopt, now};
     return absl::OkStatus();
   }
 
-  absl::Status WriteManifestLocked(Manifest manifest) ABSL_EXCLUSIVE_LOCKS_REQUIRED(manifest_mu_) {
+  // Replaces the cached manifest and keeps entries_ in step: entries of indexes that are still
+  // active keep their cache, the others are marked deleted.
+  // REQUIRES: no entry mutex held (lock order).
+  void AdoptManifestLocked(Manifest manifest) ABSL_EXCLUSIVE_LOCKS_REQUIRED(manifest_mu_) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      const auto state = manifest.find(it->first);
+      absl::MutexLock entry_lock(&it->second->mu);
+      if (state == manifest.end() || state->second != IndexState::kActive || it->second->deleted) {
+        it->second->deleted = true;
+        it->second->file.reset();
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [index_id, state] : manifest) {
+      if (state == IndexState::kActive && !entries_.contains(index_id)) {
+        entries_[index_id] = std::make_shared<IndexEntry>();
+      }
+    }
+    manifest_ = std::move(manifest);
+  }
+
+  // Logs and counts a stored file found changed by someone else than this instance, for files
+  // this instance has written (a reader's refreshes are expected changes).
+  void ReportForeignChange(const FileVersion& version, const FileContent& stored,
+                           std::string_view path) {
+    if (!version.known || !version.pending.has_value() || stored == *version.pending) {
+      return;
+    }
+    writer_conflicts_.Increment();
+    SHALE_LOG_ERROR(
+        "metastore file changed by another writer uri={} path={} writer={} lease_holder={}",
+        storage_->uri().str(), path, internal::DescribeWriter(lease_.self()),
+        lease_.LastSeenHolder());
+  }
+
+  absl::Status WriteManifestLocked(Manifest manifest, std::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(manifest_mu_) {
     Json json = Json::object();
     for (const auto& [index_id, state] : manifest) {
       json[index_id] = IndexStateName(state);
     }
     ASSIGN_OR_RETURN(const std::string text, DumpJson(json, "index states"));
-    RETURN_IF_ERROR(storage_->Put(kManifestPath, text));
+    RETURN_IF_ERROR(lease_.Acquire(what));
+    ASSIGN_OR_RETURN(const FileContent stored, internal::ReadStoredFile(*storage_, kManifestPath));
+    if (stored != manifest_version_.content) {
+      writer_conflicts_.Increment();
+      // Re-read on the next access. Entries are not touched here: callers may hold an entry's
+      // mutex.
+      manifest_version_.known = false;
+      return internal::WriterConflictError(fmt::format(
+          "metastore file `{}` in `{}` was changed by another writer (lease holder: {}); this {} "
+          "did not write {}. A file-backed metastore allows a single writer",
+          kManifestPath, storage_->uri().str(), lease_.LastSeenHolder(),
+          internal::DescribeWriter(lease_.self()), what));
+    }
+    RETURN_IF_ERROR(internal::WriteStoredFile(*storage_, kManifestPath, text, manifest_version_,
+                                              options_.clock()));
     manifest_ = std::move(manifest);
     return absl::OkStatus();
   }
@@ -585,28 +741,44 @@ class FileBackedMetastore final : public Metastore {
     return entries_;
   }
 
+  // Loads the index file on first use; afterwards re-reads it when a write of it is pending or,
+  // for readers, when it is stale. A reader that finds the file gone marks the entry deleted and
+  // reports NotFound (the writer deleted the index since the reader's last look at the
+  // manifest).
   absl::Status LoadIndexLocked(const std::string& index_id, IndexEntry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu) {
-    if (entry.file.has_value()) {
+    if (entry.file.has_value() && !entry.version.pending.has_value() && !IsStale(entry.version)) {
       return absl::OkStatus();
     }
     const std::string path = IndexFilePath(index_id);
-    absl::StatusOr<std::string> text = storage_->GetAll(path);
-    if (absl::IsNotFound(text.status())) {
+    ASSIGN_OR_RETURN(const FileContent stored, internal::ReadStoredFile(*storage_, path));
+    const absl::Time now = options_.clock();
+    if (entry.file.has_value() && stored == entry.version.content) {
+      entry.version.pending.reset();
+      entry.version.checked_at = now;
+      return absl::OkStatus();
+    }
+    if (!stored.has_value()) {
+      if (options_.polling_interval.has_value()) {
+        entry.deleted = true;
+        entry.file.reset();
+        return IndexNotFound(index_id);
+      }
       return absl::DataLossError(
           fmt::format("metastore file `{}` is missing although index `{}` is active in `{}`", path,
                       index_id, kManifestPath));
     }
-    if (!text.ok()) {
-      return text.status();
-    }
-    ASSIGN_OR_RETURN(IndexFile file, ParseIndexFile(*text, path, index_id));
+    ReportForeignChange(entry.version, stored, path);
+    ASSIGN_OR_RETURN(IndexFile file, ParseIndexFile(*stored, path, index_id));
     entry.file = std::move(file);
+    entry.version = FileVersion{true, stored, std::nullopt, now};
     return absl::OkStatus();
   }
 
   // Runs `mutate` on a copy of the index's state, writes the result, then swaps it in. Nothing
-  // changes when `mutate` or the write fails.
+  // changes when `mutate` or the write fails. The write needs the writer lease and an unchanged
+  // stored file; otherwise it fails with a writer conflict and the file is re-read on its next
+  // access.
   absl::Status MutateIndex(const std::string& index_uid,
                            const std::function<absl::Status(IndexFile&)>& mutate) {
     const std::string index_id = IndexIdOfUid(index_uid);
@@ -619,22 +791,49 @@ class FileBackedMetastore final : public Metastore {
     if (entry->deleted) {
       return IndexNotFound(index_uid);
     }
-    RETURN_IF_ERROR(LoadIndexLocked(index_id, *entry));
+    const absl::Status loaded = LoadIndexLocked(index_id, *entry);
+    if (entry->deleted) {
+      return IndexNotFound(index_uid);
+    }
+    RETURN_IF_ERROR(loaded);
     if (entry->file->metadata.index_uid != index_uid) {
       return IndexNotFound(index_uid);
     }
     IndexFile updated = *entry->file;
     RETURN_IF_ERROR(mutate(updated));
+    updated.revision = entry->file->revision + 1;
+    updated.writer = lease_.self();
     ASSIGN_OR_RETURN(const std::string text,
                      DumpJson(IndexFileToJson(updated), fmt::format("index `{}`", index_id)));
-    RETURN_IF_ERROR(storage_->Put(IndexFilePath(index_id), text));
+    const std::string what = fmt::format("index `{}`", index_id);
+    RETURN_IF_ERROR(lease_.Acquire(what));
+    const std::string path = IndexFilePath(index_id);
+    ASSIGN_OR_RETURN(const FileContent stored, internal::ReadStoredFile(*storage_, path));
+    if (stored != entry->version.content) {
+      writer_conflicts_.Increment();
+      const std::string message = fmt::format(
+          "metastore file `{}` of index `{}` was changed by another writer: it holds {}, while "
+          "this {} expected revision {}; the write was not applied. A file-backed metastore "
+          "allows a single writer (lease holder: {})",
+          path, index_id, DescribeStoredIndexFile(stored), internal::DescribeWriter(lease_.self()),
+          entry->file->revision, lease_.LastSeenHolder());
+      SHALE_LOG_ERROR("metastore write refused uri={} error={}", storage_->uri().str(), message);
+      entry->file.reset();
+      entry->version = FileVersion{};
+      return internal::WriterConflictError(message);
+    }
+    RETURN_IF_ERROR(
+        internal::WriteStoredFile(*storage_, path, text, entry->version, options_.clock()));
     entry->file = std::move(updated);
     return absl::OkStatus();
   }
 
   const std::shared_ptr<storage::Storage> storage_;
+  const FileBackedMetastoreOptions options_;
+  internal::WriterLease lease_;
+  Counter& writer_conflicts_;
   absl::Mutex manifest_mu_;
-  bool manifest_loaded_ ABSL_GUARDED_BY(manifest_mu_) = false;
+  FileVersion manifest_version_ ABSL_GUARDED_BY(manifest_mu_);
   Manifest manifest_ ABSL_GUARDED_BY(manifest_mu_);
   // Active indexes only.
   std::map<std::string, std::shared_ptr<IndexEntry>> entries_ ABSL_GUARDED_BY(manifest_mu_);
@@ -643,11 +842,27 @@ class FileBackedMetastore final : public Metastore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Metastore>> NewFileBackedMetastore(
-    std::shared_ptr<storage::Storage> storage) {
+    std::shared_ptr<storage::Storage> storage, FileBackedMetastoreOptions options) {
   if (storage == nullptr) {
     return absl::InvalidArgumentError("file-backed metastore needs a storage");
   }
-  return std::unique_ptr<Metastore>(std::make_unique<FileBackedMetastore>(std::move(storage)));
+  if (options.polling_interval.has_value() && *options.polling_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("file-backed metastore: polling_interval must be positive");
+  }
+  if (options.writer_lease_ttl < absl::Seconds(3)) {
+    return absl::InvalidArgumentError(
+        "file-backed metastore: the writer lease ttl must be at least 3s");
+  }
+  if (!options.clock) {
+    options.clock = [] { return absl::Now(); };
+  }
+  return std::unique_ptr<Metastore>(
+      std::make_unique<FileBackedMetastore>(std::move(storage), std::move(options)));
+}
+
+absl::StatusOr<std::unique_ptr<Metastore>> NewFileBackedMetastore(
+    std::shared_ptr<storage::Storage> storage) {
+  return NewFileBackedMetastore(std::move(storage), FileBackedMetastoreOptions{});
 }
 
 }  // namespace shale::metastore

@@ -7,11 +7,12 @@
 // deletion and applies the checkpoint delta in ONE atomic operation; a delta that does not follow
 // the stored checkpoint fails with FailedPrecondition and changes nothing.
 //
-// Thread safety: implementations are thread-safe. The file-backed one assumes a single writer
-// process per metastore uri.
+// Thread safety: implementations are thread-safe. The file-backed one allows a single writer
+// process per metastore uri and detects a second one (see FileBackedMetastoreOptions).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,6 +22,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 #include "config/index_config.h"
 #include "nlohmann/json.hpp"
@@ -130,6 +133,10 @@ class Metastore {
   // Sources (issue: durable pipeline). AlreadyExists / NotFound as named.
   virtual absl::Status AddSource(const std::string& index_uid,
                                  const config::SourceConfig& source) = 0;
+  // Replaces the config of an existing source, keeping its checkpoint. NotFound naming the
+  // source; InvalidArgument when the source type would change.
+  virtual absl::Status UpdateSource(const std::string& index_uid,
+                                    const config::SourceConfig& source) = 0;
   virtual absl::Status ToggleSource(const std::string& index_uid, const std::string& source_id,
                                     bool enable) = 0;
   virtual absl::Status DeleteSource(const std::string& index_uid, const std::string& source_id) = 0;
@@ -137,9 +144,39 @@ class Metastore {
                                              const std::string& source_id) = 0;
 };
 
+struct FileBackedMetastoreOptions {
+  // Recorded, with a random writer id and the pid, in the writer lease and in every index file
+  // this instance writes. A restarted process of the same node takes over its lease at once.
+  std::string node_id;
+  // Readers' delayed view (`metastore_uri: ...#polling_interval=30s`): a cached file older than
+  // this is re-read from the storage on its next access, so what this instance answers is at
+  // most this old. nullopt: files are read once and never re-read (the writer's view; its own
+  // writes keep its cache current).
+  std::optional<absl::Duration> polling_interval;
+  // The writer lease is valid this long after its last renewal. A writer renews it on a write
+  // once a third of this has passed; another node may take it over once it has expired.
+  absl::Duration writer_lease_ttl = absl::Seconds(60);
+  // Wall-clock time (tests inject a fake one).
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
 // A metastore on `storage` (typically {data_dir}/indexes). Loads existing state lazily.
+//
+// Single writer: every write first makes sure this instance holds the writer lease
+// (`_writer_lease.json`) and that the file it replaces is the one it last read or wrote. When
+// another writer holds the lease or changed the file, the write is not applied and fails with
+// FailedPrecondition naming the index (or file) and both writers (IsWriterConflict() is true);
+// a changed file is then re-read on its next access. docs/format/metastore.md gives the details
+// and the residual race window.
+absl::StatusOr<std::unique_ptr<Metastore>> NewFileBackedMetastore(
+    std::shared_ptr<storage::Storage> storage, FileBackedMetastoreOptions options);
+// Same with default options (empty node id, no polling).
 absl::StatusOr<std::unique_ptr<Metastore>> NewFileBackedMetastore(
     std::shared_ptr<storage::Storage> storage);
+
+// True for the errors of a refused write by a second writer of a file-backed metastore (the
+// REST API answers them with 409 Conflict).
+bool IsWriterConflict(const absl::Status& status);
 
 // JSON forms used by the REST API and the file-backed metastore (Quickwit's shapes).
 nlohmann::json SplitMetadataToJson(const SplitMetadata& split);

@@ -8,20 +8,28 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "common/status_macros.h"
 #include "common/ulid.h"
 #include "common/uri.h"
 #include "metastore/testing/metastore_conformance.h"
+#include "metastore/testing/writer_guard_tests.h"
 #include "nlohmann/json.hpp"
 #include "storage/storage.h"
+#include "storage/testing/forwarding_storage.h"
 
 namespace shale::metastore {
 namespace {
 
+using testing::FileBackedWriterGuardTest;
+using testing::GuardedStorageFactory;
 using ::testing::HasSubstr;
 using testing::MetastoreBackend;
 using testing::MetastoreConformanceTest;
@@ -69,44 +77,38 @@ INSTANTIATE_TEST_SUITE_P(FileBacked, MetastoreConformanceTest,
                                            MetastoreFactory{"local_storage", MakeLocalBackend}),
                          testing::MetastoreFactoryName);
 
-// A storage whose Put fails on demand, to check that failed writes change nothing.
-class FailingPutStorage final : public storage::Storage {
+absl::StatusOr<std::shared_ptr<storage::Storage>> MakeGuardedRamStorage() {
+  return NewTestRamStorage();
+}
+
+INSTANTIATE_TEST_SUITE_P(FileBacked, FileBackedWriterGuardTest,
+                         ::testing::Values(GuardedStorageFactory{"ram_storage",
+                                                                 MakeGuardedRamStorage}),
+                         testing::GuardedStorageFactoryName);
+
+// A storage whose Put fails on demand, to check that failed writes change nothing; with
+// `lose_put_responses`, the failing Puts of `path` take effect first (a lost response).
+class FailingPutStorage final : public storage::testing::ForwardingStorage {
  public:
-  explicit FailingPutStorage(std::shared_ptr<storage::Storage> inner) : inner_(std::move(inner)) {}
+  explicit FailingPutStorage(std::shared_ptr<storage::Storage> inner)
+      : ForwardingStorage(std::move(inner)) {}
   void set_fail_puts(bool fail) { fail_puts_ = fail; }
+  void set_lose_put_responses(bool lose) { lose_put_responses_ = lose; }
 
   absl::Status Put(std::string_view path, std::string_view data) override {
+    if (lose_put_responses_ && path != "_writer_lease.json") {
+      RETURN_IF_ERROR(ForwardingStorage::Put(path, data));
+      return absl::UnavailableError(fmt::format("lost the response for `{}`", path));
+    }
     if (fail_puts_) {
       return absl::UnavailableError(fmt::format("injected failure for `{}`", path));
     }
-    return inner_->Put(path, data);
+    return ForwardingStorage::Put(path, data);
   }
-  absl::StatusOr<std::string> GetSlice(std::string_view path, uint64_t offset,
-                                       uint64_t length) override {
-    return inner_->GetSlice(path, offset, length);
-  }
-  absl::StatusOr<std::string> GetAll(std::string_view path) override {
-    return inner_->GetAll(path);
-  }
-  absl::Status CopyToFile(std::string_view path, const std::filesystem::path& local_path) override {
-    return inner_->CopyToFile(path, local_path);
-  }
-  absl::Status Delete(std::string_view path) override { return inner_->Delete(path); }
-  absl::Status BulkDelete(const std::vector<std::string>& paths) override {
-    return inner_->BulkDelete(paths);
-  }
-  absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) override {
-    return inner_->List(prefix);
-  }
-  absl::StatusOr<bool> Exists(std::string_view path) override { return inner_->Exists(path); }
-  absl::StatusOr<uint64_t> FileNumBytes(std::string_view path) override {
-    return inner_->FileNumBytes(path);
-  }
-  const Uri& uri() const override { return inner_->uri(); }
 
  private:
-  std::shared_ptr<storage::Storage> inner_;
   std::atomic<bool> fail_puts_{false};
+  std::atomic<bool> lose_put_responses_{false};
 };
 
 TEST(FileBackedMetastoreTest, WritesManifestAndOneFilePerIndex) {
@@ -115,7 +117,8 @@ TEST(FileBackedMetastoreTest, WritesManifestAndOneFilePerIndex) {
   const IndexMetadata logs = metastore->CreateIndex(TestIndexConfig("logs")).value();
   ASSERT_TRUE(metastore->StageSplits(logs.index_uid, {TestSplit("split-a", 1, 2)}).ok());
   EXPECT_EQ(storage->List("").value(),
-            (std::vector<std::string>{"indexes_states.json", "logs/metastore.json"}));
+            (std::vector<std::string>{"_writer_lease.json", "indexes_states.json",
+                                      "logs/metastore.json"}));
   const nlohmann::json manifest =
       nlohmann::json::parse(storage->GetAll("indexes_states.json").value());
   EXPECT_EQ(manifest, (nlohmann::json{{"logs", "Active"}}));
@@ -151,6 +154,87 @@ TEST(FileBackedMetastoreTest, FailedWriteChangesNothing) {
   EXPECT_EQ(metastore->GetIndexMetadata("other").status().code(), absl::StatusCode::kNotFound);
   // The retried publish succeeds.
   EXPECT_TRUE(metastore->PublishSplits(uid, {"split-a"}, {}, delta).ok());
+}
+
+TEST(FileBackedMetastoreTest, WriteWhoseResponseWasLostIsFoundApplied) {
+  auto storage = std::make_shared<FailingPutStorage>(NewTestRamStorage());
+  std::unique_ptr<Metastore> metastore = NewFileBackedMetastore(storage).value();
+  const std::string uid = metastore->CreateIndex(TestIndexConfig("logs")).value().index_uid;
+  ASSERT_TRUE(metastore->StageSplits(uid, {TestSplit("split-a")}).ok());
+  storage->set_lose_put_responses(true);
+  CheckpointDelta delta;
+  delta.source_id = "src";
+  delta.partitions["0"] = PartitionDelta{"", "00000001"};
+  EXPECT_EQ(metastore->PublishSplits(uid, {"split-a"}, {}, delta).code(),
+            absl::StatusCode::kUnavailable);
+  storage->set_lose_put_responses(false);
+  // The caller learns from a read that the publish went through; it is not a writer conflict.
+  EXPECT_EQ(metastore->GetIndexMetadata("logs")->checkpoints.at("src").at("0"), "00000001");
+  const std::vector<Split> splits = metastore->ListSplits(ListSplitsQuery{}).value();
+  ASSERT_EQ(splits.size(), 1u);
+  EXPECT_EQ(splits[0].state, SplitState::kPublished);
+  delta.partitions["0"] = PartitionDelta{"00000001", "00000002"};
+  ASSERT_TRUE(metastore->StageSplits(uid, {TestSplit("split-b")}).ok());
+  EXPECT_TRUE(metastore->PublishSplits(uid, {"split-b"}, {}, delta).ok());
+  // An index creation stops at its first write (the manifest, now `Creating`): the index stays
+  // invisible and a retry completes it.
+  storage->set_lose_put_responses(true);
+  EXPECT_FALSE(metastore->CreateIndex(TestIndexConfig("other")).ok());
+  storage->set_lose_put_responses(false);
+  EXPECT_EQ(metastore->GetIndexMetadata("other").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(metastore->CreateIndex(TestIndexConfig("other")).ok());
+  EXPECT_TRUE(metastore->GetIndexMetadata("other").ok());
+}
+
+TEST(FileBackedMetastoreTest, IndexFileRecordsRevisionAndWriter) {
+  std::shared_ptr<storage::Storage> storage = NewTestRamStorage();
+  FileBackedMetastoreOptions options;
+  options.node_id = "indexer-7";
+  std::unique_ptr<Metastore> metastore = NewFileBackedMetastore(storage, options).value();
+  const std::string uid = metastore->CreateIndex(TestIndexConfig("logs")).value().index_uid;
+  nlohmann::json file = nlohmann::json::parse(storage->GetAll("logs/metastore.json").value());
+  EXPECT_EQ(file["revision"], 1);
+  EXPECT_EQ(file["writer"]["node_id"], "indexer-7");
+  EXPECT_EQ(file["writer"]["pid"], static_cast<int64_t>(getpid()));
+  const std::string writer_id = file["writer"]["writer_id"];
+  EXPECT_TRUE(IsValidUlid(writer_id)) << writer_id;
+  ASSERT_TRUE(metastore->StageSplits(uid, {TestSplit("split-a")}).ok());
+  ASSERT_TRUE(metastore->MarkSplitsForDeletion(uid, {"split-a"}).ok());
+  file = nlohmann::json::parse(storage->GetAll("logs/metastore.json").value());
+  EXPECT_EQ(file["revision"], 3);
+  const nlohmann::json lease = nlohmann::json::parse(storage->GetAll("_writer_lease.json").value());
+  EXPECT_EQ(lease["writer"]["writer_id"], writer_id);
+  EXPECT_EQ(lease["writer"]["node_id"], "indexer-7");
+  EXPECT_EQ(lease["ttl_secs"], 60);
+  EXPECT_TRUE(lease["renewed_at"].is_number_integer());
+  // A file without these fields (an older version) reads as revision 0 and is updated.
+  file.erase("revision");
+  file.erase("writer");
+  ASSERT_TRUE(storage->Put("logs/metastore.json", file.dump()).ok());
+  metastore = NewFileBackedMetastore(storage, options).value();
+  ASSERT_TRUE(metastore->MarkSplitsForDeletion(uid, {"split-a"}).ok());
+  EXPECT_EQ(nlohmann::json::parse(storage->GetAll("logs/metastore.json").value())["revision"], 1);
+}
+
+TEST(FileBackedMetastoreTest, CorruptWriterLeaseIsDataLossNamingTheFile) {
+  std::shared_ptr<storage::Storage> storage = NewTestRamStorage();
+  ASSERT_TRUE(storage->Put("_writer_lease.json", "{\"writer\": 3}").ok());
+  std::unique_ptr<Metastore> metastore = NewFileBackedMetastore(storage).value();
+  const absl::Status status = metastore->CreateIndex(TestIndexConfig("logs")).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("_writer_lease.json"));
+  EXPECT_FALSE(storage->Exists("indexes_states.json").value());
+}
+
+TEST(FileBackedMetastoreTest, RejectsBadOptions) {
+  FileBackedMetastoreOptions options;
+  options.polling_interval = absl::ZeroDuration();
+  EXPECT_EQ(NewFileBackedMetastore(NewTestRamStorage(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.polling_interval.reset();
+  options.writer_lease_ttl = absl::Seconds(1);
+  EXPECT_EQ(NewFileBackedMetastore(NewTestRamStorage(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FileBackedMetastoreTest, CorruptIndexFileIsDataLossNamingTheFile) {

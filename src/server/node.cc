@@ -1,11 +1,20 @@
 #include "server/node.h"
 
 #include <atomic>
+#include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include <signal.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "fmt/format.h"
 
 #include "cluster/membership.h"
@@ -14,14 +23,26 @@
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "indexing/ingest_service.h"
+#include "indexing/source_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "storage/storage.h"
+#include "storage/storage_decorators.h"
 
 namespace shale::server {
 namespace {
+
+storage::S3Options S3OptionsFromConfig(const config::S3StorageConfig& s3) {
+  storage::S3Options options;
+  options.endpoint = s3.endpoint.value_or("");
+  options.region = s3.region.value_or("");
+  options.force_path_style_access = s3.force_path_style_access;
+  options.access_key_id = s3.access_key_id.value_or("");
+  options.secret_access_key = s3.secret_access_key.value_or("");
+  return options;
+}
 
 absl::StatusOr<std::unique_ptr<metastore::Metastore>> OpenMetastore(
     const config::NodeConfig& config, storage::StorageResolver& resolver) {
@@ -32,16 +53,69 @@ absl::StatusOr<std::unique_ptr<metastore::Metastore>> OpenMetastore(
                     config.metastore_uri));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<storage::Storage> storage, resolver.Resolve(uri));
-  return metastore::NewFileBackedMetastore(std::move(storage));
+  metastore::FileBackedMetastoreOptions options;
+  options.node_id = config.node_id;
+  if (config.metastore_polling_interval_secs.has_value()) {
+    options.polling_interval = absl::Seconds(*config.metastore_polling_interval_secs);
+  }
+  return metastore::NewFileBackedMetastore(std::move(storage), std::move(options));
 }
 
-storage::S3Options S3OptionsFromConfig(const config::S3StorageConfig& s3) {
-  storage::S3Options options;
-  options.endpoint = s3.endpoint.value_or("");
-  options.region = s3.region.value_or("");
-  options.force_path_style_access = s3.force_path_style_access;
-  options.access_key_id = s3.access_key_id.value_or("");
-  options.secret_access_key = s3.secret_access_key.value_or("");
+// TEST ONLY: the storage failure rate of SHALE_TEST_STORAGE_FAILURE_RATE_FILE, re-read at most
+// every 100 ms; a missing, empty or invalid file means 0.
+class FailureRateFile {
+ public:
+  explicit FailureRateFile(std::string path) : path_(std::move(path)) {}
+
+  double Get() {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    if (now - read_at_ >= absl::Milliseconds(100)) {
+      read_at_ = now;
+      std::ifstream file(path_);
+      std::string text;
+      std::getline(file, text);
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+        text.pop_back();
+      }
+      const absl::StatusOr<double> rate =
+          text.empty() ? absl::StatusOr<double>(0.0) : config::ParseFailureRate(text);
+      if (!rate.ok()) {
+        SHALE_LOG_ERROR("invalid test storage failure rate file={} error={}", path_,
+                        rate.status().ToString());
+      }
+      rate_ = rate.value_or(0.0);
+    }
+    return rate_;
+  }
+
+ private:
+  const std::string path_;
+  absl::Mutex mu_;
+  absl::Time read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  double rate_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+storage::StorageResolverOptions StorageResolverOptionsFromConfig(const config::NodeConfig& config) {
+  storage::StorageResolverOptions options;
+  options.s3 = S3OptionsFromConfig(config.s3);
+  if (!config.test_storage_failure_rate_file.empty()) {
+    auto rate_file = std::make_shared<FailureRateFile>(config.test_storage_failure_rate_file);
+    options.test_failure_rate = [rate_file] { return rate_file->Get(); };
+  } else if (config.test_storage_failure_rate > 0) {
+    const double rate = config.test_storage_failure_rate;
+    options.test_failure_rate = [rate] { return rate; };
+  }
+  if (options.test_failure_rate) {
+    // At a 20% failure rate, 10 attempts leave one call in 10^7 failing.
+    options.retry.max_attempts = 10;
+    options.test_failure_seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+    SHALE_LOG_WARN(
+        "TEST ONLY: storage fault injection is on (never use it in production) rate={} "
+        "rate_file={} retry_attempts={}",
+        config.test_storage_failure_rate, config.test_storage_failure_rate_file,
+        options.retry.max_attempts);
+  }
   return options;
 }
 
@@ -106,7 +180,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
                    StartClusterMembership(config));
 
   std::unique_ptr<storage::StorageResolver> storage_resolver =
-      storage::NewStorageResolver(S3OptionsFromConfig(config.s3));
+      storage::NewStorageResolver(StorageResolverOptionsFromConfig(config));
   ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
                    OpenMetastore(config, *storage_resolver));
 
@@ -122,6 +196,15 @@ absl::Status RunNode(const config::NodeConfig& config) {
     // is ready, so a restart makes every acknowledged document searchable without waiting.
     RETURN_IF_ERROR(ingest->Recover());
     ingest->Start();
+  }
+  // Source pipelines (file sources, ...) of every enabled source, resumed from their checkpoints.
+  std::unique_ptr<indexing::SourceService> sources;
+  if (config.IsServiceEnabled("indexer")) {
+    indexing::SourcePipelineOptions options;
+    options.node_id = config.node_id;
+    sources = std::make_unique<indexing::SourceService>(metastore.get(), storage_resolver.get(),
+                                                        options);
+    RETURN_IF_ERROR(sources->Start());
   }
   std::unique_ptr<search::SearchService> search;
   if (config.IsServiceEnabled("searcher")) {
@@ -141,6 +224,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   services.ingest = ingest.get();
   services.search = search.get();
   services.ready = &ready;
+  services.sources = sources.get();
   services.cluster = membership.get();
   RestApi rest_api(services);
 
@@ -169,6 +253,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   membership->Stop();  // peers see this node not ready at once
   http_server.Stop();
   rest_workers.Stop();
+  if (sources != nullptr) sources->Stop();
   if (ingest != nullptr) ingest->Stop();
   if (search != nullptr) search->Stop();
   SHALE_LOG_INFO("node stopped node_id={}", config.node_id);

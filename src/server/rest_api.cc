@@ -23,17 +23,6 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-HttpResponse JsonResponse(int status, const nlohmann::json& body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = DumpJson(body);
-  return response;
-}
-
-HttpResponse MessageResponse(int status, const std::string& message) {
-  return JsonResponse(status, nlohmann::json{{"message", message}});
-}
-
 std::vector<std::string> SplitPath(const std::string& path) {
   std::vector<std::string> segments;
   size_t start = 0;
@@ -146,6 +135,11 @@ bool IsYaml(const HttpRequest& request) {
 }  // namespace
 
 int HttpStatusFromStatus(const absl::Status& status) {
+  // A write refused because another process writes the file-backed metastore: a conflict with
+  // the server's state, not a bad request.
+  if (metastore::IsWriterConflict(status)) {
+    return 409;
+  }
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return 200;
@@ -169,6 +163,17 @@ int HttpStatusFromStatus(const absl::Status& status) {
     default:
       return 500;
   }
+}
+
+HttpResponse JsonResponse(int status, const nlohmann::json& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = DumpJson(body);
+  return response;
+}
+
+HttpResponse MessageResponse(int status, const std::string& message) {
+  return JsonResponse(status, nlohmann::json{{"message", message}});
 }
 
 HttpResponse ErrorResponse(const absl::Status& status) {
@@ -279,6 +284,7 @@ HttpResponse RestApi::Route(HttpRequest& request) {
     if (n == 5 && segments[4] == "describe" && method == "GET") return DescribeIndex(index_id);
     if (n == 5 && segments[4] == "splits" && method == "GET") return ListSplits(request, index_id);
     if (n == 5 && segments[4] == "clear" && method == "PUT") return ClearIndex(index_id);
+    if (n >= 5 && segments[4] == "sources") return RouteSources(request, index_id, segments);
     return MessageResponse(404, fmt::format("route `{} {}` not found", method, request.path));
   }
   if (n == 4 && segments[3] == "ingest") {
@@ -374,7 +380,29 @@ HttpResponse RestApi::IndexingStats() {
                        {"wal_next_position", stats.wal_next_position},
                        {"wal_published_checkpoint", stats.published_checkpoint}});
   }
-  return JsonResponse(200, nlohmann::json{{"indexes", std::move(indexes)}});
+  nlohmann::json sources = nlohmann::json::array();
+  if (services_.sources != nullptr) {
+    for (const indexing::SourcePipelineStats& stats : services_.sources->Stats()) {
+      sources.push_back({{"index_id", stats.index_id},
+                         {"index_uid", stats.index_uid},
+                         {"source_id", stats.source_id},
+                         {"source_type", stats.source_type},
+                         {"state", indexing::SourcePipelineStateName(stats.state)},
+                         {"last_error", stats.last_error.empty()
+                                            ? nlohmann::json(nullptr)
+                                            : nlohmann::json(stats.last_error)},
+                         {"num_restarts", stats.num_restarts},
+                         {"num_docs_read", stats.num_docs_read},
+                         {"num_ingested_docs", stats.num_ingested_docs},
+                         {"num_rejected_docs", stats.num_rejected_docs},
+                         {"num_pending_docs", stats.num_pending_docs},
+                         {"num_published_splits", stats.num_published_splits},
+                         {"num_published_docs", stats.num_published_docs},
+                         {"checkpoint", stats.checkpoint}});
+    }
+  }
+  return JsonResponse(200, nlohmann::json{{"indexes", std::move(indexes)},
+                                          {"sources", std::move(sources)}});
 }
 
 HttpResponse RestApi::CreateIndex(const HttpRequest& request) {
@@ -411,6 +439,7 @@ HttpResponse RestApi::CreateIndex(const HttpRequest& request) {
   if (overwrite != nullptr && *overwrite == "true") {
     auto existing = services_.metastore->GetIndexMetadata(index_config.index_id);
     if (existing.ok()) {
+      if (services_.sources != nullptr) services_.sources->StopIndex(index_config.index_id);
       auto deleted = DeleteAllSplits(*existing, /*dry_run=*/false);
       if (!deleted.ok()) return ErrorResponse(deleted.status());
       if (auto status = services_.metastore->DeleteIndex(existing->index_uid); !status.ok()) {
@@ -566,17 +595,20 @@ absl::StatusOr<nlohmann::json> RestApi::DeleteAllSplits(const metastore::IndexMe
 HttpResponse RestApi::ClearIndex(const std::string& index_id) {
   auto metadata = services_.metastore->GetIndexMetadata(index_id);
   if (!metadata.ok()) return ErrorResponse(metadata.status());
+  // The source pipelines stop first (they would publish into the cleared index) and restart
+  // from the reset checkpoints at the end.
+  if (services_.sources != nullptr) services_.sources->StopIndex(index_id);
   if (services_.ingest != nullptr) {
     services_.ingest->DropIndex(index_id, metadata->index_uid, indexing::DropMode::kClear);
   }
   auto deleted = DeleteAllSplits(*metadata, /*dry_run=*/false);
-  if (!deleted.ok()) return ErrorResponse(deleted.status());
+  absl::Status status = deleted.status();
   for (const auto& [source_id, source] : metadata->sources) {
-    if (auto status = services_.metastore->ResetSourceCheckpoint(metadata->index_uid, source_id);
-        !status.ok()) {
-      return ErrorResponse(status);
-    }
+    if (!status.ok()) break;
+    status = services_.metastore->ResetSourceCheckpoint(metadata->index_uid, source_id);
   }
+  SyncSourcePipelines(index_id);
+  if (!status.ok()) return ErrorResponse(status);
   return JsonResponse(200, nlohmann::json::object());
 }
 
@@ -589,6 +621,7 @@ HttpResponse RestApi::DeleteIndex(const HttpRequest& request, const std::string&
     if (!value.ok()) return ErrorResponse(value.status());
     dry_run = *value;
   }
+  if (!dry_run && services_.sources != nullptr) services_.sources->StopIndex(index_id);
   if (!dry_run && services_.ingest != nullptr) {
     services_.ingest->DropIndex(index_id, metadata->index_uid, indexing::DropMode::kDelete);
   }

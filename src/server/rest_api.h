@@ -15,6 +15,7 @@
 #include "cluster/membership.h"
 #include "config/node_config.h"
 #include "indexing/ingest_service.h"
+#include "indexing/source_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
 #include "server/http_server.h"
@@ -30,6 +31,7 @@ struct NodeServices {
   indexing::IngestService* ingest = nullptr;
   search::SearchService* search = nullptr;
   std::atomic<bool>* ready = nullptr;
+  indexing::SourceService* sources = nullptr;  // with the indexer service
   cluster::ClusterMembership* cluster = nullptr;
 };
 
@@ -53,6 +55,23 @@ class RestApi {
   HttpResponse DescribeIndex(const std::string& index_id);
   HttpResponse ListSplits(const HttpRequest& request, const std::string& index_id);
   HttpResponse ClearIndex(const std::string& index_id);
+  // /api/v1/indexes/{index_id}/sources[/{source_id}[/toggle|/reset-checkpoint]]
+  // (rest_api_sources.cc). Source ids starting with `_` (`_ingest-api-source`,
+  // `_ingest-source`) are reserved: they cannot be created, updated, toggled, reset or deleted.
+  HttpResponse RouteSources(const HttpRequest& request, const std::string& index_id,
+                            const std::vector<std::string>& segments);
+  HttpResponse CreateSource(const HttpRequest& request, const std::string& index_id);
+  HttpResponse ListSources(const std::string& index_id);
+  HttpResponse GetSource(const std::string& index_id, const std::string& source_id);
+  HttpResponse UpdateSource(const HttpRequest& request, const std::string& index_id,
+                            const std::string& source_id);
+  HttpResponse ToggleSource(const HttpRequest& request, const std::string& index_id,
+                            const std::string& source_id);
+  HttpResponse ResetSourceCheckpoint(const std::string& index_id, const std::string& source_id);
+  HttpResponse DeleteSource(const std::string& index_id, const std::string& source_id);
+  // Makes the node's source pipelines of the index follow the metastore (no-op without the
+  // indexer service); a failure is logged, the pipelines catch up at the next sync.
+  void SyncSourcePipelines(const std::string& index_id);
   HttpResponse DeleteIndex(const HttpRequest& request, const std::string& index_id);
   HttpResponse Ingest(HttpRequest& request, const std::string& index_id);
   HttpResponse Search(const HttpRequest& request, const std::string& index_id);
@@ -72,6 +91,10 @@ class RestApi {
 int HttpStatusFromStatus(const absl::Status& status);
 // A JSON error response for `status`.
 HttpResponse ErrorResponse(const absl::Status& status);
+// A response with `body` serialized (invalid UTF-8 replaced).
+HttpResponse JsonResponse(int status, const nlohmann::json& body);
+// `{"message": message}` with `status`.
+HttpResponse MessageResponse(int status, const std::string& message);
 
 // Inflates a gzip body. InvalidArgument when corrupt, ResourceExhausted when the inflated size
 // exceeds `limit_bytes`.

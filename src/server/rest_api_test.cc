@@ -4,14 +4,20 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <functional>
 #include <map>
+#include <thread>
 
 #include "common/ulid.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "indexing/testing/gzip.h"
 
 namespace shale::server {
 namespace {
+
+using ::shale::indexing::testing::Gzip;
 
 constexpr char kIndexConfig[] = R"({
   "version": "0.8", "index_id": "app-logs",
@@ -30,20 +36,6 @@ doc_mapping:
     - name: message
       type: text
 )";
-
-std::string Gzip(const std::string& data) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, data.size()) + 32, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
 
 // A membership with a fixed view: self ready, one peer alive but not ready, one dead.
 class FakeMembership final : public cluster::ClusterMembership {
@@ -110,9 +102,15 @@ class RestApiTest : public ::testing::Test {
     ingest_->Start();
     search_ = std::make_unique<search::SearchService>(metastore_.get(), resolver_.get(),
                                                       search::SearchServiceOptions{});
+    indexing::SourcePipelineOptions source_options;
+    source_options.node_id = "node-1";
+    source_options.commit_check_interval_millis = 10;
+    source_options.initial_restart_delay_millis = 20;
+    sources_ = std::make_unique<indexing::SourceService>(metastore_.get(), resolver_.get(),
+                                                         source_options);
     ready_ = true;
-    NodeServices services{&config_, metastore_.get(), resolver_.get(), ingest_.get(),
-                          search_.get(), &ready_};
+    NodeServices services{&config_,      metastore_.get(), resolver_.get(), ingest_.get(),
+                          search_.get(), &ready_,          sources_.get()};
     api_ = std::make_unique<RestApi>(services);
     services_ = services;
   }
@@ -137,6 +135,7 @@ class RestApiTest : public ::testing::Test {
   std::unique_ptr<metastore::Metastore> metastore_;
   std::unique_ptr<indexing::IngestService> ingest_;
   std::unique_ptr<search::SearchService> search_;
+  std::unique_ptr<indexing::SourceService> sources_;
   std::atomic<bool> ready_{false};
   NodeServices services_;
   std::unique_ptr<RestApi> api_;
@@ -535,6 +534,206 @@ TEST_F(RestApiTest, ElasticSearchEndpointAnswersScenarioAggregations) {
   EXPECT_EQ(Call("POST", "/api/v1/_elastic/aggregations/_search",
                  R"({"query": {"fuzzy": {"name": "x"}}})").status,
             400);
+}
+
+// Polls GET /api/v1/indexing until the pipeline of `source_id` is in `state` (or 15 s passed).
+nlohmann::json WaitForSourceState(const std::function<nlohmann::json()>& indexing,
+                                  const std::string& source_id, const std::string& state) {
+  nlohmann::json last;
+  for (int i = 0; i < 1500; ++i) {
+    const nlohmann::json stats = indexing();
+    for (const nlohmann::json& pipeline : stats["sources"]) {
+      if (pipeline["source_id"] == source_id) last = pipeline;
+    }
+    if (last.is_object() && last["state"] == state) return last;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "source " << source_id << " never reached state " << state << ": "
+                << last.dump();
+  return last;
+}
+
+std::string VecSourceJson(const std::string& source_id, int first, int count) {
+  nlohmann::json docs = nlohmann::json::array();
+  for (int i = first; i < first + count; ++i) {
+    docs.push_back({{"ts", 1700000000 + i}, {"level", "INFO"}, {"message", fmt::format("m{}", i)}});
+  }
+  return nlohmann::json{{"version", "0.8"},
+                        {"source_id", source_id},
+                        {"source_type", "vec"},
+                        {"params", {{"docs", docs}, {"batch_num_docs", 7}}}}
+      .dump();
+}
+
+TEST_F(RestApiTest, SourcesAreCreatedListedAndIndexed) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  auto indexing = [&] { return Json(Call("GET", "/api/v1/indexing")); };
+  auto count = [&] { return Json(Call("GET", "/api/v1/app-logs/search?query=*"))["num_hits"]; };
+
+  const HttpResponse created =
+      Call("POST", "/api/v1/indexes/app-logs/sources", VecSourceJson("my-vec", 0, 25));
+  ASSERT_EQ(created.status, 200) << created.body;
+  EXPECT_EQ(Json(created)["source_id"], "my-vec");
+  EXPECT_EQ(Json(created)["source_type"], "vec");
+  EXPECT_EQ(Json(created)["enabled"], true);
+  const nlohmann::json idle = WaitForSourceState(indexing, "my-vec", "idle");
+  EXPECT_EQ(idle["num_published_docs"], 25);
+  EXPECT_EQ(idle["checkpoint"]["0"], "00000000000000000025");
+  EXPECT_TRUE(idle["last_error"].is_null());
+  EXPECT_EQ(count(), 25);
+
+  // A gzip NDJSON file on storage, as YAML.
+  std::string lines;
+  for (int i = 0; i < 40; ++i) {
+    lines += fmt::format("{{\"ts\": {}, \"level\": \"WARN\", \"message\": \"f{}\"}}\n",
+                         1700000100 + i, i);
+  }
+  const std::string file_uri = config_.default_index_root_uri + "/inputs/logs.ndjson.gz";
+  ASSERT_TRUE((*resolver_->Resolve(*Uri::Parse(config_.default_index_root_uri + "/inputs")))
+                  ->Put("logs.ndjson.gz", Gzip(lines))
+                  .ok());
+  const HttpResponse yaml = Call("POST", "/api/v1/indexes/app-logs/sources",
+                                 "version: 0.8\nsource_id: my-file\nsource_type: file\n"
+                                 "params:\n  filepath: " +
+                                     file_uri + "\n",
+                                 {{"content-type", "application/yaml"}});
+  ASSERT_EQ(yaml.status, 200) << yaml.body;
+  const nlohmann::json file_idle = WaitForSourceState(indexing, "my-file", "idle");
+  EXPECT_EQ(file_idle["num_published_docs"], 40);
+  EXPECT_EQ(file_idle["checkpoint"][file_uri], fmt::format("{:020d}", lines.size()));
+  EXPECT_EQ(count(), 65);
+
+  const nlohmann::json list = Json(Call("GET", "/api/v1/indexes/app-logs/sources"));
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["source_id"], "my-file");
+  EXPECT_EQ(list[1]["source_id"], "my-vec");
+  const HttpResponse one = Call("GET", "/api/v1/indexes/app-logs/sources/my-file");
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(Json(one)["params"]["filepath"], file_uri);
+  const nlohmann::json metadata = Json(Call("GET", "/api/v1/indexes/app-logs"));
+  EXPECT_EQ(metadata["checkpoint"]["my-vec"]["0"], "00000000000000000025");
+}
+
+TEST_F(RestApiTest, SourceErrorsNameTheProblem) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  auto expect_error = [&](const HttpResponse& response, int status, const std::string& text) {
+    EXPECT_EQ(response.status, status) << response.body;
+    EXPECT_NE(Json(response)["message"].get<std::string>().find(text), std::string::npos)
+        << response.body;
+  };
+  const std::string path = "/api/v1/indexes/app-logs/sources";
+  expect_error(Call("POST", "/api/v1/indexes/nope/sources", VecSourceJson("my-vec", 0, 1)), 404,
+               "nope");
+  expect_error(Call("POST", path, R"({"source_id": "my-file", "source_type": "file"})"), 400,
+               "params.filepath");
+  expect_error(Call("POST", path,
+                    R"({"source_id": "my-file", "source_type": "file",
+                        "params": {"filepath": "/tmp/a.json", "path": "x"}})"),
+               400, "params.path");
+  expect_error(Call("POST", path, R"({"source_id": "my-file", "source_typ": "file"})"), 400,
+               "source_typ");
+  expect_error(Call("POST", path, R"({"source_id": "my-kafka", "source_type": "kafka"})"), 400,
+               "source_type");
+  expect_error(Call("POST", path, R"({"source_id": "_ingest-api-source",
+                                      "source_type": "ingest-api"})"),
+               400, "reserved");
+  expect_error(Call("POST", path, R"({"source_id": "_ingest-source", "source_type": "void"})"), 400,
+               "reserved");
+  expect_error(Call("POST", path, "{not json"), 400, "json");
+  ASSERT_EQ(Call("POST", path, VecSourceJson("my-vec", 0, 1)).status, 200);
+  expect_error(Call("POST", path, VecSourceJson("my-vec", 0, 1)), 409, "already exists");
+
+  expect_error(Call("GET", path + "/missing"), 404, "missing");
+  expect_error(Call("PUT", path + "/missing", VecSourceJson("missing", 0, 1)), 404, "missing");
+  expect_error(Call("PUT", path + "/my-vec", VecSourceJson("other", 0, 1)), 400, "source_id");
+  expect_error(Call("PUT", path + "/my-vec", R"({"source_id": "my-vec", "source_type": "void"})"),
+               400, "type");
+  expect_error(Call("PUT", path + "/my-vec/toggle", R"({"enabled": false})"), 400, "enable");
+  expect_error(Call("PUT", path + "/missing/toggle", R"({"enable": false})"), 404, "missing");
+  expect_error(Call("PUT", path + "/missing/reset-checkpoint"), 404, "missing");
+  expect_error(Call("DELETE", path + "/missing"), 404, "missing");
+  for (const std::string reserved : {"_ingest-api-source", "_ingest-source"}) {
+    expect_error(Call("DELETE", path + "/" + reserved), 400, "reserved");
+    expect_error(Call("PUT", path + "/" + reserved + "/toggle", R"({"enable": false})"), 400,
+                 "reserved");
+    expect_error(Call("PUT", path + "/" + reserved + "/reset-checkpoint"), 400, "reserved");
+  }
+  expect_error(Call("DELETE", "/api/v1/indexes/nope/sources/my-vec"), 404, "nope");
+  EXPECT_EQ(Call("PATCH", path + "/my-vec").status, 405);
+}
+
+TEST_F(RestApiTest, SourceToggleUpdateResetAndDelete) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  auto indexing = [&] { return Json(Call("GET", "/api/v1/indexing")); };
+  auto count = [&] { return Json(Call("GET", "/api/v1/app-logs/search?query=*"))["num_hits"]; };
+  const std::string path = "/api/v1/indexes/app-logs/sources/my-vec";
+  ASSERT_EQ(Call("POST", "/api/v1/indexes/app-logs/sources", VecSourceJson("my-vec", 0, 10)).status,
+            200);
+  WaitForSourceState(indexing, "my-vec", "idle");
+  EXPECT_EQ(count(), 10);
+
+  // Disabled: no pipeline. Enabled again: resumes at the checkpoint, reads nothing new.
+  ASSERT_EQ(Call("PUT", path + "/toggle", R"({"enable": false})").status, 200);
+  EXPECT_FALSE(Json(Call("GET", path))["enabled"].get<bool>());
+  EXPECT_TRUE(indexing()["sources"].empty());
+  ASSERT_EQ(Call("PUT", path + "/toggle", R"({"enable": true})").status, 200);
+  EXPECT_EQ(WaitForSourceState(indexing, "my-vec", "idle")["num_docs_read"], 0);
+  EXPECT_EQ(count(), 10);
+
+  // Updated with 5 more documents: the pipeline restarts at the checkpoint and reads just those.
+  const HttpResponse updated = Call("PUT", path, VecSourceJson("my-vec", 0, 15));
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(Json(updated)["params"]["docs"].size(), 15u);
+  EXPECT_EQ(WaitForSourceState(indexing, "my-vec", "idle")["num_docs_read"], 5);
+  EXPECT_EQ(count(), 15);
+
+  // Reset: everything is read (and indexed) again.
+  ASSERT_EQ(Call("PUT", path + "/reset-checkpoint").status, 200);
+  EXPECT_EQ(WaitForSourceState(indexing, "my-vec", "idle")["num_docs_read"], 15);
+  EXPECT_EQ(count(), 30);
+
+  // Deleted: gone with its checkpoint, so a new source of the same id starts from scratch.
+  ASSERT_EQ(Call("DELETE", path).status, 200);
+  EXPECT_EQ(Call("GET", path).status, 404);
+  EXPECT_TRUE(indexing()["sources"].empty());
+  EXPECT_FALSE(Json(Call("GET", "/api/v1/indexes/app-logs"))["checkpoint"].contains("my-vec"));
+  ASSERT_EQ(Call("POST", "/api/v1/indexes/app-logs/sources", VecSourceJson("my-vec", 0, 3)).status,
+            200);
+  EXPECT_EQ(WaitForSourceState(indexing, "my-vec", "idle")["num_published_docs"], 3);
+  EXPECT_EQ(count(), 33);
+
+  // Clearing the index resets the checkpoints: the source is indexed again from its start.
+  ASSERT_EQ(Call("PUT", "/api/v1/indexes/app-logs/clear").status, 200);
+  EXPECT_EQ(WaitForSourceState(indexing, "my-vec", "idle")["num_published_docs"], 3);
+  EXPECT_EQ(count(), 3);
+  // Deleting the index stops its pipelines.
+  ASSERT_EQ(Call("DELETE", "/api/v1/indexes/app-logs").status, 200);
+  EXPECT_TRUE(indexing()["sources"].empty());
+}
+
+// Another node holds the file-backed metastore's writer lease: writes through this node are
+// answered 409 with a message naming both writers; reads still work.
+TEST_F(RestApiTest, SecondMetastoreWriterGets409) {
+  metastore::FileBackedMetastoreOptions options;
+  options.node_id = "other-node";
+  std::unique_ptr<metastore::Metastore> other =
+      metastore::NewFileBackedMetastore(
+          resolver_->Resolve(*Uri::Parse(config_.metastore_uri)).value(), options)
+          .value();
+  config::IndexConfig other_index;
+  other_index.index_id = "other-index";
+  ASSERT_TRUE(other->CreateIndex(other_index).ok());
+
+  const HttpResponse refused = Call("POST", "/api/v1/indexes", kIndexConfig);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  const std::string message = Json(refused)["message"];
+  EXPECT_NE(message.find("node `other-node`"), std::string::npos) << message;
+  EXPECT_NE(message.find("index `app-logs`"), std::string::npos) << message;
+  const HttpResponse listed = Call("GET", "/api/v1/indexes");
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(Json(listed).size(), 1u);
+  EXPECT_EQ(Json(listed)[0]["index_config"]["index_id"], "other-index");
+  EXPECT_EQ(Call("DELETE", "/api/v1/indexes/other-index").status, 409);
 }
 
 }  // namespace

@@ -1,22 +1,12 @@
 // Runs the storage conformance suite and S3-specific tests against s3rver, a local
-// S3-compatible server (npm package installed in tests/s3 by tools/install_deps.sh). Every test
-// is skipped when s3rver is not installed. Traffic goes to 127.0.0.1 only.
-// s3rver 3.7.1 limits: it checks access key ids but not SigV4 signatures (s3_util_test checks
-// ours against an independent computation), and it writes objects in place, so concurrent
-// overwrites of one key are not atomic (that conformance test is skipped for it). Its
-// continuation tokens use DES, which Node 20 only offers with --openssl-legacy-provider.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// S3-compatible server (storage/testing/s3rver.h). Every test is skipped when s3rver is not
+// installed. Traffic goes to 127.0.0.1 only. s3rver does not check SigV4 signatures (s3_util_test
+// checks ours against an independent computation), and it writes objects in place, so
+// concurrent overwrites of one key are not atomic (that conformance test is skipped for it).
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -34,169 +24,21 @@
 #include "common/uri.h"
 #include "storage/storage.h"
 #include "storage/storage_decorators.h"
-#include "storage/testing/flaky_storage.h"
+#include "storage/testing/s3rver.h"
 #include "storage/testing/storage_conformance.h"
-
-extern char** environ;
 
 namespace shale::storage {
 namespace {
 
+using testing::S3rver;
 using testing::StorageConformanceTest;
 using testing::StorageFactory;
 
-constexpr const char* kBucket = "test-bucket";
+constexpr const char* kBucket = testing::kS3rverBucket;
 
-// Returns a TCP port of 127.0.0.1 that was free a moment ago, or 0.
-int PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) {
-    return 0;
-  }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t size = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
+const S3rver* const kS3rver = testing::RegisterS3rverEnvironment();
 
-// The s3rver process shared by every test of the binary.
-class S3rver : public ::testing::Environment {
- public:
-  static S3rver* instance;
-
-  void SetUp() override {
-    const char* override_bin = std::getenv("SHALE_S3RVER_BIN");  // NOLINT(concurrency-mt-unsafe)
-    const std::string bin = override_bin != nullptr ? override_bin : SHALE_S3RVER_BIN;
-    if (!std::filesystem::exists(bin)) {
-      skip_reason_ = fmt::format(
-          "s3rver is not installed at {}: run tools/install_deps.sh (npm install --prefix "
-          "tests/s3)",
-          bin);
-      return;
-    }
-    directory_ = std::filesystem::path(::testing::TempDir()) / fmt::format("s3rver_{}", NewUlid());
-    std::filesystem::create_directories(directory_);
-    port_ = PickFreePort();
-    if (port_ == 0) {
-      skip_reason_ = "no free loopback port for s3rver";
-      return;
-    }
-    const std::string port = std::to_string(port_);
-    const std::string directory = directory_.string();
-    const std::string log = (directory_ / "s3rver.log").string();
-    std::vector<std::string> args = {bin,    "--directory", directory, "--address", "127.0.0.1",
-                                     "--port", port,        "--silent", "--configure-bucket",
-                                     kBucket};
-    std::vector<char*> argv;
-    for (std::string& arg : args) {
-      argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::vector<std::string> env_strings;
-    std::string node_options = "NODE_OPTIONS=--openssl-legacy-provider";
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      const std::string_view text(*entry);
-      if (text.starts_with("NODE_OPTIONS=")) {
-        node_options += fmt::format(" {}", text.substr(13));
-      } else {
-        env_strings.emplace_back(text);
-      }
-    }
-    env_strings.push_back(node_options);
-    std::vector<char*> env;
-    for (std::string& entry : env_strings) {
-      env.push_back(entry.data());
-    }
-    env.push_back(nullptr);
-    const int spawn_error =
-        posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), env.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawn_error != 0) {
-      pid_ = 0;
-      FAIL() << "failed to start " << bin << ": " << std::strerror(spawn_error);
-    }
-    // Ready when the bucket answers a listing.
-    std::unique_ptr<Storage> probe = NewS3Storage(Uri::Parse(fmt::format("s3://{}", kBucket)).value(),
-                                                  Options())
-                                         .value();
-    absl::Status status;
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      status = probe->List("").status();
-      if (status.ok()) {
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    FAIL() << "s3rver did not answer on port " << port_ << ": " << status << " (log " << log
-           << ")";
-  }
-
-  void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int wait_status = 0;
-      waitpid(pid_, &wait_status, 0);
-      pid_ = 0;
-    }
-    std::error_code error;
-    if (!directory_.empty()) {
-      std::filesystem::remove_all(directory_, error);
-    }
-  }
-
-  const std::string& skip_reason() const { return skip_reason_; }
-
-  S3Options Options() const {
-    S3Options options;
-    options.endpoint = fmt::format("http://127.0.0.1:{}", port_);
-    options.force_path_style_access = true;
-    options.access_key_id = "S3RVER";
-    options.secret_access_key = "S3RVER";
-    options.request_timeout_ms = 30'000;
-    return options;
-  }
-
-  // A fresh, empty storage: a new prefix in the shared bucket.
-  absl::StatusOr<std::unique_ptr<Storage>> NewStorage(const S3Options& options) const {
-    if (!skip_reason_.empty()) {
-      return absl::UnimplementedError(skip_reason_);
-    }
-    return NewS3Storage(Uri::Parse(fmt::format("s3://{}/{}", kBucket, NewUlid())).value(),
-                        options);
-  }
-
- private:
-  std::string skip_reason_;
-  std::filesystem::path directory_;
-  int port_ = 0;
-  pid_t pid_ = 0;
-};
-
-S3rver* S3rver::instance = nullptr;
-
-const ::testing::Environment* const kEnvironment = [] {
-  S3rver::instance = new S3rver();
-  return ::testing::AddGlobalTestEnvironment(S3rver::instance);
-}();
-
-#define SKIP_WITHOUT_S3RVER()                              \
-  if (!S3rver::instance->skip_reason().empty()) {          \
-    GTEST_SKIP() << S3rver::instance->skip_reason();       \
-  }
+#define SKIP_WITHOUT_S3RVER() SHALE_SKIP_WITHOUT_S3RVER()
 
 RetryOptions FastRetries(int max_attempts) {
   RetryOptions options;
@@ -207,7 +49,7 @@ RetryOptions FastRetries(int max_attempts) {
 }
 
 absl::StatusOr<std::unique_ptr<Storage>> MakeS3Storage() {
-  return S3rver::instance->NewStorage(S3rver::instance->Options());
+  return S3rver::instance()->NewStorage(S3rver::instance()->Options());
 }
 
 
@@ -218,8 +60,7 @@ absl::StatusOr<std::unique_ptr<Storage>> MakeRetryingFlakyS3Storage() {
   if (!s3.ok()) {
     return s3.status();
   }
-  return NewRetryingStorage(testing::NewFlakyStorage(*std::move(s3), 0.2, seed++),
-                            FastRetries(10));
+  return NewRetryingStorage(NewFlakyStorage(*std::move(s3), 0.2, seed++), FastRetries(10));
 }
 
 constexpr bool kS3rverPutsAreAtomic = false;
@@ -233,10 +74,10 @@ INSTANTIATE_TEST_SUITE_P(S3, StorageConformanceTest,
 
 TEST(S3StorageTest, MultipartUploadRoundTrips) {
   SKIP_WITHOUT_S3RVER();
-  S3Options options = S3rver::instance->Options();
+  S3Options options = S3rver::instance()->Options();
   options.multipart_threshold = 5 << 20;
   options.multipart_part_size = 5 << 20;
-  std::unique_ptr<Storage> storage = S3rver::instance->NewStorage(options).value();
+  std::unique_ptr<Storage> storage = S3rver::instance()->NewStorage(options).value();
   std::string data(11 << 20, '\0');
   for (size_t i = 0; i < data.size(); ++i) {
     data[i] = static_cast<char>((i * 7919) >> 8);
@@ -306,9 +147,9 @@ TEST(S3StorageTest, ListFollowsContinuationTokens) {
 
 TEST(S3StorageTest, UnknownAccessKeyIsPermissionDenied) {
   SKIP_WITHOUT_S3RVER();
-  S3Options options = S3rver::instance->Options();
+  S3Options options = S3rver::instance()->Options();
   options.access_key_id = "UNKNOWN";
-  std::unique_ptr<Storage> storage = S3rver::instance->NewStorage(options).value();
+  std::unique_ptr<Storage> storage = S3rver::instance()->NewStorage(options).value();
   const absl::Status status = storage->Put("f", "x");
   EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
   EXPECT_NE(status.message().find("/f`"), std::string::npos) << status;
@@ -318,14 +159,14 @@ TEST(S3StorageTest, UnknownAccessKeyIsPermissionDenied) {
 TEST(S3StorageTest, MissingBucketIsNotFound) {
   SKIP_WITHOUT_S3RVER();
   std::unique_ptr<Storage> storage =
-      NewS3Storage(Uri::Parse("s3://no-such-bucket/p").value(), S3rver::instance->Options())
+      NewS3Storage(Uri::Parse("s3://no-such-bucket/p").value(), S3rver::instance()->Options())
           .value();
   EXPECT_EQ(storage->GetAll("f").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(S3StorageTest, ResolverBuildsCountedRetryingStorage) {
   SKIP_WITHOUT_S3RVER();
-  std::unique_ptr<StorageResolver> resolver = NewStorageResolver(S3rver::instance->Options());
+  std::unique_ptr<StorageResolver> resolver = NewStorageResolver(S3rver::instance()->Options());
   const Uri uri = Uri::Parse(fmt::format("s3://{}/{}", kBucket, NewUlid())).value();
   std::shared_ptr<Storage> storage = resolver->Resolve(uri).value();
   ASSERT_TRUE(storage->Put("a/b", "hello").ok());
@@ -336,8 +177,8 @@ TEST(S3StorageTest, ResolverBuildsCountedRetryingStorage) {
 
 TEST(S3StorageTest, PersistentFailureThroughRetriesIsClear) {
   SKIP_WITHOUT_S3RVER();
-  std::unique_ptr<Storage> storage = NewRetryingStorage(
-      testing::NewFlakyStorage(MakeS3Storage().value(), 1.0, 1), FastRetries(3));
+  std::unique_ptr<Storage> storage =
+      NewRetryingStorage(NewFlakyStorage(MakeS3Storage().value(), 1.0, 1), FastRetries(3));
   const absl::Status status = storage->GetAll("x/y").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(status.message().find("x/y"), std::string::npos) << status;

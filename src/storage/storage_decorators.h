@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -69,5 +70,32 @@ std::unique_ptr<CountingStorage> NewCountingStorage(std::unique_ptr<Storage> inn
 // ValidateStoragePath).
 absl::StatusOr<std::unique_ptr<Storage>> NewPrefixStorage(std::unique_ptr<Storage> inner,
                                                           std::string_view prefix);
+
+// FAULT INJECTION, FOR TESTS ONLY: fails a random share of the calls with Unavailable, half of
+// them before reaching `inner` and half after it (the call took effect but its answer was lost,
+// like a response dropped by the network), to exercise retries and idempotency. Errors name the
+// operation, the path and the storage uri. `failure_rate` in [0, 1]: 0 never fails, 1 always
+// fails; `seed` makes the sequence of draws reproducible. The node enables it only through the
+// test-only SHALE_TEST_STORAGE_FAILURE_RATE environment variable (docs/storage.md).
+std::unique_ptr<Storage> NewFlakyStorage(std::unique_ptr<Storage> inner, double failure_rate,
+                                         uint64_t seed);
+// Same, with the rate read from `failure_rate` on every call (thread-safe), so a test can switch
+// failures on and off while the storage is in use.
+std::unique_ptr<Storage> NewFlakyStorage(std::unique_ptr<Storage> inner,
+                                         std::function<double()> failure_rate, uint64_t seed);
+
+// Options of a storage resolver (NewStorageResolver(const S3Options&) uses the defaults).
+struct StorageResolverOptions {
+  S3Options s3;
+  // Retries of every s3:// storage, and of every storage when failures are injected.
+  RetryOptions retry;
+  // TEST ONLY. When set, every file:// and s3:// storage becomes
+  // retrying(counting(NewFlakyStorage(inner, test_failure_rate))): calls fail at the rate it
+  // returns (read on every call). Unset in production.
+  std::function<double()> test_failure_rate;
+  uint64_t test_failure_seed = 0;
+};
+
+std::unique_ptr<StorageResolver> NewStorageResolver(const StorageResolverOptions& options);
 
 }  // namespace shale::storage

@@ -1,5 +1,6 @@
 #include "storage/storage_decorators.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,13 +14,11 @@
 #include "common/ulid.h"
 #include "common/uri.h"
 #include "storage/storage.h"
-#include "storage/testing/flaky_storage.h"
 #include "storage/testing/storage_conformance.h"
 
 namespace shale::storage {
 namespace {
 
-using testing::NewFlakyStorage;
 using testing::StorageConformanceTest;
 using testing::StorageFactory;
 
@@ -88,6 +87,37 @@ TEST(RetryingStorageTest, RetriesUnavailableUntilSuccess) {
   }
   EXPECT_GT(counts->num_requests(StorageOp::kPut), 20);
   EXPECT_EQ(counts->num_requests(StorageOp::kPut) - counts->num_errors(StorageOp::kPut), 20);
+}
+
+TEST(FlakyStorageTest, FaultsAfterTheCallLetItTakeEffect) {
+  std::unique_ptr<Storage> ram = NewTestRamStorage();
+  Storage* inner = ram.get();
+  std::unique_ptr<Storage> storage = NewFlakyStorage(std::move(ram), 1.0, 11);
+  int num_applied = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string path = fmt::format("f{}", i);
+    const absl::Status status = storage->Put(path, "x");
+    ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    const bool applied = inner->Exists(path).value();
+    EXPECT_EQ(applied, status.message().find("after it ran") != std::string::npos) << status;
+    num_applied += applied ? 1 : 0;
+  }
+  // Half of the faults, in expectation, come after the call.
+  EXPECT_GT(num_applied, 5);
+  EXPECT_LT(num_applied, 35);
+}
+
+TEST(FlakyStorageTest, ReadsTheRateOnEveryCall) {
+  std::atomic<double> failure_rate{0.0};
+  std::unique_ptr<Storage> storage = NewFlakyStorage(
+      NewTestRamStorage(), [&failure_rate] { return failure_rate.load(); }, 5);
+  ASSERT_TRUE(storage->Put("f", "x").ok());
+  failure_rate = 1.0;
+  const absl::Status status = storage->GetAll("f").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(status.message().find(storage->uri().str()), std::string::npos) << status;
+  failure_rate = 0.0;
+  EXPECT_EQ(storage->GetAll("f").value_or(""), "x");
 }
 
 TEST(CountingStorageTest, CountsRequestsAndBytes) {

@@ -1,5 +1,6 @@
 #include "storage/storage.h"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -7,11 +8,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
 
 #include "common/ulid.h"
 #include "common/uri.h"
+#include "storage/storage_decorators.h"
 #include "storage/testing/storage_conformance.h"
 
 namespace shale::storage {
@@ -144,6 +147,26 @@ TEST(S3StorageTest, ConnectionFailuresAreUnavailableAndNameTheObject) {
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_NE(status.message().find("s3://bucket/prefix/dir/file"), std::string::npos) << status;
   EXPECT_EQ(storage->Put("../x", "y").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StorageResolverTest, InjectsFailuresIntoFileStoragesWhenAsked) {
+  std::atomic<double> failure_rate{1.0};
+  StorageResolverOptions options;
+  options.retry.max_attempts = 2;
+  options.retry.base_delay = absl::Microseconds(10);
+  options.test_failure_rate = [&failure_rate] { return failure_rate.load(); };
+  std::unique_ptr<StorageResolver> resolver = NewStorageResolver(options);
+  const Uri uri = Uri::Parse(fmt::format("file://{}", NewTempRoot().string())).value();
+  std::shared_ptr<Storage> storage = resolver->Resolve(uri).value();
+  const absl::Status status = storage->Put("f", "x");
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_NE(status.message().find("injected storage failure: put `f`"), std::string::npos)
+      << status;
+  EXPECT_NE(status.message().find(uri.str()), std::string::npos) << status;
+  EXPECT_NE(status.message().find("gave up after 2 attempts"), std::string::npos) << status;
+  failure_rate = 0.0;
+  ASSERT_TRUE(storage->Put("f", "y").ok());
+  EXPECT_EQ(storage->GetAll("f").value_or(""), "y");
 }
 
 TEST(StorageResolverTest, PostgresIsNotAStorage) {

@@ -17,16 +17,13 @@ count equals the number of acknowledged documents (plus the in-doubt request if 
 Only the Python standard library is used.
 """
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 
-from shale_testlib import Client, Failure, check, free_port, run_test_main
+from shale_testlib import ShaleNode, check, run_test_main
 
 INDEX_ID = "durability"
 NUM_DOCS = 20_000
@@ -56,58 +53,6 @@ def batch_body(first, count):
                    for n in range(first, first + count))
 
 
-class Node:
-    def __init__(self, args, workdir):
-        self.args = args
-        self.workdir = workdir
-        self.process = None
-        self.client = None
-        self.log = None
-        self.starts = 0
-
-    def start(self):
-        port = free_port()
-        config_path = os.path.join(self.workdir, "node.yaml")
-        with open(config_path, "w") as config:
-            config.write(f"version: 0.8\nnode_id: durability-node\nlisten_address: 127.0.0.1\n"
-                         f"rest:\n  listen_port: {port}\ndata_dir: {self.workdir}/data\n")
-        self.starts += 1
-        self.log = open(os.path.join(self.workdir, "node.log"), "a")
-        self.log.write(f"==== start {self.starts} ====\n")
-        self.log.flush()
-        self.process = subprocess.Popen([self.args.shale_bin, "run", "--config", config_path],
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        self.client = Client(port, index_id=INDEX_ID)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise Failure(f"shale exited early with code {self.process.returncode}")
-            try:
-                status, _ = self.client.request("GET", "/health/readyz")
-                if status == 200:
-                    return self.client
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.05)
-        raise Failure("node did not become ready")
-
-    def kill9(self):
-        self.process.send_signal(signal.SIGKILL)
-        code = self.process.wait(timeout=60)
-        check(code == -signal.SIGKILL, f"node should die of SIGKILL, exit code {code}")
-        self.log.close()
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        if self.log is not None and not self.log.closed:
-            self.log.close()
-
-
 def ingest_auto(client, first, count):
     """Returns the number of acknowledged documents (all or nothing for one request)."""
     result = client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(first, count),
@@ -117,9 +62,9 @@ def ingest_auto(client, first, count):
 
 
 def run(args, workdir):
-    node = Node(args, workdir)
+    node = ShaleNode(args.shale_bin, workdir, "node", f"data_dir: {workdir}/data\n")
     try:
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         client.json("POST", "/api/v1/indexes", json.dumps(INDEX_CONFIG))
         acked = 0
         next_doc = 0
@@ -132,7 +77,7 @@ def run(args, workdir):
         node.kill9()
         print(f"ok  killed after {acked} acknowledged docs, none committed")
 
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         # Moment 2: part published by commit=force, then more auto batches.
         for _ in range(6):
             acked += ingest_auto(client, next_doc, BATCH_DOCS)
@@ -149,7 +94,7 @@ def run(args, workdir):
         node.kill9()
         print(f"ok  killed after a forced commit and more auto batches, {acked} acknowledged")
 
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         # More data, then moment 3: kill right after the next start became ready, while the
         # replayed documents may still be committing.
         while next_doc < NUM_DOCS:
@@ -162,7 +107,7 @@ def run(args, workdir):
 
         # Moment 4 (extra): kill while requests are in flight. A request without a response is
         # in doubt: all of its documents or none may be there, never a part.
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         in_flight = {"acked": 0, "next": next_doc, "in_doubt": None}
 
         def keep_ingesting():
@@ -193,7 +138,7 @@ def run(args, workdir):
         next_doc = in_doubt[0] + in_doubt[1]
         print(f"ok  killed during ingestion, {acked} acknowledged, batch at {in_doubt[0]} in doubt")
 
-        client = node.start()
+        client = node.start(index_id=INDEX_ID)
         # A small forced batch publishes whatever is still in memory.
         extra = 100
         client.json("POST", f"/api/v1/{INDEX_ID}/ingest", batch_body(next_doc, extra),

@@ -5,9 +5,13 @@ Standard library only.
 import argparse
 import json
 import os
+import re
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -65,6 +69,227 @@ class Client:
         return 0
 
 
+class Node:
+    """One `shale run` process with its data under `workdir/data`, logging to `workdir/node.log`.
+
+    The REST port is chosen once and kept across restarts, so clients can keep their address.
+    `extra_config` is appended to the generated node config (YAML text)."""
+
+    def __init__(self, shale_bin, workdir, node_id="test-node", index_id=None, extra_config="",
+                 env=None):
+        self.shale_bin = shale_bin
+        self.workdir = workdir
+        self.node_id = node_id
+        self.index_id = index_id
+        self.extra_config = extra_config
+        self.env = env
+        self.port = free_port()
+        self.process = None
+        self.log = None
+        self.starts = 0
+        self.client = Client(self.port, index_id=index_id)
+
+    def start(self, ready_timeout=180):
+        config_path = os.path.join(self.workdir, f"{self.node_id}.yaml")
+        with open(config_path, "w") as config:
+            config.write(f"version: 0.8\nnode_id: {self.node_id}\nlisten_address: 127.0.0.1\n"
+                         f"rest:\n  listen_port: {self.port}\ndata_dir: {self.workdir}/data\n"
+                         f"{self.extra_config}")
+        self.starts += 1
+        self.log = open(os.path.join(self.workdir, "node.log"), "a")
+        self.log.write(f"==== start {self.starts} ====\n")
+        self.log.flush()
+        env = dict(os.environ, **self.env) if self.env else None
+        self.process = subprocess.Popen([self.shale_bin, "run", "--config", config_path],
+                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + ready_timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"shale exited early with code {self.process.returncode}")
+            try:
+                status, _ = self.client.request("GET", "/health/readyz")
+                if status == 200:
+                    return self.client
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+        raise Failure("node did not become ready")
+
+    def kill9(self):
+        self.process.send_signal(signal.SIGKILL)
+        code = self.process.wait(timeout=60)
+        check(code == -signal.SIGKILL, f"node should die of SIGKILL, exit code {code}")
+        self.log.close()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.log is not None and not self.log.closed:
+            self.log.close()
+
+
+# The HDFS-like log documents of the integration tests.
+SEVERITIES = ["INFO"] * 80 + ["WARN"] * 12 + ["ERROR"] * 6 + ["DEBUG"] * 2
+SERVICES = ["datanode", "datanode", "datanode", "namenode", "dfsclient", "balancer"]
+
+
+def tokens(text):
+    """The lower-cased words of `text`, as the `default` tokenizer cuts them."""
+    return [t.lower() for t in re.findall(r"[A-Za-z0-9]+", text)]
+
+
+def wait_ready(client, process, timeout=60):
+    """Waits until the node answers /health/readyz with 200; Failure if it exits first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise Failure(f"shale exited early with code {process.returncode}")
+        try:
+            status, _ = client.request("GET", "/health/readyz")
+            if status == 200:
+                return client
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.05)
+    raise Failure("node did not become ready")
+
+
+S3RVER_BUCKET = "test-bucket"
+
+
+class S3rver:
+    """s3rver (tests/s3, installed by tools/install_deps.sh) on a free port of 127.0.0.1 with the
+    bucket `test-bucket`, its data under `workdir`. Use as a context manager."""
+
+    def __init__(self, workdir):
+        self.bin = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "s3",
+                                "node_modules", ".bin", "s3rver")
+        self.workdir = workdir
+        self.port = None
+        self.process = None
+        self.log = None
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        if not os.path.exists(self.bin):
+            raise Failure(f"s3rver is not installed at {self.bin}: run tools/install_deps.sh")
+        self.port = free_port()
+        directory = os.path.join(self.workdir, "s3rver")
+        os.makedirs(directory, exist_ok=True)
+        env = dict(os.environ)
+        # s3rver 3.7.1 makes continuation tokens with DES: Node >= 17 needs the legacy provider.
+        env["NODE_OPTIONS"] = ("--openssl-legacy-provider " + env.get("NODE_OPTIONS", "")).strip()
+        self.log = open(os.path.join(self.workdir, "s3rver.log"), "w")
+        self.process = subprocess.Popen(
+            [self.bin, "--directory", directory, "--address", "127.0.0.1", "--port",
+             str(self.port), "--silent", "--configure-bucket", S3RVER_BUCKET],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"s3rver exited early with code {self.process.returncode}")
+            try:
+                self.list_keys("")
+                return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.1)
+        raise Failure("s3rver did not answer")
+
+    def __exit__(self, *exc):
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None:
+            self.log.close()
+
+    def list_keys(self, prefix):
+        """Every key of the bucket under `prefix` (ListObjectsV2, unsigned: s3rver allows it)."""
+        keys = []
+        token = None
+        while True:
+            params = {"list-type": "2", "prefix": prefix}
+            if token:
+                params["continuation-token"] = token
+            url = f"{self.endpoint}/{S3RVER_BUCKET}?" + urllib.parse.urlencode(params)
+            with urllib.request.urlopen(url, timeout=60) as response:
+                text = response.read().decode()
+            keys += [urllib.parse.unquote(k) for k in re.findall(r"<Key>([^<]*)</Key>", text)]
+            match = re.search(r"<NextContinuationToken>([^<]*)</NextContinuationToken>", text)
+            if "<IsTruncated>true</IsTruncated>" not in text or not match:
+                return keys
+            token = match.group(1)
+
+    def node_config(self):
+        """The `storage.s3` section of a node config reaching this server."""
+        return (f"storage:\n  s3:\n    endpoint: {self.endpoint}\n    region: us-east-1\n"
+                f"    force_path_style_access: true\n    access_key_id: S3RVER\n"
+                f"    secret_access_key: S3RVER\n")
+
+
+class ShaleNode:
+    """One `shale run` process with the given YAML config (rest.listen_port is added) and extra
+    environment variables; its output goes to `workdir/<name>.log`."""
+
+    def __init__(self, shale_bin, workdir, name, config, env=None):
+        self.shale_bin = shale_bin
+        self.workdir = workdir
+        self.name = name
+        self.config = config
+        self.env = env or {}
+        self.process = None
+        self.client = None
+        self.log = None
+        self.starts = 0
+        self.log_path = os.path.join(workdir, f"{name}.log")
+
+    def start(self, index_id=None, timeout=180):
+        port = free_port()
+        config_path = os.path.join(self.workdir, f"{self.name}.yaml")
+        with open(config_path, "w") as config:
+            config.write(f"version: 0.8\nnode_id: {self.name}\nlisten_address: 127.0.0.1\n"
+                         f"rest:\n  listen_port: {port}\n" + self.config)
+        self.starts += 1
+        self.log = open(self.log_path, "a")
+        self.log.write(f"==== start {self.starts} ====\n")
+        self.log.flush()
+        self.process = subprocess.Popen([self.shale_bin, "run", "--config", config_path],
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=dict(os.environ, **self.env))
+        self.client = Client(port, index_id=index_id)
+        return wait_ready(self.client, self.process, timeout)
+
+    def kill9(self):
+        """SIGKILL: a crash."""
+        self.process.send_signal(signal.SIGKILL)
+        code = self.process.wait(timeout=60)
+        check(code == -signal.SIGKILL, f"{self.name} should die of SIGKILL, exit code {code}")
+        self.log.close()
+
+    def stop(self, timeout=300):
+        """SIGTERM, then waits (a graceful stop commits what is pending)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None and not self.log.closed:
+            self.log.close()
+        return self.process.returncode if self.process is not None else None
+
+
 def run_test_main(name, run, arguments):
     """Parses `arguments` (flag names, all required), runs `run(args, workdir)` in a temporary
     directory and prints the tail of `workdir/node.log` on failure. Returns the exit code.
@@ -78,11 +303,11 @@ def run_test_main(name, run, arguments):
         run(args, workdir)
     except Failure as failure:
         print(f"FAILED: {failure}")
-        log_path = os.path.join(workdir, "node.log")
-        if os.path.exists(log_path):
-            print("---- node log (tail) ----")
-            with open(log_path) as log:
-                print("".join(log.readlines()[-60:]))
+        for log_name in sorted(os.listdir(workdir)):
+            if log_name.endswith(".log"):
+                print(f"---- {log_name} (tail) ----")
+                with open(os.path.join(workdir, log_name), errors="replace") as log:
+                    print("".join(log.readlines()[-60:]))
         return 1
     finally:
         if os.environ.get("SHALE_KEEP_TEST_DIR") != "1":

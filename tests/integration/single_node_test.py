@@ -13,20 +13,17 @@ Only the Python standard library is used.
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
 
-from shale_testlib import Client, Failure, check, free_port, run_test_main
+from shale_testlib import (SERVICES, SEVERITIES, Client, Failure, check, free_port, run_test_main,
+                           tokens, wait_ready)
 
 NUM_DOCS = 100_000
 NUM_BATCHES = 8
 BASE_TS = 1_700_000_000
-SEVERITIES = ["INFO"] * 80 + ["WARN"] * 12 + ["ERROR"] * 6 + ["DEBUG"] * 2
-SERVICES = ["datanode", "datanode", "datanode", "namenode", "dfsclient", "balancer"]
 MESSAGES = [
     "PacketResponder {n} for block blk_{b} terminating",
     "Receiving block blk_{b} src: /10.250.{n}.102:54106 dest: /10.250.{n}.102:50010",
@@ -72,25 +69,6 @@ def generate_docs(seed):
             "attributes": {"class": rng.choice(["dfs.DataNode", "dfs.FSNamesystem"])},
         })
     return docs
-
-
-def tokens(text):
-    return set(t.lower() for t in re.findall(r"[A-Za-z0-9]+", text))
-
-
-def wait_ready(client, process, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise Failure(f"shale exited early with code {process.returncode}")
-        try:
-            status, _ = client.request("GET", "/health/readyz")
-            if status == 200:
-                return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        time.sleep(0.1)
-    raise Failure("node did not become ready")
 
 
 def check_bad_configs_stop_startup(args, workdir):

@@ -5,7 +5,8 @@
 //                            ::testing::Values(MetastoreFactory{"ram", MakeRamBackend}),
 //                            MetastoreFactoryName);
 //
-// Each test asks the factory for a fresh, empty backend.
+// Each test asks the factory for a fresh, empty backend. A factory that returns an Unimplemented
+// status skips the test (e.g. its test server is not installed).
 #pragma once
 
 #include <functional>

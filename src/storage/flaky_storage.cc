@@ -1,6 +1,6 @@
-#include "storage/testing/flaky_storage.h"
-
+// FlakyStorage: fault injection for tests (see storage_decorators.h).
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -14,13 +14,17 @@
 #include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 
-namespace shale::storage::testing {
+#include "common/uri.h"
+#include "storage/storage.h"
+#include "storage/storage_decorators.h"
+
+namespace shale::storage {
 namespace {
 
 class FlakyStorage final : public Storage {
  public:
-  FlakyStorage(std::unique_ptr<Storage> inner, double failure_rate, uint64_t seed)
-      : inner_(std::move(inner)), failure_rate_(failure_rate), random_(seed) {}
+  FlakyStorage(std::unique_ptr<Storage> inner, std::function<double()> failure_rate, uint64_t seed)
+      : inner_(std::move(inner)), failure_rate_(std::move(failure_rate)), random_(seed) {}
 
   absl::Status Put(std::string_view path, std::string_view data) override {
     return Call("put", path, [&] { return inner_->Put(path, data); });
@@ -57,40 +61,55 @@ class FlakyStorage final : public Storage {
   enum class Fault { kNone, kBefore, kAfter };
 
   Fault Draw() {
+    const double failure_rate = failure_rate_();
+    if (failure_rate <= 0) {
+      return Fault::kNone;
+    }
     absl::MutexLock lock(&mu_);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     const double draw = uniform(random_);
-    if (draw >= failure_rate_) {
+    if (draw >= failure_rate) {
       return Fault::kNone;
     }
-    return draw < failure_rate_ / 2 ? Fault::kBefore : Fault::kAfter;
+    return draw < failure_rate / 2 ? Fault::kBefore : Fault::kAfter;
   }
 
+  // A fault "after" runs the call, so a Put or Delete took effect although the caller sees an
+  // error: what a lost response looks like. Retrying it must be harmless (every Storage
+  // operation is idempotent).
   template <typename Inner>
   auto Call(std::string_view op, std::string_view path, const Inner& inner) -> decltype(inner()) {
     const Fault fault = Draw();
     if (fault == Fault::kBefore) {
-      return absl::UnavailableError(fmt::format("injected failure of {} `{}`", op, path));
+      return absl::UnavailableError(
+          fmt::format("injected storage failure: {} `{}` in `{}`", op, path, inner_->uri().str()));
     }
     auto result = inner();
     if (fault == Fault::kAfter) {
       return absl::UnavailableError(
-          fmt::format("injected failure of {} `{}` after it ran", op, path));
+          fmt::format("injected storage failure: {} `{}` in `{}` (after it ran)", op, path,
+                      inner_->uri().str()));
     }
     return result;
   }
 
   const std::unique_ptr<Storage> inner_;
-  const double failure_rate_;
+  const std::function<double()> failure_rate_;
   absl::Mutex mu_;
   std::mt19937_64 random_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-std::unique_ptr<Storage> NewFlakyStorage(std::unique_ptr<Storage> inner, double failure_rate,
-                                         uint64_t seed) {
-  return std::make_unique<FlakyStorage>(std::move(inner), failure_rate, seed);
+std::unique_ptr<Storage> NewFlakyStorage(std::unique_ptr<Storage> inner,
+                                         std::function<double()> failure_rate, uint64_t seed) {
+  return std::make_unique<FlakyStorage>(std::move(inner), std::move(failure_rate), seed);
 }
 
-}  // namespace shale::storage::testing
+std::unique_ptr<Storage> NewFlakyStorage(std::unique_ptr<Storage> inner, double failure_rate,
+                                         uint64_t seed) {
+  return NewFlakyStorage(
+      std::move(inner), [failure_rate] { return failure_rate; }, seed);
+}
+
+}  // namespace shale::storage

@@ -1,0 +1,199 @@
+#include "index/internal/section_writers.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "fmt/format.h"
+
+#include "index/internal/encoding.h"
+#include "zstd.h"
+
+namespace shale::index::internal {
+
+uint32_t SplitFileBuilder::AddSection(std::string name, std::string_view content,
+                                      uint32_t version) {
+  FileTableEntry entry;
+  entry.name = std::move(name);
+  entry.version = version;
+  entry.offset = bytes_.size();
+  entry.length = content.size();
+  entry.checksum = Hash64(content);
+  bytes_.append(content.data(), content.size());
+  footer_.sections.push_back(std::move(entry));
+  return static_cast<uint32_t>(footer_.sections.size() - 1);
+}
+
+void SplitFileBuilder::AddInvertedIndex(size_t field_id, TermDictionaryWriter& dictionary,
+                                        FieldEntry& entry) {
+  entry.terms_section =
+      AddSection(fmt::format("terms.{}", field_id), dictionary.terms(), kTermsSectionVersion);
+  entry.postings_section = AddSection(fmt::format("postings.{}", field_id), dictionary.postings(),
+                                      kPostingsSectionVersion);
+  if (entry.record_positions) {
+    entry.positions_section =
+        AddSection(fmt::format("positions.{}", field_id), dictionary.positions());
+  }
+}
+
+std::string SplitFileBuilder::Finish(Hotcache hotcache, uint64_t& footer_start,
+                                     uint64_t& footer_end) {
+  footer_.hotcache = std::move(hotcache);
+  footer_start = bytes_.size();
+  bytes_ += SerializeFooter(footer_);
+  footer_end = bytes_.size();
+  return std::move(bytes_);
+}
+
+TermDictionaryWriter::TermDictionaryWriter(FieldEntry& entry, bool with_positions)
+    : entry_(entry), with_positions_(with_positions) {
+  entry_.num_terms = 0;
+  entry_.term_blocks.clear();
+}
+
+void TermDictionaryWriter::Add(std::string_view term, uint64_t doc_freq, std::string_view posting,
+                               std::string_view positions) {
+  if (in_block_ == 0) {
+    first_term_.assign(term);
+    previous_term_.clear();
+  }
+  size_t shared = 0;
+  while (shared < previous_term_.size() && shared < term.size() &&
+         previous_term_[shared] == term[shared]) {
+    ++shared;
+  }
+  PutVarint(block_, shared);
+  PutBytes(block_, term.substr(shared));
+  PutVarint(block_, doc_freq);
+  PutVarint(block_, postings_.size());
+  PutVarint(block_, posting.size());
+  PutFixed32(block_, Hash32(posting));
+  postings_.append(posting.data(), posting.size());
+  if (with_positions_) {
+    PutVarint(block_, positions_.size());
+    PutVarint(block_, positions.size());
+    PutFixed32(block_, Hash32(positions));
+    positions_.append(positions.data(), positions.size());
+  }
+  previous_term_.assign(term);
+  ++entry_.num_terms;
+  if (++in_block_ == kTermsPerBlock) FlushBlock();
+}
+
+void TermDictionaryWriter::Finish() { FlushBlock(); }
+
+void TermDictionaryWriter::FlushBlock() {
+  if (in_block_ == 0) return;
+  std::string encoded;
+  PutVarint(encoded, in_block_);
+  encoded += block_;
+  entry_.term_blocks.push_back(
+      TermBlockRef{first_term_, ChunkRef{terms_.size(), encoded.size(), Hash32(encoded)}});
+  terms_ += encoded;
+  block_.clear();
+  in_block_ = 0;
+}
+
+void AppendDocList(const std::vector<uint32_t>& docs, std::string& out) {
+  PutVarint(out, docs.size());
+  uint32_t previous = 0;
+  for (uint32_t doc : docs) {
+    PutVarint(out, doc - previous);
+    previous = doc;
+  }
+}
+
+void PackColumnValues(const std::vector<std::pair<uint32_t, uint64_t>>& values, uint64_t num_docs,
+                      ColumnHeader& column, std::string& out) {
+  column.num_values = values.size();
+  column.single_valued = values.size() == num_docs;
+  for (size_t i = 0; column.single_valued && i < values.size(); ++i) {
+    column.single_valued = values[i].first == i;
+  }
+  uint64_t min_value = UINT64_MAX;
+  for (const auto& [doc, value] : values) min_value = std::min(min_value, value);
+  uint64_t gcd = 0;
+  uint64_t max_delta = 0;
+  for (const auto& [doc, value] : values) {
+    gcd = std::gcd(gcd, value - min_value);
+    max_delta = std::max(max_delta, value - min_value);
+  }
+  if (gcd == 0) gcd = 1;
+  column.min_value = min_value;
+  column.gcd = gcd;
+  column.value_bit_width = BitWidth(max_delta / gcd);
+  if (!column.single_valued) {
+    column.offset_bit_width = BitWidth(values.size());
+    const size_t start = out.size();
+    BitPacker packer(out, column.offset_bit_width);
+    size_t index = 0;
+    for (uint64_t doc = 0; doc <= num_docs; ++doc) {
+      while (index < values.size() && values[index].first < doc) ++index;
+      packer.Add(index);
+    }
+    packer.Finish();
+    column.offsets = ChunkRef{start, out.size() - start, 0};
+  }
+  const size_t start = out.size();
+  BitPacker packer(out, column.value_bit_width);
+  for (const auto& [doc, value] : values) packer.Add((value - min_value) / gcd);
+  packer.Finish();
+  column.values = ChunkRef{start, out.size() - start, 0};
+}
+
+void DocStoreWriter::Add(std::string_view doc) {
+  if (lengths_.empty()) block_first_doc_ = next_doc_;
+  lengths_.push_back(static_cast<uint32_t>(doc.size()));
+  buffer_.append(doc.data(), doc.size());
+  ++next_doc_;
+  if (buffer_.size() >= blocksize_) {
+    absl::Status status = FlushBlock();
+    if (error_.ok()) error_ = status;
+  }
+}
+
+void DocStoreWriter::AddCompressedBlock(uint32_t num_docs, uint32_t uncompressed_length,
+                                        std::string_view compressed) {
+  DocStoreBlockRef block;
+  block.first_doc = next_doc_;
+  block.uncompressed_length = uncompressed_length;
+  block.chunk = ChunkRef{bytes_.size(), compressed.size(), Hash32(compressed)};
+  bytes_.append(compressed.data(), compressed.size());
+  blocks_.push_back(std::move(block));
+  next_doc_ += num_docs;
+}
+
+absl::Status DocStoreWriter::Finish() {
+  absl::Status status = FlushBlock();
+  return error_.ok() ? status : error_;
+}
+
+absl::Status DocStoreWriter::FlushBlock() {
+  if (lengths_.empty()) return absl::OkStatus();
+  std::string raw;
+  raw.reserve(buffer_.size() + lengths_.size() * 3 + 8);
+  PutVarint(raw, lengths_.size());
+  for (uint32_t length : lengths_) PutVarint(raw, length);
+  raw += buffer_;
+  buffer_.clear();
+  lengths_.clear();
+  if (raw.size() > UINT32_MAX) {
+    return absl::InvalidArgumentError("doc store block larger than 4 GiB");
+  }
+  std::string compressed(ZSTD_compressBound(raw.size()), '\0');
+  const size_t size = ZSTD_compress(compressed.data(), compressed.size(), raw.data(), raw.size(),
+                                    compression_level_);
+  if (ZSTD_isError(size)) {
+    return absl::InternalError(
+        fmt::format("doc store compression failed: {}", ZSTD_getErrorName(size)));
+  }
+  compressed.resize(size);
+  DocStoreBlockRef block;
+  block.first_doc = block_first_doc_;
+  block.uncompressed_length = static_cast<uint32_t>(raw.size());
+  block.chunk = ChunkRef{bytes_.size(), compressed.size(), Hash32(compressed)};
+  bytes_ += compressed;
+  blocks_.push_back(std::move(block));
+  return absl::OkStatus();
+}
+
+}  // namespace shale::index::internal

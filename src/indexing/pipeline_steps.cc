@@ -1,0 +1,91 @@
+#include "indexing/pipeline_steps.h"
+
+#include <utility>
+
+#include "fmt/format.h"
+
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "common/uri.h"
+#include "indexing/merge_policy.h"
+#include "split/split_store.h"
+
+namespace shale::indexing {
+namespace {
+
+// "partition:from..to" for each partition of the delta, for logs.
+std::string DescribeDelta(const std::optional<metastore::CheckpointDelta>& delta) {
+  if (!delta.has_value()) return "none";
+  std::string out;
+  for (const auto& [partition, positions] : delta->partitions) {
+    if (!out.empty()) out += ",";
+    out += fmt::format("{}:{}..{}", partition, positions.from, positions.to);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& processor,
+                                                    const index::DocMapping& mapping,
+                                                    std::string_view json_text) {
+  ASSIGN_OR_RETURN(index::ProcessedDoc doc, processor.Process(json_text));
+  if (mapping.timestamp_field.has_value() && !doc.timestamp_micros().has_value()) {
+    return absl::InvalidArgumentError(
+        fmt::format("document must contain the timestamp field `{}`", *mapping.timestamp_field));
+  }
+  return doc;
+}
+
+const char* RejectionReason(const absl::Status& status) {
+  return index::IsInvalidJsonError(status) ? "invalid_json" : "doc_mapping_error";
+}
+
+absl::StatusOr<std::unique_ptr<index::SplitWriter>> NewSplitWriter(
+    const config::IndexConfig& config) {
+  index::SplitWriterOptions writer_options;
+  writer_options.docstore_compression_level = config.indexing_settings.docstore_compression_level;
+  writer_options.docstore_blocksize = config.indexing_settings.docstore_blocksize;
+  return index::SplitWriter::Create(config.doc_mapping, writer_options);
+}
+
+bool SplitWriterIsFull(const index::SplitWriter& writer, const config::IndexingSettings& settings) {
+  return writer.num_docs() >= settings.split_num_docs_target ||
+         writer.memory_usage_bytes() >= settings.heap_size_bytes;
+}
+
+absl::StatusOr<std::shared_ptr<storage::Storage>> ResolveIndexStorage(
+    storage::StorageResolver& resolver, const metastore::IndexMetadata& metadata) {
+  if (!metadata.index_config.index_uri.has_value()) {
+    return absl::InternalError(fmt::format("index {} has no index uri", metadata.index_id()));
+  }
+  ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(*metadata.index_config.index_uri));
+  return resolver.Resolve(index_uri);
+}
+
+absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& node_id,
+                         const std::string& source_id, const metastore::IndexMetadata& metadata,
+                         storage::Storage& storage, std::unique_ptr<index::SplitWriter> writer,
+                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta) {
+  ASSIGN_OR_RETURN(index::SerializedSplit serialized, writer->Finish());
+  writer.reset();
+  const config::IndexConfig& config = metadata.index_config;
+  const MergeScope origin{metadata.index_uid, source_id, "0", node_id};
+  const metastore::SplitMetadata split = NewSplitMetadata(
+      serialized, origin, config.indexing_settings, /*num_merge_ops=*/0, UnixSecondsNow());
+
+  // Stage first, so a crash after the upload leaves a staged split the janitor can collect.
+  RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));
+  RETURN_IF_ERROR(split::UploadSplit(storage, split.split_id, serialized));
+  RETURN_IF_ERROR(
+      metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta));
+  SHALE_LOG_INFO(
+      "split published index_id={} source_id={} split_id={} num_docs={} size_bytes={} "
+      "checkpoint={}",
+      config.index_id, source_id, split.split_id, split.num_docs, split.split_size_bytes,
+      DescribeDelta(checkpoint_delta));
+  return absl::OkStatus();
+}
+
+}  // namespace shale::indexing

@@ -1,0 +1,72 @@
+// The indexing steps shared by the ingest API (ingest_service.h) and the source pipelines
+// (source_pipeline.h): doc processing of one NDJSON line, the in-memory split with its size
+// triggers, and the commit of a finished split (packager -> uploader -> publisher) together with
+// the checkpoint delta of its source.
+//
+// Thread safety: the functions are thread-safe; a SplitWriter is single-threaded (callers own it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#include "config/index_config.h"
+#include "index/split_format.h"
+#include "metastore/metastore.h"
+#include "storage/storage.h"
+
+namespace shale::indexing {
+
+// Calls `fn(line)` for every non-blank line of `ndjson`, without its '\n' and a trailing '\r'.
+template <typename Fn>
+void ForEachNdjsonLine(std::string_view ndjson, Fn&& fn) {
+  size_t position = 0;
+  while (position < ndjson.size()) {
+    size_t line_end = ndjson.find('\n', position);
+    if (line_end == std::string_view::npos) line_end = ndjson.size();
+    std::string_view line = ndjson.substr(position, line_end - position);
+    position = line_end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    fn(line);
+  }
+}
+
+// Doc processing of one document: DocProcessor::Process, and, like Quickwit, an index with a
+// timestamp field only accepts documents holding it (time pruning and retention would otherwise
+// skip them silently). InvalidArgument naming the problem for a rejected document.
+absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& processor,
+                                                    const index::DocMapping& mapping,
+                                                    std::string_view json_text);
+
+// The `reason` of a rejected document: "invalid_json" (not a JSON object at all) or
+// "doc_mapping_error".
+const char* RejectionReason(const absl::Status& status);
+
+// An empty in-memory split with the index's doc store settings.
+absl::StatusOr<std::unique_ptr<index::SplitWriter>> NewSplitWriter(
+    const config::IndexConfig& config);
+
+// True when the split reached `split_num_docs_target` or `resources.heap_size`.
+bool SplitWriterIsFull(const index::SplitWriter& writer, const config::IndexingSettings& settings);
+
+// The storage of the index's `index_uri`.
+absl::StatusOr<std::shared_ptr<storage::Storage>> ResolveIndexStorage(
+    storage::StorageResolver& resolver, const metastore::IndexMetadata& metadata);
+
+// Serializes the split (packager), stages it in the metastore, uploads it to `storage`
+// (uploader) and publishes it with `checkpoint_delta` in the same metastore call (publisher).
+// The split records `source_id`. On error nothing is published: a staged split may be left for
+// the janitor, and a FailedPrecondition from the publish means the delta does not follow the
+// stored checkpoint.
+absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& node_id,
+                         const std::string& source_id, const metastore::IndexMetadata& metadata,
+                         storage::Storage& storage, std::unique_ptr<index::SplitWriter> writer,
+                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta);
+
+}  // namespace shale::indexing
