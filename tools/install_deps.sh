@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libzstd-dev liblz4-dev libxxhash-dev zlib1g-dev libre2-dev libstemmer-dev
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libssl-dev
+  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
 )
 
 missing=()

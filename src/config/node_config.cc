@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "fmt/format.h"
 
+#include "common/host_port.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "config/internal/json_reader.h"
@@ -156,6 +157,30 @@ std::vector<std::string> Dedup(const std::vector<std::string>& items) {
   return unique;
 }
 
+constexpr int64_t kMinGossipIntervalMs = 10;
+constexpr int64_t kMaxGossipIntervalMs = 60'000;
+
+std::string FormatMillis(uint64_t millis) {
+  return millis % 1000 == 0 ? fmt::format("{}s", millis / 1000) : fmt::format("{}ms", millis);
+}
+
+absl::Status CheckDurationRange(const std::string& key, int64_t millis, int64_t min_ms,
+                                int64_t max_ms) {
+  if (millis < min_ms || millis > max_ms) {
+    return KeyError(key, fmt::format("{} is out of range [{}, {}]", FormatMillis(millis),
+                                     FormatMillis(min_ms), FormatMillis(max_ms)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePeerSeeds(const std::vector<std::string>& seeds, std::string_view what) {
+  for (const std::string& seed : seeds) {
+    absl::StatusOr<HostPort> parsed = ParseHostPort(seed);
+    if (!parsed.ok()) return KeyError(std::string(what), std::string(parsed.status().message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseVersion(const json& root, NodeConfig& config) {
   std::string version = config.version;
   RETURN_IF_ERROR(internal::ReadString(root, "version", "", version));
@@ -169,14 +194,69 @@ absl::Status ParseVersion(const json& root, NodeConfig& config) {
   return absl::OkStatus();
 }
 
+// Reads a duration key (a string such as "500ms", "30s", "1h") into `out_ms`, in milliseconds,
+// within [min_ms, max_ms].
+absl::Status ReadDurationMillis(const json& object, std::string_view key, const std::string& path,
+                                int64_t min_ms, int64_t max_ms, uint64_t& out_ms) {
+  if (!object.is_object() || !object.contains(key) || object[std::string(key)].is_null()) {
+    return absl::OkStatus();
+  }
+  const std::string full_key = internal::JoinPath(path, key);
+  const json& value = object[std::string(key)];
+  if (!value.is_string()) {
+    return KeyError(full_key, "expected a duration such as \"500ms\", \"1s\" or \"1h\"");
+  }
+  absl::StatusOr<int64_t> millis = internal::ParseDurationMillis(value.get<std::string>());
+  if (!millis.ok()) return KeyError(full_key, std::string(millis.status().message()));
+  RETURN_IF_ERROR(CheckDurationRange(full_key, *millis, min_ms, max_ms));
+  out_ms = static_cast<uint64_t>(*millis);
+  return absl::OkStatus();
+}
+
+absl::Status ParseClusterSettings(const json& root, ClusterConfig& cluster) {
+  RETURN_IF_ERROR(ReadDurationMillis(root, "gossip_interval", "", kMinGossipIntervalMs,
+                                     kMaxGossipIntervalMs, cluster.gossip_interval_ms));
+  if (!root.contains("cluster")) return absl::OkStatus();
+  const json& section = root["cluster"];
+  const std::string path = "cluster";
+  RETURN_IF_ERROR(CheckObject(
+      section, path, {"phi_threshold", "dead_node_grace_period", "peer_seeds_refresh_interval"}));
+  RETURN_IF_ERROR(
+      internal::ReadDouble(section, "phi_threshold", path, 1.0, 100.0, cluster.phi_threshold));
+  uint64_t grace_ms = cluster.dead_node_grace_period_secs * 1000;
+  RETURN_IF_ERROR(ReadDurationMillis(section, "dead_node_grace_period", path, 1000,
+                                     int64_t{366} * 86'400'000, grace_ms));
+  cluster.dead_node_grace_period_secs = grace_ms / 1000;
+  uint64_t refresh_ms = cluster.peer_seeds_refresh_interval_secs * 1000;
+  RETURN_IF_ERROR(ReadDurationMillis(section, "peer_seeds_refresh_interval", path, 1000,
+                                     int64_t{86'400'000}, refresh_ms));
+  cluster.peer_seeds_refresh_interval_secs = refresh_ms / 1000;
+  return absl::OkStatus();
+}
+
 absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set,
                        bool& gossip_port_set) {
-  RETURN_IF_ERROR(
-      CheckObject(root, "",
-                  {"version", "node_id", "cluster_id", "enabled_services", "listen_address",
-                   "advertise_address", "rest", "rest_listen_port", "grpc_listen_port",
-                   "gossip_listen_port", "peer_seeds", "data_dir", "metastore_uri",
-                   "default_index_root_uri", "storage", "searcher", "indexer", "ingest_api"}));
+  RETURN_IF_ERROR(CheckObject(root, "",
+                              {"version",
+                               "node_id",
+                               "cluster_id",
+                               "enabled_services",
+                               "listen_address",
+                               "advertise_address",
+                               "rest",
+                               "rest_listen_port",
+                               "grpc_listen_port",
+                               "gossip_listen_port",
+                               "peer_seeds",
+                               "gossip_interval",
+                               "cluster",
+                               "data_dir",
+                               "metastore_uri",
+                               "default_index_root_uri",
+                               "storage",
+                               "searcher",
+                               "indexer",
+                               "ingest_api"}));
   if (root.is_null()) {
     return absl::OkStatus();
   }
@@ -208,6 +288,7 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
     gossip_port_set = true;
   }
   RETURN_IF_ERROR(internal::ReadStringList(root, "peer_seeds", "", true, config.peer_seeds));
+  RETURN_IF_ERROR(ParseClusterSettings(root, config.cluster));
   RETURN_IF_ERROR(internal::ReadString(root, "data_dir", "", config.data_dir));
   RETURN_IF_ERROR(internal::ReadString(root, "metastore_uri", "", config.metastore_uri));
   RETURN_IF_ERROR(
@@ -417,6 +498,14 @@ absl::Status ApplyEnvOverrides(const std::map<std::string, std::string>& env, No
   if (const std::string* value = lookup("SHALE_PEER_SEEDS")) {
     config.peer_seeds = internal::SplitCommaList(*value);
   }
+  if (const std::string* value = lookup("SHALE_GOSSIP_INTERVAL")) {
+    absl::StatusOr<int64_t> millis = internal::ParseDurationMillis(*value);
+    if (!millis.ok())
+      return KeyError("SHALE_GOSSIP_INTERVAL", std::string(millis.status().message()));
+    RETURN_IF_ERROR(CheckDurationRange("SHALE_GOSSIP_INTERVAL", *millis, kMinGossipIntervalMs,
+                                       kMaxGossipIntervalMs));
+    config.cluster.gossip_interval_ms = static_cast<uint64_t>(*millis);
+  }
   if (const std::string* value = lookup("SHALE_DATA_DIR")) {
     config.data_dir = *value;
   }
@@ -498,6 +587,7 @@ absl::Status FillDefaultsAndValidate(NodeConfig& config, bool grpc_port_set, boo
   if (config.grpc_listen_port == config.rest_listen_port) {
     return KeyError("grpc_listen_port", "must differ from rest.listen_port");
   }
+  RETURN_IF_ERROR(ValidatePeerSeeds(config.peer_seeds, "peer_seeds"));
   if (config.data_dir.empty()) {
     return KeyError("data_dir", "must not be empty");
   }
@@ -738,6 +828,12 @@ json NodeConfigToJson(const NodeConfig& config) {
       {"grpc_listen_port", config.grpc_listen_port},
       {"gossip_listen_port", config.gossip_listen_port},
       {"peer_seeds", config.peer_seeds},
+      {"gossip_interval", FormatMillis(config.cluster.gossip_interval_ms)},
+      {"cluster",
+       {{"phi_threshold", config.cluster.phi_threshold},
+        {"dead_node_grace_period", FormatMillis(config.cluster.dead_node_grace_period_secs * 1000)},
+        {"peer_seeds_refresh_interval",
+         FormatMillis(config.cluster.peer_seeds_refresh_interval_secs * 1000)}}},
       {"data_dir", config.data_dir},
       {"metastore_uri", config.metastore_uri},
       {"default_index_root_uri", config.default_index_root_uri},

@@ -76,6 +76,15 @@ struct IngestApiConfig {
   uint64_t idempotency_max_keys = 100'000;
 };
 
+// Gossip membership (docs/cluster.md). `gossip_interval` is a top-level key; the others are
+// under `cluster:`.
+struct ClusterConfig {
+  uint64_t gossip_interval_ms = 1000;
+  double phi_threshold = 8.0;
+  uint64_t dead_node_grace_period_secs = 3600;
+  uint64_t peer_seeds_refresh_interval_secs = 60;
+};
+
 struct NodeConfig {
   std::string version = "0.8";
   std::string node_id;  // default: the host name
@@ -84,9 +93,10 @@ struct NodeConfig {
   std::string listen_address = "127.0.0.1";
   std::string advertise_address;  // default: listen_address
   uint16_t rest_listen_port = 7280;
-  uint16_t grpc_listen_port = 0;    // default: rest + 1
-  uint16_t gossip_listen_port = 0;  // default: rest
-  std::vector<std::string> peer_seeds;
+  uint16_t grpc_listen_port = 0;        // default: rest + 1
+  uint16_t gossip_listen_port = 0;      // default: rest
+  std::vector<std::string> peer_seeds;  // host, host:port, ip, ip:port (default port: gossip)
+  ClusterConfig cluster;
   std::string data_dir = "./shale-data";
   std::string metastore_uri;           // default: {data_dir}/indexes
   // From the `#polling_interval=30s` fragment of a file-backed metastore_uri: this node re-reads

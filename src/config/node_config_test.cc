@@ -213,6 +213,63 @@ TEST(NodeConfigTest, IngestDurabilityAndIdempotencyKeys) {
   EXPECT_THAT(config.status().message(), HasSubstr("ingest_api.idempotency_max_keys"));
 }
 
+TEST(NodeConfigTest, ClusterSettingsDefaultsAndOverrides) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cluster.gossip_interval_ms, 1000u);
+  EXPECT_EQ(config->cluster.phi_threshold, 8.0);
+  EXPECT_EQ(config->cluster.dead_node_grace_period_secs, 3600u);
+  EXPECT_EQ(config->cluster.peer_seeds_refresh_interval_secs, 60u);
+
+  config = LoadNodeConfig(R"(
+gossip_interval: 250ms
+peer_seeds: [10.0.0.2, "10.0.0.3:7300", searcher-0.searchers.svc, "[::1]:7280"]
+cluster:
+  phi_threshold: 10.5
+  dead_node_grace_period: 2h
+  peer_seeds_refresh_interval: 30s
+)",
+                          kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cluster.gossip_interval_ms, 250u);
+  EXPECT_EQ(config->cluster.phi_threshold, 10.5);
+  EXPECT_EQ(config->cluster.dead_node_grace_period_secs, 7200u);
+  EXPECT_EQ(config->cluster.peer_seeds_refresh_interval_secs, 30u);
+  EXPECT_EQ(config->peer_seeds.size(), 4u);
+  const nlohmann::json rendered = NodeConfigToJson(*config);
+  EXPECT_EQ(rendered["gossip_interval"], "250ms");
+  EXPECT_EQ(rendered["cluster"]["dead_node_grace_period"], "7200s");
+
+  config = LoadNodeConfig("", {{"SHALE_GOSSIP_INTERVAL", "2s"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cluster.gossip_interval_ms, 2000u);
+}
+
+TEST(NodeConfigTest, BadClusterSettingsNameTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"gossip_interval: 5ms\n", "gossip_interval: 5ms is out of range"},
+      {"gossip_interval: 2 parsecs\n", "gossip_interval: invalid duration"},
+      {"gossip_interval: 100\n", "gossip_interval: expected a duration"},
+      {"cluster:\n  phi_threshold: -1\n", "cluster.phi_threshold: value -1 is out of range"},
+      {"cluster:\n  phi_threshold: high\n", "cluster.phi_threshold: expected a number"},
+      {"cluster:\n  dead_node_grace_period: 10ms\n", "cluster.dead_node_grace_period"},
+      {"cluster:\n  gossip_interval: 1s\n", "cluster.gossip_interval: unknown key"},
+      {"peer_seeds: [\"host:99999\"]\n", "peer_seeds: invalid address `host:99999`"},
+      {"peer_seeds: \"a:1, :7280\"\n", "peer_seeds: invalid address `:7280`"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    absl::StatusOr<NodeConfig> config = LoadNodeConfig(yaml, kNoEnv);
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << yaml;
+    EXPECT_THAT(config.status().message(), HasSubstr(expected)) << yaml;
+  }
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", {{"SHALE_GOSSIP_INTERVAL", "fast"}});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("SHALE_GOSSIP_INTERVAL"));
+  config = LoadNodeConfig("", {{"SHALE_PEER_SEEDS", "ok-host, bad host"}});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("peer_seeds"));
+}
+
 TEST(NodeConfigTest, InvalidYamlIsInvalidArgument) {
   absl::StatusOr<NodeConfig> config = LoadNodeConfig("rest: [unclosed\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

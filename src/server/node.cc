@@ -17,6 +17,8 @@
 #include "absl/time/time.h"
 #include "fmt/format.h"
 
+#include "cluster/membership.h"
+#include "common/host_port.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
@@ -127,6 +129,44 @@ indexing::MergeServiceOptions MergeOptionsFromConfig(const config::NodeConfig& c
   return options;
 }
 
+// Starts gossiping on gossip_listen_port (UDP) with the node's identity, services and addresses.
+// The node publishes itself NOT_READY until its REST server is up.
+absl::StatusOr<std::unique_ptr<cluster::ClusterMembership>> StartClusterMembership(
+    const config::NodeConfig& config) {
+  absl::StatusOr<std::string> advertise_host =
+      cluster::ResolveAdvertiseHost(config.advertise_address);
+  if (!advertise_host.ok()) {
+    return absl::InvalidArgumentError(fmt::format("advertise_address `{}`: {}",
+                                                  config.advertise_address,
+                                                  std::string(advertise_host.status().message())));
+  }
+  cluster::ClusterMembershipOptions options;
+  options.cluster_id = config.cluster_id;
+  options.node_id = config.node_id;
+  options.listen_host = config.listen_address;
+  options.listen_port = config.gossip_listen_port;
+  options.advertise_host = *advertise_host;
+  options.peer_seeds = config.peer_seeds;
+  options.default_seed_port = config.gossip_listen_port;
+  options.enabled_services = config.enabled_services;
+  options.rest_advertise_addr = FormatHostPort(*advertise_host, config.rest_listen_port);
+  options.grpc_advertise_addr = FormatHostPort(*advertise_host, config.grpc_listen_port);
+  options.gossip_interval = std::chrono::milliseconds(config.cluster.gossip_interval_ms);
+  options.phi_threshold = config.cluster.phi_threshold;
+  options.dead_node_grace_period = std::chrono::seconds(config.cluster.dead_node_grace_period_secs);
+  options.peer_seeds_refresh_interval =
+      std::chrono::seconds(config.cluster.peer_seeds_refresh_interval_secs);
+  std::unique_ptr<cluster::ClusterMembership> membership =
+      cluster::NewGossipMembership(std::move(options));
+  absl::Status started = membership->Start();
+  if (!started.ok()) {
+    return absl::Status(started.code(),
+                        fmt::format("cannot start cluster membership (gossip_listen_port {}): {}",
+                                    config.gossip_listen_port, std::string(started.message())));
+  }
+  return membership;
+}
+
 }  // namespace
 
 absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(
@@ -156,6 +196,11 @@ absl::Status RunNode(const config::NodeConfig& config) {
     return absl::FailedPreconditionError(
         fmt::format("cannot create data_dir `{}`: {}", config.data_dir, error.message()));
   }
+
+  // Gossip starts first: peers see the node (not ready) while it recovers, and a port in use
+  // fails start-up before any recovery work.
+  ASSIGN_OR_RETURN(std::unique_ptr<cluster::ClusterMembership> membership,
+                   StartClusterMembership(config));
 
   std::unique_ptr<storage::StorageResolver> storage_resolver =
       storage::NewStorageResolver(StorageResolverOptionsFromConfig(config));
@@ -231,6 +276,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   services.search = search.get();
   services.ready = &ready;
   services.sources = sources.get();
+  services.cluster = membership.get();
   RestApi rest_api(services);
 
   // Handlers may block (commit=wait_for, searches), so the worker pool is larger than the core
@@ -246,6 +292,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
       &rest_workers);
   RETURN_IF_ERROR(http_server.Start());
   ready = true;
+  membership->SetReady(true);
   SHALE_LOG_INFO("node ready node_id={} rest=http://{}:{} metastore_uri={} data_dir={}",
                  config.node_id, config.listen_address, http_server.port(), config.metastore_uri,
                  config.data_dir);
@@ -254,6 +301,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   sigwait(&signals, &signal_number);
   SHALE_LOG_INFO("node stopping signal={}", signal_number);
   ready = false;
+  membership->Stop();  // peers see this node not ready at once
   http_server.Stop();
   rest_workers.Stop();
   if (sources != nullptr) sources->Stop();

@@ -265,6 +265,7 @@ HttpResponse RestApi::Route(HttpRequest& request) {
     return ParseQuery(request);
   }
   if (n == 3 && segments[2] == "indexing" && method == "GET") return IndexingStats();
+  if (n == 3 && segments[2] == "cluster" && method == "GET") return ClusterInfo();
   if (n == 3 && segments[2] == "config" && method == "GET") {
     return JsonResponse(200, config::NodeConfigToJson(*services_.config));
   }
@@ -315,6 +316,51 @@ HttpResponse RestApi::ParseQuery(const HttpRequest& request) {
   auto ast = query::ParseQueryLanguage(**query);
   if (!ast.ok()) return ErrorResponse(ast.status());
   return JsonResponse(200, query::QueryAstToJson(*ast));
+}
+
+HttpResponse RestApi::ClusterInfo() {
+  if (services_.cluster == nullptr) {
+    return MessageResponse(503, "cluster membership is not running on this node");
+  }
+  const cluster::ClusterSnapshot snapshot = services_.cluster->Snapshot();
+  nlohmann::json ready_nodes = nlohmann::json::array();
+  nlohmann::json live_nodes = nlohmann::json::array();
+  nlohmann::json dead_nodes = nlohmann::json::array();
+  nlohmann::json node_states = nlohmann::json::array();
+  for (const cluster::ClusterNode& node : snapshot.nodes) {
+    const nlohmann::json id = {{"node_id", node.node_id},
+                               {"generation_id", node.generation},
+                               {"gossip_advertise_addr", node.gossip_advertise_addr}};
+    nlohmann::json entry = id;
+    entry["enabled_services"] = node.enabled_services;
+    entry["rest_advertise_addr"] = node.rest_advertise_addr;
+    entry["grpc_advertise_addr"] = node.grpc_advertise_addr;
+    entry["is_ready"] = node.is_ready;
+    if (!node.is_alive) {
+      dead_nodes.push_back(std::move(entry));
+    } else if (node.is_ready) {
+      ready_nodes.push_back(std::move(entry));
+    } else {
+      live_nodes.push_back(std::move(entry));
+    }
+    nlohmann::json key_values = nlohmann::json::object();
+    for (const auto& [key, value] : node.key_values) {
+      key_values[key] = {{"value", value.value}, {"version", value.version}};
+    }
+    node_states.push_back({{"chitchat_id", id},
+                           {"heartbeat", node.heartbeat},
+                           {"key_values", std::move(key_values)},
+                           {"max_version", node.max_version},
+                           {"phi", node.phi}});
+  }
+  return JsonResponse(
+      200, {{"cluster_id", snapshot.cluster_id},
+            {"self_node_id", snapshot.self_node_id},
+            {"ready_nodes", std::move(ready_nodes)},
+            {"live_nodes", std::move(live_nodes)},
+            {"dead_nodes", std::move(dead_nodes)},
+            {"chitchat_state_snapshot",
+             {{"node_states", std::move(node_states)}, {"seed_addrs", snapshot.seed_addrs}}}});
 }
 
 HttpResponse RestApi::IndexingStats() {

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 
+#include "cluster/membership.h"
 #include "config/node_config.h"
 #include "indexing/ingest_service.h"
 #include "indexing/source_service.h"
@@ -33,6 +34,7 @@ struct NodeServices {
   std::atomic<bool>* ready = nullptr;
   indexing::SourceService* sources = nullptr;  // with the indexer service
   indexing::MergeService* merges = nullptr;
+  cluster::ClusterMembership* cluster = nullptr;
 };
 
 class RestApi {
@@ -46,6 +48,9 @@ class RestApi {
   // GET /api/v1/indexing: the ingest pipelines of this node (indexes ingested into or recovered
   // since start-up), their pending documents and WAL state, and the merges of each index.
   HttpResponse IndexingStats();
+  // GET /api/v1/cluster: this node's view of the cluster in Quickwit's shape: `ready_nodes`
+  // (alive and ready), `live_nodes` (alive, not ready), `dead_nodes`, and the gossip state.
+  HttpResponse ClusterInfo();
   HttpResponse CreateIndex(const HttpRequest& request);
   HttpResponse ListIndexes();
   HttpResponse GetIndex(const std::string& index_id);

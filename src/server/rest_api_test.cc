@@ -37,6 +37,52 @@ doc_mapping:
       type: text
 )";
 
+// A membership with a fixed view: self ready, one peer alive but not ready, one dead.
+class FakeMembership final : public cluster::ClusterMembership {
+ public:
+  FakeMembership() {
+    snapshot_.cluster_id = "fake-cluster";
+    snapshot_.self_node_id = "node-1";
+    snapshot_.seed_addrs = {"127.0.0.1:7280"};
+    snapshot_.nodes = {Node("node-1", true, true), Node("node-2", true, false),
+                       Node("node-3", false, false)};
+  }
+  absl::Status Start() override { return absl::OkStatus(); }
+  void Stop() override {}
+  const std::string& cluster_id() const override { return snapshot_.cluster_id; }
+  const std::string& self_node_id() const override { return snapshot_.self_node_id; }
+  std::string gossip_advertise_addr() const override { return "127.0.0.1:7280"; }
+  cluster::ClusterSnapshot Snapshot() const override { return snapshot_; }
+  std::vector<cluster::ClusterNode> LiveNodes() const override { return {}; }
+  std::vector<cluster::ClusterNode> DeadNodes() const override { return {}; }
+  absl::Status SetSelfKey(std::string_view, std::string_view) override { return absl::OkStatus(); }
+  absl::Status DeleteSelfKey(std::string_view) override { return absl::OkStatus(); }
+  void SetReady(bool) override {}
+  bool IsReady() const override { return true; }
+  SubscriptionId Subscribe(ChangeCallback) override { return 1; }
+  void Unsubscribe(SubscriptionId) override {}
+
+ private:
+  static cluster::ClusterNode Node(const std::string& node_id, bool alive, bool ready) {
+    cluster::ClusterNode node;
+    node.node_id = node_id;
+    node.generation = 42;
+    node.is_self = node_id == "node-1";
+    node.is_alive = alive;
+    node.is_ready = ready;
+    node.enabled_services = {"searcher", "indexer"};
+    node.gossip_advertise_addr = "127.0.0.1:7" + node_id.substr(5) + "00";
+    node.rest_advertise_addr = node.gossip_advertise_addr;
+    node.grpc_advertise_addr = "127.0.0.1:7" + node_id.substr(5) + "01";
+    node.heartbeat = 12;
+    node.max_version = 5;
+    node.key_values["readiness"] = cluster::VersionedValue{ready ? "READY" : "NOT_READY", 5};
+    return node;
+  }
+
+  cluster::ClusterSnapshot snapshot_;
+};
+
 class RestApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,6 +112,7 @@ class RestApiTest : public ::testing::Test {
     NodeServices services{&config_,      metastore_.get(), resolver_.get(), ingest_.get(),
                           search_.get(), &ready_,          sources_.get()};
     api_ = std::make_unique<RestApi>(services);
+    services_ = services;
   }
 
   HttpResponse Call(const std::string& method, const std::string& path_and_query,
@@ -90,6 +137,7 @@ class RestApiTest : public ::testing::Test {
   std::unique_ptr<search::SearchService> search_;
   std::unique_ptr<indexing::SourceService> sources_;
   std::atomic<bool> ready_{false};
+  NodeServices services_;
   std::unique_ptr<RestApi> api_;
 };
 
@@ -103,6 +151,44 @@ TEST_F(RestApiTest, HealthVersionConfigAndUnknownRoutes) {
   const HttpResponse unknown = Call("GET", "/api/v1/nope/nope/nope");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_TRUE(Json(unknown).contains("message"));
+}
+
+TEST_F(RestApiTest, ClusterShowsReadyLiveAndDeadNodes) {
+  EXPECT_EQ(Call("GET", "/api/v1/cluster").status, 503);  // no membership on this RestApi
+
+  FakeMembership membership;
+  NodeServices services = services_;
+  services.cluster = &membership;
+  RestApi api(services);
+  HttpRequest request;
+  request.method = "GET";
+  ParseRequestTarget("/api/v1/cluster", request);
+  const HttpResponse response = api.Handle(request);
+  ASSERT_EQ(response.status, 200) << response.body;
+  const nlohmann::json body = Json(response);
+  EXPECT_EQ(body["cluster_id"], "fake-cluster");
+  EXPECT_EQ(body["self_node_id"], "node-1");
+  ASSERT_EQ(body["ready_nodes"].size(), 1u);
+  ASSERT_EQ(body["live_nodes"].size(), 1u);
+  ASSERT_EQ(body["dead_nodes"].size(), 1u);
+  const nlohmann::json& ready = body["ready_nodes"][0];
+  EXPECT_EQ(ready["node_id"], "node-1");
+  EXPECT_EQ(ready["generation_id"], 42);
+  EXPECT_EQ(ready["gossip_advertise_addr"], "127.0.0.1:7100");
+  EXPECT_EQ(ready["rest_advertise_addr"], "127.0.0.1:7100");
+  EXPECT_EQ(ready["grpc_advertise_addr"], "127.0.0.1:7101");
+  EXPECT_EQ(ready["enabled_services"], nlohmann::json::array({"searcher", "indexer"}));
+  EXPECT_EQ(body["live_nodes"][0]["node_id"], "node-2");
+  EXPECT_EQ(body["live_nodes"][0]["is_ready"], false);
+  EXPECT_EQ(body["dead_nodes"][0]["node_id"], "node-3");
+  const nlohmann::json& state = body["chitchat_state_snapshot"];
+  ASSERT_EQ(state["node_states"].size(), 3u);
+  EXPECT_EQ(state["node_states"][1]["chitchat_id"]["node_id"], "node-2");
+  EXPECT_EQ(state["node_states"][1]["key_values"]["readiness"]["value"], "NOT_READY");
+  EXPECT_EQ(state["node_states"][1]["heartbeat"], 12);
+  EXPECT_EQ(state["seed_addrs"], nlohmann::json::array({"127.0.0.1:7280"}));
+  request.method = "POST";
+  EXPECT_EQ(api.Handle(request).status, 404);
 }
 
 TEST_F(RestApiTest, IndexLifecycleIngestAndSearch) {

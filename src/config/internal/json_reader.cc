@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <exception>
 #include <limits>
 #include <string>
@@ -9,6 +10,7 @@
 #include "absl/status/status.h"
 #include "fmt/format.h"
 
+#include "common/status_macros.h"
 #include "config/node_config.h"
 #include "yaml-cpp/yaml.h"
 
@@ -349,6 +351,35 @@ absl::Status ReadUint(const json& object, std::string_view key, const std::strin
   return absl::OkStatus();
 }
 
+absl::Status ReadDouble(const json& object, std::string_view key, const std::string& path,
+                        double min, double max, double& out) {
+  const json* value = Find(object, key);
+  if (value == nullptr) {
+    return absl::OkStatus();
+  }
+  std::optional<double> parsed;
+  if (value->is_number()) {
+    parsed = value->get<double>();
+  } else if (value->is_string()) {
+    const std::string text = value->get<std::string>();
+    double number = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (!text.empty() && ec == std::errc() && ptr == text.data() + text.size()) {
+      parsed = number;
+    }
+  }
+  if (!parsed.has_value() || !std::isfinite(*parsed)) {
+    return KeyError(JoinPath(path, key),
+                    fmt::format("expected a number, got {}", Describe(*value)));
+  }
+  if (*parsed < min || *parsed > max) {
+    return KeyError(JoinPath(path, key),
+                    fmt::format("value {} is out of range [{}, {}]", *parsed, min, max));
+  }
+  out = *parsed;
+  return absl::OkStatus();
+}
+
 absl::Status ReadByteSize(const json& object, std::string_view key, const std::string& path,
                           uint64_t& out) {
   const json* value = Find(object, key);
@@ -396,12 +427,16 @@ absl::Status ReadStringList(const json& object, std::string_view key, const std:
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> ParseDurationSecs(std::string_view text) {
+namespace {
+
+// Durations as a sum of `<amount> <unit>` components, in milliseconds; `ms` units are accepted
+// only when `allow_millis`.
+absl::StatusOr<int64_t> ParseDurationMillisImpl(std::string_view text, bool allow_millis) {
   auto invalid = [&]() {
     return absl::InvalidArgumentError(fmt::format("invalid duration \"{}\"", text));
   };
   size_t i = 0;
-  int64_t total_secs = 0;
+  int64_t total_millis = 0;
   bool any_component = false;
   auto skip_spaces = [&]() {
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) {
@@ -432,35 +467,53 @@ absl::StatusOr<int64_t> ParseDurationSecs(std::string_view text) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
     int64_t multiplier = 0;
-    if (unit == "s" || unit == "sec" || unit == "secs" || unit == "second" || unit == "seconds") {
+    if (allow_millis &&
+        (unit == "ms" || unit == "millis" || unit == "millisecond" || unit == "milliseconds")) {
       multiplier = 1;
+    } else if (unit == "s" || unit == "sec" || unit == "secs" || unit == "second" ||
+               unit == "seconds") {
+      multiplier = 1000;
     } else if (unit == "m" || unit == "min" || unit == "mins" || unit == "minute" ||
                unit == "minutes") {
-      multiplier = 60;
+      multiplier = 60'000;
     } else if (unit == "h" || unit == "hr" || unit == "hrs" || unit == "hour" || unit == "hours") {
-      multiplier = 3600;
+      multiplier = 3'600'000;
     } else if (unit == "d" || unit == "day" || unit == "days") {
-      multiplier = 86400;
+      multiplier = 86'400'000;
     } else if (unit == "w" || unit == "week" || unit == "weeks") {
-      multiplier = int64_t{7} * 86400;
+      multiplier = int64_t{7} * 86'400'000;
     } else if (unit == "month" || unit == "months") {
-      multiplier = 2'630'016;  // 30.44 days, like humantime
+      multiplier = int64_t{2'630'016} * 1000;  // 30.44 days, like humantime
     } else if (unit == "y" || unit == "year" || unit == "years") {
-      multiplier = 31'557'600;  // 365.25 days
+      multiplier = int64_t{31'557'600} * 1000;  // 365.25 days
     } else {
       return invalid();
     }
     if (amount > std::numeric_limits<int64_t>::max() / multiplier) {
       return invalid();
     }
-    total_secs += amount * multiplier;
+    if (total_millis > std::numeric_limits<int64_t>::max() - amount * multiplier) {
+      return invalid();
+    }
+    total_millis += amount * multiplier;
     any_component = true;
     skip_spaces();
   }
   if (!any_component) {
     return invalid();
   }
-  return total_secs;
+  return total_millis;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseDurationSecs(std::string_view text) {
+  ASSIGN_OR_RETURN(int64_t millis, ParseDurationMillisImpl(text, /*allow_millis=*/false));
+  return millis / 1000;
+}
+
+absl::StatusOr<int64_t> ParseDurationMillis(std::string_view text) {
+  return ParseDurationMillisImpl(text, /*allow_millis=*/true);
 }
 
 std::vector<std::string> SplitCommaList(std::string_view text) {

@@ -48,6 +48,9 @@ absl::Status ReadInt(const nlohmann::json& object, std::string_view key, const s
                      int64_t min, int64_t max, int64_t& out);
 absl::Status ReadUint(const nlohmann::json& object, std::string_view key, const std::string& path,
                       uint64_t max, uint64_t& out);
+// Accepts JSON numbers and decimal strings, finite and within [min, max].
+absl::Status ReadDouble(const nlohmann::json& object, std::string_view key, const std::string& path,
+                        double min, double max, double& out);
 // Accepts a byte size string ("500M", "2GiB") or a non-negative integer.
 absl::Status ReadByteSize(const nlohmann::json& object, std::string_view key,
                           const std::string& path, uint64_t& out);
@@ -58,6 +61,8 @@ absl::Status ReadStringList(const nlohmann::json& object, std::string_view key,
 
 // Parses durations such as "48h", "2 days", "1h 30m", "90 days", "30s" into seconds.
 absl::StatusOr<int64_t> ParseDurationSecs(std::string_view text);
+// The same, in milliseconds, also accepting `ms` ("250ms", "1s 500ms").
+absl::StatusOr<int64_t> ParseDurationMillis(std::string_view text);
 
 // Splits "a, b,c" into {"a", "b", "c"}, dropping empty items.
 std::vector<std::string> SplitCommaList(std::string_view text);
