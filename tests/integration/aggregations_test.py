@@ -10,14 +10,11 @@ aggregation over `searcher.aggregation_memory_limit` and for a bad request.
 Only the Python standard library is used.
 """
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
 from collections import Counter
 
-from shale_testlib import Client, Failure, check, free_port, run_test_main, wait_ready
+from shale_testlib import ShaleNode, check, run_test_main
 
 INDEX = "agg-logs"
 NUM_DOCS = 4000
@@ -192,18 +189,11 @@ def check_limits(client):
 
 
 def run(args, workdir):
-    port = free_port()
-    config_path = os.path.join(workdir, "node.yaml")
-    with open(config_path, "w") as config:
-        config.write(f"version: 0.8\nnode_id: agg-node\nlisten_address: 127.0.0.1\n"
-                     f"rest:\n  listen_port: {port}\ndata_dir: {workdir}/data\n"
+    node = ShaleNode(args.shale_bin, workdir, "agg-node",
+                     f"data_dir: {workdir}/data\n"
                      f"searcher:\n  aggregation_memory_limit: {MEMORY_LIMIT}\n")
-    log = open(os.path.join(workdir, "node.log"), "w")
-    process = subprocess.Popen([args.shale_bin, "run", "--config", config_path],
-                               stdout=log, stderr=subprocess.STDOUT)
-    client = Client(port, index_id=INDEX)
     try:
-        wait_ready(client, process)
+        client = node.start(index_id=INDEX)
         client.json("POST", "/api/v1/indexes", json.dumps(INDEX_CONFIG),
                     headers={"Content-Type": "application/json"})
         docs = generate_docs()
@@ -222,14 +212,9 @@ def run(args, workdir):
         check_filters_and_dates(client, docs)
         check_top_hits(client, docs)
         check_limits(client)
+        check(node.stop() == 0, "node should stop cleanly on SIGTERM")
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise Failure("node did not stop within 60s of SIGTERM")
-
+        node.stop()
 
 if __name__ == "__main__":
     sys.exit(run_test_main("aggregations", run, ["--shale-bin"]))
