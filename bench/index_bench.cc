@@ -31,6 +31,7 @@
 
 #include "index/split_format.h"
 #include "index/split_merger.h"
+#include "index/testing/aggregation_spec.h"
 
 namespace {
 
@@ -270,56 +271,48 @@ int RunMergeBench(const shale::index::DocMapping& mapping, const std::string& in
   return merged->num_docs == single.num_docs ? 0 : 1;
 }
 
-shale::index::AggregationSpec AggSpec(std::string name, shale::index::AggregationKind kind,
-                                      std::string field) {
-  shale::index::AggregationSpec spec;
-  spec.name = std::move(name);
-  spec.kind = kind;
-  spec.field = std::move(field);
-  return spec;
-}
-
 // Times typical aggregations over all the docs of the built split (all reads from memory; the
 // first run loads the fast field columns).
 void RunAggregations(const std::string& split_bytes, int runs) {
   using namespace shale::index;  // NOLINT(google-build-using-namespace): bench brevity
+  using testing::Spec;
   auto reader = SplitReader::Open(NewMemoryByteRangeSource("bench", split_bytes));
   if (!reader.ok()) {
     fmt::print("cannot open split: {}\n", std::string(reader.status().message()));
     return;
   }
   std::vector<AggregationSpec> cases;
-  cases.push_back(AggSpec("terms severity_text", AggregationKind::kTerms, "severity_text"));
-  cases.push_back(AggSpec("terms resource.host", AggregationKind::kTerms, "resource.host"));
+  cases.push_back(Spec("terms severity_text", AggregationKind::kTerms, "severity_text"));
+  cases.push_back(Spec("terms resource.host", AggregationKind::kTerms, "resource.host"));
   cases.push_back(
-      AggSpec("terms attributes.user_id", AggregationKind::kTerms, "attributes.user_id"));
+      Spec("terms attributes.user_id", AggregationKind::kTerms, "attributes.user_id"));
   {
     AggregationSpec spec =
-        AggSpec("terms service > avg latency", AggregationKind::kTerms, "resource.service");
-    spec.sub_aggregations.push_back(AggSpec("avg", AggregationKind::kAvg, "attributes.latency_ms"));
+        Spec("terms service > avg latency", AggregationKind::kTerms, "resource.service");
+    spec.sub_aggregations.push_back(Spec("avg", AggregationKind::kAvg, "attributes.latency_ms"));
     cases.push_back(spec);
   }
   {
     AggregationSpec spec =
-        AggSpec("date_histogram 1m", AggregationKind::kDateHistogram, "timestamp");
+        Spec("date_histogram 1m", AggregationKind::kDateHistogram, "timestamp");
     spec.date_interval.fixed_interval_millis = 60'000;
     cases.push_back(spec);
   }
   {
     AggregationSpec spec =
-        AggSpec("date_histogram hour Paris", AggregationKind::kDateHistogram, "timestamp");
+        Spec("date_histogram hour Paris", AggregationKind::kDateHistogram, "timestamp");
     spec.date_interval.calendar = CalendarUnit::kHour;
     spec.date_interval.time_zone = "Europe/Paris";
     cases.push_back(spec);
   }
   cases.push_back(
-      AggSpec("stats latency", AggregationKind::kExtendedStats, "attributes.latency_ms"));
+      Spec("stats latency", AggregationKind::kExtendedStats, "attributes.latency_ms"));
   cases.push_back(
-      AggSpec("cardinality user_id", AggregationKind::kCardinality, "attributes.user_id"));
+      Spec("cardinality user_id", AggregationKind::kCardinality, "attributes.user_id"));
   cases.push_back(
-      AggSpec("percentiles latency", AggregationKind::kPercentiles, "attributes.latency_ms"));
+      Spec("percentiles latency", AggregationKind::kPercentiles, "attributes.latency_ms"));
   {
-    AggregationSpec spec = AggSpec("composite service x severity", AggregationKind::kComposite, "");
+    AggregationSpec spec = Spec("composite service x severity", AggregationKind::kComposite, "");
     spec.size = 100;
     KeySource service;
     service.name = "service";
