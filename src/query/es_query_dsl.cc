@@ -1,7 +1,10 @@
 #include "query/es_query_dsl.h"
 
 #include <cctype>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fmt/format.h"
@@ -183,6 +186,95 @@ absl::StatusOr<std::string> Translate(const nlohmann::json& query, int depth) {
 
 absl::StatusOr<std::string> EsQueryToQueryLanguage(const nlohmann::json& query) {
   return Translate(query, 0);
+}
+
+namespace {
+
+// The default order of `field` in Elasticsearch: `_score` descending, everything else ascending.
+bool DescendingByDefault(std::string_view field) { return field == "_score"; }
+
+absl::StatusOr<std::string> SortSpec(const std::string& field, std::optional<bool> descending) {
+  if (field.empty()) return absl::InvalidArgumentError("sort: empty field name");
+  return (descending.value_or(DescendingByDefault(field)) ? "+" : "-") + field;
+}
+
+absl::StatusOr<bool> ParseOrder(const std::string& field, std::string_view order) {
+  if (order == "asc") return false;
+  if (order == "desc") return true;
+  return absl::InvalidArgumentError(
+      fmt::format("sort on `{}`: order must be `asc` or `desc`, got `{}`", field, order));
+}
+
+// One element of a sort array: "field" or {"field": "desc" | {"order": "desc", ...}}.
+absl::Status AppendSortElement(const nlohmann::json& element, std::vector<std::string>& out) {
+  if (element.is_string()) {
+    ASSIGN_OR_RETURN(std::string spec, SortSpec(element.get<std::string>(), std::nullopt));
+    out.push_back(std::move(spec));
+    return absl::OkStatus();
+  }
+  if (!element.is_object() || element.size() != 1) {
+    return absl::InvalidArgumentError(
+        "sort: each sort must be a field name or an object with exactly one field");
+  }
+  const auto entry = element.begin();
+  const std::string& field = entry.key();
+  const nlohmann::json& options = entry.value();
+  std::optional<bool> descending;
+  if (options.is_string()) {
+    ASSIGN_OR_RETURN(descending, ParseOrder(field, options.get<std::string>()));
+  } else if (options.is_object()) {
+    for (const auto& [key, value] : options.items()) {
+      if (key == "order") {
+        if (!value.is_string()) {
+          return absl::InvalidArgumentError(
+              fmt::format("sort on `{}`: order must be `asc` or `desc`", field));
+        }
+        ASSIGN_OR_RETURN(descending, ParseOrder(field, value.get<std::string>()));
+      } else if (key != "unmapped_type" && key != "format" && key != "numeric_type") {
+        return absl::InvalidArgumentError(
+            fmt::format("sort on `{}`: unsupported option `{}`", field, key));
+      }
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        fmt::format("sort on `{}`: expected `asc`, `desc` or an object of options", field));
+  }
+  ASSIGN_OR_RETURN(std::string spec, SortSpec(field, descending));
+  out.push_back(std::move(spec));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> EsSortToSortBy(const nlohmann::json& sort) {
+  std::vector<std::string> sort_by;
+  if (sort.is_array()) {
+    for (const nlohmann::json& element : sort) RETURN_IF_ERROR(AppendSortElement(element, sort_by));
+  } else {
+    RETURN_IF_ERROR(AppendSortElement(sort, sort_by));
+  }
+  return sort_by;
+}
+
+absl::StatusOr<std::vector<std::string>> EsSortParamToSortBy(std::string_view sort) {
+  std::vector<std::string> sort_by;
+  while (!sort.empty()) {
+    const size_t comma = sort.find(',');
+    std::string_view item = sort.substr(0, comma);
+    sort = comma == std::string_view::npos ? std::string_view() : sort.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) continue;
+    const size_t colon = item.rfind(':');
+    const std::string field(item.substr(0, colon));
+    std::optional<bool> descending;
+    if (colon != std::string_view::npos) {
+      ASSIGN_OR_RETURN(descending, ParseOrder(field, item.substr(colon + 1)));
+    }
+    ASSIGN_OR_RETURN(std::string spec, SortSpec(field, descending));
+    sort_by.push_back(std::move(spec));
+  }
+  return sort_by;
 }
 
 }  // namespace shale::query

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -19,5 +21,15 @@ namespace shale::query {
 
 // InvalidArgument naming the clause for an unsupported clause type or a malformed clause.
 absl::StatusOr<std::string> EsQueryToQueryLanguage(const nlohmann::json& query);
+
+// The `sort` of a `_search` body as `sort_by` specs of the search service ("-f" ascending, "+f"
+// descending): a field name, `{"f": "asc"}`, `{"f": {"order": "desc"}}`, or an array of those.
+// Elasticsearch's default orders: descending for `_score`, ascending otherwise (`_doc` too).
+// `unmapped_type`, `format` and `numeric_type` are accepted and ignored. InvalidArgument naming
+// the problem for anything else.
+absl::StatusOr<std::vector<std::string>> EsSortToSortBy(const nlohmann::json& sort);
+
+// The `sort` query parameter: a comma list of `field` or `field:asc|desc`.
+absl::StatusOr<std::vector<std::string>> EsSortParamToSortBy(std::string_view sort);
 
 }  // namespace shale::query

@@ -850,9 +850,20 @@ HttpResponse RestApi::ElasticSearch(const HttpRequest& request, const std::strin
       search_request.aggregation = *std::move(aggregation);
     } else if (key == "track_total_hits") {
       if (value.is_boolean()) search_request.count_all = value.get<bool>();
+    } else if (key == "sort") {
+      auto sort_by = query::EsSortToSortBy(value);
+      if (!sort_by.ok()) return ErrorResponse(sort_by.status());
+      search_request.sort_by = *std::move(sort_by);
     } else {
       return MessageResponse(400, fmt::format("unsupported search body key `{}`", key));
     }
+  }
+  // URI search: `q` (the query language) and `sort` (`field:asc|desc`, comma-separated).
+  if (const std::string* q = request.QueryParam("q")) search_request.query = *q;
+  if (const std::string* sort = request.QueryParam("sort")) {
+    auto sort_by = query::EsSortParamToSortBy(*sort);
+    if (!sort_by.ok()) return ErrorResponse(sort_by.status());
+    search_request.sort_by = *std::move(sort_by);
   }
   for (const char* name : {"size", "from"}) {
     if (const std::string* text = request.QueryParam(name)) {

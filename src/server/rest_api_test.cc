@@ -543,6 +543,36 @@ TEST_F(RestApiTest, ElasticSearchEndpointAnswersScenarioAggregations) {
             400);
 }
 
+// `sort` in a `_search` body (every Elasticsearch form) and as a URI parameter, with `q`.
+TEST_F(RestApiTest, ElasticSearchSortsByBodyOrParameter) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  const std::string docs =
+      "{\"ts\": 1700000002, \"level\": \"WARN\", \"message\": \"b\"}\n"
+      "{\"ts\": 1700000000, \"level\": \"INFO\", \"message\": \"a\"}\n"
+      "{\"ts\": 1700000001, \"level\": \"INFO\", \"message\": \"c\"}\n";
+  ASSERT_EQ(Call("POST", "/api/v1/app-logs/ingest?commit=force", docs).status, 200);
+  auto messages = [this](const std::string& target, const std::string& body) {
+    const HttpResponse response = Call("POST", target, body);
+    EXPECT_EQ(response.status, 200) << body << " " << response.body;
+    const nlohmann::json json = Json(response);
+    std::string out;
+    for (const auto& hit : json["hits"]["hits"]) {
+      out += hit["_source"]["message"].get<std::string>();
+    }
+    return out;
+  };
+  const std::string search = "/api/v1/_elastic/app-logs/_search";
+  EXPECT_EQ(messages(search, R"({"sort": [{"ts": {"order": "asc"}}]})"), "acb");
+  EXPECT_EQ(messages(search, R"({"sort": [{"ts": "desc"}]})"), "bca");
+  EXPECT_EQ(messages(search, R"({"sort": "ts"})"), "acb");
+  EXPECT_EQ(messages(search, R"({"sort": {"ts": {}}, "size": 2})"), "ac");
+  EXPECT_EQ(messages(search + "?q=level:INFO&sort=ts:desc", ""), "ca");
+  const HttpResponse bad = Call("POST", search, R"({"sort": [{"ts": {"order": "upward"}}]})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("upward"), std::string::npos) << bad.body;
+  EXPECT_EQ(Call("POST", search + "?sort=ts:sideways", "").status, 400);
+}
+
 TEST_F(RestApiTest, IdempotencyKeyHeaderOrParameter) {
   ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
   const std::string docs =
