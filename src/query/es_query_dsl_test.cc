@@ -1,6 +1,7 @@
 #include "query/es_query_dsl.h"
 
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -45,6 +46,48 @@ TEST(EsQueryDslTest, RejectsUnsupportedClauses) {
   EXPECT_FALSE(EsQueryToQueryLanguage(nlohmann::json::parse(R"({"bool": {"nope": []}})")).ok());
   EXPECT_FALSE(EsQueryToQueryLanguage(nlohmann::json::parse(R"({"a": {}, "b": {}})")).ok());
   EXPECT_FALSE(EsQueryToQueryLanguage(nlohmann::json::parse(R"({"term": {"a b": "x"}})")).ok());
+}
+
+std::vector<std::string> SortBy(const std::string& json) {
+  auto sort_by = EsSortToSortBy(nlohmann::json::parse(json));
+  EXPECT_TRUE(sort_by.ok()) << sort_by.status() << " " << json;
+  return sort_by.ok() ? *sort_by : std::vector<std::string>{};
+}
+
+std::string SortError(const std::string& json) {
+  auto sort_by = EsSortToSortBy(nlohmann::json::parse(json));
+  EXPECT_FALSE(sort_by.ok()) << json;
+  return sort_by.ok() ? "" : std::string(sort_by.status().message());
+}
+
+TEST(EsSortTest, TranslatesEveryFormWithElasticsearchDefaultOrders) {
+  using ::testing::ElementsAre;
+  EXPECT_THAT(SortBy(R"("ts")"), ElementsAre("-ts"));
+  EXPECT_THAT(SortBy(R"(["ts"])"), ElementsAre("-ts"));
+  EXPECT_THAT(SortBy(R"([{"ts": {"order": "desc"}}, {"id": "asc"}])"), ElementsAre("+ts", "-id"));
+  EXPECT_THAT(SortBy(R"({"actor.id": {}})"), ElementsAre("-actor.id"));
+  EXPECT_THAT(SortBy(R"({"_doc": {"order": "desc"}})"), ElementsAre("+_doc"));
+  EXPECT_THAT(SortBy(R"(["_score"])"), ElementsAre("+_score"));
+  EXPECT_THAT(SortBy(R"([{"_score": {"order": "asc"}}])"), ElementsAre("-_score"));
+  EXPECT_THAT(
+      SortBy(R"([{"ts": {"order": "desc", "unmapped_type": "boolean", "format": "x"}}])"),
+      ElementsAre("+ts"));
+}
+
+TEST(EsSortTest, RejectsMalformedSortsNamingTheProblem) {
+  EXPECT_THAT(SortError(R"([{"ts": {"order": "up"}}])"), ::testing::HasSubstr("`up`"));
+  EXPECT_THAT(SortError(R"([{"ts": {"mode": "avg"}}])"), ::testing::HasSubstr("`mode`"));
+  EXPECT_THAT(SortError(R"([{"a": "asc", "b": "desc"}])"), ::testing::HasSubstr("exactly one"));
+  EXPECT_THAT(SortError(R"([42])"), ::testing::HasSubstr("field name"));
+  EXPECT_THAT(SortError(R"([""])"), ::testing::HasSubstr("empty field"));
+}
+
+TEST(EsSortTest, TranslatesTheSortParameter) {
+  using ::testing::ElementsAre;
+  auto sort_by = EsSortParamToSortBy("actor.id:desc, ts ,_doc:asc");
+  ASSERT_TRUE(sort_by.ok()) << sort_by.status();
+  EXPECT_THAT(*sort_by, ElementsAre("+actor.id", "-ts", "-_doc"));
+  EXPECT_FALSE(EsSortParamToSortBy("ts:sideways").ok());
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "query/query_language.h"
 #include "search/aggregation_request.h"
 #include "search/aggregation_result.h"
+#include "search/snippets.h"
 #include "split/split_store.h"
 
 namespace shale::search {
@@ -262,6 +263,8 @@ struct TargetIndex {
   // The request's aggregations with filter queries parsed for this index (set when it has any).
   std::optional<index::AggregationRequest> aggregation;
   std::shared_ptr<storage::Storage> storage;
+  // Set when the request asks for snippets.
+  std::optional<SnippetPlan> snippets;
 };
 
 // Glob match where '*' matches any run of characters.
@@ -408,6 +411,11 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
       ASSIGN_OR_RETURN(targets[i].aggregation,
                        BindAggregationFilters(*request.aggregation, default_fields));
     }
+    if (!request.snippet_fields.empty()) {
+      ASSIGN_OR_RETURN(targets[i].snippets, PlanSnippets(request.snippet_fields,
+                                                         index_config.doc_mapping,
+                                                         *targets[i].query));
+    }
   }
   ASSIGN_OR_RETURN(std::vector<index::SortField> sort_fields,
                    ParseSortBy(request.sort_by, targets.front().metadata.index_config));
@@ -553,6 +561,8 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
                                               documents[i].status().ToString()));
         continue;
       }
+      const std::optional<SnippetPlan>& snippets = candidates[page[i].leaf].target->snippets;
+      if (snippets.has_value()) response.snippets.push_back(RenderSnippets(*snippets, *documents[i]));
       response.hits.push_back(*std::move(documents[i]));
     }
   }

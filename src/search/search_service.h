@@ -54,11 +54,15 @@ struct SearchRequest {
   // Elasticsearch-style aggregations computed over all the matching docs (index/aggregation.h
   // says which are exact across splits).
   std::optional<index::AggregationRequest> aggregation;
+  // Stored text fields whose fragments around the query terms are returned per hit.
+  std::vector<std::string> snippet_fields;
 };
 
 struct SearchResponse {
   uint64_t num_hits = 0;
   std::vector<std::string> hits;  // each a JSON object as text
+  // With snippet_fields: one JSON object per hit, in the order of `hits` (search/snippets.h).
+  std::vector<std::string> snippets;
   int64_t elapsed_time_micros = 0;
   std::vector<std::string> errors;
   // Set when the request has an aggregation: the Elasticsearch-shaped `aggregations` object as

@@ -115,7 +115,16 @@ std::string RenderSearchResponse(const search::SearchResponse& response) {
     if (i > 0) out.push_back(',');
     out += response.hits[i];
   }
-  out += "],\"elapsed_time_micros\":";
+  out += "]";
+  if (!response.snippets.empty()) {
+    out += ",\"snippets\":[";
+    for (size_t i = 0; i < response.snippets.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out += response.snippets[i];
+    }
+    out += "]";
+  }
+  out += ",\"elapsed_time_micros\":";
   out += std::to_string(response.elapsed_time_micros);
   out += ",\"errors\":";
   out += DumpJson(nlohmann::json(response.errors));
@@ -768,6 +777,8 @@ HttpResponse RestApi::Search(const HttpRequest& request, const std::string& inde
   if (sort_by->has_value()) search_request.sort_by = SplitCommaList(**sort_by);
   SHALE_PARAM_OR_400(search_field, "search_field", "search_fields");
   if (search_field->has_value()) search_request.search_fields = SplitCommaList(**search_field);
+  SHALE_PARAM_OR_400(snippet_fields, "snippet_fields");
+  if (snippet_fields->has_value()) search_request.snippet_fields = SplitCommaList(**snippet_fields);
   SHALE_PARAM_OR_400(count_all, "count_all");
   if (count_all->has_value()) {
     auto value = ParseBool("count_all", **count_all);

@@ -543,6 +543,35 @@ TEST_F(RestApiTest, ElasticSearchEndpointAnswersScenarioAggregations) {
             400);
 }
 
+// `snippet_fields`: per hit, the fragments of the field around the query's terms, one list per
+// field, in the order of the hits; a field that cannot give snippets is a 400 naming it.
+TEST_F(RestApiTest, SnippetFieldsHighlightTheQueryTerms) {
+  ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);
+  const std::string docs =
+      "{\"ts\": 1700000002, \"level\": \"WARN\", \"message\": \"disk <sda> is full\"}\n"
+      "{\"ts\": 1700000001, \"level\": \"INFO\", \"message\": \"all good\"}\n"
+      "{\"ts\": 1700000000, \"level\": \"WARN\", \"message\": \"Disk full, disk gone\"}\n";
+  ASSERT_EQ(Call("POST", "/api/v1/app-logs/ingest?commit=force", docs).status, 200);
+  const HttpResponse response =
+      Call("GET", "/api/v1/app-logs/search?query=disk%20AND%20level:WARN&snippet_fields=message");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const nlohmann::json json = Json(response);
+  ASSERT_EQ(json["hits"].size(), 2u);
+  EXPECT_EQ(json["snippets"].dump(),
+            R"([{"message":["<b>disk</b> &lt;sda&gt; is full"]},)"
+            R"({"message":["<b>Disk</b> full, <b>disk</b> gone"]}])");
+  // POST body, list form; a hit without a match in the field gets an empty list.
+  const HttpResponse post = Call("POST", "/api/v1/app-logs/search",
+                                 R"({"query": "level:INFO OR good", "snippet_fields": ["message"]})");
+  ASSERT_EQ(post.status, 200) << post.body;
+  EXPECT_EQ(Json(post)["snippets"].dump(), R"([{"message":["all <b>good</b>"]}])");
+  // Without snippet_fields, no `snippets` key.
+  EXPECT_FALSE(Json(Call("GET", "/api/v1/app-logs/search?query=disk")).contains("snippets"));
+  const HttpResponse bad = Call("GET", "/api/v1/app-logs/search?query=disk&snippet_fields=ts");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("`ts`"), std::string::npos) << bad.body;
+}
+
 // `sort` in a `_search` body (every Elasticsearch form) and as a URI parameter, with `q`.
 TEST_F(RestApiTest, ElasticSearchSortsByBodyOrParameter) {
   ASSERT_EQ(Call("POST", "/api/v1/indexes", kIndexConfig).status, 200);

@@ -12,6 +12,7 @@
 #include "fmt/format.h"
 
 #include "common/check.h"
+#include "common/markup.h"
 #include "storage/internal/s3_util.h"
 
 namespace shale::storage::internal {
@@ -79,16 +80,7 @@ std::string UriEncode(std::string_view text, bool keep_slash) {
 std::string XmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out.push_back(c);
-    }
-  }
+  AppendMarkupEscaped(text, out);
   return out;
 }
 
