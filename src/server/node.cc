@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "fmt/format.h"
 
+#include "cluster/cluster_grpc_service.h"
 #include "cluster/membership.h"
 #include "common/host_port.h"
 #include "common/logging.h"
@@ -27,6 +28,7 @@
 #include "indexing/merge_service.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
+#include "server/grpc_server.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "split/disk_split_cache.h"
@@ -291,11 +293,24 @@ absl::Status RunNode(const config::NodeConfig& config) {
       http_options, [&rest_api](HttpRequest& request) { return rest_api.Handle(request); },
       &rest_workers);
   RETURN_IF_ERROR(http_server.Start());
+
+  // The gRPC server (internal RPCs) starts once every service it serves exists and stops before
+  // any of them is stopped or destroyed (it is declared after them).
+  GrpcServerOptions grpc_options;
+  grpc_options.listen_address = config.listen_address;
+  grpc_options.port = config.grpc_listen_port;
+  grpc_options.max_message_bytes = static_cast<int64_t>(config.grpc.max_message_size);
+  GrpcServer grpc_server(grpc_options);
+  cluster::ClusterGrpcService cluster_grpc_service(membership.get());
+  grpc_server.AddService(&cluster_grpc_service);
+  RETURN_IF_ERROR(grpc_server.Start());
+
   ready = true;
   membership->SetReady(true);
-  SHALE_LOG_INFO("node ready node_id={} rest=http://{}:{} metastore_uri={} data_dir={}",
-                 config.node_id, config.listen_address, http_server.port(), config.metastore_uri,
-                 config.data_dir);
+  SHALE_LOG_INFO(
+      "node ready node_id={} rest=http://{}:{} grpc={}:{} metastore_uri={} data_dir={}",
+      config.node_id, config.listen_address, http_server.port(), config.listen_address,
+      grpc_server.port(), config.metastore_uri, config.data_dir);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -303,6 +318,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ready = false;
   membership->Stop();  // peers see this node not ready at once
   http_server.Stop();
+  grpc_server.Stop();
   rest_workers.Stop();
   if (sources != nullptr) sources->Stop();
   // Merges first, so that the final commits of the ingest service start none; the next start
