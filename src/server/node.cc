@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "fmt/format.h"
 
+#include "cluster/cluster_grpc_service.h"
 #include "cluster/membership.h"
 #include "common/host_port.h"
 #include "common/logging.h"
@@ -25,8 +26,11 @@
 #include "indexing/ingest_service.h"
 #include "indexing/source_service.h"
 #include "indexing/merge_service.h"
+#include "metastore/grpc_metastore.h"
 #include "metastore/metastore.h"
 #include "search/search_service.h"
+#include "server/deployment.h"
+#include "server/grpc_server.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "split/disk_split_cache.h"
@@ -167,6 +171,18 @@ absl::StatusOr<std::unique_ptr<cluster::ClusterMembership>> StartClusterMembersh
   return membership;
 }
 
+// The metastore of a node without the metastore service: the gRPC client of the one found in
+// the cluster, waiting up to kMetastoreNodeWaitTimeout for it to join.
+absl::StatusOr<std::unique_ptr<metastore::Metastore>> ConnectToMetastoreNode(
+    const config::NodeConfig& config, const cluster::ClusterMembership* membership) {
+  constexpr absl::Duration kMetastoreNodeWaitTimeout = absl::Seconds(60);
+  RETURN_IF_ERROR(WaitForMetastoreNode(*membership, kMetastoreNodeWaitTimeout).status());
+  metastore::GrpcMetastoreOptions options;
+  options.resolve_address = [membership] { return FindMetastoreNode(*membership); };
+  options.max_message_bytes = static_cast<int64_t>(config.grpc.max_message_size);
+  return metastore::NewGrpcMetastore(std::move(options));
+}
+
 }  // namespace
 
 absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(
@@ -204,8 +220,19 @@ absl::Status RunNode(const config::NodeConfig& config) {
 
   std::unique_ptr<storage::StorageResolver> storage_resolver =
       storage::NewStorageResolver(StorageResolverOptionsFromConfig(config));
-  ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
-                   OpenMetastore(config, *storage_resolver));
+  // The node running the metastore service owns the metastore (metastore_uri) and serves it over
+  // gRPC; the other nodes reach it through the cluster membership (docs/deployment.md), except a
+  // node whose metastore_uri asks for polling (`#polling_interval=`): it reads the metastore
+  // files itself with a delayed view, and its writes are refused (a reader).
+  std::unique_ptr<metastore::Metastore> metastore;
+  if (config.IsServiceEnabled("metastore") || config.metastore_polling_interval_secs.has_value()) {
+    ASSIGN_OR_RETURN(metastore, OpenMetastore(config, *storage_resolver));
+  } else {
+    ASSIGN_OR_RETURN(metastore, ConnectToMetastoreNode(config, membership.get()));
+  }
+  if (config.IsServiceEnabled("searcher")) {
+    RETURN_IF_ERROR(CheckIndexesOnSharedStorage(*metastore, *membership));
+  }
 
   // Declared before the ingest service, which notifies it of every publish until it is gone.
   std::unique_ptr<indexing::MergeService> merges;
@@ -291,11 +318,29 @@ absl::Status RunNode(const config::NodeConfig& config) {
       http_options, [&rest_api](HttpRequest& request) { return rest_api.Handle(request); },
       &rest_workers);
   RETURN_IF_ERROR(http_server.Start());
+
+  // The gRPC server (internal RPCs) starts once every service it serves exists and stops before
+  // any of them is stopped or destroyed (it is declared after them).
+  GrpcServerOptions grpc_options;
+  grpc_options.listen_address = config.listen_address;
+  grpc_options.port = config.grpc_listen_port;
+  grpc_options.max_message_bytes = static_cast<int64_t>(config.grpc.max_message_size);
+  GrpcServer grpc_server(grpc_options);
+  cluster::ClusterGrpcService cluster_grpc_service(membership.get());
+  grpc_server.AddService(&cluster_grpc_service);
+  std::unique_ptr<metastore::MetastoreGrpcService> metastore_grpc_service;
+  if (config.IsServiceEnabled("metastore")) {
+    metastore_grpc_service = std::make_unique<metastore::MetastoreGrpcService>(metastore.get());
+    grpc_server.AddService(metastore_grpc_service.get());
+  }
+  RETURN_IF_ERROR(grpc_server.Start());
+
   ready = true;
   membership->SetReady(true);
-  SHALE_LOG_INFO("node ready node_id={} rest=http://{}:{} metastore_uri={} data_dir={}",
-                 config.node_id, config.listen_address, http_server.port(), config.metastore_uri,
-                 config.data_dir);
+  SHALE_LOG_INFO(
+      "node ready node_id={} rest=http://{}:{} grpc={}:{} metastore_uri={} data_dir={}",
+      config.node_id, config.listen_address, http_server.port(), config.listen_address,
+      grpc_server.port(), config.metastore_uri, config.data_dir);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -303,6 +348,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ready = false;
   membership->Stop();  // peers see this node not ready at once
   http_server.Stop();
+  grpc_server.Stop();
   rest_workers.Stop();
   if (sources != nullptr) sources->Stop();
   // Merges first, so that the final commits of the ingest service start none; the next start

@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 
-from shale_testlib import Client, Failure, check, free_port, run_test_main
+from shale_testlib import Client, Failure, check, free_port, run_test_main, wait_until
 
 GOSSIP_INTERVAL = "200ms"
 CONVERGE_SECS = 60
@@ -116,20 +116,6 @@ def generation_of(observer, node_id):
         if entry["node_id"] == node_id:
             return entry["generation_id"]
     raise Failure(f"{observer.node_id} does not know {node_id}")
-
-
-def wait_until(description, predicate, timeout):
-    """Polls `predicate` every 100 ms; returns the seconds it took, fails after `timeout`."""
-    start = time.time()
-    last_error = None
-    while time.time() - start < timeout:
-        try:
-            if predicate():
-                return time.time() - start
-        except Failure as error:
-            last_error = error
-        time.sleep(0.1)
-    raise Failure(f"{description}: not true after {timeout}s (last error: {last_error})")
 
 
 def run(args, workdir):
