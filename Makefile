@@ -6,7 +6,7 @@ DEBUG_DIR := $(BUILD_DIR)/debug
 CONFIG ?= config/shale.yaml
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-s3 fmt fmt-check tidy \
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-s3 bench-fulltext fmt fmt-check tidy \
         check-layering clean
 
 all: build
@@ -44,6 +44,14 @@ bench-s3: deps
 	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHALE_BUILD_TESTS=OFF
 	ninja -C $(RELEASE_DIR) -j$(JOBS) shale_s3_bench shale_gen_logs
 	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash tools/s3_bench.sh
+
+# The search-benchmark-game queries against Xapian and Lucene++ on 1M docs of real English
+# (bench/fulltext/: installs its own deps, builds the corpus once, runs shale_fulltext_bench).
+bench-fulltext: deps
+	bash bench/fulltext/install_deps.sh
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHALE_BUILD_TESTS=OFF
+	ninja -C $(RELEASE_DIR) -j$(JOBS) shale_fulltext_bench
+	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash bench/fulltext/run.sh
 
 check-layering:
 	python3 tools/check_layering.py
