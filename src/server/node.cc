@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fmt/format.h"
+#include "grpcpp/grpcpp.h"
 
 #include "cluster/membership.h"
 #include "common/host_port.h"
@@ -26,7 +27,9 @@
 #include "indexing/source_service.h"
 #include "indexing/merge_service.h"
 #include "metastore/metastore.h"
+#include "search/leaf_grpc.h"
 #include "search/search_service.h"
+#include "search/searcher_pool.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "split/disk_split_cache.h"
@@ -167,6 +170,26 @@ absl::StatusOr<std::unique_ptr<cluster::ClusterMembership>> StartClusterMembersh
   return membership;
 }
 
+// TEMPORARY until the node's one gRPC server (branch grpcmeta) lands: serves the leaf search on
+// grpc_listen_port.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartSearchGrpcServer(
+    const config::NodeConfig& config, grpc::Service* service) {
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(FormatHostPort(config.listen_address, config.grpc_listen_port),
+                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  builder.SetMaxSendMessageSize(256 * 1024 * 1024);
+  builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    return absl::UnavailableError(fmt::format("cannot serve gRPC on {}",
+                                              FormatHostPort(config.listen_address,
+                                                             config.grpc_listen_port)));
+  }
+  return server;
+}
+
 }  // namespace
 
 absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(
@@ -242,15 +265,22 @@ absl::Status RunNode(const config::NodeConfig& config) {
                                                         options);
     RETURN_IF_ERROR(sources->Start());
   }
-  std::unique_ptr<search::SearchService> search;
+  // Every node is a search root; a node with the searcher service is also a leaf, for itself
+  // (in process) and for the other roots of the cluster (over gRPC).
+  search::SearchServiceOptions search_options;
+  search_options.num_leaf_threads =
+      static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  search_options.max_num_concurrent_split_searches =
+      config.searcher.max_num_concurrent_split_searches;
+  search_options.split_opener.split_footer_cache_capacity =
+      config.searcher.split_footer_cache_capacity;
+  search_options.split_opener.fast_field_cache_capacity = config.searcher.fast_field_cache_capacity;
+  search_options.partial_request_cache_capacity = config.searcher.partial_request_cache_capacity;
+  search_options.aggregation_memory_limit_bytes = config.searcher.aggregation_memory_limit;
+  search_options.request_timeout =
+      absl::Seconds(static_cast<int64_t>(config.searcher.request_timeout_secs));
+  std::unique_ptr<search::LeafSearcher> leaf_searcher;
   if (config.IsServiceEnabled("searcher")) {
-    search::SearchServiceOptions options;
-    options.num_leaf_threads =
-        static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-    options.max_num_concurrent_split_searches = config.searcher.max_num_concurrent_split_searches;
-    options.split_opener.split_footer_cache_capacity = config.searcher.split_footer_cache_capacity;
-    options.split_opener.fast_field_cache_capacity = config.searcher.fast_field_cache_capacity;
-    options.partial_request_cache_capacity = config.searcher.partial_request_cache_capacity;
     if (config.searcher.split_cache.has_value()) {
       split::DiskSplitCacheOptions split_cache;
       split_cache.root = std::filesystem::path(config.data_dir) / "searcher-split-cache";
@@ -258,12 +288,21 @@ absl::Status RunNode(const config::NodeConfig& config) {
       split_cache.max_num_splits = config.searcher.split_cache->max_num_splits;
       split_cache.num_concurrent_downloads =
           static_cast<int>(config.searcher.split_cache->num_concurrent_downloads);
-      ASSIGN_OR_RETURN(options.split_opener.disk_split_cache,
+      ASSIGN_OR_RETURN(search_options.split_opener.disk_split_cache,
                        split::DiskSplitCache::Open(split_cache));
     }
-    options.aggregation_memory_limit_bytes = config.searcher.aggregation_memory_limit;
-    search = std::make_unique<search::SearchService>(metastore.get(), storage_resolver.get(),
-                                                     options);
+    leaf_searcher = std::make_unique<search::LeafSearcher>(storage_resolver.get(), search_options);
+  }
+  std::unique_ptr<search::SearcherPool> searchers =
+      search::NewClusterSearcherPool(membership.get(), leaf_searcher.get());
+  auto search = std::make_unique<search::SearchService>(metastore.get(), searchers.get(),
+                                                        leaf_searcher.get(), search_options);
+  // Serves this node's leaf to the roots of the cluster.
+  std::unique_ptr<search::LeafSearchGrpcService> leaf_grpc_service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  if (leaf_searcher != nullptr) {
+    leaf_grpc_service = std::make_unique<search::LeafSearchGrpcService>(leaf_searcher.get());
+    ASSIGN_OR_RETURN(grpc_server, StartSearchGrpcServer(config, leaf_grpc_service.get()));
   }
 
   std::atomic<bool> ready{false};
@@ -303,13 +342,17 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ready = false;
   membership->Stop();  // peers see this node not ready at once
   http_server.Stop();
+  if (grpc_server != nullptr) {
+    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
   rest_workers.Stop();
   if (sources != nullptr) sources->Stop();
   // Merges first, so that the final commits of the ingest service start none; the next start
   // plans them.
   if (merges != nullptr) merges->Stop();
   if (ingest != nullptr) ingest->Stop();
-  if (search != nullptr) search->Stop();
+  search->Stop();
+  if (leaf_searcher != nullptr) leaf_searcher->Stop();
   SHALE_LOG_INFO("node stopped node_id={}", config.node_id);
   return absl::OkStatus();
 }
