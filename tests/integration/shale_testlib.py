@@ -120,6 +120,21 @@ def tokens(text):
     return [t.lower() for t in re.findall(r"[A-Za-z0-9]+", text)]
 
 
+def wait_until(description, predicate, timeout, interval=0.1):
+    """Polls `predicate` every `interval` seconds until it is true and returns the seconds that
+    took; Failure after `timeout` (a Failure raised by `predicate` counts as false)."""
+    start = time.time()
+    last_error = None
+    while time.time() - start < timeout:
+        try:
+            if predicate():
+                return time.time() - start
+        except Failure as error:
+            last_error = error
+        time.sleep(interval)
+    raise Failure(f"{description}: not true after {timeout}s (last error: {last_error})")
+
+
 def wait_ready(client, process, timeout=60):
     """Waits until the node answers /health/readyz with 200; Failure if it exits first."""
     deadline = time.time() + timeout
@@ -233,6 +248,20 @@ class ShaleNode:
         self.starts = 0
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.config_path = os.path.join(workdir, f"{name}.yaml")
+
+    @property
+    def gossip_addr(self):
+        """The node's gossip address (UDP, by default on the REST port number)."""
+        return f"127.0.0.1:{self.port}"
+
+    def cluster(self):
+        """The node's `GET /api/v1/cluster` answer."""
+        return self.client.json("GET", "/api/v1/cluster")
+
+    def cluster_ids(self, field):
+        """The sorted node ids of one list (`ready_nodes`, `live_nodes`, `dead_nodes`) of
+        cluster()."""
+        return sorted(node["node_id"] for node in self.cluster()[field])
 
     def start(self, index_id=None, timeout=180):
         if index_id is not None:
