@@ -21,6 +21,10 @@
 
 namespace shale::index {
 
+namespace internal {
+struct SketchCodec;  // index/aggregation_codec.cc
+}  // namespace internal
+
 class CardinalitySketch {
  public:
   static constexpr int kPrecision = 14;
@@ -45,6 +49,8 @@ class CardinalitySketch {
   static uint64_t HashDouble(double value);
 
  private:
+  friend struct internal::SketchCodec;
+
   void AddToRegisters(uint64_t hash);
   void MakeDense();
 

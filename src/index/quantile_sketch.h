@@ -20,6 +20,10 @@
 
 namespace shale::index {
 
+namespace internal {
+struct SketchCodec;  // index/aggregation_codec.cc
+}  // namespace internal
+
 class QuantileSketch {
  public:
   static constexpr double kRelativeAccuracy = 0.01;
@@ -37,6 +41,8 @@ class QuantileSketch {
   bool operator==(const QuantileSketch& other) const;
 
  private:
+  friend struct internal::SketchCodec;
+
   // Counts per bin key, dense from `min_key`.
   struct Store {
     int32_t min_key = 0;

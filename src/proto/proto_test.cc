@@ -1,4 +1,4 @@
-// The generated messages round-trip and the service stubs exist (nothing is served yet).
+// The generated messages round-trip and the service stubs exist.
 #include <memory>
 
 #include "grpcpp/grpcpp.h"
@@ -14,22 +14,23 @@ namespace {
 
 TEST(ProtoTest, MessagesRoundTrip) {
   search::proto::LeafSearchRequest request;
-  request.set_index_uid("logs:01HZYB6Q1M1T8W0V9J3K2N4P5R");
-  request.mutable_search_request()->set_max_hits(20);
-  request.mutable_search_request()->set_start_timestamp(1'700'000'000);
-  search::proto::SplitOffsets* split = request.add_splits();
+  search::proto::LeafIndexRequest* index = request.add_indexes();
+  index->set_index_id("logs");
+  request.set_top_k(20);
+  request.set_start_timestamp_micros(1'700'000'000'000'000);
+  search::proto::SplitLocation* split = index->add_splits();
   split->set_split_id("01HZYB6Q1M1T8W0V9J3K2N4P5S");
   split->set_footer_start(1000);
   split->set_footer_end(2000);
   const std::string bytes = request.SerializeAsString();
   search::proto::LeafSearchRequest parsed;
   ASSERT_TRUE(parsed.ParseFromString(bytes));
-  EXPECT_EQ(parsed.index_uid(), request.index_uid());
-  EXPECT_EQ(parsed.search_request().max_hits(), 20u);
-  EXPECT_TRUE(parsed.search_request().has_start_timestamp());
-  EXPECT_FALSE(parsed.search_request().has_end_timestamp());
-  ASSERT_EQ(parsed.splits_size(), 1);
-  EXPECT_EQ(parsed.splits(0).footer_end(), 2000u);
+  EXPECT_EQ(parsed.indexes(0).index_id(), "logs");
+  EXPECT_EQ(parsed.top_k(), 20u);
+  EXPECT_TRUE(parsed.has_start_timestamp_micros());
+  EXPECT_FALSE(parsed.has_end_timestamp_micros());
+  ASSERT_EQ(parsed.indexes(0).splits_size(), 1);
+  EXPECT_EQ(parsed.indexes(0).splits(0).footer_end(), 2000u);
 
   cluster::proto::FetchClusterStateResponse state;
   cluster::proto::NodeState* node = state.add_node_states();

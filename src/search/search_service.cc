@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -10,10 +11,12 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "fmt/format.h"
 
+#include "cluster/rendezvous.h"
 #include "common/json_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/uri.h"
+#include "index/aggregation_codec.h"
 #include "index/split_format.h"
 #include "query/query_language.h"
 #include "search/aggregation_request.h"
@@ -59,120 +62,6 @@ absl::StatusOr<std::vector<index::SortField>> ParseSortBy(const std::vector<std:
     }
   }
   return fields;
-}
-
-struct LeafResult {
-  std::string split_id;
-  std::shared_ptr<storage::Storage> storage;
-  split::SplitLocation location;
-  // Null when the result came from the partial request cache (the root opens the split if it
-  // needs documents of it).
-  std::unique_ptr<split::OpenedSplit> split;
-  // Shared with the partial request cache; null when `status` is an error.
-  std::shared_ptr<const index::SplitSearchResult> result;
-  absl::Status status;
-};
-
-struct HitRef {
-  size_t leaf = 0;
-  const index::SplitHit* hit = nullptr;
-};
-
-// A leaf search that ran: the split stays open (with its warm bytes) for the document fetch.
-struct LeafSearch {
-  std::unique_ptr<split::OpenedSplit> split;
-  std::shared_ptr<const index::SplitSearchResult> result;
-};
-
-// Opens the split (footer from the split footer cache or one GET), warms the ranges the query
-// reads (concurrent GETs, through the fast field cache), then searches it.
-absl::StatusOr<LeafSearch> SearchSplit(split::SplitOpener& opener, const LeafResult& leaf,
-                                       const index::Query& query,
-                                       const index::SplitSearchRequest& request) {
-  LeafSearch search;
-  ASSIGN_OR_RETURN(search.split, opener.Open(leaf.storage, leaf.location));
-  RETURN_IF_ERROR(search.split->WarmForSearch(query, request));
-  ASSIGN_OR_RETURN(index::SplitSearchResult result, search.split->reader().Search(query, request));
-  search.result = std::make_shared<const index::SplitSearchResult>(std::move(result));
-  return search;
-}
-
-// True when `a` ranks before `b`. Missing sort values always rank last.
-bool RanksBefore(const HitRef& a, const HitRef& b, const std::vector<index::SortField>& sort,
-                 const std::vector<LeafResult>& leaves) {
-  for (size_t i = 0; i < sort.size(); ++i) {
-    if (sort[i].field == "_doc") break;  // falls through to the (split, doc) order below
-    const std::optional<uint64_t> key_a =
-        i < a.hit->sort_keys.size() ? a.hit->sort_keys[i] : std::nullopt;
-    const std::optional<uint64_t> key_b =
-        i < b.hit->sort_keys.size() ? b.hit->sort_keys[i] : std::nullopt;
-    if (key_a.has_value() != key_b.has_value()) return key_a.has_value();
-    if (!key_a.has_value() || *key_a == *key_b) continue;
-    return sort[i].order == index::SortOrder::kAsc ? *key_a < *key_b : *key_a > *key_b;
-  }
-  const bool descending_doc_order =
-      !sort.empty() && sort[0].field == "_doc" && sort[0].order == index::SortOrder::kDesc;
-  const std::string& split_a = leaves[a.leaf].split_id;
-  const std::string& split_b = leaves[b.leaf].split_id;
-  if (split_a != split_b) return descending_doc_order ? split_a > split_b : split_a < split_b;
-  return descending_doc_order ? a.hit->doc_id > b.hit->doc_id : a.hit->doc_id < b.hit->doc_id;
-}
-
-// The documents of `page`, in order: per split (concurrently on `pool`), open the split when
-// its leaf result came from the partial request cache, warm the doc store blocks of its hits
-// (concurrent GETs), then read the documents. A document that cannot be read is an error in
-// its slot.
-std::vector<absl::StatusOr<std::string>> FetchDocuments(const std::vector<HitRef>& page,
-                                                        std::vector<LeafResult>& leaves,
-                                                        split::SplitOpener& opener,
-                                                        ThreadPool& pool) {
-  std::vector<absl::StatusOr<std::string>> documents(page.size(),
-                                                     absl::UnknownError("document not fetched"));
-  std::map<size_t, std::vector<size_t>> positions_by_leaf;
-  for (size_t i = 0; i < page.size(); ++i) positions_by_leaf[page[i].leaf].push_back(i);
-  auto fetch_leaf = [&](size_t leaf_index, const std::vector<size_t>& positions) {
-    LeafResult& leaf = leaves[leaf_index];
-    absl::Status status;
-    if (leaf.split == nullptr) {
-      absl::StatusOr<std::unique_ptr<split::OpenedSplit>> opened =
-          opener.Open(leaf.storage, leaf.location);
-      if (opened.ok()) {
-        leaf.split = *std::move(opened);
-      } else {
-        status = opened.status();
-      }
-    }
-    if (status.ok()) {
-      std::vector<uint32_t> doc_ids;
-      doc_ids.reserve(positions.size());
-      for (size_t position : positions) doc_ids.push_back(page[position].hit->doc_id);
-      status = leaf.split->WarmDocuments(doc_ids);
-    }
-    for (size_t position : positions) {
-      documents[position] = status.ok()
-                                ? leaf.split->reader().FetchDocument(page[position].hit->doc_id)
-                                : absl::StatusOr<std::string>(status);
-    }
-  };
-  if (positions_by_leaf.size() == 1) {
-    fetch_leaf(positions_by_leaf.begin()->first, positions_by_leaf.begin()->second);
-    return documents;
-  }
-  absl::BlockingCounter pending(static_cast<int>(positions_by_leaf.size()));
-  for (const auto& [leaf_index, positions] : positions_by_leaf) {
-    const bool submitted = pool.Submit([&, leaf_index = leaf_index, &positions = positions] {
-      fetch_leaf(leaf_index, positions);
-      pending.DecrementCount();
-    });
-    if (!submitted) {
-      for (size_t position : positions) {
-        documents[position] = absl::UnavailableError("searcher is shutting down");
-      }
-      pending.DecrementCount();
-    }
-  }
-  pending.Wait();
-  return documents;
 }
 
 bool SplitMissesTimeRange(const metastore::SplitMetadata& split,
@@ -259,10 +148,10 @@ bool SplitMayMatch(const index::Query& query, const std::set<std::string>& tags,
 
 struct TargetIndex {
   metastore::IndexMetadata metadata;
-  index::QueryPtr query;
+  std::vector<std::string> search_fields;  // the query's default fields
+  std::shared_ptr<const index::Query> query;
   // The request's aggregations with filter queries parsed for this index (set when it has any).
-  std::optional<index::AggregationRequest> aggregation;
-  std::shared_ptr<storage::Storage> storage;
+  std::shared_ptr<const index::AggregationRequest> aggregation;
   // Set when the request asks for snippets.
   std::optional<SnippetPlan> snippets;
 };
@@ -348,6 +237,7 @@ absl::StatusOr<std::vector<metastore::IndexMetadata>> ResolveIndexPatterns(
   return selected;
 }
 
+
 namespace {
 
 bool IsQueryError(const absl::Status& status) {
@@ -355,21 +245,183 @@ bool IsQueryError(const absl::Status& status) {
          status.code() == absl::StatusCode::kFailedPrecondition;
 }
 
+// A split that survived pruning, and how its search went.
+struct SplitWork {
+  const metastore::SplitMetadata* metadata = nullptr;
+  const TargetIndex* target = nullptr;
+  // Indexes into the live searchers, in the split's rendezvous order.
+  std::vector<size_t> order;
+  size_t position = 0;  // the node of `order` trying it now
+  uint32_t attempts = 0;
+  bool done = false;
+  absl::Status last_error;
+  std::shared_ptr<split::OpenedSplit> opened;  // in process: left open by the leaf search
+};
+
+// Moves `work.position` to the first node of its order, from the current one on, that has not
+// failed. False when there is none.
+bool FindLiveNode(SplitWork& work, const std::vector<bool>& node_failed) {
+  while (work.position < work.order.size() && node_failed[work.order[work.position]]) {
+    ++work.position;
+  }
+  return work.position < work.order.size();
+}
+
+split::SplitLocation LocationOf(const metastore::SplitMetadata& metadata) {
+  return split::SplitLocation{metadata.split_id, metadata.split_size_bytes, metadata.footer_start,
+                              metadata.footer_end};
+}
+
+// Runs task(0) ... task(count - 1) concurrently and waits for them all. The last one runs on the
+// calling thread, so a single leaf costs no thread hop.
+void RunConcurrently(ThreadPool& pool, size_t count, const std::function<void(size_t)>& task) {
+  if (count == 0) return;
+  absl::BlockingCounter pending(static_cast<int>(count - 1));
+  for (size_t i = 0; i + 1 < count; ++i) {
+    const bool submitted = pool.Submit([&task, &pending, i] {
+      task(i);
+      pending.DecrementCount();
+    });
+    if (!submitted) {  // shutting down: run it here
+      task(i);
+      pending.DecrementCount();
+    }
+  }
+  task(count - 1);
+  pending.Wait();
+}
+
+using WorkBySplit = absl::flat_hash_map<std::string_view, SplitWork*>;
+
+// The documents of `page`, in order, from the nodes that searched their splits: one FetchDocs
+// per node, concurrently. A node whose call fails is marked failed and its part is asked once
+// of the next live node of its first split's rendezvous order. A document that cannot be read
+// is left out, with a message in `errors`. With snippet fields, `snippets` gets one object per
+// returned document.
+std::vector<std::string> FetchPage(const std::vector<LeafHit>& page,
+                                   const WorkBySplit& work_by_split,
+                                   const std::vector<SearcherNode>& searchers,
+                                   std::vector<bool>& node_failed, absl::Time deadline,
+                                   ThreadPool& pool, std::vector<std::string>& errors,
+                                   std::vector<std::string>& snippets) {
+  struct FetchGroup {
+    size_t node = 0;
+    FetchDocsRequest request;
+    std::vector<SplitWork*> works;                // per split of the request
+    std::vector<std::vector<size_t>> positions;   // per split: the hits' positions in `page`
+    absl::StatusOr<FetchDocsResponse> result = absl::UnknownError("documents not fetched");
+  };
+  std::vector<FetchGroup> groups;
+  absl::flat_hash_map<size_t, size_t> group_of_node;
+  absl::flat_hash_map<std::string_view, std::pair<size_t, size_t>> slot_of_split;
+  for (size_t position = 0; position < page.size(); ++position) {
+    SplitWork* work = work_by_split.at(page[position].split_id);
+    auto [slot, inserted] = slot_of_split.try_emplace(page[position].split_id);
+    if (inserted) {
+      const size_t node = work->order[work->position];
+      auto [group_it, new_group] = group_of_node.try_emplace(node, groups.size());
+      if (new_group) {
+        groups.emplace_back().node = node;
+        groups.back().request.deadline = deadline;
+      }
+      FetchGroup& group = groups[group_it->second];
+      slot->second = {group_it->second, group.request.splits.size()};
+      FetchDocsSplit& split = group.request.splits.emplace_back();
+      split.index_uri = *work->target->metadata.index_config.index_uri;
+      split.location = LocationOf(*work->metadata);
+      split.opened = work->opened;
+      group.works.push_back(work);
+      group.positions.emplace_back();
+    }
+    FetchGroup& group = groups[slot->second.first];
+    group.request.splits[slot->second.second].doc_ids.push_back(page[position].hit.doc_id);
+    group.positions[slot->second.second].push_back(position);
+  }
+
+  std::vector<size_t> to_run(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) to_run[i] = i;
+  for (int round = 0; round < 2 && !to_run.empty(); ++round) {
+    RunConcurrently(pool, to_run.size(), [&](size_t i) {
+      FetchGroup& group = groups[to_run[i]];
+      group.result = searchers[group.node].client->FetchDocs(group.request);
+      if (!group.result.ok()) return;
+      // A response of the wrong shape is the searcher's fault: treat it as a failed call.
+      bool well_formed = group.result->documents.size() == group.request.splits.size();
+      for (size_t j = 0; well_formed && j < group.request.splits.size(); ++j) {
+        well_formed = group.result->documents[j].size() == group.request.splits[j].doc_ids.size();
+      }
+      if (!well_formed) {
+        group.result = absl::InternalError(fmt::format(
+            "searcher {} answered a document fetch with the wrong number of documents",
+            searchers[group.node].node_id));
+      }
+    });
+    std::vector<size_t> retry;
+    for (size_t index : to_run) {
+      FetchGroup& group = groups[index];
+      if (group.result.ok() || round == 1) continue;
+      node_failed[group.node] = true;
+      SplitWork next = *group.works.front();
+      ++next.position;
+      if (!FindLiveNode(next, node_failed)) continue;
+      group.node = next.order[next.position];
+      retry.push_back(index);
+    }
+    to_run = std::move(retry);
+  }
+
+  std::vector<absl::StatusOr<std::string>> documents(page.size(),
+                                                     absl::UnknownError("document not fetched"));
+  for (FetchGroup& group : groups) {
+    for (size_t j = 0; j < group.positions.size(); ++j) {
+      for (size_t k = 0; k < group.positions[j].size(); ++k) {
+        documents[group.positions[j][k]] =
+            group.result.ok() ? std::move(group.result->documents[j][k])
+                              : absl::StatusOr<std::string>(group.result.status());
+      }
+    }
+  }
+  std::vector<std::string> hits;
+  hits.reserve(page.size());
+  for (size_t position = 0; position < page.size(); ++position) {
+    if (!documents[position].ok()) {
+      errors.push_back(fmt::format("split {}: {}", page[position].split_id,
+                                   documents[position].status().ToString()));
+      continue;
+    }
+    const std::optional<SnippetPlan>& plan = work_by_split.at(page[position].split_id)->target->snippets;
+    if (plan.has_value()) snippets.push_back(RenderSnippets(*plan, *documents[position]));
+    hits.push_back(*std::move(documents[position]));
+  }
+  return hits;
+}
+
 }  // namespace
 
 SearchService::SearchService(metastore::Metastore* metastore,
                              storage::StorageResolver* storage_resolver,
                              const SearchServiceOptions& options)
+    : SearchService(metastore, nullptr, nullptr, options) {
+  owned_leaf_ = std::make_unique<LeafSearcher>(storage_resolver, options);
+  owned_searchers_ = NewSingleSearcherPool("local", owned_leaf_.get());
+  local_leaf_ = owned_leaf_.get();
+  searchers_ = owned_searchers_.get();
+}
+
+SearchService::SearchService(metastore::Metastore* metastore, SearcherPool* searchers,
+                             LeafSearcher* local_leaf, const SearchServiceOptions& options)
     : metastore_(metastore),
-      storage_resolver_(storage_resolver),
       options_(options),
-      split_opener_(options.split_opener),
-      partial_request_cache_(options.partial_request_cache_capacity),
-      leaf_pool_("leaf_search", std::max(1, options.num_leaf_threads)),
+      local_leaf_(local_leaf),
+      searchers_(searchers),
+      root_pool_("root_search", std::max(1, options.num_root_threads)),
       splits_opened_(MetricsRegistry::Global().GetCounter(
           "shale_search_splits_opened_total",
-          "Leaf searches on splits, after pruning (answered by opening the split or by the "
-          "partial request cache)")),
+          "Leaf searches on splits sent by this node as a root, after pruning (retries "
+          "included)")),
+      leaf_retries_(MetricsRegistry::Global().GetCounter(
+          "shale_search_leaf_retries_total",
+          "Splits a root sent to another searcher after a failed leaf search")),
       splits_pruned_(MetricsRegistry::Global().GetCounter("shale_search_splits_pruned_total",
                                                           "Splits skipped by time or tag pruning")),
       num_searches_(MetricsRegistry::Global().GetCounter("shale_search_requests_total",
@@ -377,14 +429,13 @@ SearchService::SearchService(metastore::Metastore* metastore,
 
 SearchService::~SearchService() { Stop(); }
 
-void SearchService::Stop() { leaf_pool_.Stop(); }
+void SearchService::Stop() {
+  root_pool_.Stop();
+  if (owned_leaf_ != nullptr) owned_leaf_->Stop();
+}
 
 SearchCacheStats SearchService::cache_stats() const {
-  SearchCacheStats stats;
-  stats.split_footer = split_opener_.split_footer_cache_stats();
-  stats.fast_field = split_opener_.fast_field_cache_stats();
-  stats.partial_request = partial_request_cache_.stats();
-  return stats;
+  return local_leaf_ != nullptr ? local_leaf_->cache_stats() : SearchCacheStats();
 }
 
 absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& request) {
@@ -401,15 +452,22 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   // the default sort.
   std::vector<TargetIndex> targets(indexes.size());
   for (size_t i = 0; i < indexes.size(); ++i) {
-    targets[i].metadata = std::move(indexes[i]);
-    const config::IndexConfig& index_config = targets[i].metadata.index_config;
-    const std::vector<std::string>& default_fields =
-        request.search_fields.empty() ? index_config.search_settings.default_search_fields
-                                      : request.search_fields;
-    ASSIGN_OR_RETURN(targets[i].query, query::ParseUserQuery(request.query, default_fields));
+    TargetIndex& target = targets[i];
+    target.metadata = std::move(indexes[i]);
+    const config::IndexConfig& index_config = target.metadata.index_config;
+    target.search_fields = request.search_fields.empty()
+                               ? index_config.search_settings.default_search_fields
+                               : request.search_fields;
+    ASSIGN_OR_RETURN(index::QueryPtr query,
+                     query::ParseUserQuery(request.query, target.search_fields));
+    target.query = std::move(query);
     if (request.aggregation.has_value() && HasAggregationFilters(*request.aggregation)) {
-      ASSIGN_OR_RETURN(targets[i].aggregation,
-                       BindAggregationFilters(*request.aggregation, default_fields));
+      ASSIGN_OR_RETURN(index::AggregationRequest bound,
+                       BindAggregationFilters(*request.aggregation, target.search_fields));
+      target.aggregation = std::make_shared<const index::AggregationRequest>(std::move(bound));
+    }
+    if (!index_config.index_uri.has_value()) {
+      return absl::InternalError(fmt::format("index {} has no index uri", index_config.index_id));
     }
     if (!request.snippet_fields.empty()) {
       ASSIGN_OR_RETURN(targets[i].snippets, PlanSnippets(request.snippet_fields,
@@ -419,12 +477,16 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   }
   ASSIGN_OR_RETURN(std::vector<index::SortField> sort_fields,
                    ParseSortBy(request.sort_by, targets.front().metadata.index_config));
+  std::shared_ptr<const index::AggregationRequest> aggregation;
+  if (request.aggregation.has_value()) {
+    aggregation = std::make_shared<const index::AggregationRequest>(*request.aggregation);
+  }
 
   SearchResponse response;
   if (request.start_timestamp_secs.has_value() && request.end_timestamp_secs.has_value() &&
       *request.start_timestamp_secs >= *request.end_timestamp_secs) {
-    if (request.aggregation.has_value()) {
-      const auto& specs = request.aggregation->aggregations;
+    if (aggregation != nullptr) {
+      const auto& specs = aggregation->aggregations;
       ASSIGN_OR_RETURN(nlohmann::json aggregations,
                        FinalizeAggregations(specs, index::MakeEmptyAggs(specs)));
       response.aggregations = DumpJson(aggregations);
@@ -438,140 +500,186 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   list_query.states = {metastore::SplitState::kPublished};
   ASSIGN_OR_RETURN(std::vector<metastore::Split> splits, metastore_->ListSplits(list_query));
 
-  struct Candidate {
-    const metastore::SplitMetadata* split;
-    TargetIndex* target;
-  };
-  absl::flat_hash_map<std::string_view, TargetIndex*> target_by_uid;
-  for (TargetIndex& target : targets) target_by_uid[target.metadata.index_uid] = &target;
-  std::vector<Candidate> candidates;
+  absl::flat_hash_map<std::string_view, const TargetIndex*> target_by_uid;
+  for (const TargetIndex& target : targets) target_by_uid[target.metadata.index_uid] = &target;
+  std::vector<SplitWork> works;
   for (const metastore::Split& split : splits) {
     const auto found = target_by_uid.find(split.metadata.index_uid);
     if (found == target_by_uid.end()) continue;
-    TargetIndex* target = found->second;
+    const TargetIndex* target = found->second;
     if (SplitMissesTimeRange(split.metadata, request.start_timestamp_secs,
                              request.end_timestamp_secs) ||
         !SplitMayMatch(*target->query, split.metadata.tags, target->metadata.index_config)) {
       splits_pruned_.Increment();
       continue;
     }
-    if (target->storage == nullptr) {
-      const config::IndexConfig& index_config = target->metadata.index_config;
-      if (!index_config.index_uri.has_value()) {
-        return absl::InternalError(
-            fmt::format("index {} has no index uri", index_config.index_id));
-      }
-      ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(*index_config.index_uri));
-      ASSIGN_OR_RETURN(target->storage, storage_resolver_->Resolve(index_uri));
-    }
-    candidates.push_back({&split.metadata, target});
+    SplitWork& work = works.emplace_back();
+    work.metadata = &split.metadata;
+    work.target = target;
   }
 
-  index::SplitSearchRequest leaf_request;
-  if (request.start_timestamp_secs.has_value()) {
-    leaf_request.start_timestamp_micros = *request.start_timestamp_secs * kMicrosPerSecond;
+  // Each split goes to the first searcher of its rendezvous order.
+  const std::vector<SearcherNode> searchers = searchers_->LiveSearchers();
+  if (!works.empty() && searchers.empty()) {
+    return absl::UnavailableError(
+        "no searcher is available: no live node of the cluster runs the searcher service");
   }
-  if (request.end_timestamp_secs.has_value()) {
-    leaf_request.end_timestamp_micros = *request.end_timestamp_secs * kMicrosPerSecond;
+  std::vector<std::string> node_ids;
+  absl::flat_hash_map<std::string, size_t> node_index;
+  for (size_t i = 0; i < searchers.size(); ++i) {
+    node_ids.push_back(searchers[i].node_id);
+    node_index[searchers[i].node_id] = i;
   }
-  leaf_request.top_k = request.max_hits + request.start_offset;
-  leaf_request.sort_by = sort_fields;
-  leaf_request.count_all = request.count_all;
-  index::AggregationMemoryBudget aggregation_budget(options_.aggregation_memory_limit_bytes);
-  if (request.aggregation.has_value()) {
-    leaf_request.aggregation = &*request.aggregation;
-    leaf_request.aggregation_budget = &aggregation_budget;
-  }
-
-  std::vector<LeafResult> leaves(candidates.size());
-  absl::BlockingCounter pending(static_cast<int>(candidates.size()));
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const metastore::SplitMetadata& metadata = *candidates[i].split;
-    LeafResult& leaf = leaves[i];
-    leaf.split_id = metadata.split_id;
-    leaf.storage = candidates[i].target->storage;
-    leaf.location = split::SplitLocation{metadata.split_id, metadata.split_size_bytes,
-                                         metadata.footer_start, metadata.footer_end};
-    auto task = [&, i]() {
-      LeafResult& result = leaves[i];
-      const TargetIndex& target = *candidates[i].target;
-      splits_opened_.Increment();
-      // Each target index has its own aggregation (field types may differ between indexes).
-      index::SplitSearchRequest split_request = leaf_request;
-      if (target.aggregation.has_value()) split_request.aggregation = &*target.aggregation;
-      std::optional<std::string> cache_key =
-          LeafRequestKey(result.split_id, *target.query, split_request);
-      if (cache_key.has_value()) result.result = partial_request_cache_.Get(*cache_key);
-      if (result.result == nullptr) {
-        absl::StatusOr<LeafSearch> searched =
-            SearchSplit(split_opener_, result, *target.query, split_request);
-        if (searched.ok()) {
-          result.split = std::move(searched->split);
-          result.result = std::move(searched->result);
-          if (cache_key.has_value()) partial_request_cache_.Put(*std::move(cache_key), result.result);
-        } else {
-          result.status = searched.status();
-        }
-      }
-      pending.DecrementCount();
-    };
-    if (!leaf_pool_.Submit(task)) {
-      leaf.status = absl::UnavailableError("searcher is shutting down");
-      pending.DecrementCount();
-    }
-  }
-  pending.Wait();
-
-  std::vector<HitRef> all_hits;
-  index::IntermediateAggs merged_aggs;
-  if (request.aggregation.has_value()) {
-    merged_aggs = index::MakeEmptyAggs(request.aggregation->aggregations);
-  }
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    const LeafResult& leaf = leaves[i];
-    if (!leaf.status.ok()) {
-      if (IsQueryError(leaf.status)) return leaf.status;
-      response.errors.push_back(
-          fmt::format("split {}: {}", leaf.split_id, leaf.status.ToString()));
+  for (SplitWork& work : works) {
+    if (searchers.size() == 1) {
+      work.order = {0};
       continue;
     }
-    if (request.aggregation.has_value() && leaf.result->aggregations.has_value()) {
-      RETURN_IF_ERROR(index::MergeAggs(request.aggregation->aggregations, merged_aggs,
-                                       *leaf.result->aggregations));
+    for (const std::string& node_id : cluster::RendezvousOrder(work.metadata->split_id, node_ids)) {
+      work.order.push_back(node_index.at(node_id));
     }
-    response.num_hits += leaf.result->num_hits;
-    for (const index::SplitHit& hit : leaf.result->hits) all_hits.push_back({i, &hit});
+  }
+
+  LeafSearchRequest leaf_template;
+  if (request.start_timestamp_secs.has_value()) {
+    leaf_template.start_timestamp_micros = *request.start_timestamp_secs * kMicrosPerSecond;
+  }
+  if (request.end_timestamp_secs.has_value()) {
+    leaf_template.end_timestamp_micros = *request.end_timestamp_secs * kMicrosPerSecond;
+  }
+  leaf_template.top_k = request.max_hits + request.start_offset;
+  leaf_template.sort_by = sort_fields;
+  leaf_template.count_all = request.count_all;
+  leaf_template.aggregation = aggregation;
+  leaf_template.deadline = absl::Now() + options_.request_timeout;
+
+  std::vector<LeafHit> all_hits;
+  index::IntermediateAggs merged_aggs;
+  if (aggregation != nullptr) merged_aggs = index::MakeEmptyAggs(aggregation->aggregations);
+  WorkBySplit work_by_split;
+  for (SplitWork& work : works) work_by_split[work.metadata->split_id] = &work;
+  std::vector<bool> node_failed(searchers.size(), false);
+
+  // Round 0 sends every split to its first node; round 1 sends the splits that failed to the
+  // next node of their order that has not failed.
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::vector<SplitWork*>> splits_by_node(searchers.size());
+    for (SplitWork& work : works) {
+      if (work.done) continue;
+      if (round == 1) {
+        ++work.position;
+        if (!FindLiveNode(work, node_failed)) continue;
+        leaf_retries_.Increment();
+      }
+      splits_by_node[work.order[work.position]].push_back(&work);
+    }
+    std::vector<size_t> nodes;
+    for (size_t node = 0; node < searchers.size(); ++node) {
+      if (!splits_by_node[node].empty()) nodes.push_back(node);
+    }
+    if (nodes.empty()) break;
+    std::vector<absl::StatusOr<LeafSearchResponse>> results(
+        nodes.size(), absl::UnknownError("leaf search not run"));
+    RunConcurrently(root_pool_, nodes.size(), [&](size_t i) {
+      const size_t node = nodes[i];
+      LeafSearchRequest leaf_request = leaf_template;
+      absl::flat_hash_map<const TargetIndex*, size_t> index_position;
+      for (SplitWork* work : splits_by_node[node]) {
+        auto [it, inserted] = index_position.emplace(work->target, leaf_request.indexes.size());
+        if (inserted) {
+          LeafIndexRequest& index_request = leaf_request.indexes.emplace_back();
+          const TargetIndex& target = *work->target;
+          index_request.index_id = target.metadata.index_config.index_id;
+          index_request.index_uri = *target.metadata.index_config.index_uri;
+          index_request.query = request.query;
+          index_request.search_fields = target.search_fields;
+          index_request.parsed_query = target.query;
+          index_request.bound_aggregation =
+              target.aggregation != nullptr ? target.aggregation : aggregation;
+        }
+        leaf_request.indexes[it->second].splits.push_back(LocationOf(*work->metadata));
+        ++work->attempts;
+      }
+      splits_opened_.Increment(static_cast<int64_t>(splits_by_node[node].size()));
+      results[i] = searchers[node].client->LeafSearch(leaf_request);
+    });
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const size_t node = nodes[i];
+      absl::StatusOr<LeafSearchResponse>& result = results[i];
+      if (!result.ok()) {
+        if (IsQueryError(result.status())) return result.status();
+        node_failed[node] = true;
+        for (SplitWork* work : splits_by_node[node]) work->last_error = result.status();
+        continue;
+      }
+      for (const SplitError& error : result->failed_splits) {
+        if (IsQueryError(error.status)) return error.status;
+        const auto found = work_by_split.find(error.split_id);
+        if (found != work_by_split.end()) found->second->last_error = error.status;
+      }
+      if (aggregation != nullptr && result->aggregations.has_value()) {
+        RETURN_IF_ERROR(index::CheckAggsShape(aggregation->aggregations, *result->aggregations));
+        RETURN_IF_ERROR(index::MergeAggs(aggregation->aggregations, merged_aggs,
+                                         *result->aggregations));
+      }
+      response.num_hits += result->num_hits;
+      std::set<std::string_view> failed;
+      for (const SplitError& error : result->failed_splits) failed.insert(error.split_id);
+      for (SplitWork* work : splits_by_node[node]) {
+        if (failed.count(work->metadata->split_id) == 0) work->done = true;
+      }
+      for (std::shared_ptr<split::OpenedSplit>& opened : result->opened_splits) {
+        const auto found = work_by_split.find(opened->split_id());
+        if (found != work_by_split.end()) found->second->opened = std::move(opened);
+      }
+      for (LeafHit& hit : result->hits) {
+        const auto found = work_by_split.find(hit.split_id);
+        // A leaf answers for the splits it was asked for only.
+        if (found == work_by_split.end() || found->second->order[found->second->position] != node) {
+          return absl::InternalError(fmt::format("searcher {} returned a hit of split {} it was "
+                                                 "not asked for",
+                                                 searchers[node].node_id, hit.split_id));
+        }
+        all_hits.push_back(std::move(hit));
+      }
+    }
+  }
+  for (const SplitWork& work : works) {
+    if (!work.done) {
+      response.errors.push_back(
+          fmt::format("split {}: {}", work.metadata->split_id, work.last_error.ToString()));
+    }
   }
 
   const size_t page_end =
       std::min(all_hits.size(), static_cast<size_t>(request.start_offset) + request.max_hits);
   if (page_end > request.start_offset) {
-    auto by_rank = [&](const HitRef& a, const HitRef& b) {
-      return RanksBefore(a, b, sort_fields, leaves);
+    auto by_rank = [&sort_fields](const LeafHit& a, const LeafHit& b) {
+      return HitRanksBefore(a, b, sort_fields);
     };
     std::partial_sort(all_hits.begin(), all_hits.begin() + static_cast<ptrdiff_t>(page_end),
                       all_hits.end(), by_rank);
-    std::vector<HitRef> page(all_hits.begin() + request.start_offset,
-                             all_hits.begin() + static_cast<ptrdiff_t>(page_end));
-    std::vector<absl::StatusOr<std::string>> documents =
-        FetchDocuments(page, leaves, split_opener_, leaf_pool_);
-    for (size_t i = 0; i < page.size(); ++i) {
-      if (!documents[i].ok()) {
-        response.errors.push_back(fmt::format("split {}: {}", leaves[page[i].leaf].split_id,
-                                              documents[i].status().ToString()));
-        continue;
-      }
-      const std::optional<SnippetPlan>& snippets = candidates[page[i].leaf].target->snippets;
-      if (snippets.has_value()) response.snippets.push_back(RenderSnippets(*snippets, *documents[i]));
-      response.hits.push_back(*std::move(documents[i]));
-    }
+    const std::vector<LeafHit> page(all_hits.begin() + request.start_offset,
+                                    all_hits.begin() + static_cast<ptrdiff_t>(page_end));
+    response.hits = FetchPage(page, work_by_split, searchers, node_failed,
+                              leaf_template.deadline, root_pool_, response.errors,
+                              response.snippets);
   }
-  if (request.aggregation.has_value()) {
-    // This node is one leaf: its merged result is cut off like each split's.
-    index::CutOffAggs(request.aggregation->aggregations, merged_aggs);
+  if (aggregation != nullptr) {
     ASSIGN_OR_RETURN(nlohmann::json aggregations,
-                     FinalizeAggregations(request.aggregation->aggregations, merged_aggs));
+                     FinalizeAggregations(aggregation->aggregations, merged_aggs));
     response.aggregations = DumpJson(aggregations);
+  }
+  if (request.debug) {
+    for (const SplitWork& work : works) {
+      response.split_placements.push_back(
+          {work.metadata->split_id, work.done ? searchers[work.order[work.position]].node_id : "",
+           work.attempts});
+    }
+    std::sort(response.split_placements.begin(), response.split_placements.end(),
+              [](const SplitPlacement& a, const SplitPlacement& b) {
+                return a.split_id < b.split_id;
+              });
   }
   response.elapsed_time_micros = stopwatch.ElapsedMicros();
   return response;

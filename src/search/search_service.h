@@ -1,19 +1,21 @@
-// SearchService: answers a search request on one node, map-reduce style. The root lists the
-// published splits of the target indexes, prunes those whose time range misses
-// [start_timestamp, end_timestamp) and those whose tags prove that a required term on a tag field
-// cannot match, runs a leaf search on each remaining split (concurrently, on
-// the service's own thread pool), merges the per-split top-k by sort keys, then fetches the
-// documents of the final page.
+// SearchService: the root of a search (ARCHITECTURE.md §2), on any node. It resolves the index
+// patterns, lists the published splits of the target indexes, prunes those whose time range
+// misses [start_timestamp, end_timestamp) and those whose tags prove that a required term on a
+// tag field cannot match, then assigns each remaining split to a searcher of its SearcherPool:
+// the first node of the split's rendezvous order (cluster/rendezvous.h, hash of split id and
+// node id), so a split lands on the same node query after query (warm caches) and a joining or
+// leaving node moves about 1/n of the splits. One leaf request per searcher, all concurrently,
+// each with the deadline `request_timeout`. When a leaf request fails (node unreachable,
+// deadline, shutting down) or a leaf reports a split it could not search, those splits are tried
+// once more, each on the next node of its rendezvous order; a split that still fails is reported
+// in `errors`, never silently dropped. The root merges the leaves' top-k hits (by sort keys) and
+// intermediate aggregations, then fetches the documents of the final page from the nodes that
+// searched their splits.
 //
-// A leaf search first looks up the partial request cache (same split, same leaf request: no
-// I/O at all). Otherwise it opens the split through the split footer cache (one GET of footer +
-// hotcache when cold, none when warm), warms the byte ranges the query needs (fetched
-// concurrently, through the fast field cache) and only then executes. The root fetches the
-// documents of the final page per split, concurrently, after warming their doc store blocks.
-// docs/storage.md gives the resulting GET budget per query.
-//
-// Later issues distribute the leaf phase over searchers (gRPC, rendezvous hashing); the
-// root/leaf split is already in place.
+// This node's own leaf is called in process (no serialization); a single node with no peers
+// searches exactly as before the root/leaf split. A node without the searcher service is a root
+// only. Leaf search itself (caches, warmup) is search/leaf_search.h; docs/storage.md gives the
+// resulting GET budget per query.
 //
 // Thread safety: Search may be called concurrently from many threads.
 #pragma once
@@ -25,12 +27,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 #include "common/metrics.h"
 #include "common/thread_pool.h"
 #include "index/aggregation.h"
 #include "metastore/metastore.h"
-#include "search/partial_request_cache.h"
+#include "search/leaf_search.h"
+#include "search/searcher_pool.h"
 #include "split/split_opener.h"
 #include "storage/storage.h"
 
@@ -56,6 +60,15 @@ struct SearchRequest {
   std::optional<index::AggregationRequest> aggregation;
   // Stored text fields whose fragments around the query terms are returned per hit.
   std::vector<std::string> snippet_fields;
+  // Fills SearchResponse::split_placements (the REST API's `debug=true`).
+  bool debug = false;
+};
+
+// Where a split was searched (debug).
+struct SplitPlacement {
+  std::string split_id;
+  std::string node_id;  // the node whose answer counted, or "" when every attempt failed
+  uint32_t attempts = 0;
 };
 
 struct SearchResponse {
@@ -68,25 +81,16 @@ struct SearchResponse {
   // Set when the request has an aggregation: the Elasticsearch-shaped `aggregations` object as
   // JSON text.
   std::optional<std::string> aggregations;
+  // Set when the request asks for `debug`: every split searched, in split id order.
+  std::vector<SplitPlacement> split_placements;
 };
 
-struct SearchServiceOptions {
-  int num_leaf_threads = 2;
-  uint32_t max_num_concurrent_split_searches = 100;
-  // The split footer and fast field caches, and the warmup's fetch concurrency.
-  split::SplitOpenerOptions split_opener;
-  // `searcher.partial_request_cache_capacity`: bytes of leaf results kept (0 disables).
-  uint64_t partial_request_cache_capacity = 64'000'000;
-  // Memory the aggregations of one request may hold over all its splits
-  // (`searcher.aggregation_memory_limit`).
-  uint64_t aggregation_memory_limit_bytes = index::kDefaultAggregationMemoryLimitBytes;
-};
-
-// This node's searcher caches.
-struct SearchCacheStats {
-  CacheStats split_footer;
-  CacheStats fast_field;
-  CacheStats partial_request;
+// The options of the node's leaf searcher (used by the single-node constructor) and the root's.
+struct SearchServiceOptions : LeafSearcherOptions {
+  // `searcher.request_timeout_secs`: the deadline of the leaf requests and document fetches.
+  absl::Duration request_timeout = absl::Seconds(30);
+  // Threads that wait on the leaf requests and document fetches of remote searchers.
+  int num_root_threads = 16;
 };
 
 // Resolves a comma list of index ids, globs and `-` exclusions into indexes. NotFound for an
@@ -96,9 +100,14 @@ absl::StatusOr<std::vector<metastore::IndexMetadata>> ResolveIndexPatterns(
 
 class SearchService {
  public:
+  // A single node: every split is searched by a leaf searcher that the service owns, in process.
   // Does not take ownership; `metastore` and `storage_resolver` must outlive the service.
   SearchService(metastore::Metastore* metastore, storage::StorageResolver* storage_resolver,
                 const SearchServiceOptions& options);
+  // A root over `searchers`; `local_leaf` (null on a node without the searcher service) is only
+  // used for cache_stats. Does not take ownership; all must outlive the service.
+  SearchService(metastore::Metastore* metastore, SearcherPool* searchers,
+                LeafSearcher* local_leaf, const SearchServiceOptions& options);
   SearchService(const SearchService&) = delete;
   SearchService& operator=(const SearchService&) = delete;
   ~SearchService();
@@ -108,22 +117,25 @@ class SearchService {
   // splits' aggregation results are merged and cut off once more as one leaf (Quickwit's leaf
   // cut-off of terms aggregations) before rendering. NotFound for an unknown
   // index. A split that fails to open or search is reported in `errors` (it is not silently
-  // dropped) and the others still answer.
+  // dropped) and the others still answer. Unavailable when no searcher is live.
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request);
 
-  // Refuses new searches and waits for the running ones.
+  // Refuses new searches and waits for the running ones (and stops the owned leaf searcher).
   void Stop();
 
   SearchCacheStats cache_stats() const;
 
  private:
   metastore::Metastore* const metastore_;
-  storage::StorageResolver* const storage_resolver_;
   const SearchServiceOptions options_;
-  split::SplitOpener split_opener_;
-  PartialRequestCache partial_request_cache_;
-  ThreadPool leaf_pool_;
+  // Set by the single-node constructor only.
+  std::unique_ptr<LeafSearcher> owned_leaf_;
+  std::unique_ptr<SearcherPool> owned_searchers_;
+  LeafSearcher* local_leaf_;
+  SearcherPool* searchers_;
+  ThreadPool root_pool_;
   Counter& splits_opened_;
+  Counter& leaf_retries_;
   Counter& splits_pruned_;
   Counter& num_searches_;
 };

@@ -10,6 +10,7 @@
 #include "index/split_format.h"
 #include "split/split_store.h"
 #include "storage/storage_decorators.h"
+#include "search/testing/test_index.h"
 #include "storage/testing/latency_storage.h"
 
 namespace shale::search {
@@ -95,20 +96,12 @@ class SearchServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     resolver_ = storage::NewStorageResolver();
-    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///metastore-" + NewUlid()));
-    ASSERT_TRUE(metastore_storage.ok());
-    auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
+    auto metastore = testing::NewRamMetastore(*resolver_);
     ASSERT_TRUE(metastore.ok()) << metastore.status();
     metastore_ = std::move(metastore).value();
-    auto config = config::ParseIndexConfigJson(kIndexConfig);
-    ASSERT_TRUE(config.ok()) << config.status();
-    config->index_uri = "ram:///indexes-" + NewUlid() + "/logs";
-    auto metadata = metastore_->CreateIndex(*config);
+    auto metadata = testing::CreateRamIndex(*metastore_, kIndexConfig);
     ASSERT_TRUE(metadata.ok()) << metadata.status();
     metadata_ = *metadata;
-    auto index_storage = resolver_->Resolve(*Uri::Parse(*config->index_uri));
-    ASSERT_TRUE(index_storage.ok());
-    index_storage_ = *index_storage;
     service_ = std::make_unique<SearchService>(metastore_.get(), resolver_.get(),
                                                SearchServiceOptions{});
   }
@@ -117,37 +110,16 @@ class SearchServiceTest : public ::testing::Test {
   void PublishSplit(int64_t first_ts, int num_docs,
                     std::optional<std::string> only_severity = std::nullopt,
                     const metastore::IndexMetadata* target = nullptr) {
-    const metastore::IndexMetadata& metadata_ = target != nullptr ? *target : this->metadata_;
-    auto index_storage = resolver_->Resolve(*Uri::Parse(*metadata_.index_config.index_uri));
-    ASSERT_TRUE(index_storage.ok());
-    auto processor = index::DocProcessor::Create(metadata_.index_config.doc_mapping);
-    ASSERT_TRUE(processor.ok());
-    auto writer = index::SplitWriter::Create(metadata_.index_config.doc_mapping, {});
-    ASSERT_TRUE(writer.ok());
+    std::vector<std::string> docs;
     for (int i = 0; i < num_docs; ++i) {
       const int64_t ts = first_ts + i;
-      const std::string json = "{\"ts\":" + std::to_string(ts) + ",\"severity\":\"" +
-                               only_severity.value_or(ts % 3 == 0 ? "ERROR" : "INFO") + "\",\"body\":\"request " +
-                               (ts % 2 == 0 ? "even" : "odd") + " done\"}";
-      auto doc = (*processor)->Process(json);
-      ASSERT_TRUE(doc.ok()) << doc.status();
-      (*writer)->AddDocument(std::move(doc).value());
+      docs.push_back("{\"ts\":" + std::to_string(ts) + ",\"severity\":\"" +
+                     only_severity.value_or(ts % 3 == 0 ? "ERROR" : "INFO") +
+                     "\",\"body\":\"request " + (ts % 2 == 0 ? "even" : "odd") + " done\"}");
     }
-    auto serialized = (*writer)->Finish();
-    ASSERT_TRUE(serialized.ok()) << serialized.status();
-    metastore::SplitMetadata split;
-    split.split_id = NewUlid();
-    split.index_uid = metadata_.index_uid;
-    split.num_docs = serialized->num_docs;
-    split.split_size_bytes = serialized->bytes.size();
-    split.time_range_start_secs = *serialized->time_range_start_micros / 1'000'000;
-    split.time_range_end_secs = *serialized->time_range_end_micros / 1'000'000;
-    split.footer_start = serialized->footer_start;
-    split.footer_end = serialized->footer_end;
-    split.tags = serialized->tags;
-    ASSERT_TRUE(metastore_->StageSplits(metadata_.index_uid, {split}).ok());
-    ASSERT_TRUE(split::UploadSplit(**index_storage, split.split_id, *serialized).ok());
-    ASSERT_TRUE(metastore_->PublishSplits(metadata_.index_uid, {split.split_id}, {}, {}).ok());
+    auto split_id = testing::PublishSplit(*resolver_, *metastore_,
+                                          target != nullptr ? *target : metadata_, docs);
+    ASSERT_TRUE(split_id.ok()) << split_id.status();
   }
 
   static int64_t OpenedSplits() {
@@ -159,7 +131,6 @@ class SearchServiceTest : public ::testing::Test {
   std::unique_ptr<storage::StorageResolver> resolver_;
   std::unique_ptr<metastore::Metastore> metastore_;
   metastore::IndexMetadata metadata_;
-  std::shared_ptr<storage::Storage> index_storage_;
   std::unique_ptr<SearchService> service_;
 };
 

@@ -28,9 +28,11 @@
 #include "indexing/merge_service.h"
 #include "metastore/grpc_metastore.h"
 #include "metastore/metastore.h"
+#include "search/leaf_grpc.h"
 #include "search/search_service.h"
 #include "server/deployment.h"
 #include "server/grpc_server.h"
+#include "search/searcher_pool.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "split/disk_split_cache.h"
@@ -269,15 +271,22 @@ absl::Status RunNode(const config::NodeConfig& config) {
                                                         options);
     RETURN_IF_ERROR(sources->Start());
   }
-  std::unique_ptr<search::SearchService> search;
+  // Every node is a search root; a node with the searcher service is also a leaf, for itself
+  // (in process) and for the other roots of the cluster (over gRPC).
+  search::SearchServiceOptions search_options;
+  search_options.num_leaf_threads =
+      static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  search_options.max_num_concurrent_split_searches =
+      config.searcher.max_num_concurrent_split_searches;
+  search_options.split_opener.split_footer_cache_capacity =
+      config.searcher.split_footer_cache_capacity;
+  search_options.split_opener.fast_field_cache_capacity = config.searcher.fast_field_cache_capacity;
+  search_options.partial_request_cache_capacity = config.searcher.partial_request_cache_capacity;
+  search_options.aggregation_memory_limit_bytes = config.searcher.aggregation_memory_limit;
+  search_options.request_timeout =
+      absl::Seconds(static_cast<int64_t>(config.searcher.request_timeout_secs));
+  std::unique_ptr<search::LeafSearcher> leaf_searcher;
   if (config.IsServiceEnabled("searcher")) {
-    search::SearchServiceOptions options;
-    options.num_leaf_threads =
-        static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-    options.max_num_concurrent_split_searches = config.searcher.max_num_concurrent_split_searches;
-    options.split_opener.split_footer_cache_capacity = config.searcher.split_footer_cache_capacity;
-    options.split_opener.fast_field_cache_capacity = config.searcher.fast_field_cache_capacity;
-    options.partial_request_cache_capacity = config.searcher.partial_request_cache_capacity;
     if (config.searcher.split_cache.has_value()) {
       split::DiskSplitCacheOptions split_cache;
       split_cache.root = std::filesystem::path(config.data_dir) / "searcher-split-cache";
@@ -285,12 +294,19 @@ absl::Status RunNode(const config::NodeConfig& config) {
       split_cache.max_num_splits = config.searcher.split_cache->max_num_splits;
       split_cache.num_concurrent_downloads =
           static_cast<int>(config.searcher.split_cache->num_concurrent_downloads);
-      ASSIGN_OR_RETURN(options.split_opener.disk_split_cache,
+      ASSIGN_OR_RETURN(search_options.split_opener.disk_split_cache,
                        split::DiskSplitCache::Open(split_cache));
     }
-    options.aggregation_memory_limit_bytes = config.searcher.aggregation_memory_limit;
-    search = std::make_unique<search::SearchService>(metastore.get(), storage_resolver.get(),
-                                                     options);
+    leaf_searcher = std::make_unique<search::LeafSearcher>(storage_resolver.get(), search_options);
+  }
+  std::unique_ptr<search::SearcherPool> searchers =
+      search::NewClusterSearcherPool(membership.get(), leaf_searcher.get());
+  auto search = std::make_unique<search::SearchService>(metastore.get(), searchers.get(),
+                                                        leaf_searcher.get(), search_options);
+  // Serves this node's leaf to the roots of the cluster.
+  std::unique_ptr<search::LeafSearchGrpcService> leaf_grpc_service;
+  if (leaf_searcher != nullptr) {
+    leaf_grpc_service = std::make_unique<search::LeafSearchGrpcService>(leaf_searcher.get());
   }
 
   std::atomic<bool> ready{false};
@@ -333,6 +349,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
     metastore_grpc_service = std::make_unique<metastore::MetastoreGrpcService>(metastore.get());
     grpc_server.AddService(metastore_grpc_service.get());
   }
+  if (leaf_grpc_service != nullptr) grpc_server.AddService(leaf_grpc_service.get());
   RETURN_IF_ERROR(grpc_server.Start());
 
   ready = true;
@@ -355,7 +372,8 @@ absl::Status RunNode(const config::NodeConfig& config) {
   // plans them.
   if (merges != nullptr) merges->Stop();
   if (ingest != nullptr) ingest->Stop();
-  if (search != nullptr) search->Stop();
+  search->Stop();
+  if (leaf_searcher != nullptr) leaf_searcher->Stop();
   SHALE_LOG_INFO("node stopped node_id={}", config.node_id);
   return absl::OkStatus();
 }

@@ -133,6 +133,17 @@ std::string RenderSearchResponse(const search::SearchResponse& response) {
     out += ",\"aggregations\":";
     out += *response.aggregations;
   }
+  if (!response.split_placements.empty()) {
+    nlohmann::json splits = nlohmann::json::array();
+    for (const search::SplitPlacement& placement : response.split_placements) {
+      splits.push_back({{"split_id", placement.split_id},
+                        {"node_id", placement.node_id.empty() ? nlohmann::json(nullptr)
+                                                              : nlohmann::json(placement.node_id)},
+                        {"attempts", placement.attempts}});
+    }
+    out += ",\"debug\":";
+    out += DumpJson(nlohmann::json{{"splits", std::move(splits)}});
+  }
   out += "}";
   return out;
 }
@@ -810,6 +821,12 @@ HttpResponse RestApi::Search(const HttpRequest& request, const std::string& inde
       if (!aggregation.ok()) return ErrorResponse(aggregation.status());
       search_request.aggregation = *std::move(aggregation);
     }
+  }
+  SHALE_PARAM_OR_400(debug, "debug");
+  if (debug->has_value()) {
+    auto value = ParseBool("debug", **debug);
+    if (!value.ok()) return ErrorResponse(value.status());
+    search_request.debug = *value;
   }
   SHALE_PARAM_OR_400(format, "format");
   bool pretty = false;

@@ -233,6 +233,16 @@ TEST_F(RestApiTest, IndexLifecycleIngestAndSearch) {
 
   nlohmann::json search = Json(Call("GET", "/api/v1/app-logs/search?query=disk"));
   EXPECT_EQ(search["num_hits"], 3);
+  EXPECT_FALSE(search.contains("debug"));
+  // debug=true lists where each split was searched: here the node's own leaf, once each.
+  const nlohmann::json debug =
+      Json(Call("POST", "/api/v1/app-logs/search", R"({"query": "disk", "debug": true})"));
+  ASSERT_EQ(debug["debug"]["splits"].size(), 2u) << debug.dump();
+  for (const nlohmann::json& split : debug["debug"]["splits"]) {
+    EXPECT_EQ(split["node_id"], "local") << debug.dump();
+    EXPECT_EQ(split["attempts"], 1) << debug.dump();
+  }
+  EXPECT_EQ(Call("GET", "/api/v1/app-logs/search?query=*&debug=maybe").status, 400);
   EXPECT_EQ(search["hits"].size(), 3u);
   EXPECT_EQ(search["errors"].size(), 0u);
   EXPECT_TRUE(search.contains("elapsed_time_micros"));

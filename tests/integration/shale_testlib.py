@@ -120,9 +120,10 @@ def tokens(text):
     return [t.lower() for t in re.findall(r"[A-Za-z0-9]+", text)]
 
 
-def wait_until(description, predicate, timeout):
-    """Polls `predicate` every 100 ms (a Failure or a connection error counts as false); returns
-    the seconds it took, raises Failure after `timeout`."""
+def wait_until(description, predicate, timeout, interval=0.1):
+    """Polls `predicate` every `interval` seconds until it is true and returns the seconds that
+    took; Failure after `timeout` (a Failure or a connection error raised by `predicate` counts
+    as false)."""
     start = time.time()
     last_error = None
     while time.time() - start < timeout:
@@ -131,7 +132,7 @@ def wait_until(description, predicate, timeout):
                 return time.time() - start
         except (Failure, OSError) as error:
             last_error = error
-        time.sleep(0.1)
+        time.sleep(interval)
     raise Failure(f"{description}: not true after {timeout}s (last error: {last_error})")
 
 
@@ -253,6 +254,20 @@ class ShaleNode:
         self.starts = 0
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.config_path = os.path.join(workdir, f"{name}.yaml")
+
+    @property
+    def gossip_addr(self):
+        """The node's gossip address (UDP, by default on the REST port number)."""
+        return f"127.0.0.1:{self.port}"
+
+    def cluster(self):
+        """The node's `GET /api/v1/cluster` answer."""
+        return self.client.json("GET", "/api/v1/cluster")
+
+    def cluster_ids(self, field):
+        """The sorted node ids of one list (`ready_nodes`, `live_nodes`, `dead_nodes`) of
+        cluster()."""
+        return sorted(node["node_id"] for node in self.cluster()[field])
 
     def start(self, index_id=None, timeout=180):
         if index_id is not None:
