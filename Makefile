@@ -7,7 +7,7 @@ CONFIG ?= config/shale.yaml
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps build build-debug run test test-unit test-integration bench bench-s3 fmt fmt-check tidy \
-        check-layering clean
+        check-layering clean fuzz
 
 all: build
 
@@ -44,6 +44,12 @@ bench-s3: deps
 	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHALE_BUILD_TESTS=OFF
 	ninja -C $(RELEASE_DIR) -j$(JOBS) shale_s3_bench shale_gen_logs
 	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash tools/s3_bench.sh
+
+# libFuzzer targets (clang) over the split reader, the doc processor and the query parser, 300 s
+# each (FUZZ_SECONDS=...); crashes are written to build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	bash fuzz/run_fuzzers.sh $(FUZZ_SECONDS) $(BUILD_DIR)/fuzz
 
 check-layering:
 	python3 tools/check_layering.py
