@@ -7,7 +7,7 @@ CONFIG ?= config/shale.yaml
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps build build-debug run test test-unit test-integration bench bench-s3 bench-fulltext fmt fmt-check tidy \
-        check-layering clean
+        check-layering clean fuzz
 
 all: build
 
@@ -52,6 +52,12 @@ bench-fulltext: deps
 	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHALE_BUILD_TESTS=OFF
 	ninja -C $(RELEASE_DIR) -j$(JOBS) shale_fulltext_bench
 	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash bench/fulltext/run.sh
+
+# libFuzzer targets (clang) over the split reader, the doc processor and the query parser, 300 s
+# each (FUZZ_SECONDS=...); crashes are written to build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	bash fuzz/run_fuzzers.sh $(FUZZ_SECONDS) $(BUILD_DIR)/fuzz
 
 check-layering:
 	python3 tools/check_layering.py

@@ -1,9 +1,12 @@
+# The repository root, also when these helpers are included by fuzz/CMakeLists.txt.
+set(SHALE_ROOT_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
+
 # shale_cc_library(NAME SRCS ... DEPS ...): one static library per module, target shale_<NAME>.
 # Include paths are written from src/.
 function(shale_cc_library NAME)
   cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
   add_library(shale_${NAME} STATIC ${ARG_SRCS})
-  target_include_directories(shale_${NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_include_directories(shale_${NAME} PUBLIC ${SHALE_ROOT_DIR}/src)
   target_link_libraries(shale_${NAME} PUBLIC ${ARG_DEPS})
 endfunction()
 

@@ -37,11 +37,13 @@ std::string MetricsRegistry::RenderPrometheus() const {
   for (const auto& [name, family] : families_) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, family.help, name,
                    family.is_counter ? "counter" : "gauge");
+    // Not the structured binding itself: clang 14 (the fuzz build) cannot capture one.
+    const std::string& metric = name;
     auto render = [&](const std::string& labels, int64_t value) {
       if (labels.empty()) {
-        fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
+        fmt::format_to(std::back_inserter(out), "{} {}\n", metric, value);
       } else {
-        fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
+        fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", metric, labels, value);
       }
     };
     for (const auto& [labels, counter] : family.counters) render(labels, counter->value());

@@ -15,6 +15,7 @@
 namespace shale::config {
 namespace {
 
+using index::BytesFormat;
 using index::DatetimeInputFormat;
 using index::DatetimeOutputFormat;
 using index::DatetimePrecision;
@@ -121,8 +122,14 @@ absl::StatusOr<FieldType> ParseFieldType(std::string_view type_name, const std::
   if (base == "json") {
     return FieldType::kJson;
   }
-  if (base == "ip" || base == "bytes" || base == "concatenate") {
-    return KeyError(path, fmt::format("field type `{}` is not supported yet", type_name));
+  if (base == "ip") {
+    return FieldType::kIp;
+  }
+  if (base == "bytes") {
+    return FieldType::kBytes;
+  }
+  if (base == "concatenate") {
+    return FieldType::kConcatenate;
   }
   return KeyError(path, fmt::format("unknown field type `{}`", type_name));
 }
@@ -196,6 +203,20 @@ const char* InputFormatName(DatetimeInputFormat format) {
       return "strptime";  // callers print the pattern instead
   }
   return "rfc3339";
+}
+
+absl::StatusOr<BytesFormat> ParseBytesFormat(const std::string& name, const std::string& path) {
+  if (name == "base64") {
+    return BytesFormat::kBase64;
+  }
+  if (name == "hex") {
+    return BytesFormat::kHex;
+  }
+  return KeyError(path, fmt::format("unknown bytes format `{}`, expected base64 or hex", name));
+}
+
+const char* BytesFormatName(BytesFormat format) {
+  return format == BytesFormat::kHex ? "hex" : "base64";
 }
 
 absl::StatusOr<DatetimeOutputFormat> ParseOutputFormat(const std::string& name,
@@ -333,6 +354,20 @@ absl::StatusOr<FieldMapping> ParseFieldMapping(const json& object, const std::st
                                   {"name", "type", "description", "indexed", "stored", "fast",
                                    "tokenizer", "record", "fieldnorms", "expand_dots"}));
       break;
+    case FieldType::kIp:
+      RETURN_IF_ERROR(
+          CheckObject(object, path, {"name", "type", "description", "indexed", "stored", "fast"}));
+      break;
+    case FieldType::kBytes:
+      RETURN_IF_ERROR(CheckObject(object, path,
+                                  {"name", "type", "description", "indexed", "stored", "fast",
+                                   "input_format", "output_format"}));
+      break;
+    case FieldType::kConcatenate:
+      RETURN_IF_ERROR(CheckObject(object, path,
+                                  {"name", "type", "description", "tokenizer", "record",
+                                   "fieldnorms", "concatenate_fields", "include_dynamic_fields"}));
+      break;
   }
   RETURN_IF_ERROR(internal::ReadString(object, "name", path, mapping.name));
   if (mapping.name.empty()) {
@@ -366,11 +401,28 @@ absl::StatusOr<FieldMapping> ParseFieldMapping(const json& object, const std::st
       if (format == DatetimeInputFormat::kStrptime) mapping.strptime_patterns.push_back(names[i]);
     }
   }
-  if (Has(object, "output_format")) {
+  if (mapping.type == FieldType::kBytes) {
+    for (std::string_view key : {"input_format", "output_format"}) {
+      if (!Has(object, key)) continue;
+      std::string name;
+      RETURN_IF_ERROR(internal::ReadString(object, key, path, name));
+      ASSIGN_OR_RETURN(BytesFormat format, ParseBytesFormat(name, JoinPath(path, key)));
+      (key == "input_format" ? mapping.bytes_input_format : mapping.bytes_output_format) = format;
+    }
+  } else if (Has(object, "output_format")) {
     std::string name;
     RETURN_IF_ERROR(internal::ReadString(object, "output_format", path, name));
     ASSIGN_OR_RETURN(mapping.output_format,
                      ParseOutputFormat(name, JoinPath(path, "output_format")));
+  }
+  if (mapping.type == FieldType::kConcatenate) {
+    // Never stored nor fast: the values are indexed only.
+    mapping.stored = false;
+    mapping.fast = false;
+    RETURN_IF_ERROR(internal::ReadStringList(object, "concatenate_fields", path, false,
+                                             mapping.concatenate_fields));
+    RETURN_IF_ERROR(internal::ReadBool(object, "include_dynamic_fields", path,
+                                       mapping.include_dynamic_fields));
   }
   for (std::string_view key : {"precision", "fast_precision"}) {  // fast_precision wins
     if (!Has(object, key)) {
@@ -727,8 +779,23 @@ json FieldMappingToJson(const FieldMapping& mapping) {
       out["fast_precision"] = PrecisionName(mapping.fast_precision);
       break;
     }
+    case FieldType::kBytes:
+      out["input_format"] = BytesFormatName(mapping.bytes_input_format);
+      out["output_format"] = BytesFormatName(mapping.bytes_output_format);
+      break;
+    case FieldType::kConcatenate:
+      out.erase("indexed");
+      out.erase("stored");
+      out.erase("fast");
+      out["tokenizer"] = mapping.tokenizer;
+      out["record"] = RecordName(mapping.record);
+      out["fieldnorms"] = mapping.fieldnorms;
+      out["concatenate_fields"] = mapping.concatenate_fields;
+      out["include_dynamic_fields"] = mapping.include_dynamic_fields;
+      break;
     case FieldType::kBool:
     case FieldType::kObject:
+    case FieldType::kIp:
       break;
   }
   return out;

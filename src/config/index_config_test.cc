@@ -442,6 +442,70 @@ doc_mapping:
   EXPECT_THAT(bad.status().message(), HasSubstr("%Q"));
 }
 
+TEST(IndexConfigTest, IpBytesAndConcatenateFieldsRoundTrip) {
+  absl::StatusOr<IndexConfig> config = ParseIndexConfigYaml(R"(
+version: "0.7"
+index_id: binary
+doc_mapping:
+  field_mappings:
+    - name: host_ip
+      type: ip
+      fast: true
+    - name: hash
+      type: bytes
+      input_format: hex
+      output_format: base64
+    - name: blob
+      type: array<bytes>
+    - name: text1
+      type: text
+    - name: all
+      type: concatenate
+      concatenate_fields: [text1, hash]
+      include_dynamic_fields: true
+      tokenizer: raw
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& fields = config->doc_mapping.field_mappings;
+  EXPECT_EQ(fields[0].type, index::FieldType::kIp);
+  EXPECT_TRUE(fields[0].fast);
+  EXPECT_EQ(fields[1].bytes_input_format, index::BytesFormat::kHex);
+  EXPECT_EQ(fields[1].bytes_output_format, index::BytesFormat::kBase64);
+  EXPECT_EQ(fields[2].type, index::FieldType::kBytes);
+  EXPECT_EQ(fields[2].bytes_input_format, index::BytesFormat::kBase64);
+  EXPECT_EQ(fields[4].type, index::FieldType::kConcatenate);
+  EXPECT_EQ(fields[4].concatenate_fields, (std::vector<std::string>{"text1", "hash"}));
+  EXPECT_TRUE(fields[4].include_dynamic_fields);
+  EXPECT_FALSE(fields[4].stored);
+  const nlohmann::json once = IndexConfigToJson(*config);
+  absl::StatusOr<IndexConfig> again = IndexConfigFromJson(once);
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << once.dump(2);
+  EXPECT_EQ(IndexConfigToJson(*again), once);
+  EXPECT_EQ(once["doc_mapping"]["field_mappings"][1]["input_format"], "hex");
+  EXPECT_EQ(once["doc_mapping"]["field_mappings"][4]["concatenate_fields"],
+            nlohmann::json::parse(R"(["text1", "hash"])"));
+
+  struct Case {
+    const char* json;
+    const char* expected;
+  };
+  const Case bad_cases[] = {
+      {R"({"index_id": "logs", "doc_mapping": {"field_mappings": [{"name": "b", "type": "bytes", "input_format": "base32"}]}})",
+       "doc_mapping.field_mappings[0].input_format: unknown bytes format `base32`"},
+      {R"({"index_id": "logs", "doc_mapping": {"field_mappings": [{"name": "i", "type": "ip", "tokenizer": "raw"}]}})",
+       "doc_mapping.field_mappings[0]"},
+      {R"({"index_id": "logs", "doc_mapping": {"field_mappings": [{"name": "c", "type": "concatenate", "concatenate_fields": ["nope"]}]}})",
+       "concatenate field `c` lists `nope`"},
+      {R"({"index_id": "logs", "doc_mapping": {"field_mappings": [{"name": "c", "type": "concatenate", "stored": true, "concatenate_fields": []}]}})",
+       "doc_mapping.field_mappings[0]"},
+  };
+  for (const Case& test_case : bad_cases) {
+    absl::StatusOr<IndexConfig> bad = ParseIndexConfigJson(test_case.json);
+    ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << test_case.json;
+    EXPECT_THAT(bad.status().message(), HasSubstr(test_case.expected)) << test_case.json;
+  }
+}
+
 TEST(SourceConfigTest, ParsesAndSerializes) {
   absl::StatusOr<SourceConfig> source = SourceConfigFromJson(nlohmann::json::parse(R"({
     "version": "0.8", "source_id": "my-kafka", "source_type": "kafka", "num_pipelines": 2,

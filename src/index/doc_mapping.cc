@@ -28,6 +28,12 @@ const char* FieldTypeName(FieldType type) {
       return "object";
     case FieldType::kJson:
       return "json";
+    case FieldType::kIp:
+      return "ip";
+    case FieldType::kBytes:
+      return "bytes";
+    case FieldType::kConcatenate:
+      return "concatenate";
   }
   return "unknown";
 }
@@ -71,7 +77,8 @@ absl::Status CollectFields(const std::vector<FieldMapping>& mappings, const std:
     if (!names.insert(field.name).second) {
       return absl::InvalidArgumentError(fmt::format("duplicated field `{}`", path));
     }
-    if (field.type == FieldType::kText || field.type == FieldType::kJson) {
+    if (field.type == FieldType::kText || field.type == FieldType::kJson ||
+        field.type == FieldType::kConcatenate) {
       if (!IsKnownTokenizer(field.tokenizer)) {
         return absl::InvalidArgumentError(
             fmt::format("field `{}` has unknown tokenizer `{}`", path, field.tokenizer));
@@ -104,6 +111,25 @@ absl::Status ValidateDocMapping(const DocMapping& mapping) {
   if (!IsKnownTokenizer(mapping.dynamic_mapping.tokenizer)) {
     return absl::InvalidArgumentError(fmt::format("dynamic mapping has unknown tokenizer `{}`",
                                                   mapping.dynamic_mapping.tokenizer));
+  }
+  for (const auto& [path, field] : by_path) {
+    if (field->type != FieldType::kConcatenate) continue;
+    if (field->concatenate_fields.empty() && !field->include_dynamic_fields) {
+      return absl::InvalidArgumentError(fmt::format(
+          "concatenate field `{}` needs concatenate_fields or include_dynamic_fields", path));
+    }
+    for (const std::string& source : field->concatenate_fields) {
+      auto it = by_path.find(source);
+      if (it == by_path.end()) {
+        return absl::InvalidArgumentError(fmt::format(
+            "concatenate field `{}` lists `{}`, which is not declared in the doc mapping", path,
+            source));
+      }
+      if (it->second->type == FieldType::kConcatenate) {
+        return absl::InvalidArgumentError(fmt::format(
+            "concatenate field `{}` lists `{}`, another concatenate field", path, source));
+      }
+    }
   }
   if (mapping.timestamp_field.has_value()) {
     const std::string& path = *mapping.timestamp_field;

@@ -16,10 +16,15 @@
 
 namespace shale::index {
 
-// PERSISTED (as strings in index configs and split field tables): never rename the strings.
-enum class FieldType { kText, kI64, kU64, kF64, kBool, kDatetime, kObject, kJson };
+// PERSISTED (as strings in index configs; as u8 in split field tables): never rename the strings,
+// never renumber, append new types at the end. Splits hold text, i64, u64, f64, bool, datetime,
+// ip and bytes fields only (object and json are flattened into their leaves; a concatenate field
+// is indexed as text and typed leaves under its own path).
+enum class FieldType { kText, kI64, kU64, kF64, kBool, kDatetime, kObject, kJson, kIp, kBytes,
+                       kConcatenate };
 
-// Returns "text", "i64", "u64", "f64", "bool", "datetime", "object", "json".
+// Returns "text", "i64", "u64", "f64", "bool", "datetime", "object", "json", "ip", "bytes",
+// "concatenate".
 const char* FieldTypeName(FieldType type);
 
 enum class DocMappingMode { kDynamic, kLenient, kStrict };
@@ -49,6 +54,9 @@ enum class DatetimePrecision { kSeconds, kMilliseconds, kMicroseconds };
 
 enum class IndexRecordOption { kBasic, kFreq, kPosition };
 
+// Text encodings of a bytes field's values, in documents (input_format) and hits (output_format).
+enum class BytesFormat { kBase64, kHex };
+
 struct FieldMapping {
   std::string name;  // leaf name, non-empty
   FieldType type = FieldType::kText;
@@ -73,6 +81,14 @@ struct FieldMapping {
   std::vector<FieldMapping> field_mappings;
   // Json only.
   bool expand_dots = true;
+  // Bytes only.
+  BytesFormat bytes_input_format = BytesFormat::kBase64;
+  BytesFormat bytes_output_format = BytesFormat::kBase64;
+  // Concatenate only (also uses tokenizer and record): full paths of the fields whose values are
+  // indexed under this field (an object or json path takes all its leaves), and whether the
+  // values of fields captured by the dynamic mapping are added too. Never stored nor fast.
+  std::vector<std::string> concatenate_fields;
+  bool include_dynamic_fields = false;
 };
 
 // How fields absent from `field_mappings` are handled in dynamic mode.

@@ -6,9 +6,11 @@
 #include <limits>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/cord.h"
 #include "fmt/format.h"
 
+#include "index/internal/binary_values.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/processed_doc.h"
@@ -144,6 +146,7 @@ class DocProcessorImpl final : public DocProcessor {
     if (mapping_.timestamp_field.has_value()) {
       timestamp_precision_ = FindPrecision(mapping_.field_mappings, "", *mapping_.timestamp_field);
     }
+    CollectConcatenateFields(mapping_.field_mappings, "");
   }
 
   absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const override {
@@ -198,6 +201,41 @@ class DocProcessorImpl final : public DocProcessor {
     return DatetimePrecision::kSeconds;
   }
 
+  // A concatenate field: its path and the options of the values indexed under it.
+  struct ConcatenateTarget {
+    std::string path;
+    LeafOptions options;
+  };
+
+  void CollectConcatenateFields(const std::vector<FieldMapping>& mappings,
+                                const std::string& prefix) {
+    for (const FieldMapping& field : mappings) {
+      const std::string path = JoinPath(prefix, field.name, false);
+      if (field.type == FieldType::kObject) CollectConcatenateFields(field.field_mappings, path);
+      if (field.type != FieldType::kConcatenate) continue;
+      const size_t target = concatenate_targets_.size();
+      ConcatenateTarget concatenate{path, OptionsOf(field)};
+      concatenate.options.indexed = true;
+      concatenate.options.fast = false;
+      concatenate_targets_.push_back(std::move(concatenate));
+      for (const std::string& source : field.concatenate_fields) {
+        concatenate_by_source_[source].push_back(target);
+      }
+      if (field.include_dynamic_fields) dynamic_concatenate_targets_.push_back(target);
+    }
+  }
+
+  // Indexes every leaf of `value` under each concatenate field of `targets`: strings as text
+  // (with the concatenate field's tokenizer), numbers and booleans as typed values.
+  void AddToConcatenateFields(element value, const std::vector<size_t>& targets,
+                              ProcessedDocImpl& doc) const {
+    for (size_t target : targets) {
+      const ConcatenateTarget& concatenate = concatenate_targets_[target];
+      FlattenDynamic(value, concatenate.path, concatenate.options, false, doc,
+                     /*extend_path=*/false);
+    }
+  }
+
   // Appends `"key":{...}` of the mapped object to `stored` (stored fields only).
   absl::Status ProcessMappedObject(simdjson::dom::object object,
                                    const std::vector<FieldMapping>& mappings,
@@ -219,6 +257,12 @@ class DocProcessorImpl final : public DocProcessor {
         const std::string path = JoinPath(prefix, field.key, false);
         absl::Status status = ProcessMapped(*mapping, path, field.value, doc, value_json);
         if (!status.ok()) return status;
+        if (!concatenate_by_source_.empty()) {
+          auto targets = concatenate_by_source_.find(path);
+          if (targets != concatenate_by_source_.end()) {
+            AddToConcatenateFields(field.value, targets->second, doc);
+          }
+        }
       } else if (mapping_.mode == DocMappingMode::kStrict) {
         return absl::InvalidArgumentError(
             fmt::format("field `{}` is not declared in the doc mapping (strict mode)",
@@ -227,6 +271,7 @@ class DocProcessorImpl final : public DocProcessor {
         const bool expand_dots = mapping_.dynamic_mapping.expand_dots;
         const std::string path = JoinPath(prefix, field.key, expand_dots);
         FlattenDynamic(field.value, path, dynamic_options_, expand_dots, doc);
+        AddToConcatenateFields(field.value, dynamic_concatenate_targets_, doc);
         if (mapping_.dynamic_mapping.stored && !field.value.is_null()) {
           value_json = simdjson::to_string(field.value);
         }
@@ -276,6 +321,9 @@ class DocProcessorImpl final : public DocProcessor {
         if (child != "{}") stored = std::move(child);
         return absl::OkStatus();
       }
+      case FieldType::kConcatenate:
+        // Its values come from other fields; a document cannot set it.
+        return absl::OkStatus();
       case FieldType::kJson: {
         if (!value.is_object()) return TypeError(field, path, value);
         FlattenDynamic(value, path, OptionsOf(field), field.expand_dots, doc);
@@ -309,6 +357,12 @@ class DocProcessorImpl final : public DocProcessor {
         case FieldType::kDatetime:
           stored =
               internal::FormatDatetimeJson(internal::DecodeI64(leaf.value), field.output_format);
+          break;
+        case FieldType::kIp:
+          AppendJsonString(internal::FormatIp(leaf.text), stored);
+          break;
+        case FieldType::kBytes:
+          AppendJsonString(internal::EncodeBytes(leaf.text, field.bytes_output_format), stored);
           break;
         default:
           break;
@@ -460,14 +514,37 @@ class DocProcessorImpl final : public DocProcessor {
         leaf.value = EncodeI64(*micros);
         return absl::OkStatus();
       }
+      case FieldType::kIp: {
+        std::optional<std::string> address =
+            is_string ? internal::ParseIp(text) : std::nullopt;
+        if (!address.has_value()) {
+          return absl::InvalidArgumentError(fmt::format(
+              "field `{}` expects an IPv4 or IPv6 address, got `{}`", path, Snippet(value)));
+        }
+        leaf.text = *std::move(address);
+        return absl::OkStatus();
+      }
+      case FieldType::kBytes: {
+        std::optional<std::string> bytes =
+            is_string ? internal::DecodeBytes(text, field.bytes_input_format) : std::nullopt;
+        if (!bytes.has_value()) {
+          return absl::InvalidArgumentError(
+              fmt::format("field `{}` expects {} bytes, got `{}`", path,
+                          field.bytes_input_format == BytesFormat::kHex ? "hex" : "base64",
+                          Snippet(value)));
+        }
+        leaf.text = *std::move(bytes);
+        return absl::OkStatus();
+      }
       default:
         return TypeError(field, path, value);
     }
   }
 
-  // Captures every leaf of `value` under `path` with the dynamic (or json field) options.
+  // Captures every leaf of `value` under `path` with the dynamic (or json field) options. With
+  // `extend_path` false, the leaves of nested objects keep `path` (concatenate fields).
   static void FlattenDynamic(element value, const std::string& path, const LeafOptions& options,
-                             bool expand_dots, ProcessedDocImpl& doc) {
+                             bool expand_dots, ProcessedDocImpl& doc, bool extend_path = true) {
     if (!options.indexed && !options.fast) return;
     LeafValue leaf;
     switch (value.type()) {
@@ -476,15 +553,16 @@ class DocProcessorImpl final : public DocProcessor {
       case element_type::ARRAY: {
         simdjson::dom::array array = value.get_array().value_unsafe();
         for (element child : array) {
-          FlattenDynamic(child, path, options, expand_dots, doc);
+          FlattenDynamic(child, path, options, expand_dots, doc, extend_path);
         }
         return;
       }
       case element_type::OBJECT: {
         simdjson::dom::object object = value.get_object().value_unsafe();
         for (simdjson::dom::key_value_pair field : object) {
-          FlattenDynamic(field.value, JoinPath(path, field.key, expand_dots), options, expand_dots,
-                         doc);
+          FlattenDynamic(field.value,
+                         extend_path ? JoinPath(path, field.key, expand_dots) : path, options,
+                         expand_dots, doc, extend_path);
         }
         return;
       }
@@ -518,6 +596,10 @@ class DocProcessorImpl final : public DocProcessor {
 
   DocMapping mapping_;
   LeafOptions dynamic_options_;
+  std::vector<ConcatenateTarget> concatenate_targets_;
+  // Source path -> indexes into concatenate_targets_.
+  absl::flat_hash_map<std::string, std::vector<size_t>> concatenate_by_source_;
+  std::vector<size_t> dynamic_concatenate_targets_;
   DatetimePrecision timestamp_precision_ = DatetimePrecision::kSeconds;
 };
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "fmt/format.h"
+#include "re2/re2.h"
 
 namespace shale::index {
 
@@ -86,7 +87,19 @@ void Append(const Query& query, std::string& out) {
           out += fmt::format("Exists({})", node.field);
         } else if constexpr (std::is_same_v<T, PrefixQuery>) {
           out += fmt::format("Prefix({}:{})", node.field, QuoteString(node.prefix));
+        } else if constexpr (std::is_same_v<T, TermSetQuery>) {
+          out += fmt::format("TermSet({}:[", node.field);
+          for (size_t i = 0; i < node.values.size(); ++i) {
+            if (i > 0) out += ", ";
+            out += ValueString(node.values[i]);
+          }
+          out += "])";
+        } else if constexpr (std::is_same_v<T, WildcardQuery>) {
+          out += fmt::format("Wildcard({}:{})", node.field, QuoteString(node.pattern));
+        } else if constexpr (std::is_same_v<T, RegexQuery>) {
+          out += fmt::format("Regex({}:{})", node.field, QuoteString(node.pattern));
         } else {
+          static_assert(std::is_same_v<T, BoolQuery>, "render the new query node");
           out += "Bool(";
           bool first = true;
           AppendClauses("must", node.must, out, first);
@@ -123,6 +136,22 @@ void AppendClauses(const char* name, const std::vector<QueryPtr>& clauses, std::
 }
 
 }  // namespace
+
+absl::Status ValidateRegexPattern(std::string_view pattern) {
+  if (pattern.size() > kMaxRegexLength) {
+    return absl::InvalidArgumentError(fmt::format(
+        "regex of {} bytes exceeds the limit of {} bytes", pattern.size(), kMaxRegexLength));
+  }
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(kMaxRegexMemoryBytes);
+  const RE2 regex(re2::StringPiece(pattern.data(), pattern.size()), options);
+  if (!regex.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid regex `{}`: {}", pattern.substr(0, 100), regex.error()));
+  }
+  return absl::OkStatus();
+}
 
 std::string DebugString(const Query& query) {
   std::string out;

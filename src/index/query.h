@@ -16,8 +16,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
+
+#include "absl/status/status.h"
 
 namespace shale::index {
 
@@ -58,11 +61,47 @@ struct ExistsQuery {
   std::string field;
 };
 
-// Documents whose term in `field` starts with `prefix` (text).
+// Documents whose term in `field` starts with `prefix` (text; more than kMaxPatternExpansions
+// matching terms is InvalidArgument).
 struct PrefixQuery {
   std::string field;
   std::string prefix;
 };
+
+// Documents whose `field` holds any of `values` (each one interpreted like TermQuery's value).
+// Cheaper than a BoolQuery of TermQuery: the terms are looked up in sorted order, each term
+// dictionary block read once, and the matches OR-ed into one set. Scores a constant.
+struct TermSetQuery {
+  std::string field;
+  std::vector<TermValue> values;
+};
+
+// Documents with a term of `field` (text: a token of its term dictionary) matching `pattern`,
+// where `*` matches any run of bytes, `?` one character and `\` escapes the next character.
+// The literal prefix before the first wildcard bounds the scan of the term dictionary; more
+// than kMaxPatternExpansions matching terms is InvalidArgument. On fields whose tokenizer
+// lowercases, the pattern is lowercased first.
+struct WildcardQuery {
+  std::string field;
+  std::string pattern;
+};
+
+// Documents with a term of `field` fully matching the RE2 regular expression `pattern` (anchored
+// at both ends of the term, like Lucene and tantivy). See ValidateRegexPattern for the bounds.
+struct RegexQuery {
+  std::string field;
+  std::string pattern;
+};
+
+// Bounds of pattern queries: matching terms per field and split, regex length and the RE2
+// program memory.
+inline constexpr size_t kMaxPatternExpansions = 50'000;
+inline constexpr size_t kMaxRegexLength = 4096;
+inline constexpr int64_t kMaxRegexMemoryBytes = 8 << 20;
+
+// Ok when `pattern` is a valid RE2 expression within kMaxRegexLength and kMaxRegexMemoryBytes;
+// else InvalidArgument naming the problem.
+absl::Status ValidateRegexPattern(std::string_view pattern);
 
 struct BoolQuery {
   std::vector<QueryPtr> must;
@@ -75,7 +114,7 @@ struct BoolQuery {
 
 struct Query {
   std::variant<AllQuery, EmptyQuery, TermQuery, PhraseQuery, RangeQuery, ExistsQuery, PrefixQuery,
-               BoolQuery>
+               BoolQuery, TermSetQuery, WildcardQuery, RegexQuery>
       node;
   float boost = 1.0f;
 };

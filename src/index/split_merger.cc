@@ -13,6 +13,7 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "index/internal/binary_values.h"
 #include "index/internal/block_postings.h"
 #include "index/internal/encoding.h"
 #include "index/internal/section_writers.h"
@@ -360,7 +361,7 @@ class Merger {
 
   absl::Status MergeColumn(const MergedField& field, internal::ColumnHeader& column,
                            std::string& out) const {
-    const bool text = field.type == FieldType::kText;
+    const bool text = internal::IsByteStringType(field.type);
     const ColumnKind kind = text ? ColumnKind::kTextDict : ColumnKind::kNumeric;
     std::vector<std::pair<size_t, internal::DecodedColumn>> decoded;
     for (const auto& [input, source] : field.sources) {

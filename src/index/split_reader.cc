@@ -27,6 +27,7 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "index/internal/binary_values.h"
 #include "index/internal/block_postings.h"
 #include "index/internal/agg_collector.h"
 #include "index/internal/datetime.h"
@@ -36,7 +37,9 @@
 #include "index/internal/fast_column.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
+#include "index/internal/wildcard_pattern.h"
 #include "index/tokenizer.h"
+#include "re2/re2.h"
 #include "zstd.h"
 
 namespace shale::index {
@@ -58,7 +61,6 @@ using internal::Hash32;
 using internal::Hash64;
 using internal::TermInfo;
 
-constexpr size_t kMaxPrefixExpansions = 50'000;
 constexpr size_t kMaxSortFields = 2;
 // Bool intersections leapfrog when the rarest term is this many times rarer than the next.
 constexpr uint64_t kLeapfrogMinRatio = 8;
@@ -649,6 +651,10 @@ class SplitReaderImpl final : public SplitReader,
           TokenizeToStrings(field.tokenizer, ValueAsText(term->value));
       if (tokens.size() != 1) return result;
       encoded_term = std::move(tokens[0]);
+    } else if (internal::IsByteStringType(field.type)) {
+      absl::StatusOr<std::string> bytes = EncodeByteTerm(field, term->value);
+      if (!bytes.ok()) return result;  // the bitset path reports the error
+      encoded_term = *std::move(bytes);
     } else {
       absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term->value);
       if (!encoded.ok()) return result;  // the bitset path reports the error
@@ -969,6 +975,7 @@ class SplitReaderImpl final : public SplitReader,
     const uint64_t value = column->RawValue(begin);
     if (column->field->column.kind != ColumnKind::kTextDict) return value;
     if (value >= column->dict.size()) return std::nullopt;
+    if (column->field->type == FieldType::kIp) return internal::IpSortKey(column->dict[value]);
     // Text sorts by its first 8 bytes, big-endian and zero-padded, so keys compare across splits.
     std::string_view prefix = column->dict[value].substr(0, 8);
     if (prefix.empty()) return 0;
@@ -1068,6 +1075,18 @@ class SplitReaderImpl final : public SplitReader,
       integer = static_cast<Int128>(bound.real);
     }
     return EncodeInteger(field.type, integer);
+  }
+
+  // The term of `value` in an ip field (16 bytes, from an address) or a bytes field (the bytes of
+  // a base64 text). InvalidArgument naming field and value when it is neither.
+  static absl::StatusOr<std::string> EncodeByteTerm(const FieldEntry& field,
+                                                    const TermValue& value) {
+    const std::string text = ValueAsText(value);
+    std::optional<std::string> bytes = field.type == FieldType::kIp
+                                           ? internal::ParseIp(text)
+                                           : internal::DecodeBytes(text, BytesFormat::kBase64);
+    if (!bytes.has_value()) return BadValue(field.path, field.type, value);
+    return *std::move(bytes);
   }
 
   static std::optional<uint64_t> EncodeInteger(FieldType type, Int128 value) {
@@ -1270,6 +1289,15 @@ class SplitReaderImpl final : public SplitReader,
         RETURN_IF_ERROR(MatchText(field, ValueAsText(term.value), result, scores));
         continue;
       }
+      if (internal::IsByteStringType(field.type)) {
+        absl::StatusOr<std::string> bytes = EncodeByteTerm(field, term.value);
+        if (!bytes.ok()) {
+          if (has_text || ids.size() > 1) continue;
+          return bytes.status();
+        }
+        RETURN_IF_ERROR(MatchExactBytes(field, *bytes, typed));
+        continue;
+      }
       absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term.value);
       if (!encoded.ok()) {
         // With several types on one path, text that fits none of the typed ones still matches
@@ -1295,25 +1323,39 @@ class SplitReaderImpl final : public SplitReader,
     return result;
   }
 
+  // Adds to `out` the docs whose value of byte-string field `field` is exactly `bytes` (the term
+  // itself, untokenized): through the term dictionary when indexed, else the dictionary column.
+  absl::Status MatchExactBytes(const FieldEntry& field, const std::string& bytes,
+                               DocSet& out) const {
+    if (field.indexed && !field.term_blocks.empty()) {
+      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, bytes));
+      if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, out));
+      return absl::OkStatus();
+    }
+    if (field.column.kind != ColumnKind::kTextDict) {
+      if (field.indexed) return absl::OkStatus();  // indexed, but no term in this split
+      return absl::InvalidArgumentError(
+          fmt::format("field `{}` is neither indexed nor fast", field.path));
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+    auto it = std::lower_bound(column->dict.begin(), column->dict.end(), bytes);
+    if (it != column->dict.end() && *it == bytes) {
+      const auto ordinal = static_cast<uint64_t>(it - column->dict.begin());
+      ScanColumn(*column, ordinal, ordinal, num_docs_, out);
+    }
+    return absl::OkStatus();
+  }
+
   // Adds to `out` the docs matching user text `text` on text field `field`: one token is a term;
   // several are a phrase when the field records positions, else all of them (v1 behaviour).
   // With `scores`, adds each matching doc's BM25 score.
   absl::Status MatchText(const FieldEntry& field, const std::string& text, DocSet& out,
                          std::vector<float>* scores) const {
     if (!field.indexed) {
-      if (field.column.kind != ColumnKind::kTextDict) {
-        return absl::InvalidArgumentError(
-            fmt::format("field `{}` is neither indexed nor fast", field.path));
-      }
-      ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
-      auto it = std::lower_bound(column->dict.begin(), column->dict.end(), text);
-      if (it != column->dict.end() && *it == text) {
-        const auto ordinal = static_cast<uint64_t>(it - column->dict.begin());
-        DocSet docs(num_docs_);
-        ScanColumn(*column, ordinal, ordinal, num_docs_, docs);
-        if (scores != nullptr) docs.ForEach([scores](uint32_t doc) { (*scores)[doc] += 1.0f; });
-        out.Or(docs);
-      }
+      DocSet docs(num_docs_);
+      RETURN_IF_ERROR(MatchExactBytes(field, text, docs));
+      if (scores != nullptr) docs.ForEach([scores](uint32_t doc) { (*scores)[doc] += 1.0f; });
+      out.Or(docs);
       return absl::OkStatus();
     }
     std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
@@ -1445,8 +1487,9 @@ class SplitReaderImpl final : public SplitReader,
     DocSet result(num_docs_);
     for (uint32_t id : FieldIds(range.field)) {
       const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type == FieldType::kText) {
-        RETURN_IF_ERROR(TextRange(field, range, result));
+      if (internal::IsByteStringType(field.type)) {
+        ASSIGN_OR_RETURN(ByteBounds bounds, ByteRangeBounds(field, range));
+        RETURN_IF_ERROR(TextRange(field, range, bounds, result));
         continue;
       }
       ASSIGN_OR_RETURN(EncodedInterval interval, EncodeRange(field, range));
@@ -1471,11 +1514,34 @@ class SplitReaderImpl final : public SplitReader,
     return result;
   }
 
-  absl::Status TextRange(const FieldEntry& field, const RangeQuery& range, DocSet& out) const {
+  // The bounds of a range on a byte-string field as terms: the user text for text fields, the
+  // 16 bytes of an address for ip fields, the decoded base64 for bytes fields.
+  struct ByteBounds {
     std::optional<std::string> lower;
     std::optional<std::string> upper;
-    if (range.lower.has_value()) lower = ValueAsText(*range.lower);
-    if (range.upper.has_value()) upper = ValueAsText(*range.upper);
+  };
+
+  static absl::StatusOr<ByteBounds> ByteRangeBounds(const FieldEntry& field,
+                                                    const RangeQuery& range) {
+    ByteBounds bounds;
+    if (field.type == FieldType::kText) {
+      if (range.lower.has_value()) bounds.lower = ValueAsText(*range.lower);
+      if (range.upper.has_value()) bounds.upper = ValueAsText(*range.upper);
+      return bounds;
+    }
+    if (range.lower.has_value()) {
+      ASSIGN_OR_RETURN(bounds.lower, EncodeByteTerm(field, *range.lower));
+    }
+    if (range.upper.has_value()) {
+      ASSIGN_OR_RETURN(bounds.upper, EncodeByteTerm(field, *range.upper));
+    }
+    return bounds;
+  }
+
+  absl::Status TextRange(const FieldEntry& field, const RangeQuery& range,
+                         const ByteBounds& bounds, DocSet& out) const {
+    const std::optional<std::string>& lower = bounds.lower;
+    const std::optional<std::string>& upper = bounds.upper;
     auto in_range = [&](std::string_view term) {
       if (lower.has_value() && (range.lower_inclusive ? term < *lower : term <= *lower)) {
         return false;
@@ -1532,22 +1598,233 @@ class SplitReaderImpl final : public SplitReader,
     DocSet result(num_docs_);
     for (uint32_t id : FieldIds(prefix.field)) {
       const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type != FieldType::kText || !field.indexed) continue;
-      size_t expanded = 0;
-      RETURN_IF_ERROR(
-          ScanTerms(field, &prefix.prefix, [&](const TermInfo& info) -> absl::StatusOr<bool> {
-            if (!std::string_view(info.term).starts_with(prefix.prefix)) return false;
-            if (++expanded > kMaxPrefixExpansions) {
-              return absl::InvalidArgumentError(
-                  fmt::format("prefix `{}` on field `{}` expands to more than {} terms",
-                              prefix.prefix, prefix.field, kMaxPrefixExpansions));
-            }
-            RETURN_IF_ERROR(AddPostings(field, info, result));
-            return true;
-          }));
+      if (field.type != FieldType::kText) continue;
+      RETURN_IF_ERROR(AddMatchingTerms(
+          field, prefix.prefix,
+          [&prefix](std::string_view term) { return !term.starts_with(prefix.prefix); },
+          [](std::string_view) { return true; }, fmt::format("prefix `{}`", prefix.prefix),
+          result));
     }
     ConstantScore(result, scores);
     return result;
+  }
+
+  // ---- term sets and pattern queries ----
+
+  absl::StatusOr<DocSet> EvalNode(const TermSetQuery& set, std::vector<float>* scores) const {
+    DocSet result(num_docs_);
+    const std::vector<uint32_t>& ids = FieldIds(set.field);
+    bool has_text = false;
+    for (uint32_t id : ids) has_text |= footer_.hotcache.fields[id].type == FieldType::kText;
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      std::vector<std::string> terms;  // looked up in the term dictionary, in sorted order
+      std::vector<uint64_t> column_values;  // numeric values matched on a fast column
+      for (const TermValue& value : set.values) {
+        if (field.type == FieldType::kText) {
+          const std::string text = ValueAsText(value);
+          if (!field.indexed) {
+            RETURN_IF_ERROR(MatchExactBytes(field, text, result));
+            continue;
+          }
+          std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
+          if (tokens.size() == 1) {
+            terms.push_back(std::move(tokens[0]));
+          } else if (tokens.size() > 1) {
+            RETURN_IF_ERROR(MatchText(field, text, result, nullptr));
+          }
+          continue;
+        }
+        if (internal::IsByteStringType(field.type)) {
+          absl::StatusOr<std::string> bytes = EncodeByteTerm(field, value);
+          if (!bytes.ok()) {
+            if (has_text || ids.size() > 1) continue;
+            return bytes.status();
+          }
+          if (field.indexed && !field.term_blocks.empty()) {
+            terms.push_back(*std::move(bytes));
+          } else {
+            RETURN_IF_ERROR(MatchExactBytes(field, *bytes, result));
+          }
+          continue;
+        }
+        absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, value);
+        if (!encoded.ok()) {
+          if (has_text || ids.size() > 1) continue;
+          return encoded.status();
+        }
+        if (!encoded->has_value()) continue;
+        if (field.indexed && !field.term_blocks.empty()) {
+          terms.push_back(internal::BigEndianTerm(**encoded));
+        } else if (field.column.kind == ColumnKind::kNumeric) {
+          column_values.push_back(**encoded);
+        } else if (!field.indexed) {
+          return absl::InvalidArgumentError(
+              fmt::format("field `{}` is neither indexed nor fast", field.path));
+        }
+      }
+      RETURN_IF_ERROR(AddSortedTerms(field, terms, result));
+      if (!column_values.empty()) {
+        std::sort(column_values.begin(), column_values.end());
+        ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+        ScanColumnForValues(*column, column_values, num_docs_, result);
+      }
+    }
+    ConstantScore(result, scores);
+    return result;
+  }
+
+  // Adds to `out` the postings of the terms of `terms` found in the dictionary of `field`. Sorts
+  // `terms` first so that each term dictionary block is read at most once.
+  absl::Status AddSortedTerms(const FieldEntry& field, std::vector<std::string>& terms,
+                              DocSet& out) const {
+    if (terms.empty() || field.term_blocks.empty()) return absl::OkStatus();
+    std::sort(terms.begin(), terms.end());
+    terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+    std::optional<size_t> loaded_block;
+    std::vector<TermInfo> block_terms;
+    for (const std::string& term : terms) {
+      const std::optional<size_t> block = TermBlockFor(field, term);
+      if (!block.has_value()) continue;
+      if (loaded_block != block) {
+        ASSIGN_OR_RETURN(block_terms, LoadTermBlock(field, *block));
+        loaded_block = block;
+      }
+      auto it = std::lower_bound(
+          block_terms.begin(), block_terms.end(), term,
+          [](const TermInfo& info, const std::string& t) { return info.term < t; });
+      if (it != block_terms.end() && it->term == term) RETURN_IF_ERROR(AddPostings(field, *it, out));
+    }
+    return absl::OkStatus();
+  }
+
+  // Sets in `out` the docs having a value in `sorted_values` (raw encodings or ordinals).
+  static void ScanColumnForValues(const Column& column, const std::vector<uint64_t>& sorted_values,
+                                  uint32_t num_docs, DocSet& out) {
+    for (uint32_t doc = 0; doc < num_docs; ++doc) {
+      auto [begin, end] = column.Range(doc);
+      for (uint64_t i = begin; i < end; ++i) {
+        if (std::binary_search(sorted_values.begin(), sorted_values.end(), column.RawValue(i))) {
+          out.Set(doc);
+          break;
+        }
+      }
+    }
+  }
+
+  // Adds to `out` the docs of the terms of byte-string field `field` for which `matches` holds,
+  // scanning from `lower` until `past_end` holds: through the term dictionary when indexed, else
+  // the dictionary of its fast column. InvalidArgument when more than kMaxPatternExpansions terms
+  // match; `description` names the query in that message.
+  template <typename PastEnd, typename Matches>
+  absl::Status AddMatchingTerms(const FieldEntry& field, const std::string& lower,
+                                PastEnd&& past_end, Matches&& matches,
+                                const std::string& description, DocSet& out) const {
+    size_t expanded = 0;
+    auto too_many = [&] {
+      return absl::InvalidArgumentError(fmt::format("{} on field `{}` matches more than {} terms",
+                                                    description, field.path,
+                                                    kMaxPatternExpansions));
+    };
+    if (field.indexed && !field.term_blocks.empty()) {
+      return ScanTerms(field, &lower, [&](const TermInfo& info) -> absl::StatusOr<bool> {
+        if (past_end(std::string_view(info.term))) return false;
+        if (!matches(std::string_view(info.term))) return true;
+        if (++expanded > kMaxPatternExpansions) return too_many();
+        RETURN_IF_ERROR(AddPostings(field, info, out));
+        return true;
+      });
+    }
+    if (field.column.kind != ColumnKind::kTextDict) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
+    std::vector<uint64_t> ordinals;
+    for (auto it = std::lower_bound(column->dict.begin(), column->dict.end(), lower);
+         it != column->dict.end() && !past_end(*it); ++it) {
+      if (!matches(*it)) continue;
+      if (++expanded > kMaxPatternExpansions) return too_many();
+      ordinals.push_back(static_cast<uint64_t>(it - column->dict.begin()));
+    }
+    if (!ordinals.empty()) ScanColumnForValues(*column, ordinals, num_docs_, out);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const WildcardQuery& wildcard, std::vector<float>* scores) const {
+    DocSet result(num_docs_);
+    for (uint32_t id : FieldIds(wildcard.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText) continue;
+      const internal::WildcardPattern pattern(wildcard.pattern, LowercasesTerms(field.tokenizer));
+      const std::string& prefix = pattern.literal_prefix();
+      RETURN_IF_ERROR(AddMatchingTerms(
+          field, prefix, [&prefix](std::string_view term) { return !term.starts_with(prefix); },
+          [&pattern](std::string_view term) { return pattern.Matches(term); },
+          fmt::format("wildcard `{}`", wildcard.pattern), result));
+    }
+    ConstantScore(result, scores);
+    return result;
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const RegexQuery& regex, std::vector<float>* scores) const {
+    DocSet result(num_docs_);
+    const std::vector<uint32_t>& ids = FieldIds(regex.field);
+    bool any_text = false;
+    for (uint32_t id : ids) any_text |= footer_.hotcache.fields[id].type == FieldType::kText;
+    if (!any_text) {
+      ConstantScore(result, scores);
+      return result;
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<RE2> compiled, CompileRegex(regex.pattern));
+    const RegexBounds bounds = BoundsOf(*compiled);
+    for (uint32_t id : ids) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText) continue;
+      RETURN_IF_ERROR(AddMatchingTerms(
+          field, bounds.lower,
+          [&bounds](std::string_view term) {
+            return bounds.upper.has_value() && term > *bounds.upper;
+          },
+          [&compiled](std::string_view term) {
+            return RE2::FullMatch(re2::StringPiece(term.data(), term.size()), *compiled);
+          },
+          fmt::format("regex `{}`", regex.pattern.substr(0, 100)), result));
+    }
+    ConstantScore(result, scores);
+    return result;
+  }
+
+  static absl::StatusOr<std::unique_ptr<RE2>> CompileRegex(const std::string& pattern) {
+    RETURN_IF_ERROR(ValidateRegexPattern(pattern));
+    RE2::Options options;
+    options.set_log_errors(false);
+    options.set_max_mem(kMaxRegexMemoryBytes);
+    auto compiled = std::make_unique<RE2>(pattern, options);
+    if (!compiled->ok()) {
+      return absl::InvalidArgumentError(fmt::format("invalid regex: {}", compiled->error()));
+    }
+    return compiled;
+  }
+
+  // The range of terms a regex can fully match: [lower, upper] (upper unset: no bound).
+  struct RegexBounds {
+    std::string lower;
+    std::optional<std::string> upper;
+  };
+
+  static RegexBounds BoundsOf(const RE2& regex) {
+    constexpr int kMaxBoundLength = 64;
+    RegexBounds bounds;
+    std::string lower;
+    std::string upper;
+    if (regex.PossibleMatchRange(&lower, &upper, kMaxBoundLength)) {
+      bounds.lower = std::move(lower);
+      bounds.upper = std::move(upper);
+    }
+    return bounds;
+  }
+
+  // Whether the tokenizer lowercases its tokens (wildcard patterns are lowercased to match).
+  static bool LowercasesTerms(TokenizerKind tokenizer) {
+    return tokenizer != TokenizerKind::kRaw && tokenizer != TokenizerKind::kWhitespace;
   }
 
   absl::StatusOr<DocSet> EvalNode(const BoolQuery& query, std::vector<float>* scores) const {
@@ -1755,6 +2032,12 @@ class SplitReaderImpl final : public SplitReader,
         RETURN_IF_ERROR(PlanMatchText(field, ValueAsText(term.value), scores, plan));
         continue;
       }
+      if (internal::IsByteStringType(field.type)) {
+        absl::StatusOr<std::string> bytes = EncodeByteTerm(field, term.value);
+        if (!bytes.ok()) continue;
+        RETURN_IF_ERROR(PlanExactBytes(field, *bytes, plan));
+        continue;
+      }
       absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term.value);
       if (!encoded.ok() || !encoded->has_value()) continue;
       if (field.indexed && !field.term_blocks.empty()) {
@@ -1766,12 +2049,18 @@ class SplitReaderImpl final : public SplitReader,
     return absl::OkStatus();
   }
 
+  absl::Status PlanExactBytes(const FieldEntry& field, const std::string& bytes,
+                              RangePlan& plan) const {
+    if (field.indexed && !field.term_blocks.empty()) {
+      return PlanTermLookup(field, bytes, /*with_positions=*/false, plan);
+    }
+    if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
+    return absl::OkStatus();
+  }
+
   absl::Status PlanMatchText(const FieldEntry& field, const std::string& text, bool scores,
                              RangePlan& plan) const {
-    if (!field.indexed) {
-      if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
-      return absl::OkStatus();
-    }
+    if (!field.indexed) return PlanExactBytes(field, text, plan);
     const std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
     if (tokens.empty()) return absl::OkStatus();
     const bool phrase = tokens.size() > 1 && field.record_positions;
@@ -1812,8 +2101,10 @@ class SplitReaderImpl final : public SplitReader,
   absl::Status PlanNode(const RangeQuery& range, bool, RangePlan& plan) const {
     for (uint32_t id : FieldIds(range.field)) {
       const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type == FieldType::kText) {
-        RETURN_IF_ERROR(PlanTextRange(field, range, plan));
+      if (internal::IsByteStringType(field.type)) {
+        absl::StatusOr<ByteBounds> bounds = ByteRangeBounds(field, range);
+        if (!bounds.ok()) continue;
+        RETURN_IF_ERROR(PlanTextRange(field, range, *bounds, plan));
         continue;
       }
       absl::StatusOr<EncodedInterval> interval = EncodeRange(field, range);
@@ -1832,11 +2123,9 @@ class SplitReaderImpl final : public SplitReader,
   }
 
   absl::Status PlanTextRange(const FieldEntry& field, const RangeQuery& range,
-                             RangePlan& plan) const {
-    std::optional<std::string> lower;
-    std::optional<std::string> upper;
-    if (range.lower.has_value()) lower = ValueAsText(*range.lower);
-    if (range.upper.has_value()) upper = ValueAsText(*range.upper);
+                             const ByteBounds& bounds, RangePlan& plan) const {
+    const std::optional<std::string>& lower = bounds.lower;
+    const std::optional<std::string>& upper = bounds.upper;
     if (field.indexed && !field.term_blocks.empty()) {
       auto past_end = [&upper](std::string_view term) {
         return upper.has_value() && term > *upper;
@@ -1869,11 +2158,62 @@ class SplitReaderImpl final : public SplitReader,
   absl::Status PlanNode(const PrefixQuery& prefix, bool, RangePlan& plan) const {
     for (uint32_t id : FieldIds(prefix.field)) {
       const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type != FieldType::kText || !field.indexed) continue;
-      RETURN_IF_ERROR(PlanTermScan(
-          field, &prefix.prefix,
+      if (field.type != FieldType::kText) continue;
+      RETURN_IF_ERROR(PlanMatchingTerms(
+          field, prefix.prefix,
           [&prefix](std::string_view term) { return !term.starts_with(prefix.prefix); },
-          [](std::string_view) { return true; }, kMaxPrefixExpansions, plan));
+          [](std::string_view) { return true; }, plan));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const TermSetQuery& set, bool scores, RangePlan& plan) const {
+    for (const TermValue& value : set.values) {
+      RETURN_IF_ERROR(PlanNode(TermQuery{set.field, value}, scores, plan));
+    }
+    return absl::OkStatus();
+  }
+
+  // AddMatchingTerms(field, lower, past_end, matches, ...).
+  template <typename PastEnd, typename Matches>
+  absl::Status PlanMatchingTerms(const FieldEntry& field, const std::string& lower,
+                                 PastEnd&& past_end, Matches&& matches, RangePlan& plan) const {
+    if (field.indexed && !field.term_blocks.empty()) {
+      return PlanTermScan(field, &lower, past_end, matches, kMaxPatternExpansions, plan);
+    }
+    if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const WildcardQuery& wildcard, bool, RangePlan& plan) const {
+    for (uint32_t id : FieldIds(wildcard.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText) continue;
+      const internal::WildcardPattern pattern(wildcard.pattern, LowercasesTerms(field.tokenizer));
+      const std::string& prefix = pattern.literal_prefix();
+      RETURN_IF_ERROR(PlanMatchingTerms(
+          field, prefix, [&prefix](std::string_view term) { return !term.starts_with(prefix); },
+          [&pattern](std::string_view term) { return pattern.Matches(term); }, plan));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanNode(const RegexQuery& regex, bool, RangePlan& plan) const {
+    absl::StatusOr<std::unique_ptr<RE2>> compiled = CompileRegex(regex.pattern);
+    if (!compiled.ok()) return absl::OkStatus();  // Search reports it
+    const RegexBounds bounds = BoundsOf(**compiled);
+    for (uint32_t id : FieldIds(regex.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText) continue;
+      RETURN_IF_ERROR(PlanMatchingTerms(
+          field, bounds.lower,
+          [&bounds](std::string_view term) {
+            return bounds.upper.has_value() && term > *bounds.upper;
+          },
+          [&compiled](std::string_view term) {
+            return RE2::FullMatch(re2::StringPiece(term.data(), term.size()), **compiled);
+          },
+          plan));
     }
     return absl::OkStatus();
   }

@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
 
+#include "index/internal/binary_values.h"
 #include "index/internal/block_postings.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
@@ -269,6 +270,8 @@ class SplitWriterImpl final : public SplitWriter {
           AddTerm(field, token, doc_id,
                   positions ? std::optional<uint32_t>(position) : std::nullopt);
         });
+      } else if (internal::IsByteStringType(leaf.type)) {
+        AddTerm(field, leaf.text, doc_id, std::nullopt);  // ip, bytes: the exact bytes
       } else {
         term_scratch_.clear();
         AppendBigEndian64(leaf.value, term_scratch_);
@@ -277,9 +280,9 @@ class SplitWriterImpl final : public SplitWriter {
     }
     if (leaf.options.fast) {
       uint64_t value = leaf.value;
-      if (leaf.type == FieldType::kText) {
+      if (internal::IsByteStringType(leaf.type)) {
         std::string_view text = leaf.text;
-        if (leaf.options.fast_lowercase)
+        if (leaf.options.fast_lowercase && leaf.type == FieldType::kText)
           text = ::shale::index::internal_tokenizer::Lower(text, token_scratch_);
         auto it = field.fast_text_ids.find(AbslView(text));
         if (it == field.fast_text_ids.end()) {
@@ -354,7 +357,7 @@ class SplitWriterImpl final : public SplitWriter {
 
   void WriteColumn(FieldBuilder& builder, ColumnHeader& column, std::string& out) const {
     std::vector<std::pair<uint32_t, uint64_t>>& values = builder.fast_values;
-    if (builder.type == FieldType::kText) {
+    if (internal::IsByteStringType(builder.type)) {
       // Dictionary-encode: ids in insertion order → ordinals in sorted order.
       std::vector<std::pair<std::string_view, uint32_t>> dict;
       dict.reserve(builder.fast_text_ids.size());

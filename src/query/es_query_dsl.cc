@@ -173,6 +173,63 @@ absl::StatusOr<std::string> Translate(const nlohmann::json& query, int depth) {
     if (words.empty()) return std::string("NOT *");
     return Join(words, " OR ");
   }
+  if (type == "terms") {
+    // {"terms": {"field": [v1, v2, ...], "boost": b}}
+    if (!body.is_object()) return Invalid(type, "expected an object");
+    std::optional<std::string> set;
+    for (const auto& [key, values] : body.items()) {
+      if (key == "boost") continue;
+      if (set.has_value()) return Invalid(type, "expected exactly one field");
+      ASSIGN_OR_RETURN(std::string field, FieldName(type, key));
+      if (!values.is_array()) return Invalid(type, "expected an array of values");
+      std::string text = field + ":IN [";
+      for (const nlohmann::json& value : values) {
+        ASSIGN_OR_RETURN(std::string value_text, ValueText(type, value));
+        text += value_text + " ";
+      }
+      text += "]";
+      set = std::move(text);
+    }
+    if (!set.has_value()) return Invalid(type, "expected exactly one field");
+    return *std::move(set);
+  }
+  if (type == "wildcard" || type == "regexp" || type == "prefix") {
+    // {"wildcard": {"field": "fo*"}} or {"wildcard": {"field": {"value": "fo*"}}}, same for
+    // regexp and prefix.
+    ASSIGN_OR_RETURN(auto field_and_body, SingleField(type, body));
+    const auto& [field, value_body] = field_and_body;
+    const nlohmann::json* value = value_body;
+    if (value->is_object()) {
+      if (!value->contains("value")) return Invalid(type, "missing `value`");
+      value = &(*value)["value"];
+    }
+    if (!value->is_string()) return Invalid(type, "the value must be a string");
+    const std::string text = value->get<std::string>();
+    if (type == "prefix") return fmt::format("{}:{}*", field, EscapeValue(text));
+    if (type == "regexp") {
+      std::string escaped;
+      for (char c : text) {
+        if (c == '/') escaped.push_back('\\');
+        escaped.push_back(c);
+      }
+      return fmt::format("{}:/{}/", field, escaped);
+    }
+    // Wildcards stay wildcards, everything else is literal.
+    std::string pattern;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '\\' && i + 1 < text.size()) {
+        pattern += '\\';
+        pattern += text[++i];
+        continue;
+      }
+      if (c != '*' && c != '?' && std::isalnum(static_cast<unsigned char>(c)) == 0) {
+        pattern.push_back('\\');
+      }
+      pattern.push_back(c);
+    }
+    return fmt::format("{}:{}", field, pattern);
+  }
   if (type == "query_string") {
     if (!body.is_object() || !body.contains("query") || !body["query"].is_string()) {
       return Invalid(type, "expected {\"query\": text}");

@@ -37,6 +37,26 @@ TEST(EsQueryDslTest, TranslatesSupportedClauses) {
                                    "should": [{"term": {"c": "1"}}, {"term": {"c": "2"}}]}})"),
             "(a:x) AND ((c:1) OR (c:2)) AND (NOT (b:y))");
   EXPECT_EQ(Translate(R"({"query_string": {"query": "level:ERROR"}})"), "level:ERROR");
+  EXPECT_EQ(Translate(R"({"terms": {"level": ["ERROR", "a b", 3]}})"),
+            R"(level:IN [ERROR a\ b 3 ])");
+  EXPECT_EQ(Translate(R"({"wildcard": {"host": {"value": "web-*.example?"}}})"),
+            R"(host:web\-*\.example?)");
+  EXPECT_EQ(Translate(R"({"regexp": {"path": "/api/v[0-9]+"}})"), R"(path:/\/api\/v[0-9]+/)");
+  EXPECT_EQ(Translate(R"({"prefix": {"host": {"value": "web-"}}})"), R"(host:web\-*)");
+}
+
+TEST(EsQueryDslTest, TranslationsParseBackToTheSameQuery) {
+  auto parse = [](const char* dsl) {
+    auto text = EsQueryToQueryLanguage(nlohmann::json::parse(dsl));
+    EXPECT_TRUE(text.ok()) << text.status();
+    auto ast = ParseQueryLanguage(*text);
+    EXPECT_TRUE(ast.ok()) << ast.status() << " " << *text;
+    return ast.ok() ? QueryAstToJson(*ast) : nlohmann::json();
+  };
+  EXPECT_EQ(parse(R"({"terms": {"level": ["ERROR", "a b"]}})")["values"],
+            nlohmann::json({"ERROR", "a b"}));
+  EXPECT_EQ(parse(R"({"wildcard": {"host": "web-*.x?"}})")["value"], R"(web-*.x?)");
+  EXPECT_EQ(parse(R"({"regexp": {"path": "/a/.*"}})")["regex"], "/a/.*");
 }
 
 TEST(EsQueryDslTest, RejectsUnsupportedClauses) {

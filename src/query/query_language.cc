@@ -35,6 +35,25 @@ bool IsWordTerminator(char c) {
   }
 }
 
+// Collects split terms of a phrase (whitespace separated) for slop queries.
+std::vector<std::string> SplitWhitespace(std::string_view text) {
+  std::vector<std::string> tokens;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && IsSpace(text[i])) {
+      ++i;
+    }
+    size_t start = i;
+    while (i < text.size() && !IsSpace(text[i])) {
+      ++i;
+    }
+    if (i > start) {
+      tokens.emplace_back(text.substr(start, i - start));
+    }
+  }
+  return tokens;
+}
+
 // A recursive-descent parser over the query text. Positions are byte offsets into the text.
 class Parser {
  public:
@@ -60,7 +79,11 @@ class Parser {
   struct Word {
     std::string value;       // unescaped, without a trailing wildcard
     bool is_star = false;    // the word is exactly an unescaped `*`
-    bool is_prefix = false;  // the word ends with an unescaped `*`
+    bool is_prefix = false;  // the word ends with an unescaped `*`, its only wildcard
+    // Other unescaped `*` or `?`: `pattern` holds the word with `\`, `*` and `?` escaped when
+    // they were escaped in the query (WildcardQuery syntax).
+    bool is_wildcard = false;
+    std::string pattern;
   };
 
   absl::Status Error(size_t position, std::string_view message) const {
@@ -250,10 +273,9 @@ class Parser {
                                       text_.substr(start, AtKeyword("AND") ? 3 : 2)));
     }
     switch (Peek()) {
-      case '"': {
-        ASSIGN_OR_RETURN(PhraseAst phrase, ParsePhrase(std::nullopt));
-        return QueryAst{std::move(phrase)};
-      }
+      case '"':
+      case '\'':
+        return ParsePhraseOrPrefix(std::nullopt);
       case '[':
       case '{':
         return Error(start, "a range needs a field, e.g. `field:[a TO b]`");
@@ -261,7 +283,7 @@ class Parser {
       case '<':
         return Error(start, "a comparison needs a field, e.g. `field:>=10`");
       case '/':
-        return Error(start, "regex queries are not supported yet");
+        return ParseRegex(std::nullopt);
       case ']':
       case '}':
       case '^':
@@ -331,10 +353,9 @@ class Parser {
       return Error(pos_, fmt::format("expected a value after `{}:`", field));
     }
     switch (Peek()) {
-      case '"': {
-        ASSIGN_OR_RETURN(PhraseAst phrase, ParsePhrase(field));
-        return QueryAst{std::move(phrase)};
-      }
+      case '"':
+      case '\'':
+        return ParsePhraseOrPrefix(field);
       case '[':
       case '{': {
         ASSIGN_OR_RETURN(RangeAst range, ParseRange(field));
@@ -346,7 +367,7 @@ class Parser {
         return QueryAst{std::move(range)};
       }
       case '/':
-        return Error(pos_, "regex queries are not supported yet");
+        return ParseRegex(field);
       case '(':
         return Error(pos_, fmt::format("grouping after `{}:` is not supported yet, repeat the "
                                        "field in each clause",
@@ -365,7 +386,7 @@ class Parser {
   absl::StatusOr<Word> ScanWord(std::string_view extra_terminators) {
     Word word;
     size_t start = pos_;
-    std::optional<size_t> star_pos;
+    size_t num_wildcards = 0;
     bool star_is_last = false;
     while (!AtEnd()) {
       char c = Peek();
@@ -376,36 +397,35 @@ class Parser {
         if (pos_ + 1 >= text_.size()) {
           return Error(pos_, "dangling `\\` at the end of the query");
         }
-        word.value += text_[pos_ + 1];
+        const char escaped = text_[pos_ + 1];
+        word.value += escaped;
+        if (escaped == '*' || escaped == '?' || escaped == '\\') word.pattern += '\\';
+        word.pattern += escaped;
         pos_ += 2;
         star_is_last = false;
         continue;
       }
-      if (c == '*') {
-        if (star_pos.has_value()) {
-          return Error(*star_pos, "wildcard queries are not supported yet");
-        }
-        star_pos = pos_;
-        star_is_last = true;
+      if (c == '*' || c == '?') {
+        ++num_wildcards;
+        star_is_last = c == '*';
+        word.pattern += c;
         ++pos_;
         continue;
       }
-      if (star_pos.has_value()) {
-        return Error(*star_pos, "wildcard queries are not supported yet");
-      }
+      star_is_last = false;
       word.value += c;
+      word.pattern += c;
       ++pos_;
     }
     if (pos_ == start) {
       return Error(start, AtEnd() ? std::string("expected a value")
                                   : fmt::format("unexpected `{}`", Peek()));
     }
-    if (star_pos.has_value()) {
-      if (!star_is_last) {
-        return Error(*star_pos, "wildcard queries are not supported yet");
-      }
+    if (num_wildcards == 1 && star_is_last) {
       word.is_star = word.value.empty();
       word.is_prefix = !word.value.empty();
+    } else if (num_wildcards > 0) {
+      word.is_wildcard = true;
     }
     return word;
   }
@@ -421,12 +441,17 @@ class Parser {
     if (word.is_prefix) {
       return QueryAst{PrefixAst{field, std::move(word.value)}};
     }
+    if (word.is_wildcard) {
+      return QueryAst{WildcardAst{field, std::move(word.pattern)}};
+    }
     return QueryAst{TermAst{field, std::move(word.value)}};
   }
 
-  // Scans `"..."` (at a `"`), resolving backslash escapes. Returns the content.
+  // Scans `"..."` or `'...'` (at the opening quote), resolving backslash escapes. Returns the
+  // content.
   absl::StatusOr<std::string> ScanQuoted() {
     size_t open_pos = pos_;
+    const char quote = Peek();
     ++pos_;
     std::string content;
     while (true) {
@@ -440,7 +465,7 @@ class Parser {
         continue;
       }
       ++pos_;
-      if (c == '"') {
+      if (c == quote) {
         break;
       }
       content += c;
@@ -467,10 +492,46 @@ class Parser {
       }
       phrase.slop = slop;
     }
-    if (Peek() == '*') {
-      return Error(pos_, "phrase prefix queries are not supported yet");
-    }
     return phrase;
+  }
+
+  // `"text"*`: a prefix query on one quoted word (the quotes allow characters such as `-` or
+  // `:` without escapes). Several words are not supported.
+  absl::StatusOr<QueryAst> ParsePhraseOrPrefix(const std::optional<std::string>& field) {
+    const size_t start = pos_;
+    ASSIGN_OR_RETURN(PhraseAst phrase, ParsePhrase(field));
+    if (Peek() != '*') return QueryAst{std::move(phrase)};
+    if (phrase.slop != 0 || SplitWhitespace(phrase.phrase).size() > 1) {
+      return Error(start, "phrase prefix queries over several words are not supported yet");
+    }
+    ++pos_;
+    if (phrase.phrase.empty()) return Error(start, "empty prefix");
+    return QueryAst{PrefixAst{field, std::move(phrase.phrase)}};
+  }
+
+  // `/regex/` (at the `/`): the text up to the next unescaped `/`, where `\/` stands for `/`
+  // and every other escape is kept for RE2.
+  absl::StatusOr<QueryAst> ParseRegex(const std::optional<std::string>& field) {
+    const size_t open_pos = pos_;
+    ++pos_;
+    std::string pattern;
+    while (true) {
+      if (AtEnd()) return Error(open_pos, "unterminated regex, expected a closing `/`");
+      const char c = Peek();
+      if (c == '\\' && pos_ + 1 < text_.size()) {
+        if (text_[pos_ + 1] != '/') pattern += '\\';
+        pattern += text_[pos_ + 1];
+        pos_ += 2;
+        continue;
+      }
+      ++pos_;
+      if (c == '/') break;
+      pattern += c;
+    }
+    if (absl::Status valid = index::ValidateRegexPattern(pattern); !valid.ok()) {
+      return Error(open_pos, std::string(valid.message()));
+    }
+    return QueryAst{RegexAst{field, std::move(pattern)}};
   }
 
   // A range bound or set element: a bare word ending at whitespace, `]` or `}`.
@@ -589,7 +650,11 @@ class Parser {
         ++pos_;
         break;
       }
-      if (Peek() == '"') {
+      if (set.values.size() >= kMaxTermSetValues) {
+        return Error(open_pos, fmt::format("the `IN` set has more than {} values",
+                                           kMaxTermSetValues));
+      }
+      if (Peek() == '"' || Peek() == '\'') {
         ASSIGN_OR_RETURN(std::string value, ScanQuoted());
         set.values.push_back(std::move(value));
         continue;
@@ -621,25 +686,6 @@ index::QueryPtr NewTerm(const std::string& field, const std::string& value) {
   index::QueryPtr query = NewQuery();
   query->node = index::TermQuery{field, index::TermValue(value)};
   return query;
-}
-
-// Collects split terms of a phrase (whitespace separated) for slop queries.
-std::vector<std::string> SplitWhitespace(std::string_view text) {
-  std::vector<std::string> tokens;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && IsSpace(text[i])) {
-      ++i;
-    }
-    size_t start = i;
-    while (i < text.size() && !IsSpace(text[i])) {
-      ++i;
-    }
-    if (i > start) {
-      tokens.emplace_back(text.substr(start, i - start));
-    }
-  }
-  return tokens;
 }
 
 class Builder {
@@ -707,14 +753,24 @@ class Builder {
     });
   }
 
-  absl::StatusOr<index::QueryPtr> BuildNode(const PrefixAst& prefix) {
-    ASSIGN_OR_RETURN(std::vector<std::string> fields,
-                     Fields(prefix.field, fmt::format("{}*", prefix.prefix)));
-    return PerField(fields, [&](const std::string& field) {
+  // One copy of `node` per field of the clause (its own field, else the default search fields),
+  // OR-ed. `Node` is an engine query node with a `field`.
+  template <typename Node>
+  absl::StatusOr<index::QueryPtr> NodePerField(const std::optional<std::string>& field,
+                                               std::string_view clause_text, const Node& node) {
+    ASSIGN_OR_RETURN(std::vector<std::string> fields, Fields(field, clause_text));
+    return PerField(fields, [&](const std::string& name) {
+      Node copy = node;
+      copy.field = name;
       index::QueryPtr query = NewQuery();
-      query->node = index::PrefixQuery{field, prefix.prefix};
+      query->node = std::move(copy);
       return query;
     });
+  }
+
+  absl::StatusOr<index::QueryPtr> BuildNode(const PrefixAst& prefix) {
+    return NodePerField(prefix.field, fmt::format("{}*", prefix.prefix),
+                        index::PrefixQuery{"", prefix.prefix});
   }
 
   absl::StatusOr<index::QueryPtr> BuildNode(const RangeAst& range) {
@@ -739,17 +795,19 @@ class Builder {
       query->node = index::EmptyQuery{};
       return query;
     }
-    ASSIGN_OR_RETURN(std::vector<std::string> fields,
-                     Fields(set.field, fmt::format("IN [{}]", fmt::join(set.values, " "))));
-    index::BoolQuery bool_query;
-    for (const std::string& field : fields) {
-      for (const std::string& value : set.values) {
-        bool_query.should.push_back(NewTerm(field, value));
-      }
-    }
-    index::QueryPtr query = NewQuery();
-    query->node = std::move(bool_query);
-    return query;
+    const std::vector<index::TermValue> values(set.values.begin(), set.values.end());
+    return NodePerField(set.field, fmt::format("IN [{}]", fmt::join(set.values, " ")),
+                        index::TermSetQuery{"", values});
+  }
+
+  absl::StatusOr<index::QueryPtr> BuildNode(const WildcardAst& wildcard) {
+    return NodePerField(wildcard.field, wildcard.pattern,
+                        index::WildcardQuery{"", wildcard.pattern});
+  }
+
+  absl::StatusOr<index::QueryPtr> BuildNode(const RegexAst& regex) {
+    return NodePerField(regex.field, fmt::format("/{}/", regex.pattern),
+                        index::RegexQuery{"", regex.pattern});
   }
 
   absl::StatusOr<index::QueryPtr> BuildNode(const ExistsAst& exists) {
@@ -816,6 +874,13 @@ json NodeToJson(const RangeAst& range) {
 }
 json NodeToJson(const TermSetAst& set) {
   return json{{"type", "term_set"}, {"field", FieldJson(set.field)}, {"values", set.values}};
+}
+json NodeToJson(const WildcardAst& wildcard) {
+  return json{
+      {"type", "wildcard"}, {"field", FieldJson(wildcard.field)}, {"value", wildcard.pattern}};
+}
+json NodeToJson(const RegexAst& regex) {
+  return json{{"type", "regex"}, {"field", FieldJson(regex.field)}, {"regex", regex.pattern}};
 }
 json NodeToJson(const ExistsAst& exists) {
   return json{{"type", "field_presence"}, {"field", exists.field}};

@@ -8,8 +8,8 @@
 //   and_expr:= unary ( ["AND" | "&&"] unary )*          // whitespace is an implicit AND
 //   unary   := ("NOT" | "!" | "-") unary | "+" unary | primary
 //   primary := "(" or_expr ")" boost? | clause boost?
-//   clause  := [field ":"] ( term | term* | * | "phrase"[~slop] | [a TO b] | >x | >=x | <x | <=x
-//                           | IN [a b c] )
+//   clause  := [field ":"] ( term | term* | wild*card? | * | "phrase"[~slop] | 'phrase'
+//                           | "word"* | /regex/ | [a TO b] | >x | >=x | <x | <=x | IN [a b c] )
 // AND binds tighter than OR; NOT/-/! bind tightest. Negative-only conjunctions match every
 // document except the negated ones.
 //
@@ -70,6 +70,19 @@ struct TermSetAst {
   std::vector<std::string> values;
 };
 
+// `field:fo*o?`: terms matching a wildcard pattern (index::WildcardQuery syntax: `*`, `?`, and
+// `\\` before a literal `*`, `?` or `\\`).
+struct WildcardAst {
+  std::optional<std::string> field;
+  std::string pattern;
+};
+
+// `field:/regex/`: terms fully matching an RE2 regular expression.
+struct RegexAst {
+  std::optional<std::string> field;
+  std::string pattern;
+};
+
 // `field:*`: documents holding a value in the field.
 struct ExistsAst {
   std::string field;
@@ -83,18 +96,21 @@ struct BoolAst {
 };
 
 struct QueryAst {
-  std::variant<MatchAllAst, TermAst, PhraseAst, PrefixAst, RangeAst, TermSetAst, ExistsAst, BoolAst>
+  std::variant<MatchAllAst, TermAst, PhraseAst, PrefixAst, RangeAst, TermSetAst, ExistsAst, BoolAst,
+               WildcardAst, RegexAst>
       node;
   float boost = 1.0f;
 };
 
 // Maximum nesting depth (parentheses and unary operators) the parser accepts.
 inline constexpr int kMaxQueryNestingDepth = 100;
+// Maximum number of values of one `IN [...]` set (Elasticsearch's default max_terms_count).
+inline constexpr size_t kMaxTermSetValues = 65'536;
 
 // Parses `text`. "" (or only whitespace) and "*" give MatchAllAst. On a syntax error returns
-// InvalidArgument "query parse error at position N: ..." (N is a 0-based byte offset). Regexes and
-// wildcards other than a trailing `*` are InvalidArgument "... not supported yet". Nesting deeper
-// than kMaxQueryNestingDepth is InvalidArgument.
+// InvalidArgument "query parse error at position N: ..." (N is a 0-based byte offset). A regex
+// that RE2 rejects or that exceeds index::ValidateRegexPattern's bounds, an `IN` set of more than
+// kMaxTermSetValues values and nesting deeper than kMaxQueryNestingDepth are InvalidArgument.
 absl::StatusOr<QueryAst> ParseQueryLanguage(std::string_view text);
 
 // The tree as JSON, e.g. {"type": "term", "field": "body", "value": "error"}.

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -71,7 +72,14 @@ TEST(QueryLanguageTest, Phrases) {
             json({{"type", "phrase"}, {"field", nullptr}, {"phrase", "john doe"}, {"slop", 2}}));
   EXPECT_EQ(Ast(R"(f:"say \"hi\"")")["phrase"], R"(say "hi")");
   EXPECT_THAT(ParseError(R"(f:"open)").message(), HasSubstr("position 2: unterminated"));
-  EXPECT_THAT(ParseError(R"(f:"a b"*)").message(), HasSubstr("not supported yet"));
+  EXPECT_THAT(ParseError(R"(f:"a b"*)").message(),
+              HasSubstr("phrase prefix queries over several words are not supported yet"));
+  EXPECT_EQ(Ast(R"(f:"2024-01-01"*)"),
+            json({{"type", "prefix"}, {"field", "f"}, {"prefix", "2024-01-01"}}));
+  // Single quotes delimit phrases too.
+  EXPECT_EQ(Ast("f:'AB CD'"),
+            json({{"type", "phrase"}, {"field", "f"}, {"phrase", "AB CD"}, {"slop", 0}}));
+  EXPECT_EQ(Ast(R"(f:'it\'s')")["phrase"], "it's");
   EXPECT_THAT(ParseError(R"(f:"a b"~x)").message(), HasSubstr("slop"));
 }
 
@@ -81,14 +89,22 @@ TEST(QueryLanguageTest, Prefix) {
   EXPECT_EQ(Ast("quick*"), json({{"type", "prefix"}, {"field", nullptr}, {"prefix", "quick"}}));
 }
 
-TEST(QueryLanguageTest, WildcardsAndRegexNotSupportedYet) {
-  absl::Status status = ParseError("f:fo*o");
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("position 4: wildcard queries are not supported yet"));
-  EXPECT_THAT(ParseError("*foo").message(), HasSubstr("not supported yet"));
-  EXPECT_THAT(ParseError("f:a**").message(), HasSubstr("not supported yet"));
-  EXPECT_THAT(ParseError("f:/fo+/").message(),
-              HasSubstr("position 2: regex queries are not supported yet"));
+TEST(QueryLanguageTest, WildcardsAndRegexes) {
+  EXPECT_EQ(Ast("f:fo*o"), json({{"type", "wildcard"}, {"field", "f"}, {"value", "fo*o"}}));
+  EXPECT_EQ(Ast("*foo"), json({{"type", "wildcard"}, {"field", nullptr}, {"value", "*foo"}}));
+  EXPECT_EQ(Ast("f:a**")["value"], "a**");
+  EXPECT_EQ(Ast("f:a?c")["value"], "a?c");
+  // Escaped wildcards stay literal: in a term, and escaped again in a pattern.
+  EXPECT_EQ(Ast(R"(f:a\?c)"), json({{"type", "term"}, {"field", "f"}, {"value", "a?c"}}));
+  EXPECT_EQ(Ast(R"(f:a\**)"), json({{"type", "prefix"}, {"field", "f"}, {"prefix", "a*"}}));
+  EXPECT_EQ(Ast(R"(f:a\*?)")["value"], R"(a\*?)");
+  EXPECT_EQ(Ast("f:/fo+/"), json({{"type", "regex"}, {"field", "f"}, {"regex", "fo+"}}));
+  EXPECT_EQ(Ast(R"(f:/a\/b\d/)")["regex"], R"(a/b\d)");
+  EXPECT_EQ(Ast("/fo+/ AND g:x")["must"][0]["regex"], "fo+");
+  EXPECT_THAT(ParseError("f:/fo+").message(), HasSubstr("position 2: unterminated regex"));
+  EXPECT_THAT(ParseError("f:/fo(/").message(), HasSubstr("invalid regex"));
+  EXPECT_THAT(ParseError("f:/" + std::string(5000, 'a') + "/").message(),
+              HasSubstr("exceeds the limit of 4096 bytes"));
 }
 
 TEST(QueryLanguageTest, Exists) {
@@ -154,6 +170,9 @@ TEST(QueryLanguageTest, TermSets) {
   EXPECT_EQ(Ast("IN [a b]")["field"], nullptr);
   EXPECT_EQ(Ast("severity:INFO"), Term("severity", "INFO"));
   EXPECT_THAT(ParseError("f:IN [a b").message(), HasSubstr("unterminated"));
+  std::string huge = "f:IN [";
+  for (size_t i = 0; i <= kMaxTermSetValues; ++i) huge += fmt::format("v{} ", i);
+  EXPECT_THAT(ParseError(huge + "]").message(), HasSubstr("has more than 65536 values"));
 }
 
 TEST(QueryLanguageTest, Boosts) {
@@ -377,7 +396,19 @@ TEST(BuildQueryTest, RangesPrefixExistsSets) {
 
   query = ParseUserQuery("f:IN [a b c]", {});
   ASSERT_TRUE(query.ok());
-  EXPECT_EQ(AsBool(**query).should.size(), 3u);
+  EXPECT_EQ(std::get<index::TermSetQuery>((*query)->node).values.size(), 3u);
+
+  query = ParseUserQuery("IN [a b c]", {"f", "g"});
+  ASSERT_TRUE(query.ok());
+  EXPECT_EQ(AsBool(**query).should.size(), 2u);  // one term set per default field
+
+  query = ParseUserQuery("f:ab*c?", {});
+  ASSERT_TRUE(query.ok());
+  EXPECT_EQ(std::get<index::WildcardQuery>((*query)->node).pattern, "ab*c?");
+
+  query = ParseUserQuery("f:/ab.*/", {});
+  ASSERT_TRUE(query.ok());
+  EXPECT_EQ(std::get<index::RegexQuery>((*query)->node).pattern, "ab.*");
 
   query = ParseUserQuery("f:IN []", {});
   ASSERT_TRUE(query.ok());

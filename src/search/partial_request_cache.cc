@@ -107,6 +107,14 @@ void WriteQuery(const index::Query& query, KeyWriter& out) {
         } else if constexpr (std::is_same_v<T, index::PrefixQuery>) {
           out.String(node.field);
           out.String(node.prefix);
+        } else if constexpr (std::is_same_v<T, index::TermSetQuery>) {
+          out.String(node.field);
+          out.U64(node.values.size());
+          for (const index::TermValue& value : node.values) WriteValue(value, out);
+        } else if constexpr (std::is_same_v<T, index::WildcardQuery> ||
+                             std::is_same_v<T, index::RegexQuery>) {
+          out.String(node.field);
+          out.String(node.pattern);
         } else if constexpr (std::is_same_v<T, index::BoolQuery>) {
           WriteClauses(node.must, out);
           WriteClauses(node.should, out);

@@ -119,6 +119,26 @@ TEST(LeafRequestKeyTest, EveryFieldOfTheRequestTakesPartInTheKey) {
          return Wrap(index::PrefixQuery{"tenant", "1"});
        },
        keep},
+      {"term set",
+       [] {
+         return Wrap(index::TermSetQuery{"tenant", {std::string("1"), int64_t{2}}});
+       },
+       keep},
+      {"term set other values",
+       [] {
+         return Wrap(index::TermSetQuery{"tenant", {std::string("1"), std::string("2")}});
+       },
+       keep},
+      {"wildcard",
+       [] {
+         return Wrap(index::WildcardQuery{"tenant", "1*"});
+       },
+       keep},
+      {"regex",
+       [] {
+         return Wrap(index::RegexQuery{"tenant", "1*"});
+       },
+       keep},
       {"bool must as should",
        [] {
          index::BoolQuery query;

@@ -10,6 +10,7 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "index/internal/binary_values.h"
 
 namespace shale::index::internal {
 namespace {
@@ -46,7 +47,14 @@ double NumberOf(const Column& column, uint64_t raw) {
 
 // The typed key of a raw value. REQUIRES: raw < dict.size() for text columns.
 AggKey KeyOf(const Column& column, uint64_t raw) {
-  if (IsText(column)) return AggKey::Text(std::string(column.dict[raw]));
+  if (IsText(column)) {
+    // Terms keys of ip and bytes fields are rendered as text (an address; base64).
+    if (column.field->type == FieldType::kIp) return AggKey::Text(FormatIp(column.dict[raw]));
+    if (column.field->type == FieldType::kBytes) {
+      return AggKey::Text(EncodeBytes(column.dict[raw], BytesFormat::kBase64));
+    }
+    return AggKey::Text(std::string(column.dict[raw]));
+  }
   switch (column.field->type) {
     case FieldType::kI64:
       return AggKey::I64(DecodeI64(raw));

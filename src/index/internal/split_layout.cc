@@ -3,9 +3,21 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "index/internal/binary_values.h"
 #include "index/internal/encoding.h"
 
 namespace shale::index::internal {
+namespace {
+
+// The FieldType values a split's field table may hold (docs/format/split.md).
+bool IsSplitFieldType(uint8_t type) {
+  return type <= static_cast<uint8_t>(FieldType::kDatetime) ||
+         type == static_cast<uint8_t>(FieldType::kIp) ||
+         type == static_cast<uint8_t>(FieldType::kBytes);
+}
+
+}  // namespace
+
 
 namespace {
 
@@ -158,6 +170,10 @@ class FooterParser {
     }
     column.kind = static_cast<ColumnKind>(kind);
     if (column.kind == ColumnKind::kNone) return absl::OkStatus();
+    // Byte-string types (text, ip, bytes) have dictionary columns, the others numeric ones.
+    if ((column.kind == ColumnKind::kTextDict) != IsByteStringType(field.type)) {
+      return Error("fast column kind does not match the field type", base + reader.position());
+    }
     column.single_valued = reader.Byte() != 0;
     column.num_values = reader.Varint();
     column.min_value = reader.Varint();
@@ -227,7 +243,7 @@ class FooterParser {
       field.num_terms = reader.Varint();
       const uint64_t num_blocks = reader.Varint();
       uint64_t at = base + reader.position();
-      if (!reader.ok() || type > static_cast<uint8_t>(FieldType::kJson) ||
+      if (!reader.ok() || !IsSplitFieldType(type) ||
           tokenizer > static_cast<uint8_t>(kLastTokenizerKind) ||
           num_blocks > bytes.size() || field.field_doc_count > hotcache.num_docs ||
           (version < 2 && (flags & ~7) != 0)) {

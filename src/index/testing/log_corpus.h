@@ -152,6 +152,15 @@ inline std::vector<QueryCase> LogCorpusQueryCases() {
       WrapQuery(RangeQuery{"label", std::string("lbl-1"), true, std::string("lbl-2"), true}));
   add("prefix", WrapQuery(PrefixQuery{"body", "blk_001"}));
   add("prefix_wide", WrapQuery(PrefixQuery{"body", "blk_"}), count_only);
+  add("term_set_text", WrapQuery(TermSetQuery{"body", {std::string("timeout"), std::string("miss"),
+                                                      std::string("blk_00777"),
+                                                      std::string("nosuchword")}}));
+  add("term_set_typed_and_fast_only",
+      WrapQuery(TermSetQuery{"tenant", {uint64_t{2}, std::string("5")}}), count_only);
+  add("wildcard", WrapQuery(WildcardQuery{"body", "blk_00?7*"}));
+  add("wildcard_leading", WrapQuery(WildcardQuery{"body", "*77"}), count_only);
+  add("wildcard_fast_only", WrapQuery(WildcardQuery{"label", "lbl-?"}));
+  add("regex", WrapQuery(RegexQuery{"body", "blk_00[1-2][0-9]7"}));
   add("exists", WrapQuery(ExistsQuery{"latency"}));
   add("exists_object", WrapQuery(ExistsQuery{"attributes"}));
   {
