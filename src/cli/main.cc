@@ -5,19 +5,25 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
 
 #include "absl/status/status.h"
 #include "fmt/format.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
 
 #include "CLI/CLI.hpp"
 #include "cli/client_commands.h"
 #include "cli/http_client.h"
 #include "cli/source_commands.h"
+#include "common/json_util.h"
 #include "config/node_config.h"
+#include "indexing/split_gc.h"
 #include "server/node.h"
 
 namespace shale::cli {
@@ -98,6 +104,69 @@ absl::Status RunToolMerge(const ToolMergeFlags& flags) {
   if (summary->num_failed_merges > 0) {
     return absl::InternalError(
         fmt::format("{} merges of index `{}` failed", summary->num_failed_merges, flags.index_id));
+  }
+  return absl::OkStatus();
+}
+
+struct ToolGcFlags {
+  std::string config_path;
+  std::optional<std::string> index_id;
+  std::string grace_period = "1h";
+  bool dry_run = false;
+  bool json = false;
+};
+
+// One line per object, then the totals.
+void PrintGarbageReport(const indexing::IndexGarbage& garbage, std::ostream& out) {
+  auto file_text = [](const std::optional<uint64_t>& num_bytes) {
+    return num_bytes.has_value() ? fmt::format("{} bytes", *num_bytes) : std::string("no file");
+  };
+  out << fmt::format("index {} ({} published splits kept)\n", garbage.index_id,
+                     garbage.num_published_splits);
+  for (const auto& [kind, splits] : {std::pair{"staged", &garbage.staged_splits},
+                                     std::pair{"marked-for-deletion", &garbage.marked_splits}}) {
+    for (const indexing::GarbageSplit& split : *splits) {
+      out << fmt::format("  {} split {} node={} source={} {}\n", kind, split.split_id,
+                         split.node_id, split.source_id, file_text(split.file_num_bytes));
+    }
+  }
+  for (const indexing::OrphanFile& file : garbage.orphan_files) {
+    out << fmt::format("  orphan file {} {} bytes\n", file.path, file.num_bytes);
+  }
+  out << fmt::format("  {} {} split records, {} files ({} bytes)\n",
+                     garbage.deleted ? "deleted" : "would delete",
+                     garbage.staged_splits.size() + garbage.marked_splits.size(),
+                     garbage.NumFiles(), garbage.NumBytes());
+}
+
+// `shale tool gc`: collects the split garbage of one index (or all), against the metastore and
+// storage of the node config.
+absl::Status RunToolGc(const ToolGcFlags& flags) {
+  // Stdout is the report: log lines go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("stderr"));
+  absl::StatusOr<config::NodeConfig> node_config = LoadConfig(flags.config_path);
+  if (!node_config.ok()) return node_config.status();
+  absl::StatusOr<int64_t> grace_period_secs = config::ParseDurationSecs(flags.grace_period);
+  if (!grace_period_secs.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("--grace-period `{}`: {}", flags.grace_period,
+                    std::string(grace_period_secs.status().message())));
+  }
+  indexing::GarbageCollectionOptions options;
+  options.staged_grace_period_secs = *grace_period_secs;
+  options.deletion_grace_period_secs = *grace_period_secs;
+  options.dry_run = flags.dry_run;
+  absl::StatusOr<std::vector<indexing::IndexGarbage>> reports =
+      server::RunGcTool(*node_config, flags.index_id, options);
+  if (!reports.ok()) return reports.status();
+  if (flags.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const indexing::IndexGarbage& garbage : *reports) {
+      out.push_back(indexing::GarbageReportJson(garbage));
+    }
+    std::cout << DumpJson(out) << std::endl;
+  } else {
+    for (const indexing::IndexGarbage& garbage : *reports) PrintGarbageReport(garbage, std::cout);
   }
   return absl::OkStatus();
 }
@@ -193,6 +262,19 @@ int Main(int argc, char** argv) {
       ->envname("SHALE_CONFIG");
   merge->add_option("--index", merge_flags.index_id, "Index ID")->required();
   merge->add_option("--source", merge_flags.source_id, "Merge only the splits of this source");
+
+  ToolGcFlags gc_flags;
+  CLI::App* gc = tool->add_subcommand(
+      "gc", "Deletes staged splits left by crashes, splits marked for deletion and orphan split "
+            "files older than the grace period");
+  gc->add_option("--config", gc_flags.config_path,
+                 "Node config file (default: config/shale.yaml if present, else built-in)")
+      ->envname("SHALE_CONFIG");
+  gc->add_option("--index", gc_flags.index_id, "Index ID (default: every index)");
+  gc->add_option("--grace-period", gc_flags.grace_period,
+                 "Keep staged and marked splits younger than this (default 1h; e.g. 0s, 30m)");
+  gc->add_flag("--dry-run", gc_flags.dry_run, "List what would be deleted; delete nothing");
+  gc->add_flag("--json", gc_flags.json, "Print the report as JSON");
 
   ClientFlags flags;
   CLI::App* index = app.add_subcommand("index", "Manages indexes: create, ingest, search, ...");
@@ -309,6 +391,10 @@ int Main(int argc, char** argv) {
   }
   if (merge->parsed()) {
     const absl::Status status = RunToolMerge(merge_flags);
+    return status.ok() ? 0 : ReportError(status);
+  }
+  if (gc->parsed()) {
+    const absl::Status status = RunToolGc(gc_flags);
     return status.ok() ? 0 : ReportError(status);
   }
 

@@ -536,6 +536,11 @@ absl::Status ApplyEnvOverrides(const std::map<std::string, std::string>& env, No
   if (const std::string* value = lookup("SHALE_TEST_STORAGE_FAILURE_RATE_FILE")) {
     config.test_storage_failure_rate_file = *value;
   }
+  if (const std::string* value = lookup("SHALE_TEST_CRASH_AT")) {
+    absl::StatusOr<CrashPointSpec> spec = ParseCrashPointSpec(*value);
+    if (!spec.ok()) return KeyError("SHALE_TEST_CRASH_AT", std::string(spec.status().message()));
+    config.test_crash_at = std::move(spec).value();
+  }
   if (const std::string* value = lookup("SHALE_ENABLED_SERVICES")) {
     std::vector<std::string> services = internal::SplitCommaList(*value);
     RETURN_IF_ERROR(ValidateServices(services, "SHALE_ENABLED_SERVICES"));
@@ -717,6 +722,10 @@ absl::StatusOr<std::optional<int64_t>> ParseMetastorePollingInterval(std::string
   int64_t seconds = 0;
   std::from_chars(digits.data(), digits.data() + digits.size(), seconds);
   return std::optional<int64_t>(seconds);
+}
+
+absl::StatusOr<int64_t> ParseDurationSecs(std::string_view text) {
+  return internal::ParseDurationSecs(text);
 }
 
 absl::StatusOr<double> ParseFailureRate(std::string_view text) {

@@ -13,6 +13,8 @@
 
 #include "absl/status/statusor.h"
 
+#include "common/crash_point.h"
+
 #include "nlohmann/json.hpp"
 
 namespace shale::config {
@@ -122,6 +124,9 @@ struct NodeConfig {
   // that rate, re-read while the node runs (a missing or empty file means 0).
   double test_storage_failure_rate = 0;
   std::string test_storage_failure_rate_file;
+  // TEST ONLY, from SHALE_TEST_CRASH_AT (`<point>[:<nth>]`, common/crash_point.h): the node exits
+  // at the nth time it reaches that stage boundary of an indexing pipeline (docs/durability.md).
+  std::optional<CrashPointSpec> test_crash_at;
 
   bool IsServiceEnabled(std::string_view service) const;
 };
@@ -140,6 +145,9 @@ std::map<std::string, std::string> ProcessEnvironment();
 absl::StatusOr<std::optional<int64_t>> ParseMetastorePollingInterval(std::string_view fragment);
 // Parses a storage failure rate: a number in [0, 1]. InvalidArgument otherwise.
 absl::StatusOr<double> ParseFailureRate(std::string_view text);
+// Parses a duration such as "0s", "90m", "1h", "2 days" into whole seconds (the node config's
+// duration syntax). InvalidArgument otherwise.
+absl::StatusOr<int64_t> ParseDurationSecs(std::string_view text);
 // Parses "500M", "1G", "64MB", "2GiB", "1000" into bytes. InvalidArgument otherwise.
 absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
 // The config as GET /api/v1/config shows it (secrets redacted).

@@ -405,6 +405,23 @@ TEST(NodeConfigTest, TestStorageFailureRateComesFromTheEnvironmentOnly) {
   EXPECT_FALSE(LoadNodeConfig("test_storage_failure_rate: 0.5\n", kNoEnv).ok());
 }
 
+TEST(NodeConfigTest, TestCrashPointComesFromTheEnvironmentOnly) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->test_crash_at.has_value());
+  config = LoadNodeConfig("", {{"SHALE_TEST_CRASH_AT", "ingest_after_upload:2"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->test_crash_at.has_value());
+  EXPECT_EQ(config->test_crash_at->point, "ingest_after_upload");
+  EXPECT_EQ(config->test_crash_at->nth, 2u);
+  for (const char* bad : {"", "ingest_after_lunch", "ingest_after_upload:0"}) {
+    const absl::Status status = LoadNodeConfig("", {{"SHALE_TEST_CRASH_AT", bad}}).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("SHALE_TEST_CRASH_AT"));
+  }
+  EXPECT_FALSE(LoadNodeConfig("test_crash_at: ingest_after_upload\n", kNoEnv).ok());
+}
+
 TEST(ParseByteSizeTest, Units) {
   EXPECT_EQ(*ParseByteSize("1000"), 1000u);
   EXPECT_EQ(*ParseByteSize("500M"), 500'000'000u);

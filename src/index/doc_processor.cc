@@ -21,6 +21,7 @@ namespace shale::index {
 namespace {
 
 constexpr char kInvalidJsonPayloadUrl[] = "shale.dev/doc_processor/invalid_json";
+constexpr char kUnknownFieldPayloadUrl[] = "shale.dev/doc_processor/unknown_field";
 
 // An InvalidArgument marked so that IsInvalidJsonError() recognises it.
 absl::Status InvalidJsonError(const std::string& message) {
@@ -29,10 +30,21 @@ absl::Status InvalidJsonError(const std::string& message) {
   return status;
 }
 
+// An InvalidArgument marked so that IsUnknownFieldError() recognises it.
+absl::Status UnknownFieldError(const std::string& message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUnknownFieldPayloadUrl, absl::Cord("1"));
+  return status;
+}
+
 }  // namespace
 
 bool IsInvalidJsonError(const absl::Status& status) {
   return status.GetPayload(kInvalidJsonPayloadUrl).has_value();
+}
+
+bool IsUnknownFieldError(const absl::Status& status) {
+  return status.GetPayload(kUnknownFieldPayloadUrl).has_value();
 }
 
 ProcessedDoc::ProcessedDoc() : impl_(std::make_unique<ProcessedDocImpl>()) {}
@@ -264,7 +276,7 @@ class DocProcessorImpl final : public DocProcessor {
           }
         }
       } else if (mapping_.mode == DocMappingMode::kStrict) {
-        return absl::InvalidArgumentError(
+        return UnknownFieldError(
             fmt::format("field `{}` is not declared in the doc mapping (strict mode)",
                         JoinPath(prefix, field.key, false)));
       } else if (mapping_.mode == DocMappingMode::kDynamic) {

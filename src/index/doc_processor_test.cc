@@ -136,6 +136,8 @@ TEST(DocProcessorTest, MalformedJsonAndNonObject) {
   const absl::Status mismatch = strict->Process(R"({"unknown":1})").status();
   EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(IsInvalidJsonError(mismatch));
+  EXPECT_TRUE(IsUnknownFieldError(mismatch));
+  EXPECT_FALSE(IsUnknownFieldError(processor->Process("{").status()));
 }
 
 TEST(DocProcessorTest, DatetimeFormats) {

@@ -68,6 +68,10 @@ class DocProcessor {
 // True when DocProcessor::Process failed because the text is not a JSON object at all
 // (malformed JSON, or a value that is not an object), as opposed to a mismatch with the mapping.
 bool IsInvalidJsonError(const absl::Status& status);
+// True when DocProcessor::Process failed because a strict mapping does not declare a field of
+// the document. Other mapping errors (a value of the wrong type, an unparsable datetime) are
+// neither this nor IsInvalidJsonError.
+bool IsUnknownFieldError(const absl::Status& status);
 
 struct SplitWriterOptions {
   int docstore_compression_level = 8;     // zstd level

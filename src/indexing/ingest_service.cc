@@ -10,6 +10,7 @@
 
 #include "fmt/format.h"
 
+#include "common/crash_point.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -81,6 +82,8 @@ class IngestService::IndexPipeline {
   uint64_t num_ingested_docs = 0;
   uint64_t num_replayed_docs = 0;
   std::map<std::string, uint64_t> num_rejected_docs;
+  std::string last_commit_error;  // of the last failed commit
+  uint64_t num_commit_failures = 0;
 
   std::unique_ptr<IdempotencyKeys> keys;
   uint64_t num_idempotent_replays = 0;
@@ -365,7 +368,8 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       ++rejected_by_reason[reason];
       if (detailed_response) {
         result.parse_failures.push_back({std::string(line.substr(0, kMaxFailureDocumentBytes)),
-                                         std::string(processed.status().message()), reason});
+                                         std::string(processed.status().message()),
+                                         QuickwitParseFailureReason(reason), reason});
       }
       return;
     }
@@ -412,6 +416,7 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   // Outside the lock: concurrent requests share one fsync (the WAL's group commit).
   const absl::Status synced =
       use_wal ? pipeline->wal->Sync(first_position + entries.size()) : absl::OkStatus();
+  if (use_wal && synced.ok()) CrashPoint(kCrashIngestAfterWalAppend);
 
   uint64_t first_generation = 0;
   uint64_t wait_generation = 0;
@@ -575,7 +580,7 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
   }
   if (status.ok()) {
     status = CommitSplit(*metastore_, options_.node_id, kIngestApiSourceId, pipeline->metadata,
-                         *pipeline->storage, std::move(writer), delta);
+                         *pipeline->storage, std::move(writer), delta, kIngestCommitCrashPoints);
   }
   if (status.ok()) {
     splits_published_.Increment();
@@ -602,6 +607,11 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
     }
   } else {
     pipeline->failed_generations[generation] = status;
+    // Aborted: abandoned, or the commit of an epoch an earlier failure ended (not run).
+    if (!absl::IsAborted(status) && !pipeline->dropped) {
+      pipeline->last_commit_error = status.ToString();
+      ++pipeline->num_commit_failures;
+    }
   }
   pipeline->committed_generation = std::max(pipeline->committed_generation, generation);
   pipeline->committed_cv.notify_all();
@@ -783,6 +793,10 @@ std::vector<IndexIngestStats> IngestService::Stats() {
     entry.num_replayed_docs = pipeline->num_replayed_docs;
     entry.num_idempotency_keys = pipeline->keys->num_accepted();
     entry.num_idempotent_replays = pipeline->num_idempotent_replays;
+    entry.state = pipeline->retry_commit_at.has_value() ? "failed" : "running";
+    entry.last_error = pipeline->last_commit_error;
+    entry.num_restarts = pipeline->epoch;
+    entry.num_commit_failures = pipeline->num_commit_failures;
     stats.push_back(std::move(entry));
   }
   return stats;

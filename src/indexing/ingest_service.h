@@ -61,7 +61,8 @@ absl::StatusOr<CommitMode> ParseCommitMode(std::string_view text);
 struct ParseFailure {
   std::string document;  // the rejected line (truncated to 1 KiB)
   std::string message;
-  std::string reason;  // "doc_mapping_error" or "invalid_json"
+  std::string reason;            // Quickwit's: "invalid_json" or "invalid_schema"
+  std::string rejection_reason;  // finer: a kRejected* name of pipeline_steps.h
 };
 
 struct IngestResult {
@@ -111,6 +112,13 @@ struct IndexIngestStats {
   uint64_t num_ingested_docs = 0;
   std::map<std::string, uint64_t> num_rejected_docs;  // by reason
   uint64_t num_replayed_docs = 0;
+  // "running", or "failed" while a failed commit waits for its retry (documents stay in the
+  // WAL); `last_error` is the error of the last failed commit ("" if none), `num_restarts` the
+  // rebuilds of the in-memory state from the WAL after failed commits.
+  std::string state = "running";
+  std::string last_error;
+  uint64_t num_restarts = 0;
+  uint64_t num_commit_failures = 0;
   uint64_t num_idempotency_keys = 0;  // accepted keys remembered
   uint64_t num_idempotent_replays = 0;
 };

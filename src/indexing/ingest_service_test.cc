@@ -1,5 +1,6 @@
 #include "indexing/ingest_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -46,8 +47,12 @@ class IngestServiceTest : public ::testing::Test {
     auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
     ASSERT_TRUE(metastore.ok());
     metastore_ = std::move(metastore).value();
-    auto config = config::ParseIndexConfigJson(IndexConfigJson(
-        "ram:///indexes-" + NewUlid() + "/logs", commit_timeout_secs, split_num_docs_target));
+    const std::string index_uri = "ram:///indexes-" + NewUlid() + "/logs";
+    auto index_storage = resolver_->Resolve(*Uri::Parse(index_uri));
+    ASSERT_TRUE(index_storage.ok());
+    index_storage_ = *index_storage;
+    auto config = config::ParseIndexConfigJson(
+        IndexConfigJson(index_uri, commit_timeout_secs, split_num_docs_target));
     ASSERT_TRUE(config.ok()) << config.status();
     auto metadata = metastore_->CreateIndex(*config);
     ASSERT_TRUE(metadata.ok()) << metadata.status();
@@ -116,6 +121,7 @@ class IngestServiceTest : public ::testing::Test {
 
   std::unique_ptr<storage::StorageResolver> resolver_;
   std::unique_ptr<metastore::Metastore> metastore_;
+  std::shared_ptr<storage::Storage> index_storage_;
   std::unique_ptr<metastore::Metastore> flaky_metastore_;
   std::string index_uid_;
   std::string wal_root_;
@@ -152,13 +158,25 @@ TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested)
   EXPECT_EQ(result->num_rejected_docs, 3u);
   ASSERT_EQ(result->parse_failures.size(), 3u);
   EXPECT_EQ(result->parse_failures[2].message, "document must contain the timestamp field `ts`");
-  EXPECT_EQ(result->parse_failures[2].reason, "doc_mapping_error");
+  EXPECT_EQ(result->parse_failures[2].reason, "invalid_schema");
+  EXPECT_EQ(result->parse_failures[2].rejection_reason, "timestamp_missing");
   EXPECT_EQ(result->parse_failures[0].document, "{not json");
   EXPECT_EQ(result->parse_failures[0].reason, "invalid_json");
-  EXPECT_EQ(result->parse_failures[1].reason, "doc_mapping_error");
+  EXPECT_EQ(result->parse_failures[0].rejection_reason, "invalid_json");
+  EXPECT_EQ(result->parse_failures[1].reason, "invalid_schema");
+  EXPECT_EQ(result->parse_failures[1].rejection_reason, "unknown_field");
   EXPECT_NE(result->parse_failures[1].message.find("unknown"), std::string::npos)
       << result->parse_failures[1].message;
   EXPECT_EQ(PublishedDocs(), 5u);
+  const std::vector<IndexIngestStats> stats = service_->Stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].num_rejected_docs,
+            (std::map<std::string, uint64_t>{
+                {"invalid_json", 1}, {"unknown_field", 1}, {"timestamp_missing", 1}}));
+  EXPECT_EQ(stats[0].state, "running");
+  EXPECT_EQ(stats[0].num_restarts, 0u);
+  EXPECT_EQ(stats[0].num_commit_failures, 0u);
+  EXPECT_TRUE(stats[0].last_error.empty());
 }
 
 TEST_F(IngestServiceTest, AutoCommitIsPublishedByTheCommitTimeout) {
@@ -293,6 +311,26 @@ TEST_F(IngestServiceTest, PublishFailureKeepsDocsForReplay) {
   // The records stay in the WAL; the retry (after a second failure) publishes all of them once.
   EXPECT_TRUE(WaitForPublishedDocs(15)) << PublishedDocs();
   EXPECT_EQ(WalCheckpoint(), "00000000000000000002");
+  // Two failed commits, two rebuilds from the WAL, then running again; the staged splits of the
+  // failed commits are deleted, records and files.
+  std::vector<IndexIngestStats> stats = service_->Stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].state, "running");
+  EXPECT_EQ(stats[0].num_commit_failures, 2u);
+  EXPECT_EQ(stats[0].num_restarts, 2u);
+  EXPECT_NE(stats[0].last_error.find("metastore is down"), std::string::npos)
+      << stats[0].last_error;
+  metastore::ListSplitsQuery every_state;
+  every_state.index_uids = {index_uid_};
+  auto splits = metastore_->ListSplits(every_state);
+  ASSERT_TRUE(splits.ok());
+  ASSERT_EQ(splits->size(), 1u);
+  EXPECT_EQ((*splits)[0].state, metastore::SplitState::kPublished);
+  auto files = index_storage_->List("");
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(std::count_if(files->begin(), files->end(),
+                          [](const std::string& path) { return path.ends_with(".split"); }),
+            1);
   Crash();
   StartService();
   EXPECT_TRUE(WaitForPublishedDocs(15)) << PublishedDocs();

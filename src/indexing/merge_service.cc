@@ -7,12 +7,14 @@
 
 #include "fmt/format.h"
 
+#include "common/crash_point.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/ulid.h"
 #include "common/uri.h"
 #include "index/split_merger.h"
+#include "indexing/split_gc.h"
 #include "split/split_store.h"
 
 namespace shale::indexing {
@@ -368,9 +370,11 @@ absl::StatusOr<metastore::SplitMetadata> MergeService::ExecuteMerge(
   // Stage first, so that a crash leaves a staged split to collect, never an unknown file.
   RETURN_IF_ERROR(metastore_->StageSplits(index.index_uid, {merged}));
   absl::Status status = split::UploadSplit(*storage, merged.split_id, serialized);
+  if (status.ok()) CrashPoint(kCrashMergeAfterUpload);
   if (status.ok() && stopping()) status = aborted();
   if (status.ok()) {
     status = metastore_->PublishSplits(index.index_uid, {merged.split_id}, replaced, std::nullopt);
+    if (status.ok()) CrashPoint(kCrashMergeAfterPublish);
     if (!status.ok() && !InputsGone(status)) {
       // The outcome of a failed call may be unknown: look before deleting anything.
       metastore::ListSplitsQuery query;
@@ -403,34 +407,20 @@ void MergeService::DeleteStagedSplit(const std::string& index_uid, storage::Stor
 }
 
 absl::Status MergeService::CollectGarbage(const metastore::IndexMetadata& index) {
-  metastore::ListSplitsQuery query;
-  query.index_uids = {index.index_uid};
-  query.states = {metastore::SplitState::kMarkedForDeletion};
-  ASSIGN_OR_RETURN(std::vector<metastore::Split> marked, metastore_->ListSplits(query));
-  const int64_t now = UnixSecondsNow();
-  std::vector<std::string> split_ids;
-  std::vector<std::string> paths;
-  for (const metastore::Split& split : marked) {
-    if (!OwnScope(split.metadata) ||
-        split.update_timestamp + options_.deletion_grace_period_secs > now) {
-      continue;
-    }
-    split_ids.push_back(split.metadata.split_id);
-    paths.push_back(split::SplitFileName(split.metadata.split_id));
-  }
-  if (split_ids.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(Uri index_uri, Uri::Parse(index.index_config.index_uri.value_or("")));
-  ASSIGN_OR_RETURN(std::shared_ptr<storage::Storage> storage,
-                   storage_resolver_->Resolve(index_uri));
-  // Files first: a record without its file is harmless, a file without record is an orphan.
-  RETURN_IF_ERROR(storage->BulkDelete(paths));
-  RETURN_IF_ERROR(metastore_->DeleteSplits(index.index_uid, split_ids));
+  GarbageCollectionOptions options;
+  options.collect_staged = false;
+  options.collect_orphan_files = false;
+  options.deletion_grace_period_secs = options_.deletion_grace_period_secs;
+  if (options_.only_own_splits) options.node_id = options_.node_id;
+  ASSIGN_OR_RETURN(IndexGarbage garbage,
+                   CollectIndexGarbage(*metastore_, *storage_resolver_, index, options));
+  if (garbage.marked_splits.empty()) return absl::OkStatus();
   SHALE_LOG_INFO("replaced splits deleted index_id={} num_splits={}", index.index_id(),
-                 split_ids.size());
-  deleted_splits_total_.Increment(static_cast<int64_t>(split_ids.size()));
+                 garbage.marked_splits.size());
+  deleted_splits_total_.Increment(static_cast<int64_t>(garbage.marked_splits.size()));
   absl::MutexLock lock(&mu_);
   IndexMergeStats& stats = StatsFor(index);
-  stats.num_deleted_splits += split_ids.size();
+  stats.num_deleted_splits += garbage.marked_splits.size();
   return absl::OkStatus();
 }
 

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "fmt/format.h"
 
 #include "common/logging.h"
@@ -25,6 +26,22 @@ std::string DescribeDelta(const std::optional<metastore::CheckpointDelta>& delta
   return out;
 }
 
+constexpr char kTimestampMissingPayloadUrl[] = "shale.dev/indexing/timestamp_missing";
+
+// After a failed upload or publish: deletes the staged split, record first, then file. In this
+// order a publish that went through after all (an unknown outcome) keeps its file: the record
+// deletion fails (published splits are refused) and nothing else is done. A failure leaves the
+// split to `shale tool gc` or the node's next start (split_gc.h).
+void AbandonStagedSplit(metastore::Metastore& metastore, storage::Storage& storage,
+                        const std::string& index_uid, const std::string& split_id) {
+  absl::Status status = metastore.DeleteSplits(index_uid, {split_id});
+  if (status.ok()) status = storage.Delete(split::SplitFileName(split_id));
+  if (!status.ok()) {
+    SHALE_LOG_WARN("staged split of a failed commit not deleted index_uid={} split_id={} error={}",
+                   index_uid, split_id, status.ToString());
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& processor,
@@ -32,14 +49,23 @@ absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& p
                                                     std::string_view json_text) {
   ASSIGN_OR_RETURN(index::ProcessedDoc doc, processor.Process(json_text));
   if (mapping.timestamp_field.has_value() && !doc.timestamp_micros().has_value()) {
-    return absl::InvalidArgumentError(
+    absl::Status missing = absl::InvalidArgumentError(
         fmt::format("document must contain the timestamp field `{}`", *mapping.timestamp_field));
+    missing.SetPayload(kTimestampMissingPayloadUrl, absl::Cord("1"));
+    return missing;
   }
   return doc;
 }
 
 const char* RejectionReason(const absl::Status& status) {
-  return index::IsInvalidJsonError(status) ? "invalid_json" : "doc_mapping_error";
+  if (index::IsInvalidJsonError(status)) return kRejectedInvalidJson;
+  if (index::IsUnknownFieldError(status)) return kRejectedUnknownField;
+  if (status.GetPayload(kTimestampMissingPayloadUrl).has_value()) return kRejectedTimestampMissing;
+  return kRejectedTypeMismatch;
+}
+
+const char* QuickwitParseFailureReason(std::string_view rejection_reason) {
+  return rejection_reason == kRejectedInvalidJson ? "invalid_json" : "invalid_schema";
 }
 
 absl::StatusOr<std::unique_ptr<index::SplitWriter>> NewSplitWriter(
@@ -67,19 +93,30 @@ absl::StatusOr<std::shared_ptr<storage::Storage>> ResolveIndexStorage(
 absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& node_id,
                          const std::string& source_id, const metastore::IndexMetadata& metadata,
                          storage::Storage& storage, std::unique_ptr<index::SplitWriter> writer,
-                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta) {
+                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta,
+                         const CommitCrashPoints& crash_points) {
   ASSIGN_OR_RETURN(index::SerializedSplit serialized, writer->Finish());
   writer.reset();
+  CrashPoint(crash_points.after_split_build);
   const config::IndexConfig& config = metadata.index_config;
   const MergeScope origin{metadata.index_uid, source_id, "0", node_id};
   const metastore::SplitMetadata split = NewSplitMetadata(
       serialized, origin, config.indexing_settings, /*num_merge_ops=*/0, UnixSecondsNow());
 
-  // Stage first, so a crash after the upload leaves a staged split the janitor can collect.
+  // Stage first, so a crash after the upload leaves a staged split that the node deletes when
+  // it restarts (split_gc.h), never a file nobody knows.
   RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));
-  RETURN_IF_ERROR(split::UploadSplit(storage, split.split_id, serialized));
-  RETURN_IF_ERROR(
-      metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta));
+  CrashPoint(crash_points.after_stage);
+  absl::Status status = split::UploadSplit(storage, split.split_id, serialized);
+  if (status.ok()) {
+    CrashPoint(crash_points.after_upload);
+    status = metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta);
+  }
+  if (!status.ok()) {
+    AbandonStagedSplit(metastore, storage, metadata.index_uid, split.split_id);
+    return status;
+  }
+  CrashPoint(crash_points.after_publish);
   SHALE_LOG_INFO(
       "split published index_id={} source_id={} split_id={} num_docs={} size_bytes={} "
       "checkpoint={}",

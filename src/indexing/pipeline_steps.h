@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+#include "common/crash_point.h"
 #include "config/index_config.h"
 #include "index/split_format.h"
 #include "metastore/metastore.h"
@@ -44,9 +45,22 @@ absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& p
                                                     const index::DocMapping& mapping,
                                                     std::string_view json_text);
 
-// The `reason` of a rejected document: "invalid_json" (not a JSON object at all) or
-// "doc_mapping_error".
+// Why a document was rejected: the keys of the `num_rejected_docs` counters.
+inline constexpr char kRejectedInvalidJson[] = "invalid_json";  // not a JSON object at all
+inline constexpr char kRejectedUnknownField[] = "unknown_field";  // undeclared in strict mode
+// A value that does not convert to its field's type (an unparsable datetime included).
+inline constexpr char kRejectedTypeMismatch[] = "type_mismatch";
+// The index has a timestamp field and the document no value for it.
+inline constexpr char kRejectedTimestampMissing[] = "timestamp_missing";
+// A line longer than the source's limit (file sources).
+inline constexpr char kRejectedDocumentTooLarge[] = "document_too_large";
+
+// The rejection reason of a ProcessDocument error: one of the kRejected* names above.
 const char* RejectionReason(const absl::Status& status);
+
+// Quickwit's `reason` of a parse failure in a detailed ingest response for a rejection reason:
+// "invalid_json" for kRejectedInvalidJson, "invalid_schema" for the others.
+const char* QuickwitParseFailureReason(std::string_view rejection_reason);
 
 // An empty in-memory split with the index's doc store settings.
 absl::StatusOr<std::unique_ptr<index::SplitWriter>> NewSplitWriter(
@@ -59,14 +73,30 @@ bool SplitWriterIsFull(const index::SplitWriter& writer, const config::IndexingS
 absl::StatusOr<std::shared_ptr<storage::Storage>> ResolveIndexStorage(
     storage::StorageResolver& resolver, const metastore::IndexMetadata& metadata);
 
+// The TEST ONLY crash points (common/crash_point.h) a commit passes, by pipeline kind.
+struct CommitCrashPoints {
+  std::string_view after_split_build;
+  std::string_view after_stage;
+  std::string_view after_upload;
+  std::string_view after_publish;
+};
+inline constexpr CommitCrashPoints kIngestCommitCrashPoints{
+    kCrashIngestAfterSplitBuild, kCrashIngestAfterStage, kCrashIngestAfterUpload,
+    kCrashIngestAfterPublish};
+inline constexpr CommitCrashPoints kSourceCommitCrashPoints{
+    kCrashSourceAfterSplitBuild, kCrashSourceAfterStage, kCrashSourceAfterUpload,
+    kCrashSourceAfterPublish};
+
 // Serializes the split (packager), stages it in the metastore, uploads it to `storage`
 // (uploader) and publishes it with `checkpoint_delta` in the same metastore call (publisher).
-// The split records `source_id`. On error nothing is published: a staged split may be left for
-// the janitor, and a FailedPrecondition from the publish means the delta does not follow the
-// stored checkpoint.
+// The split records `source_id`. On error nothing is published and the staged split is deleted
+// (record, then file; best effort: what a failure leaves is collected by `shale tool gc` or the
+// node's next start); a FailedPrecondition from the publish means the delta does not follow the
+// stored checkpoint. `crash_points` are passed after each step.
 absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& node_id,
                          const std::string& source_id, const metastore::IndexMetadata& metadata,
                          storage::Storage& storage, std::unique_ptr<index::SplitWriter> writer,
-                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta);
+                         const std::optional<metastore::CheckpointDelta>& checkpoint_delta,
+                         const CommitCrashPoints& crash_points);
 
 }  // namespace shale::indexing

@@ -197,7 +197,7 @@ absl::Status SourcePipeline::RunOnce() {
         item.checkpoint_delta = std::move((*batch)->checkpoint_delta);
         if ((*batch)->num_oversized_lines > 0) {
           item.num_lines += (*batch)->num_oversized_lines;
-          item.num_rejected_docs["document_too_large"] += (*batch)->num_oversized_lines;
+          item.num_rejected_docs[kRejectedDocumentTooLarge] += (*batch)->num_oversized_lines;
         }
         ForEachNdjsonLine((*batch)->ndjson, [&](std::string_view line) {
           ++item.num_lines;
@@ -230,7 +230,8 @@ absl::Status SourcePipeline::RunOnce() {
     const uint64_t num_docs = writer == nullptr ? 0 : writer->num_docs();
     if (writer != nullptr) {
       RETURN_IF_ERROR(CommitSplit(*metastore_, options_.node_id, source_.source_id, *metadata,
-                                  *index_storage, std::move(writer), delta));
+                                  *index_storage, std::move(writer), delta,
+                                  kSourceCommitCrashPoints));
       splits_published_.Increment();
     } else {
       // Only rejected or blank lines since the last commit: move the checkpoint past them.

@@ -171,7 +171,8 @@ TEST_F(SourcePipelineTest, IndexesAGzipFileExactlyOnceThenGoesIdle) {
   EXPECT_EQ(stats.num_docs_read, 2002u);
   EXPECT_EQ(stats.num_ingested_docs, 2000u);
   EXPECT_EQ(stats.num_rejected_docs.at("invalid_json"), 1u);
-  EXPECT_EQ(stats.num_rejected_docs.at("doc_mapping_error"), 1u);
+  EXPECT_EQ(stats.num_rejected_docs.at("timestamp_missing"), 1u);
+  EXPECT_EQ(stats.num_rejected_docs.size(), 2u);
   EXPECT_EQ(stats.num_published_docs, 2000u);
   EXPECT_EQ(stats.num_pending_docs, 0u);
   EXPECT_EQ(stats.num_restarts, 0u);

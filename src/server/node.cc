@@ -19,20 +19,22 @@
 
 #include "cluster/cluster_grpc_service.h"
 #include "cluster/membership.h"
+#include "common/crash_point.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "indexing/ingest_service.h"
-#include "indexing/source_service.h"
 #include "indexing/merge_service.h"
+#include "indexing/source_service.h"
+#include "indexing/split_gc.h"
 #include "metastore/grpc_metastore.h"
 #include "metastore/metastore.h"
 #include "search/leaf_grpc.h"
 #include "search/search_service.h"
+#include "search/searcher_pool.h"
 #include "server/deployment.h"
 #include "server/grpc_server.h"
-#include "search/searcher_pool.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "split/disk_split_cache.h"
@@ -200,7 +202,36 @@ absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(
   return service.MergeUntilIdle(index_id, source_id);
 }
 
+absl::StatusOr<std::vector<indexing::IndexGarbage>> RunGcTool(
+    const config::NodeConfig& config, const std::optional<std::string>& index_id,
+    const indexing::GarbageCollectionOptions& options) {
+  std::unique_ptr<storage::StorageResolver> storage_resolver =
+      storage::NewStorageResolver(S3OptionsFromConfig(config.s3));
+  ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
+                   OpenMetastore(config, *storage_resolver));
+  std::vector<metastore::IndexMetadata> indexes;
+  if (index_id.has_value()) {
+    ASSIGN_OR_RETURN(metastore::IndexMetadata index, metastore->GetIndexMetadata(*index_id));
+    indexes.push_back(std::move(index));
+  } else {
+    ASSIGN_OR_RETURN(indexes, metastore->ListIndexes());
+  }
+  std::vector<indexing::IndexGarbage> reports;
+  for (const metastore::IndexMetadata& index : indexes) {
+    ASSIGN_OR_RETURN(indexing::IndexGarbage garbage,
+                     indexing::CollectIndexGarbage(*metastore, *storage_resolver, index, options));
+    reports.push_back(std::move(garbage));
+  }
+  return reports;
+}
+
 absl::Status RunNode(const config::NodeConfig& config) {
+  if (config.test_crash_at.has_value()) {
+    SHALE_LOG_WARN(
+        "TEST ONLY: crash point armed (never use it in production) point={} nth={} exit_code={}",
+        config.test_crash_at->point, config.test_crash_at->nth, kCrashPointExitCode);
+  }
+  ArmCrashPoint(config.test_crash_at);
   // Block the termination signals in every thread; this thread waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
@@ -256,6 +287,9 @@ absl::Status RunNode(const config::NodeConfig& config) {
                                  : indexing::WalDurability::kRequest;
     ingest = std::make_unique<indexing::IngestService>(metastore.get(), storage_resolver.get(),
                                                        options);
+    // No pipeline of this process has staged anything yet: the staged splits of this node are
+    // leftovers of a crashed run (files and records; logged one by one).
+    indexing::DeleteStagedSplitsOfNode(*metastore, *storage_resolver, config.node_id);
     // Replays and commits what the WAL holds beyond the published checkpoints before the node
     // is ready, so a restart makes every acknowledged document searchable without waiting.
     RETURN_IF_ERROR(ingest->Recover());

@@ -4,11 +4,13 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "config/node_config.h"
 #include "indexing/merge_service.h"
+#include "indexing/split_gc.h"
 
 namespace shale::server {
 
@@ -24,5 +26,12 @@ absl::Status RunNode(const config::NodeConfig& config);
 absl::StatusOr<indexing::MergeRunSummary> RunMergeTool(const config::NodeConfig& config,
                                                        const std::string& index_id,
                                                        const std::optional<std::string>& source_id);
+
+// `shale tool gc`: finds (and unless `options.dry_run`, deletes) the split garbage of index
+// `index_id`, or of every index when nullopt, against the metastore and storage of `config`
+// (indexing/split_gc.h): one report per index. NotFound for an unknown index.
+absl::StatusOr<std::vector<indexing::IndexGarbage>> RunGcTool(
+    const config::NodeConfig& config, const std::optional<std::string>& index_id,
+    const indexing::GarbageCollectionOptions& options);
 
 }  // namespace shale::server

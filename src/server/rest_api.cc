@@ -406,6 +406,13 @@ HttpResponse RestApi::IndexingStats() {
   for (const indexing::IndexIngestStats& stats : services_.ingest->Stats()) {
     indexes.push_back({{"index_id", stats.index_id},
                        {"index_uid", stats.index_uid},
+                       {"source_id", indexing::kIngestApiSourceId},
+                       {"state", stats.state},
+                       {"last_error", stats.last_error.empty()
+                                          ? nlohmann::json(nullptr)
+                                          : nlohmann::json(stats.last_error)},
+                       {"num_restarts", stats.num_restarts},
+                       {"num_commit_failures", stats.num_commit_failures},
                        {"num_pending_docs", stats.num_pending_docs},
                        {"num_ingested_docs", stats.num_ingested_docs},
                        {"num_replayed_docs", stats.num_replayed_docs},
@@ -732,7 +739,8 @@ HttpResponse RestApi::Ingest(HttpRequest& request, const std::string& index_id) 
     for (const indexing::ParseFailure& failure : result->parse_failures) {
       failures.push_back({{"document", failure.document},
                           {"message", failure.message},
-                          {"reason", failure.reason}});
+                          {"reason", failure.reason},
+                          {"rejection_reason", failure.rejection_reason}});
     }
     out["parse_failures"] = std::move(failures);
   }

@@ -213,7 +213,11 @@ TEST_F(RestApiTest, IndexLifecycleIngestAndSearch) {
   EXPECT_EQ(ingest_json["num_docs_for_processing"], 3);
   EXPECT_EQ(ingest_json["num_ingested_docs"], 2);
   EXPECT_EQ(ingest_json["num_rejected_docs"], 1);
-  EXPECT_EQ(ingest_json["parse_failures"].size(), 1u);
+  ASSERT_EQ(ingest_json["parse_failures"].size(), 1u);
+  EXPECT_EQ(ingest_json["parse_failures"][0]["reason"], "invalid_schema");
+  EXPECT_EQ(ingest_json["parse_failures"][0]["rejection_reason"], "type_mismatch");
+  EXPECT_EQ(ingest_json["parse_failures"][0]["document"],
+            "{\"ts\": \"not a date\", \"level\": \"INFO\"}");
 
   const HttpResponse gzipped = Call(
       "POST", "/api/v1/app-logs/ingest?commit=force",
@@ -227,7 +231,13 @@ TEST_F(RestApiTest, IndexLifecycleIngestAndSearch) {
   ASSERT_EQ(indexing["indexes"].size(), 1u) << indexing.dump();
   EXPECT_EQ(indexing["indexes"][0]["index_id"], "app-logs");
   EXPECT_EQ(indexing["indexes"][0]["num_ingested_docs"], 3);
-  EXPECT_EQ(indexing["indexes"][0]["num_rejected_docs"]["doc_mapping_error"], 1);
+  EXPECT_EQ(indexing["indexes"][0]["num_rejected_docs"],
+            nlohmann::json({{"type_mismatch", 1}}));
+  EXPECT_EQ(indexing["indexes"][0]["source_id"], "_ingest-api-source");
+  EXPECT_EQ(indexing["indexes"][0]["state"], "running");
+  EXPECT_TRUE(indexing["indexes"][0]["last_error"].is_null());
+  EXPECT_EQ(indexing["indexes"][0]["num_restarts"], 0);
+  EXPECT_EQ(indexing["indexes"][0]["num_commit_failures"], 0);
   EXPECT_EQ(indexing["indexes"][0]["num_published_splits"], 2);
   EXPECT_EQ(indexing["indexes"][0]["num_pending_docs"], 0);
 

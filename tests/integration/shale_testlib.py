@@ -300,6 +300,16 @@ class ShaleNode:
         check(code == -signal.SIGKILL, f"{self.name} should die of SIGKILL, exit code {code}")
         self.log.close()
 
+    def wait_exit(self, timeout=120):
+        """Waits for the process to exit on its own (a test crash point) and returns its exit
+        code; Failure when it is still running after `timeout` seconds."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"{self.name} still runs after {timeout} s")
+        self.log.close()
+        return code
+
     def stop(self, timeout=300):
         """SIGTERM, then waits (a graceful stop commits what is pending)."""
         if self.process is not None and self.process.poll() is None:
