@@ -90,6 +90,17 @@ std::string SyntheticLines(uint64_t count) {
   return out;
 }
 
+// User + system CPU seconds of this process so far (the machine is shared: wall clock is noisy,
+// CPU time is not).
+double CpuSeconds() {
+  struct rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 double PeakRssMiB() {
   struct rusage usage = {};
   getrusage(RUSAGE_SELF, &usage);
@@ -443,6 +454,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  const double cpu_start = CpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   uint64_t num_docs = 0;
   uint64_t num_errors = 0;
@@ -451,6 +463,7 @@ int main(int argc, char** argv) {
   const auto indexed = std::chrono::steady_clock::now();
   auto split = (*writer)->Finish();
   const auto finished = std::chrono::steady_clock::now();
+  const double cpu_seconds = CpuSeconds() - cpu_start;
   if (!split.ok()) {
     std::fprintf(stderr, "finish failed: %s\n", std::string(split.status().message()).c_str());
     return 1;
@@ -463,6 +476,8 @@ int main(int argc, char** argv) {
   fmt::print("time            {:.2f} s (finish {:.2f} s)\n", seconds, finish_seconds);
   fmt::print("throughput      {:.1f} MiB/s, {:.0f} docs/s\n", mib / seconds,
              static_cast<double>(num_docs) / seconds);
+  fmt::print("cpu             {:.2f} s user+sys: {:.1f} MiB/s, {:.1f} MB/s per CPU-second\n",
+             cpu_seconds, mib / cpu_seconds, static_cast<double>(raw_bytes) / 1e6 / cpu_seconds);
   fmt::print("split           {:.1f} MiB, {:.3f} of raw\n",
              static_cast<double>(split->bytes.size()) / (1024.0 * 1024.0),
              static_cast<double>(split->bytes.size()) / static_cast<double>(raw_bytes));
