@@ -6,6 +6,7 @@
 //   --queries R   afterwards, time a few queries on the `logs` mapping (R runs each, in memory)
 //   --merge K     afterwards, build K splits of slices of the input and time MergeSplits of them
 //                 (in memory; with --merge-dir DIR, written there and read with a pread per read)
+//   --docstore-level L   zstd level of the doc store (default: SplitWriterOptions')
 //   --aggs R      afterwards, time aggregations over every doc of the split (R runs each)
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
@@ -370,7 +371,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
                "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
-               "       [--aggs R] [--merge K [--merge-dir DIR]]\n");
+               "       [--aggs R] [--merge K [--merge-dir DIR]] [--docstore-level L]\n");
   return 2;
 }
 
@@ -386,6 +387,7 @@ int main(int argc, char** argv) {
   int merge_inputs = 0;
   std::string merge_dir;
   int agg_runs = 0;
+  shale::index::SplitWriterOptions writer_options;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -400,6 +402,8 @@ int main(int argc, char** argv) {
       merge_dir = argv[++i];
     } else if (arg == "--aggs" && has_value) {
       agg_runs = std::atoi(argv[++i]);
+    } else if (arg == "--docstore-level" && has_value) {
+      writer_options.docstore_compression_level = std::atoi(argv[++i]);
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
     } else if (arg == "--mapping" && has_value) {
@@ -445,7 +449,7 @@ int main(int argc, char** argv) {
     return Usage();
   }
   auto processor = shale::index::DocProcessor::Create(mapping);
-  auto writer = shale::index::SplitWriter::Create(mapping, shale::index::SplitWriterOptions{});
+  auto writer = shale::index::SplitWriter::Create(mapping, writer_options);
   if (!processor.ok() || !writer.ok()) {
     std::fprintf(
         stderr, "bad mapping: %s\n",
