@@ -227,7 +227,7 @@ class DocProcessorImpl final : public DocProcessor {
       return InvalidJsonError("json document is not an object");
     }
     auto impl = std::make_unique<ProcessedDocImpl>();
-    impl->values.reserve(16);
+    impl->values.reserve(8);
     impl->num_bytes = json_text.size();
     impl->stored_json.reserve(json_text.size());
     absl::Status status =
