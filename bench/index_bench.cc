@@ -6,6 +6,7 @@
 //   --queries R   afterwards, time a few queries on the `logs` mapping (R runs each, in memory)
 //   --merge K     afterwards, build K splits of slices of the input and time MergeSplits of them
 //                 (in memory; with --merge-dir DIR, written there and read with a pread per read)
+//   --docstore-level L   zstd level of the doc store (default: SplitWriterOptions')
 //   --aggs R      afterwards, time aggregations over every doc of the split (R runs each)
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
@@ -89,6 +90,17 @@ std::string SyntheticLines(uint64_t count) {
     out += '\n';
   }
   return out;
+}
+
+// User + system CPU seconds of this process so far (the machine is shared: wall clock is noisy,
+// CPU time is not).
+double CpuSeconds() {
+  struct rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 double PeakRssMiB() {
@@ -352,7 +364,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
                "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
-               "       [--aggs R] [--merge K [--merge-dir DIR]]\n");
+               "       [--aggs R] [--merge K [--merge-dir DIR]] [--docstore-level L]\n");
   return 2;
 }
 
@@ -368,6 +380,7 @@ int main(int argc, char** argv) {
   int merge_inputs = 0;
   std::string merge_dir;
   int agg_runs = 0;
+  shale::index::SplitWriterOptions writer_options;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -382,6 +395,8 @@ int main(int argc, char** argv) {
       merge_dir = argv[++i];
     } else if (arg == "--aggs" && has_value) {
       agg_runs = std::atoi(argv[++i]);
+    } else if (arg == "--docstore-level" && has_value) {
+      writer_options.docstore_compression_level = std::atoi(argv[++i]);
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
     } else if (arg == "--mapping" && has_value) {
@@ -427,7 +442,7 @@ int main(int argc, char** argv) {
     return Usage();
   }
   auto processor = shale::index::DocProcessor::Create(mapping);
-  auto writer = shale::index::SplitWriter::Create(mapping, shale::index::SplitWriterOptions{});
+  auto writer = shale::index::SplitWriter::Create(mapping, writer_options);
   if (!processor.ok() || !writer.ok()) {
     std::fprintf(
         stderr, "bad mapping: %s\n",
@@ -436,6 +451,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  const double cpu_start = CpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   uint64_t num_docs = 0;
   uint64_t num_errors = 0;
@@ -444,6 +460,7 @@ int main(int argc, char** argv) {
   const auto indexed = std::chrono::steady_clock::now();
   auto split = (*writer)->Finish();
   const auto finished = std::chrono::steady_clock::now();
+  const double cpu_seconds = CpuSeconds() - cpu_start;
   if (!split.ok()) {
     std::fprintf(stderr, "finish failed: %s\n", std::string(split.status().message()).c_str());
     return 1;
@@ -456,6 +473,8 @@ int main(int argc, char** argv) {
   fmt::print("time            {:.2f} s (finish {:.2f} s)\n", seconds, finish_seconds);
   fmt::print("throughput      {:.1f} MiB/s, {:.0f} docs/s\n", mib / seconds,
              static_cast<double>(num_docs) / seconds);
+  fmt::print("cpu             {:.2f} s user+sys: {:.1f} MiB/s, {:.1f} MB/s per CPU-second\n",
+             cpu_seconds, mib / cpu_seconds, static_cast<double>(raw_bytes) / 1e6 / cpu_seconds);
   fmt::print("split           {:.1f} MiB, {:.3f} of raw\n",
              static_cast<double>(split->bytes.size()) / (1024.0 * 1024.0),
              static_cast<double>(split->bytes.size()) / static_cast<double>(raw_bytes));

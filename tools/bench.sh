@@ -136,11 +136,24 @@ gen_start="$(now)"
 gen_end="$(now)"
 DATA_BYTES="$(stat -c %s "${DATA_FILE}")"
 
+# CPU seconds (user + system) the node has used so far, from /proc (the machine may be shared:
+# CPU time is the figure that other processes disturb least).
+node_cpu_secs() {
+  python3 - "${NODE_PID}" <<'PYEOF'
+import os, sys
+fields = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+print((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+PYEOF
+}
+
 log "ingesting $(( DATA_BYTES / 1000000 )) MB with --commit force"
+ingest_cpu_start="$(node_cpu_secs)"
 ingest_start="$(now)"
 "${SHALE}" index ingest --endpoint "${ENDPOINT}" --index "${INDEX_ID}" \
   --input-path "${DATA_FILE}" --commit force >"${WORK_DIR}/ingest.out"
 ingest_end="$(now)"
+ingest_cpu_end="$(node_cpu_secs)"
+NODE_PEAK_RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/${NODE_PID}/status")"
 SUMMARY_LINE="$(grep '^Ingested ' "${WORK_DIR}/ingest.out" | tail -n 1 || true)"
 log "${SUMMARY_LINE}"
 
@@ -190,6 +203,8 @@ num_docs = ${NUM_DOCS}
 data_bytes = ${DATA_BYTES}
 gen_secs = ${gen_end} - ${gen_start}
 ingest_secs = ${ingest_end} - ${ingest_start}
+ingest_cpu_secs = ${ingest_cpu_end} - ${ingest_cpu_start}
+node_peak_rss_mib = ${NODE_PEAK_RSS_KB} / 1024
 summary = """${SUMMARY_LINE}"""
 
 def percentile(values, q):
@@ -229,6 +244,9 @@ else:
 lines.append(f"| wall clock (incl. final commit) | {ingest_secs:.2f} s: "
              f"{mb / max(ingest_secs, 1e-9):.1f} MB/s, "
              f"{num_docs / max(ingest_secs, 1e-9):.0f} docs/s |")
+lines.append(f"| node CPU during ingest (user + system) | {ingest_cpu_secs:.2f} s: "
+             f"{mb / max(ingest_cpu_secs, 1e-9):.1f} MB per CPU-second |")
+lines.append(f"| node peak RSS (VmHWM) | {node_peak_rss_mib:.0f} MiB |")
 lines.append("")
 runs = max((len(e["ms"]) + e["errors"] for e in queries.values()), default=0)
 lines.append(f"| query (max_hits=10, {runs} runs) | hits | p50 ms | p99 ms | mean ms | errors |")

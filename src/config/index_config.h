@@ -29,7 +29,7 @@ struct IndexingSettings {
   int64_t commit_timeout_secs = 60;
   uint64_t split_num_docs_target = 10'000'000;
   uint64_t heap_size_bytes = 2'000'000'000;  // resources.heap_size
-  int docstore_compression_level = 8;
+  int docstore_compression_level = 1;        // zstd level; Quickwit defaults to 8 (docs/adr/014)
   uint32_t docstore_blocksize = 1'000'000;
   MergePolicyConfig merge_policy;
 };

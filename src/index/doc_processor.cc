@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -67,9 +68,35 @@ using internal::LeafValue;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
+// True when one of the 8 bytes of `word` is a control character (< 0x20), '"' or '\\'. Bytes
+// >= 0x80 never count, so UTF-8 text takes the fast path too.
+inline bool WordNeedsEscape(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const auto has_zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
+  return (below_space | has_zero_byte(word ^ (kOnes * '"')) |
+          has_zero_byte(word ^ (kOnes * '\\'))) != 0;
+}
+
+// Appends `text` as a JSON string. Runs of bytes that need no escaping (nearly all of a log
+// line) are appended in one go.
 void AppendJsonString(std::string_view text, std::string& out) {
   out.push_back('"');
-  for (char c : text) {
+  size_t run_start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i + 8 <= text.size()) {
+      uint64_t word;
+      std::memcpy(&word, text.data() + i, sizeof(word));
+      if (!WordNeedsEscape(word)) {
+        i += 7;
+        continue;
+      }
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + run_start, i - run_start);
+    run_start = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -87,30 +114,71 @@ void AppendJsonString(std::string_view text, std::string& out) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out.push_back(c);
-        }
+        out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
     }
   }
+  out.append(text.data() + run_start, text.size() - run_start);
   out.push_back('"');
 }
 
-std::string EscapeKey(std::string_view key, bool expand_dots) {
-  std::string escaped;
-  escaped.reserve(key.size());
-  for (char c : key) {
-    if (c == '.' && !expand_dots) escaped.push_back('\\');
-    escaped.push_back(c);
+// Appends the JSON text of `value` to `out` (what simdjson::to_string gives, without building a
+// string per value; strings are escaped by AppendJsonString).
+void AppendElementJson(element value, std::string& out) {
+  switch (value.type()) {
+    case element_type::OBJECT: {
+      out.push_back('{');
+      bool first = true;
+      simdjson::dom::object object = value.get_object().value_unsafe();
+      for (simdjson::dom::key_value_pair field : object) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(field.key, out);
+        out.push_back(':');
+        AppendElementJson(field.value, out);
+      }
+      out.push_back('}');
+      return;
+    }
+    case element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      simdjson::dom::array array = value.get_array().value_unsafe();
+      for (element child : array) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendElementJson(child, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case element_type::STRING:
+      AppendJsonString(value.get_string().value_unsafe(), out);
+      return;
+    default:
+      out += simdjson::to_string(value);
   }
-  return escaped;
 }
 
+// Appends `key` to `out`, with its dots escaped unless `expand_dots`.
+void AppendEscapedKey(std::string_view key, bool expand_dots, std::string& out) {
+  if (expand_dots || key.find('.') == std::string_view::npos) {
+    out.append(key.data(), key.size());
+    return;
+  }
+  for (char c : key) {
+    if (c == '.') out.push_back('\\');
+    out.push_back(c);
+  }
+}
+
+// `prefix.key` (one allocation at most: this runs for every field of every document).
 std::string JoinPath(const std::string& prefix, std::string_view key, bool expand_dots) {
-  std::string escaped = EscapeKey(key, expand_dots);
-  if (prefix.empty()) return escaped;
-  return prefix + "." + escaped;
+  std::string path;
+  path.reserve(prefix.size() + 1 + key.size());
+  path += prefix;
+  if (!prefix.empty()) path.push_back('.');
+  AppendEscapedKey(key, expand_dots, path);
+  return path;
 }
 
 std::string Snippet(element value) {
@@ -174,6 +242,7 @@ class DocProcessorImpl final : public DocProcessor {
       return InvalidJsonError("json document is not an object");
     }
     auto impl = std::make_unique<ProcessedDocImpl>();
+    impl->values.reserve(8);
     impl->num_bytes = json_text.size();
     impl->stored_json.reserve(json_text.size());
     absl::Status status =
@@ -256,6 +325,7 @@ class DocProcessorImpl final : public DocProcessor {
     stored.push_back('{');
     bool first = true;
     std::string value_json;
+    value_json.reserve(256);  // one allocation for the values of most documents
     for (simdjson::dom::key_value_pair field : object) {
       const FieldMapping* mapping = nullptr;
       for (const FieldMapping& candidate : mappings) {
@@ -285,7 +355,7 @@ class DocProcessorImpl final : public DocProcessor {
         FlattenDynamic(field.value, path, dynamic_options_, expand_dots, doc);
         AddToConcatenateFields(field.value, dynamic_concatenate_targets_, doc);
         if (mapping_.dynamic_mapping.stored && !field.value.is_null()) {
-          value_json = simdjson::to_string(field.value);
+          AppendElementJson(field.value, value_json);
         }
       }
       if (value_json.empty()) continue;
@@ -339,7 +409,7 @@ class DocProcessorImpl final : public DocProcessor {
       case FieldType::kJson: {
         if (!value.is_object()) return TypeError(field, path, value);
         FlattenDynamic(value, path, OptionsOf(field), field.expand_dots, doc);
-        if (field.stored) stored = simdjson::to_string(value);
+        if (field.stored) AppendElementJson(value, stored);
         return absl::OkStatus();
       }
       default:
@@ -367,8 +437,8 @@ class DocProcessorImpl final : public DocProcessor {
           stored = leaf.value != 0 ? "true" : "false";
           break;
         case FieldType::kDatetime:
-          stored =
-              internal::FormatDatetimeJson(internal::DecodeI64(leaf.value), field.output_format);
+          internal::AppendDatetimeJson(internal::DecodeI64(leaf.value), field.output_format,
+                                       stored);
           break;
         case FieldType::kIp:
           AppendJsonString(internal::FormatIp(leaf.text), stored);
@@ -498,8 +568,8 @@ class DocProcessorImpl final : public DocProcessor {
                 break;
               case DatetimeInputFormat::kStrptime:
                 if (pattern_index < field.strptime_patterns.size()) {
-                  micros = internal::ParseStrptimeMicros(
-                      text, field.strptime_patterns[pattern_index++]);
+                  micros =
+                      internal::ParseStrptimeMicros(text, field.strptime_patterns[pattern_index++]);
                 }
                 break;
               case DatetimeInputFormat::kUnixTimestamp:

@@ -231,6 +231,45 @@ TEST(DocProcessorTest, DatetimeOutputFormats) {
   EXPECT_EQ(internal::FormatRfc3339(-1), "1969-12-31T23:59:59.999999Z");
 }
 
+TEST(DocProcessorTest, StoredStringsAreEscapedWhereverTheCharactersFall) {
+  // Characters to escape at every offset of the 8-byte words the escaper scans, in a mapped text
+  // field and in a dynamic object, next to UTF-8.
+  auto processor = MakeProcessor(LogMapping(DocMappingMode::kDynamic));
+  // Each one is written back exactly as the document spells it.
+  const std::string escapes[] = {R"(\")", R"(\\)", R"(\n)", R"(\t)", R"(\r)", R"(\u0001)"};
+  for (size_t offset = 0; offset < 10; ++offset) {
+    for (const std::string& escape : escapes) {
+      const std::string padding(offset, 'a');
+      const std::string text = padding + escape + "é" + padding + "tail-of-text";
+      const std::string json =
+          R"({"body":")" + text + R"(","dyn":{"k)" + escape + R"(":")" + text + R"("}})";
+      auto doc = processor->Process(json);
+      ASSERT_TRUE(doc.ok()) << doc.status().message() << " in " << json;
+      EXPECT_EQ(doc->impl().stored_json, json);
+    }
+  }
+}
+
+TEST(DocProcessorTest, DatetimesAreFormattedForEveryOutputFormat) {
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400, DatetimeOutputFormat::kRfc3339),
+            R"("2023-05-25T05:36:41.1234Z")");
+  EXPECT_EQ(internal::FormatDatetimeJson(0, DatetimeOutputFormat::kRfc3339),
+            R"("1970-01-01T00:00:00Z")");
+  EXPECT_EQ(internal::FormatDatetimeJson(-1, DatetimeOutputFormat::kUnixTimestampSecs), "-1");
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400,
+                                         DatetimeOutputFormat::kUnixTimestampMillis),
+            "1684993001123");
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400,
+                                         DatetimeOutputFormat::kUnixTimestampMicros),
+            "1684993001123400");
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400,
+                                         DatetimeOutputFormat::kUnixTimestampNanos),
+            "1684993001123400000");
+  // Years outside 0000-9999 keep the general formatting.
+  EXPECT_EQ(internal::FormatRfc3339(int64_t{253402300800} * 1000000), "10000-01-01T00:00:00Z");
+  EXPECT_EQ(internal::FormatRfc3339(int64_t{-62167219200} * 1000000), "0000-01-01T00:00:00Z");
+}
+
 TEST(DocProcessorTest, ArraysAreMultiValued) {
   auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
   auto doc = processor->Process(R"({"count":[1,2,null,3],"body":["a b","c"]})");

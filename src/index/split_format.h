@@ -74,7 +74,7 @@ bool IsInvalidJsonError(const absl::Status& status);
 bool IsUnknownFieldError(const absl::Status& status);
 
 struct SplitWriterOptions {
-  int docstore_compression_level = 8;     // zstd level
+  int docstore_compression_level = 1;       // zstd level (docs/adr/014)
   uint32_t docstore_blocksize = 1'000'000;  // uncompressed bytes per doc store block
 };
 

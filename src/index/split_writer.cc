@@ -87,7 +87,7 @@ class SplitWriterImpl final : public SplitWriter {
   void AddDocument(ProcessedDoc doc) override {
     ProcessedDocImpl& impl = doc.impl();
     const auto doc_id = static_cast<uint32_t>(num_docs_);
-    for (LeafValue& leaf : impl.values) AddLeaf(doc_id, leaf);
+    for (size_t i = 0; i < impl.values.size(); ++i) AddLeaf(doc_id, i, impl.values[i]);
     if (impl.timestamp_micros.has_value()) {
       const int64_t ts = *impl.timestamp_micros;
       time_min_ = time_min_.has_value() ? std::min(*time_min_, ts) : ts;
@@ -177,26 +177,45 @@ class SplitWriterImpl final : public SplitWriter {
       split.tags.insert(tag.field + "!");
       for (const std::string& value : tag.values) split.tags.insert(tag.field + ":" + value);
     }
+    field_by_leaf_index_.clear();
     fields_.clear();
     field_index_.clear();
     return split;
   }
 
  private:
-  FieldBuilder& GetField(const LeafValue& leaf) {
+  static FieldBuilder& MergeOptions(FieldBuilder& field, const LeafValue& leaf) {
+    field.options.indexed |= leaf.options.indexed;
+    field.options.fast |= leaf.options.fast;
+    field.options.record_freq |= leaf.options.record_freq;
+    // record_positions and fieldnorms stay as the first leaf set them: positions must be
+    // recorded for every occurrence or for none.
+    return field;
+  }
+
+  // The builder of the `leaf_index`-th leaf of a document. Documents of one source mostly hold
+  // the same leaves in the same order, so the field of the same leaf of the previous document is
+  // tried first: a string compare instead of a hash lookup.
+  FieldBuilder& GetField(size_t leaf_index, const LeafValue& leaf) {
+    if (leaf_index < field_by_leaf_index_.size()) {
+      FieldBuilder* previous = field_by_leaf_index_[leaf_index];
+      if (previous->type == leaf.type && previous->path == leaf.path) {
+        return MergeOptions(*previous, leaf);
+      }
+    } else {
+      field_by_leaf_index_.resize(leaf_index + 1);
+    }
+    FieldBuilder& field = LookUpField(leaf);
+    field_by_leaf_index_[leaf_index] = &field;
+    return field;
+  }
+
+  FieldBuilder& LookUpField(const LeafValue& leaf) {
     key_scratch_.assign(leaf.path);
     key_scratch_.push_back('\0');
     key_scratch_.push_back(static_cast<char>(leaf.type));
     auto it = field_index_.find(AbslView(key_scratch_));
-    if (it != field_index_.end()) {
-      FieldBuilder& field = *fields_[it->second];
-      field.options.indexed |= leaf.options.indexed;
-      field.options.fast |= leaf.options.fast;
-      field.options.record_freq |= leaf.options.record_freq;
-      // record_positions and fieldnorms stay as the first leaf set them: positions must be
-      // recorded for every occurrence or for none.
-      return field;
-    }
+    if (it != field_index_.end()) return MergeOptions(*fields_[it->second], leaf);
     auto field = std::make_unique<FieldBuilder>();
     field->path = leaf.path;
     field->type = leaf.type;
@@ -248,8 +267,8 @@ class SplitWriterImpl final : public SplitWriter {
     field.doc_tokens = 0;
   }
 
-  void AddLeaf(uint32_t doc_id, const LeafValue& leaf) {
-    FieldBuilder& field = GetField(leaf);
+  void AddLeaf(uint32_t doc_id, size_t leaf_index, const LeafValue& leaf) {
+    FieldBuilder& field = GetField(leaf_index, leaf);
     if (field.presence.empty() || field.presence.back() != doc_id) {
       field.presence.push_back(doc_id);
       memory_bytes_ += 4;
@@ -328,13 +347,28 @@ class SplitWriterImpl final : public SplitWriter {
 
   static void WriteInvertedIndex(const FieldBuilder& builder, const FieldEntry& entry,
                                  internal::TermDictionaryWriter& dictionary) {
-    std::vector<std::pair<std::string_view, uint32_t>> sorted;
+    // Sorted by term. Each term's first 8 bytes, big-endian in an integer (zero-padded, which
+    // keeps the order), settle most comparisons without a memcmp.
+    struct SortKey {
+      uint64_t prefix;
+      std::string_view term;
+      uint32_t id;
+    };
+    std::vector<SortKey> sorted;
     sorted.reserve(builder.term_ids.size());
-    for (const auto& [term, id] : builder.term_ids) sorted.emplace_back(term, id);
-    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [term, id] : builder.term_ids) {
+      uint64_t prefix = 0;
+      for (size_t i = 0; i < 8; ++i) {
+        prefix = (prefix << 8) | (i < term.size() ? static_cast<unsigned char>(term[i]) : 0);
+      }
+      sorted.push_back(SortKey{prefix, term, id});
+    }
+    std::sort(sorted.begin(), sorted.end(), [](const SortKey& a, const SortKey& b) {
+      return a.prefix != b.prefix ? a.prefix < b.prefix : a.term < b.term;
+    });
     std::string posting;
     std::string positions;
-    for (const auto& [term, id] : sorted) {
+    for (const auto& [prefix, term, id] : sorted) {
       const PostingList& list = builder.postings[id];
       posting.clear();
       internal::EncodeBlockPostings(list.docs, list.freqs, entry.record_freq, posting);
@@ -377,8 +411,9 @@ class SplitWriterImpl final : public SplitWriter {
     } else {
       column.kind = ColumnKind::kNumeric;
     }
-    // Values arrive in doc order; sort each doc's values so the first one is the smallest.
-    std::sort(values.begin(), values.end());
+    // Values arrive in doc order; sort each doc's values so the first one is the smallest. Most
+    // columns hold one value per doc and are sorted already: the check is cheaper than a sort.
+    if (!std::is_sorted(values.begin(), values.end())) std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
     internal::PackColumnValues(values, num_docs_, column, out);
   }
@@ -392,6 +427,7 @@ class SplitWriterImpl final : public SplitWriter {
   std::vector<TagCollector> tags_;
   std::vector<std::unique_ptr<FieldBuilder>> fields_;
   absl::flat_hash_map<std::string, size_t> field_index_;
+  std::vector<FieldBuilder*> field_by_leaf_index_;  // see GetField; never null
   std::string key_scratch_;
   std::string term_scratch_;
   std::string token_scratch_;

@@ -18,6 +18,7 @@
 //                  Latin-1 letters are folded to ASCII ("Café" -> "cafe")
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,9 +54,20 @@ bool IsKnownTokenizer(std::string_view name);
 
 namespace internal_tokenizer {
 
-inline bool IsWordByte(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-}
+// Byte classes, one table lookup per byte on the tokenizers' hot loops.
+inline constexpr uint8_t kWordByteBit = 1;
+inline constexpr uint8_t kUpperByteBit = 2;
+inline constexpr std::array<uint8_t, 256> kByteClasses = [] {
+  std::array<uint8_t, 256> classes{};
+  for (int c = 0; c < 256; ++c) {
+    const bool upper = c >= 'A' && c <= 'Z';
+    const bool word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || upper || c >= 0x80;
+    classes[c] = static_cast<uint8_t>((word ? kWordByteBit : 0) | (upper ? kUpperByteBit : 0));
+  }
+  return classes;
+}();
+
+inline bool IsWordByte(unsigned char c) { return (kByteClasses[c] & kWordByteBit) != 0; }
 inline bool IsAsciiSpace(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -200,14 +212,23 @@ void Tokenize(TokenizerKind kind, std::string_view text, std::string& scratch, S
       while (i < text.size()) {
         while (i < text.size() && !IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
         const size_t start = i;
-        while (i < text.size() && IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
+        // One pass finds the end of the word and whether it needs lowercasing.
+        uint8_t classes = internal_tokenizer::kWordByteBit;
+        while (i < text.size()) {
+          const uint8_t byte_class =
+              internal_tokenizer::kByteClasses[static_cast<unsigned char>(text[i])];
+          if ((byte_class & internal_tokenizer::kWordByteBit) == 0) break;
+          classes |= byte_class;
+          ++i;
+        }
         const size_t length = i - start;
         if (length == 0) continue;
         const std::string_view word = text.substr(start, length);
         if (kind == TokenizerKind::kSourceCodeDefault) {
           internal_tokenizer::SplitCodeWord(word, scratch, sink);
         } else if (length <= kMaxDefaultTokenBytes) {
-          const std::string_view lowered = Lower(word, scratch);
+          const std::string_view lowered =
+              (classes & internal_tokenizer::kUpperByteBit) != 0 ? Lower(word, scratch) : word;
           sink(kind == TokenizerKind::kEnStem ? internal_tokenizer::StemEnglish(lowered)
                                               : lowered);
         }

@@ -25,6 +25,9 @@ namespace {
 constexpr size_t kMaxFailureDocumentBytes = 1024;
 constexpr char kWalPartitionId[] = "wal";
 constexpr int64_t kMaxCommitRetryDelayMillis = 60'000;
+// Bodies at least this large are processed in parallel parts (smaller ones are not worth a
+// thread hop).
+constexpr size_t kMinParallelBodyBytes = 256 * 1024;
 
 int64_t UnixMillisNow() { return UnixMicrosNow() / 1000; }
 
@@ -109,6 +112,100 @@ class IngestService::IndexPipeline {
   }
 };
 
+struct IngestService::ProcessedBody {
+  IngestResult result;  // num_docs_for_processing, num_rejected_docs, parse_failures
+  std::vector<index::ProcessedDoc> docs;
+  std::vector<std::string_view> accepted_lines;  // views into the body, one per doc
+  std::map<std::string, uint64_t> rejected_by_reason;
+  uint64_t accepted_bytes = 0;
+
+  // Appends `other`, which holds the lines that follow this part's.
+  void Append(ProcessedBody&& other) {
+    result.num_docs_for_processing += other.result.num_docs_for_processing;
+    result.num_rejected_docs += other.result.num_rejected_docs;
+    for (ParseFailure& failure : other.result.parse_failures) {
+      result.parse_failures.push_back(std::move(failure));
+    }
+    for (index::ProcessedDoc& doc : other.docs) docs.push_back(std::move(doc));
+    accepted_lines.insert(accepted_lines.end(), other.accepted_lines.begin(),
+                          other.accepted_lines.end());
+    for (const auto& [reason, count] : other.rejected_by_reason) {
+      rejected_by_reason[reason] += count;
+    }
+    accepted_bytes += other.accepted_bytes;
+  }
+};
+
+IngestService::ProcessedBody IngestService::ProcessBody(const IndexPipeline& pipeline,
+                                                        std::string_view ndjson,
+                                                        bool detailed_response) {
+  const auto process_part = [&pipeline, detailed_response](std::string_view part) {
+    ProcessedBody out;
+    ForEachNdjsonLine(part, [&](std::string_view line) {
+      ++out.result.num_docs_for_processing;
+      auto processed = ProcessDocument(*pipeline.processor, pipeline.config().doc_mapping, line);
+      if (!processed.ok()) {
+        ++out.result.num_rejected_docs;
+        const char* reason = RejectionReason(processed.status());
+        ++out.rejected_by_reason[reason];
+        if (detailed_response) {
+          out.result.parse_failures.push_back(
+              {std::string(line.substr(0, kMaxFailureDocumentBytes)),
+               std::string(processed.status().message()), QuickwitParseFailureReason(reason),
+               reason});
+        }
+        return;
+      }
+      out.accepted_bytes += line.size();
+      out.accepted_lines.push_back(line);
+      out.docs.push_back(std::move(processed).value());
+    });
+    return out;
+  };
+  if (processing_pool_ == nullptr || ndjson.size() < kMinParallelBodyBytes) {
+    return process_part(ndjson);
+  }
+  // Cut the body into one part per thread (the helpers and this one), at line boundaries.
+  const size_t num_parts = static_cast<size_t>(processing_pool_->num_threads()) + 1;
+  std::vector<std::string_view> parts;
+  size_t begin = 0;
+  for (size_t i = 1; i <= num_parts && begin < ndjson.size(); ++i) {
+    size_t end = i == num_parts ? ndjson.size() : ndjson.size() * i / num_parts;
+    end = std::max(end, begin);
+    const size_t newline = ndjson.find('\n', end == 0 ? 0 : end - 1);
+    end = newline == std::string_view::npos ? ndjson.size() : newline + 1;
+    parts.push_back(ndjson.substr(begin, end - begin));
+    begin = end;
+  }
+  std::vector<ProcessedBody> results(parts.size());
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  size_t num_pending = 0;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    {
+      std::lock_guard<std::mutex> lock(done_mu);
+      ++num_pending;
+    }
+    const bool submitted = processing_pool_->Submit([&, i] {
+      results[i] = process_part(parts[i]);
+      std::lock_guard<std::mutex> lock(done_mu);
+      if (--num_pending == 0) done_cv.notify_all();
+    });
+    if (!submitted) {  // shutting down: process it here
+      results[i] = process_part(parts[i]);
+      std::lock_guard<std::mutex> lock(done_mu);
+      --num_pending;
+    }
+  }
+  results[0] = process_part(parts[0]);
+  {
+    std::unique_lock<std::mutex> lock(done_mu);
+    done_cv.wait(lock, [&] { return num_pending == 0; });
+  }
+  for (size_t i = 1; i < results.size(); ++i) results[0].Append(std::move(results[i]));
+  return std::move(results[0]);
+}
+
 IngestService::IngestService(metastore::Metastore* metastore,
                              storage::StorageResolver* storage_resolver,
                              IngestServiceOptions options)
@@ -117,6 +214,10 @@ IngestService::IngestService(metastore::Metastore* metastore,
       options_(std::move(options)),
       wal_disk_budget_(options_.max_wal_disk_usage_bytes),
       commit_pool_("commit", 1),
+      processing_pool_(options_.num_processing_threads > 0
+                           ? std::make_unique<ThreadPool>("ingest-process",
+                                                          options_.num_processing_threads)
+                           : nullptr),
       docs_ingested_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_total",
                                                           "Documents accepted by the ingest API")),
       docs_rejected_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_rejected_total",
@@ -352,31 +453,14 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     pipeline->keys->Abort(key);
   }};
 
-  // Doc processing happens outside any lock, so concurrent requests parse in parallel.
-  IngestResult result;
-  std::vector<index::ProcessedDoc> docs;
-  std::vector<std::string_view> accepted_lines;
-  std::map<std::string, uint64_t> rejected_by_reason;
-  uint64_t accepted_bytes = 0;
-  ForEachNdjsonLine(ndjson, [&](std::string_view line) {
-    ++result.num_docs_for_processing;
-    auto processed =
-        ProcessDocument(*pipeline->processor, pipeline->config().doc_mapping, line);
-    if (!processed.ok()) {
-      ++result.num_rejected_docs;
-      const char* reason = RejectionReason(processed.status());
-      ++rejected_by_reason[reason];
-      if (detailed_response) {
-        result.parse_failures.push_back({std::string(line.substr(0, kMaxFailureDocumentBytes)),
-                                         std::string(processed.status().message()),
-                                         QuickwitParseFailureReason(reason), reason});
-      }
-      return;
-    }
-    accepted_bytes += line.size();
-    accepted_lines.push_back(line);
-    docs.push_back(std::move(processed).value());
-  });
+  // Doc processing happens outside any lock, so concurrent requests parse in parallel (and the
+  // parts of a large body too).
+  ProcessedBody body = ProcessBody(*pipeline, ndjson, detailed_response);
+  IngestResult result = std::move(body.result);
+  std::vector<index::ProcessedDoc>& docs = body.docs;
+  std::vector<std::string_view>& accepted_lines = body.accepted_lines;
+  const std::map<std::string, uint64_t>& rejected_by_reason = body.rejected_by_reason;
+  const uint64_t accepted_bytes = body.accepted_bytes;
   result.num_ingested_docs = docs.size();
 
   // One WAL record per chunk of at most split_num_docs_target documents, so splits are cut at

@@ -22,8 +22,9 @@
 // gets AlreadyExists (HTTP 409: retry later). Keys are written to the WAL with their batch.
 //
 // Thread safety: all methods are thread-safe. Documents of concurrent requests are processed in
-// parallel and their fsyncs shared (group commit); adding to the in-memory split and committing
-// are serialized per index.
+// parallel and their fsyncs shared (group commit); a large body is also cut at line boundaries
+// into parts processed in parallel (`num_processing_threads`), its documents kept in body order.
+// Adding to the in-memory split and committing are serialized per index.
 #pragma once
 
 #include <atomic>
@@ -79,6 +80,9 @@ struct IngestServiceOptions {
   // How often the commit-timeout checker wakes up.
   int64_t commit_check_interval_millis = 100;
   int num_commit_threads = 1;
+  // Threads that process (parse, validate) the documents of large request bodies alongside the
+  // request's own thread; 0 processes every body on its request thread.
+  int num_processing_threads = 0;
   // Directory holding one WAL directory per index uid, typically {data_dir}/wal. Empty: no WAL
   // (acknowledged commit=auto documents live only in memory until published; tests only).
   std::string wal_root;
@@ -191,6 +195,11 @@ class IngestService {
                  std::unique_ptr<index::SplitWriter> writer, uint64_t generation, uint64_t epoch,
                  std::optional<uint64_t> wal_end_position);
   void CommitTimeoutLoop();
+  // Doc processing of a request body (ordered as in the body); large bodies are cut at line
+  // boundaries and their parts processed in parallel on processing_pool_.
+  struct ProcessedBody;
+  ProcessedBody ProcessBody(const IndexPipeline& pipeline, std::string_view ndjson,
+                            bool detailed_response);
 
   metastore::Metastore* const metastore_;
   storage::StorageResolver* const storage_resolver_;
@@ -207,6 +216,8 @@ class IngestService {
   std::thread commit_timeout_thread_;
   // One thread, so commits run in the order they were scheduled (per index and overall).
   ThreadPool commit_pool_;
+  // Helpers of ProcessBody; null when options_.num_processing_threads is 0.
+  std::unique_ptr<ThreadPool> processing_pool_;
 
   Counter& docs_ingested_;
   Counter& docs_rejected_;

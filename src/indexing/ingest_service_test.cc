@@ -71,6 +71,7 @@ class IngestServiceTest : public ::testing::Test {
     options.wal_root = wal_root_;
     options.max_wal_disk_usage_bytes = max_wal_disk_usage_bytes;
     options.commit_retry_delay_millis = 50;
+    options.num_processing_threads = num_processing_threads_;
     metastore::Metastore* metastore =
         flaky_metastore_ != nullptr ? flaky_metastore_.get() : metastore_.get();
     service_ = std::make_unique<IngestService>(metastore, resolver_.get(), options);
@@ -129,6 +130,7 @@ class IngestServiceTest : public ::testing::Test {
   int64_t commit_check_interval_millis_ = 20;
   WalDurability wal_durability_ = WalDurability::kRequest;
   int64_t idempotency_retention_millis_ = 3'600'000;
+  int num_processing_threads_ = 0;
 };
 
 TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
@@ -177,6 +179,44 @@ TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested)
   EXPECT_EQ(stats[0].num_restarts, 0u);
   EXPECT_EQ(stats[0].num_commit_failures, 0u);
   EXPECT_TRUE(stats[0].last_error.empty());
+}
+
+TEST_F(IngestServiceTest, LargeBodiesAreProcessedInParallelPartsKeepingTheirOrder) {
+  num_processing_threads_ = 2;
+  CreateIndex(/*commit_timeout_secs=*/60, /*split_num_docs_target=*/2500);
+  // Large enough to be cut into 3 parts; a bad line every 997 lines lands in every part.
+  std::string body;
+  std::vector<std::string> bad_lines;
+  uint64_t num_good = 0;
+  for (int i = 0; i < 9000; ++i) {
+    if (i % 997 == 0) {
+      bad_lines.push_back("{bad line " + std::to_string(i));
+      body += bad_lines.back() + "\n";
+    } else {
+      body += Docs(i, 1);
+      ++num_good;
+    }
+  }
+  ASSERT_GT(body.size(), 3u * 100'000u);
+  auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->num_docs_for_processing, 9000u);
+  EXPECT_EQ(result->num_ingested_docs, num_good);
+  EXPECT_EQ(result->num_rejected_docs, bad_lines.size());
+  ASSERT_EQ(result->parse_failures.size(), bad_lines.size());
+  for (size_t i = 0; i < bad_lines.size(); ++i) {
+    EXPECT_EQ(result->parse_failures[i].document, bad_lines[i]) << i;
+  }
+  EXPECT_EQ(PublishedDocs(), num_good);
+  // Splits are cut every 2500 docs in body order: each covers a contiguous time range.
+  auto splits = PublishedSplits();
+  ASSERT_EQ(splits.size(), (num_good + 2499) / 2500);
+  std::sort(splits.begin(), splits.end(), [](const auto& a, const auto& b) {
+    return a.metadata.time_range_start_secs < b.metadata.time_range_start_secs;
+  });
+  for (size_t i = 1; i < splits.size(); ++i) {
+    EXPECT_GT(splits[i].metadata.time_range_start_secs, splits[i - 1].metadata.time_range_end_secs);
+  }
 }
 
 TEST_F(IngestServiceTest, AutoCommitIsPublishedByTheCommitTimeout) {

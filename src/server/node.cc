@@ -1,5 +1,6 @@
 #include "server/node.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <filesystem>
@@ -285,6 +286,9 @@ absl::Status RunNode(const config::NodeConfig& config) {
     options.wal_durability = config.ingest_api.durability == config::IngestDurability::kAsync
                                  ? indexing::WalDurability::kAsync
                                  : indexing::WalDurability::kRequest;
+    // Large ingest bodies are parsed on every core (docs/adr/014).
+    options.num_processing_threads =
+        std::max(0, static_cast<int>(std::thread::hardware_concurrency()) - 1);
     ingest = std::make_unique<indexing::IngestService>(metastore.get(), storage_resolver.get(),
                                                        options);
     // No pipeline of this process has staged anything yet: the staged splits of this node are

@@ -192,44 +192,100 @@ int64_t TruncateMicros(int64_t micros, DatetimePrecision precision) {
   return micros;
 }
 
-std::string FormatRfc3339(int64_t micros) {
+namespace {
+
+// Writes `value` (0 <= value < 10^width) as exactly `width` digits at `out`.
+char* PutDigits(char* out, int64_t value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return out + width;
+}
+
+void AppendInteger(int64_t value, std::string& out) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  out.append(digits, end);
+}
+
+}  // namespace
+
+void AppendRfc3339(int64_t micros, std::string& out) {
   const int64_t seconds = FloorDiv(micros, kMicrosPerSecond);
   const int64_t fraction = micros - seconds * kMicrosPerSecond;
   const int64_t days = FloorDiv(seconds, 86400);
   const int64_t second_of_day = seconds - days * 86400;
   const Civil civil = CivilFromDays(days);
-  std::string out =
-      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", civil.year, civil.month, civil.day,
-                  second_of_day / 3600, (second_of_day / 60) % 60, second_of_day % 60);
-  if (fraction != 0) {
-    std::string digits = fmt::format("{:06}", fraction);
-    while (!digits.empty() && digits.back() == '0') digits.pop_back();
-    out += ".";
-    out += digits;
+  if (civil.year < 0 || civil.year > 9999) {
+    // Rare: fmt pads with a sign or widens the year.
+    out += fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", civil.year, civil.month, civil.day,
+                       second_of_day / 3600, (second_of_day / 60) % 60, second_of_day % 60);
+  } else {
+    // The hot path of stored documents: no formatting library, no allocation.
+    char text[19];
+    char* cursor = PutDigits(text, civil.year, 4);
+    *cursor++ = '-';
+    cursor = PutDigits(cursor, civil.month, 2);
+    *cursor++ = '-';
+    cursor = PutDigits(cursor, civil.day, 2);
+    *cursor++ = 'T';
+    cursor = PutDigits(cursor, second_of_day / 3600, 2);
+    *cursor++ = ':';
+    cursor = PutDigits(cursor, (second_of_day / 60) % 60, 2);
+    *cursor++ = ':';
+    cursor = PutDigits(cursor, second_of_day % 60, 2);
+    out.append(text, cursor);
   }
-  out += "Z";
+  if (fraction != 0) {
+    char digits[7];
+    digits[0] = '.';
+    PutDigits(digits + 1, fraction, 6);
+    size_t length = sizeof(digits);
+    while (digits[length - 1] == '0') --length;
+    out.append(digits, length);
+  }
+  out.push_back('Z');
+}
+
+std::string FormatRfc3339(int64_t micros) {
+  std::string out;
+  AppendRfc3339(micros, out);
   return out;
 }
 
-std::string FormatDatetimeJson(int64_t micros, DatetimeOutputFormat format) {
+void AppendDatetimeJson(int64_t micros, DatetimeOutputFormat format, std::string& out) {
   switch (format) {
     case DatetimeOutputFormat::kRfc3339:
-      return fmt::format("\"{}\"", FormatRfc3339(micros));
+      out.push_back('"');
+      AppendRfc3339(micros, out);
+      out.push_back('"');
+      return;
     case DatetimeOutputFormat::kUnixTimestampSecs:
-      return fmt::format("{}", FloorDiv(micros, kMicrosPerSecond));
+      AppendInteger(FloorDiv(micros, kMicrosPerSecond), out);
+      return;
     case DatetimeOutputFormat::kUnixTimestampMillis:
-      return fmt::format("{}", FloorDiv(micros, 1000));
+      AppendInteger(FloorDiv(micros, 1000), out);
+      return;
     case DatetimeOutputFormat::kUnixTimestampMicros:
-      return fmt::format("{}", micros);
-    case DatetimeOutputFormat::kUnixTimestampNanos: {
+      AppendInteger(micros, out);
+      return;
+    case DatetimeOutputFormat::kUnixTimestampNanos:
       if (micros > std::numeric_limits<int64_t>::max() / 1000 ||
           micros < std::numeric_limits<int64_t>::min() / 1000) {
-        return fmt::format("{}", micros);
+        AppendInteger(micros, out);
+      } else {
+        AppendInteger(micros * 1000, out);
       }
-      return fmt::format("{}", micros * 1000);
-    }
+      return;
   }
-  return fmt::format("{}", micros);
+  AppendInteger(micros, out);
+}
+
+std::string FormatDatetimeJson(int64_t micros, DatetimeOutputFormat format) {
+  std::string out;
+  AppendDatetimeJson(micros, format, out);
+  return out;
 }
 
 }  // namespace shale::index::internal

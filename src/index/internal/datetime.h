@@ -42,7 +42,9 @@ int64_t TruncateMicros(int64_t micros, DatetimePrecision precision);
 // Renders as RFC 3339 UTC with fractional digits only when non-zero ("2023-05-25T05:36:41Z",
 // "2023-05-25T05:36:41.5Z").
 std::string FormatRfc3339(int64_t micros);
+void AppendRfc3339(int64_t micros, std::string& out);
 // Renders as a JSON value in `format` (a quoted string for RFC 3339, an integer otherwise).
 std::string FormatDatetimeJson(int64_t micros, DatetimeOutputFormat format);
+void AppendDatetimeJson(int64_t micros, DatetimeOutputFormat format, std::string& out);
 
 }  // namespace shale::index::internal
