@@ -2,7 +2,10 @@
 // side by side in one process, single thread, warm.
 //
 //   shale_fulltext_bench --corpus corpus.ndjson --queries queries.txt --work-dir DIR
-//                        [--runs R] [--max-docs N]
+//                        [--runs R] [--max-docs N] [--shale-only] [--kind KIND]
+//
+// --shale-only skips the peers (no Xapian / Lucene++ index is built: for profiling Shale alone);
+// --kind keeps only the queries tagged KIND (e.g. phrase).
 //
 // Indexes every line {"text": "..."} of the corpus into (a) one Shale split held in memory
 // (SplitWriter, `default` tokenizer, positions), (b) a Xapian glass database in DIR/xapian and
@@ -613,9 +616,11 @@ int Main(int argc, char** argv) {
   std::string work_dir;
   int runs = 3;
   uint64_t max_docs = UINT64_MAX;
+  std::string only_kind;
+  bool shale_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (i + 1 >= argc) return Usage();
+    if (i + 1 >= argc && arg != "--shale-only") return Usage();
     if (arg == "--corpus") {
       corpus_path = argv[++i];
     } else if (arg == "--queries") {
@@ -626,6 +631,10 @@ int Main(int argc, char** argv) {
       runs = std::atoi(argv[++i]);
     } else if (arg == "--max-docs") {
       max_docs = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--kind") {
+      only_kind = argv[++i];
+    } else if (arg == "--shale-only") {
+      shale_only = true;
     } else {
       return Usage();
     }
@@ -641,7 +650,12 @@ int Main(int argc, char** argv) {
     }
     corpus.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  const std::vector<BenchQuery> queries = LoadQueries(queries_path);
+  std::vector<BenchQuery> queries = LoadQueries(queries_path);
+  if (!only_kind.empty()) {
+    std::erase_if(queries, [&](const BenchQuery& query) {
+      return std::find(query.kinds.begin(), query.kinds.end(), only_kind) == query.kinds.end();
+    });
+  }
   const std::vector<std::string_view> texts = CorpusTexts(corpus, max_docs);
   std::filesystem::create_directories(work_dir);
   fmt::print("corpus {}: {} docs, {:.1f} MiB; {} queries; {} timed runs after one warm-up pass\n",
@@ -649,18 +663,22 @@ int Main(int argc, char** argv) {
              queries.size(), runs);
   fmt::print("load average at start: {}\n\n", LoadAverage());
 
-  std::vector<BuildReport> builds(3);
+  std::vector<BuildReport> builds(shale_only ? 1 : 3);
   auto shale_reader = BuildShale(corpus, texts.size(), builds[0]);
-  BuildXapian(texts, work_dir + "/xapian", builds[1]);
-  BuildLucene(texts, work_dir + "/lucene", builds[2]);
+  if (!shale_only) {
+    BuildXapian(texts, work_dir + "/xapian", builds[1]);
+    BuildLucene(texts, work_dir + "/lucene", builds[2]);
+  }
   fmt::print("| index build | wall s | CPU s | docs/s | index MiB |\n|---|---|---|---|---|\n");
   for (const BuildReport& report : builds) PrintBuild(report, texts.size());
   fmt::print("\n");
 
   std::vector<std::unique_ptr<Engine>> engines;
   engines.push_back(std::make_unique<ShaleEngine>(std::move(shale_reader)));
-  engines.push_back(std::make_unique<XapianEngine>(work_dir + "/xapian"));
-  engines.push_back(std::make_unique<LuceneEngine>(work_dir + "/lucene"));
+  if (!shale_only) {
+    engines.push_back(std::make_unique<XapianEngine>(work_dir + "/xapian"));
+    engines.push_back(std::make_unique<LuceneEngine>(work_dir + "/lucene"));
+  }
   for (auto& engine : engines) {
     for (const BenchQuery& query : queries) engine->Prepare(query);
   }
