@@ -246,6 +246,7 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
                                "rest",
                                "rest_listen_port",
                                "grpc_listen_port",
+                               "grpc",
                                "gossip_listen_port",
                                "peer_seeds",
                                "gossip_interval",
@@ -282,6 +283,16 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
   if (root.contains("grpc_listen_port") && !root["grpc_listen_port"].is_null()) {
     RETURN_IF_ERROR(ReadPort(root, "grpc_listen_port", "", config.grpc_listen_port));
     grpc_port_set = true;
+  }
+  if (root.contains("grpc")) {
+    const json& grpc = root["grpc"];
+    RETURN_IF_ERROR(CheckObject(grpc, "grpc", {"max_message_size"}));
+    RETURN_IF_ERROR(
+        internal::ReadByteSize(grpc, "max_message_size", "grpc", config.grpc.max_message_size));
+    // gRPC takes an int; 1 KiB is too small for any of our messages.
+    if (config.grpc.max_message_size < 1024 || config.grpc.max_message_size > 2'000'000'000) {
+      return KeyError("grpc.max_message_size", "must be between 1KiB and 2GB");
+    }
   }
   if (root.contains("gossip_listen_port") && !root["gossip_listen_port"].is_null()) {
     RETURN_IF_ERROR(ReadPort(root, "gossip_listen_port", "", config.gossip_listen_port));
@@ -826,6 +837,7 @@ json NodeConfigToJson(const NodeConfig& config) {
        {{"listen_port", config.rest_listen_port},
         {"cors_allow_origins", config.rest_cors_allow_origins}}},
       {"grpc_listen_port", config.grpc_listen_port},
+      {"grpc", {{"max_message_size", config.grpc.max_message_size}}},
       {"gossip_listen_port", config.gossip_listen_port},
       {"peer_seeds", config.peer_seeds},
       {"gossip_interval", FormatMillis(config.cluster.gossip_interval_ms)},

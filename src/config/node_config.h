@@ -85,6 +85,13 @@ struct ClusterConfig {
   uint64_t peer_seeds_refresh_interval_secs = 60;
 };
 
+// `grpc:` section: the node's gRPC server and clients (docs/deployment.md).
+struct GrpcConfig {
+  // Largest gRPC message sent or received (Quickwit's `grpc.max_message_size`); leaf search
+  // results can be large.
+  uint64_t max_message_size = uint64_t{64} * 1024 * 1024;
+};
+
 struct NodeConfig {
   std::string version = "0.8";
   std::string node_id;  // default: the host name
@@ -97,6 +104,7 @@ struct NodeConfig {
   uint16_t gossip_listen_port = 0;      // default: rest
   std::vector<std::string> peer_seeds;  // host, host:port, ip, ip:port (default port: gossip)
   ClusterConfig cluster;
+  GrpcConfig grpc;
   std::string data_dir = "./shale-data";
   std::string metastore_uri;           // default: {data_dir}/indexes
   // From the `#polling_interval=30s` fragment of a file-backed metastore_uri: this node re-reads

@@ -28,6 +28,7 @@ TEST(NodeConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(config->advertise_address, "127.0.0.1");
   EXPECT_EQ(config->rest_listen_port, 7280);
   EXPECT_EQ(config->grpc_listen_port, 7281);
+  EXPECT_EQ(config->grpc.max_message_size, 64u * 1024 * 1024);
   EXPECT_EQ(config->gossip_listen_port, 7280);
   EXPECT_EQ(config->data_dir, "./shale-data");
   EXPECT_EQ(config->metastore_uri, "./shale-data/indexes");
@@ -162,6 +163,10 @@ TEST(NodeConfigTest, BadValuesNameTheKey) {
   config = LoadNodeConfig("grpc_listen_port: 70000\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(config.status().message(), HasSubstr("grpc_listen_port"));
+
+  config = LoadNodeConfig("grpc:\n  max_message_size: 10\n", kNoEnv);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("grpc.max_message_size"));
 
   config = LoadNodeConfig("enabled_services: [searcher, cooker]\n", kNoEnv);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

@@ -16,8 +16,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fmt/format.h"
-#include "grpcpp/grpcpp.h"
 
+#include "cluster/cluster_grpc_service.h"
 #include "cluster/membership.h"
 #include "common/host_port.h"
 #include "common/logging.h"
@@ -26,10 +26,13 @@
 #include "indexing/ingest_service.h"
 #include "indexing/source_service.h"
 #include "indexing/merge_service.h"
+#include "metastore/grpc_metastore.h"
 #include "metastore/metastore.h"
 #include "search/leaf_grpc.h"
 #include "search/search_service.h"
 #include "search/searcher_pool.h"
+#include "server/deployment.h"
+#include "server/grpc_server.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "split/disk_split_cache.h"
@@ -170,24 +173,16 @@ absl::StatusOr<std::unique_ptr<cluster::ClusterMembership>> StartClusterMembersh
   return membership;
 }
 
-// TEMPORARY until the node's one gRPC server (branch grpcmeta) lands: serves the leaf search on
-// grpc_listen_port.
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartSearchGrpcServer(
-    const config::NodeConfig& config, grpc::Service* service) {
-  grpc::ServerBuilder builder;
-  int bound_port = 0;
-  builder.AddListeningPort(FormatHostPort(config.listen_address, config.grpc_listen_port),
-                           grpc::InsecureServerCredentials(), &bound_port);
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  builder.SetMaxSendMessageSize(256 * 1024 * 1024);
-  builder.RegisterService(service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || bound_port == 0) {
-    return absl::UnavailableError(fmt::format("cannot serve gRPC on {}",
-                                              FormatHostPort(config.listen_address,
-                                                             config.grpc_listen_port)));
-  }
-  return server;
+// The metastore of a node without the metastore service: the gRPC client of the one found in
+// the cluster, waiting up to kMetastoreNodeWaitTimeout for it to join.
+absl::StatusOr<std::unique_ptr<metastore::Metastore>> ConnectToMetastoreNode(
+    const config::NodeConfig& config, const cluster::ClusterMembership* membership) {
+  constexpr absl::Duration kMetastoreNodeWaitTimeout = absl::Seconds(60);
+  RETURN_IF_ERROR(WaitForMetastoreNode(*membership, kMetastoreNodeWaitTimeout).status());
+  metastore::GrpcMetastoreOptions options;
+  options.resolve_address = [membership] { return FindMetastoreNode(*membership); };
+  options.max_message_bytes = static_cast<int64_t>(config.grpc.max_message_size);
+  return metastore::NewGrpcMetastore(std::move(options));
 }
 
 }  // namespace
@@ -227,8 +222,19 @@ absl::Status RunNode(const config::NodeConfig& config) {
 
   std::unique_ptr<storage::StorageResolver> storage_resolver =
       storage::NewStorageResolver(StorageResolverOptionsFromConfig(config));
-  ASSIGN_OR_RETURN(std::unique_ptr<metastore::Metastore> metastore,
-                   OpenMetastore(config, *storage_resolver));
+  // The node running the metastore service owns the metastore (metastore_uri) and serves it over
+  // gRPC; the other nodes reach it through the cluster membership (docs/deployment.md), except a
+  // node whose metastore_uri asks for polling (`#polling_interval=`): it reads the metastore
+  // files itself with a delayed view, and its writes are refused (a reader).
+  std::unique_ptr<metastore::Metastore> metastore;
+  if (config.IsServiceEnabled("metastore") || config.metastore_polling_interval_secs.has_value()) {
+    ASSIGN_OR_RETURN(metastore, OpenMetastore(config, *storage_resolver));
+  } else {
+    ASSIGN_OR_RETURN(metastore, ConnectToMetastoreNode(config, membership.get()));
+  }
+  if (config.IsServiceEnabled("searcher")) {
+    RETURN_IF_ERROR(CheckIndexesOnSharedStorage(*metastore, *membership));
+  }
 
   // Declared before the ingest service, which notifies it of every publish until it is gone.
   std::unique_ptr<indexing::MergeService> merges;
@@ -297,14 +303,10 @@ absl::Status RunNode(const config::NodeConfig& config) {
       search::NewClusterSearcherPool(membership.get(), leaf_searcher.get());
   auto search = std::make_unique<search::SearchService>(metastore.get(), searchers.get(),
                                                         leaf_searcher.get(), search_options);
-  // Serves this node's leaf to the roots of the cluster.
   std::unique_ptr<search::LeafSearchGrpcService> leaf_grpc_service;
-  std::unique_ptr<grpc::Server> grpc_server;
   if (leaf_searcher != nullptr) {
     leaf_grpc_service = std::make_unique<search::LeafSearchGrpcService>(leaf_searcher.get());
-    ASSIGN_OR_RETURN(grpc_server, StartSearchGrpcServer(config, leaf_grpc_service.get()));
   }
-
   std::atomic<bool> ready{false};
   NodeServices services;
   services.config = &config;
@@ -330,11 +332,31 @@ absl::Status RunNode(const config::NodeConfig& config) {
       http_options, [&rest_api](HttpRequest& request) { return rest_api.Handle(request); },
       &rest_workers);
   RETURN_IF_ERROR(http_server.Start());
+
+  // The gRPC server (internal RPCs) starts once every service it serves exists and stops before
+  // any of them is stopped or destroyed (it is declared after them).
+  GrpcServerOptions grpc_options;
+  grpc_options.listen_address = config.listen_address;
+  grpc_options.port = config.grpc_listen_port;
+  grpc_options.max_message_bytes = static_cast<int64_t>(config.grpc.max_message_size);
+  GrpcServer grpc_server(grpc_options);
+  cluster::ClusterGrpcService cluster_grpc_service(membership.get());
+  grpc_server.AddService(&cluster_grpc_service);
+  std::unique_ptr<metastore::MetastoreGrpcService> metastore_grpc_service;
+  if (config.IsServiceEnabled("metastore")) {
+    metastore_grpc_service = std::make_unique<metastore::MetastoreGrpcService>(metastore.get());
+    grpc_server.AddService(metastore_grpc_service.get());
+  }
+  // Serves this node's leaf to the roots of the cluster.
+  if (leaf_grpc_service != nullptr) grpc_server.AddService(leaf_grpc_service.get());
+  RETURN_IF_ERROR(grpc_server.Start());
+
   ready = true;
   membership->SetReady(true);
-  SHALE_LOG_INFO("node ready node_id={} rest=http://{}:{} metastore_uri={} data_dir={}",
-                 config.node_id, config.listen_address, http_server.port(), config.metastore_uri,
-                 config.data_dir);
+  SHALE_LOG_INFO(
+      "node ready node_id={} rest=http://{}:{} grpc={}:{} metastore_uri={} data_dir={}",
+      config.node_id, config.listen_address, http_server.port(), config.listen_address,
+      grpc_server.port(), config.metastore_uri, config.data_dir);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -342,9 +364,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
   ready = false;
   membership->Stop();  // peers see this node not ready at once
   http_server.Stop();
-  if (grpc_server != nullptr) {
-    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  }
+  grpc_server.Stop();
   rest_workers.Stop();
   if (sources != nullptr) sources->Stop();
   // Merges first, so that the final commits of the ingest service start none; the next start

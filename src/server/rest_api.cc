@@ -17,6 +17,7 @@
 #include "query/es_query_dsl.h"
 #include "query/query_language.h"
 #include "split/split_store.h"
+#include "server/deployment.h"
 
 namespace shale::server {
 namespace {
@@ -462,6 +463,11 @@ HttpResponse RestApi::CreateIndex(const HttpRequest& request) {
                            *index_config.index_uri, root->str()));
     }
     index_config.index_uri = index_uri->str();
+  }
+  if (services_.cluster != nullptr) {
+    const absl::Status shared = CheckSharedIndexStorage(
+        index_config.index_id, *index_config.index_uri, LiveSearchers(*services_.cluster));
+    if (!shared.ok()) return ErrorResponse(shared);
   }
   const std::string* overwrite = request.QueryParam("overwrite");
   if (overwrite != nullptr && *overwrite == "true") {

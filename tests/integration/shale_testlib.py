@@ -121,15 +121,15 @@ def tokens(text):
 
 
 def wait_until(description, predicate, timeout, interval=0.1):
-    """Polls `predicate` every `interval` seconds until it is true and returns the seconds that
-    took; Failure after `timeout` (a Failure raised by `predicate` counts as false)."""
+    """Polls `predicate` every `interval` seconds (a Failure or a connection error counts as
+    false); returns the seconds it took, raises Failure after `timeout`."""
     start = time.time()
     last_error = None
     while time.time() - start < timeout:
         try:
             if predicate():
                 return time.time() - start
-        except Failure as error:
+        except (Failure, OSError) as error:
             last_error = error
         time.sleep(interval)
     raise Failure(f"{description}: not true after {timeout}s (last error: {last_error})")
@@ -231,9 +231,11 @@ class S3rver:
 
 
 class ShaleNode:
-    """One `shale run` process with the given YAML config (rest.listen_port is added) and extra
-    environment variables; its output goes to `workdir/<name>.log`. The REST port is chosen once
-    and kept across restarts, so `client` (one object for the node's life) stays valid."""
+    """One `shale run` process with the given YAML config (rest.listen_port and, unless the config
+    sets it, grpc_listen_port are added) and extra environment variables; its output goes to
+    `workdir/<name>.log`. The ports are chosen once and kept across restarts, so `client` (one
+    object for the node's life) stays valid and peers find a restarted node at its address.
+    `gossip_addr` is the address to list in other nodes' peer_seeds."""
 
     def __init__(self, shale_bin, workdir, name, config, env=None):
         self.shale_bin = shale_bin
@@ -243,16 +245,14 @@ class ShaleNode:
         self.env = env or {}
         self.process = None
         self.port = free_port()
+        self.grpc_port = free_port()
+        while self.grpc_port == self.port:
+            self.grpc_port = free_port()
         self.client = Client(self.port)
         self.log = None
         self.starts = 0
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.config_path = os.path.join(workdir, f"{name}.yaml")
-
-    @property
-    def gossip_addr(self):
-        """The node's gossip address (UDP, by default on the REST port number)."""
-        return f"127.0.0.1:{self.port}"
 
     def cluster(self):
         """The node's `GET /api/v1/cluster` answer."""
@@ -267,9 +267,10 @@ class ShaleNode:
         if index_id is not None:
             self.client.index_id = index_id
         port = self.port
+        grpc = "" if "grpc_listen_port" in self.config else f"grpc_listen_port: {self.grpc_port}\n"
         with open(self.config_path, "w") as config:
             config.write(f"version: 0.8\nnode_id: {self.name}\nlisten_address: 127.0.0.1\n"
-                         f"rest:\n  listen_port: {port}\n" + self.config)
+                         f"rest:\n  listen_port: {port}\n" + grpc + self.config)
         self.starts += 1
         self.log = open(self.log_path, "a")
         self.log.write(f"==== start {self.starts} ====\n")
@@ -278,6 +279,13 @@ class ShaleNode:
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         env=dict(os.environ, **self.env))
         return wait_ready(self.client, self.process, timeout)
+
+    @property
+    def gossip_addr(self):
+        return f"127.0.0.1:{self.port}"
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
 
     def kill9(self):
         """SIGKILL: a crash."""
