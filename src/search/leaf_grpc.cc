@@ -9,6 +9,7 @@
 
 #include "common/status_macros.h"
 #include "index/aggregation_codec.h"
+#include "proto/grpc_status.h"
 #include "query/aggregation_parser.h"
 
 namespace shale::search {
@@ -16,17 +17,13 @@ namespace {
 
 constexpr int kMaxStatusCode = static_cast<int>(absl::StatusCode::kUnauthenticated);
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
+grpc::Status ToGrpc(const absl::Status& status) { return ::shale::proto::ToGrpcStatus(status); }
 
+// The status of a failed call, its message prefixed with the searcher and the method.
 absl::Status FromGrpc(const std::string& node_id, const char* method, const grpc::Status& status) {
-  const int code = static_cast<int>(status.error_code());
-  const std::string message = fmt::format("searcher {}: {}: {}", node_id, method,
-                                          status.error_message());
-  if (code <= 0 || code > kMaxStatusCode) return absl::UnknownError(message);
-  return absl::Status(static_cast<absl::StatusCode>(code), message);
+  const absl::Status error = ::shale::proto::FromGrpcStatus(status);
+  return absl::Status(error.code(), fmt::format("searcher {}: {}: {}", node_id, method,
+                                                std::string(error.message())));
 }
 
 // The error status a message carries (code and message); nullopt when the code is not an error

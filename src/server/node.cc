@@ -341,12 +341,10 @@ absl::Status RunNode(const config::NodeConfig& config) {
       search::NewClusterSearcherPool(membership.get(), leaf_searcher.get());
   auto search = std::make_unique<search::SearchService>(metastore.get(), searchers.get(),
                                                         leaf_searcher.get(), search_options);
-  // Serves this node's leaf to the roots of the cluster.
   std::unique_ptr<search::LeafSearchGrpcService> leaf_grpc_service;
   if (leaf_searcher != nullptr) {
     leaf_grpc_service = std::make_unique<search::LeafSearchGrpcService>(leaf_searcher.get());
   }
-
   std::atomic<bool> ready{false};
   NodeServices services;
   services.config = &config;
@@ -387,6 +385,7 @@ absl::Status RunNode(const config::NodeConfig& config) {
     metastore_grpc_service = std::make_unique<metastore::MetastoreGrpcService>(metastore.get());
     grpc_server.AddService(metastore_grpc_service.get());
   }
+  // Serves this node's leaf to the roots of the cluster.
   if (leaf_grpc_service != nullptr) grpc_server.AddService(leaf_grpc_service.get());
   RETURN_IF_ERROR(grpc_server.Start());
 

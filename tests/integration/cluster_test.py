@@ -87,7 +87,7 @@ def run(args, workdir):
                 entry = by_id[peer.name]
                 check(entry["rest_advertise_addr"] == f"127.0.0.1:{peer.port}",
                       f"{node.name} sees {peer.name} at {entry}")
-                check(entry["grpc_advertise_addr"] == f"127.0.0.1:{peer.port + 1}",
+                check(entry["grpc_advertise_addr"] == f"127.0.0.1:{peer.grpc_port}",
                       f"{node.name} sees {peer.name} at {entry}")
                 check(entry["gossip_advertise_addr"] == peer.gossip_addr,
                       f"{node.name} sees {peer.name} at {entry}")

@@ -255,11 +255,6 @@ class ShaleNode:
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.config_path = os.path.join(workdir, f"{name}.yaml")
 
-    @property
-    def gossip_addr(self):
-        """The node's gossip address (UDP, by default on the REST port number)."""
-        return f"127.0.0.1:{self.port}"
-
     def cluster(self):
         """The node's `GET /api/v1/cluster` answer."""
         return self.client.json("GET", "/api/v1/cluster")
