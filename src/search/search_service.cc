@@ -114,19 +114,31 @@ std::optional<std::string> TagOfTerm(const std::string& field, const index::Fiel
 // Whether a split with `tags` may hold a document matching `query`. Conservative: false only
 // when a required clause is a term on a tag field whose exhaustive value list ("field!" present)
 // lacks the value. must_not clauses never prune.
+// Whether a split with `tags` may hold a document whose `field` holds one of `values`.
+bool TermsMayMatch(const std::string& field, const std::vector<const index::TermValue*>& values,
+                   const std::set<std::string>& tags, const config::IndexConfig& config) {
+  const std::vector<std::string>& tag_fields = config.doc_mapping.tag_fields;
+  if (std::find(tag_fields.begin(), tag_fields.end(), field) == tag_fields.end()) return true;
+  if (tags.count(field + "!") == 0) return true;  // too many values to list
+  const index::FieldMapping* mapping = FindFieldMapping(config.doc_mapping.field_mappings, field);
+  if (mapping == nullptr) return true;
+  for (const index::TermValue* value : values) {
+    const std::optional<std::string> tag = TagOfTerm(field, *mapping, *value);
+    if (!tag.has_value() || tags.count(*tag) > 0) return true;
+  }
+  return false;
+}
+
 bool SplitMayMatch(const index::Query& query, const std::set<std::string>& tags,
                    const config::IndexConfig& config) {
   if (const auto* term = std::get_if<index::TermQuery>(&query.node)) {
-    const std::vector<std::string>& tag_fields = config.doc_mapping.tag_fields;
-    if (std::find(tag_fields.begin(), tag_fields.end(), term->field) == tag_fields.end()) {
-      return true;
-    }
-    if (tags.count(term->field + "!") == 0) return true;  // too many values to list
-    const index::FieldMapping* mapping =
-        FindFieldMapping(config.doc_mapping.field_mappings, term->field);
-    if (mapping == nullptr) return true;
-    const std::optional<std::string> tag = TagOfTerm(term->field, *mapping, term->value);
-    return !tag.has_value() || tags.count(*tag) > 0;
+    return TermsMayMatch(term->field, {&term->value}, tags, config);
+  }
+  if (const auto* set = std::get_if<index::TermSetQuery>(&query.node)) {
+    std::vector<const index::TermValue*> values;
+    values.reserve(set->values.size());
+    for (const index::TermValue& value : set->values) values.push_back(&value);
+    return TermsMayMatch(set->field, values, tags, config);
   }
   if (std::holds_alternative<index::EmptyQuery>(query.node)) return false;
   const auto* boolean = std::get_if<index::BoolQuery>(&query.node);
