@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libssl-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
+  clang libclang-rt-14-dev
 )
 
 missing=()
