@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 
+import yaml
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
 from shale_testlib import S3rver, ShaleNode, check  # noqa: E402
@@ -36,26 +38,17 @@ from shale_testlib import S3rver, ShaleNode, check  # noqa: E402
 INDEX_ID = "hdfs-logs"
 START_TIMESTAMP = 1_700_000_000
 
-INDEX_CONFIG = {
-    "version": "0.8",
-    "index_id": INDEX_ID,
-    "doc_mapping": {
-        "mode": "dynamic",
-        "field_mappings": [
-            {"name": "timestamp", "type": "datetime", "input_formats": ["unix_timestamp"],
-             "fast": True, "fast_precision": "seconds"},
-            {"name": "tenant_id", "type": "u64", "fast": True},
-            {"name": "severity_text", "type": "text", "tokenizer": "raw", "fast": True},
-            {"name": "body", "type": "text", "tokenizer": "default"},
-            {"name": "resource", "type": "object", "field_mappings": [
-                {"name": "service", "type": "text", "tokenizer": "raw", "fast": True}]},
-        ],
-        "timestamp_field": "timestamp",
-        "tag_fields": ["tenant_id"],
-    },
-    "search_settings": {"default_search_fields": ["body"]},
-    "indexing_settings": {"commit_timeout_secs": 3600, "merge_policy": {"type": "no_merge"}},
-}
+
+
+def index_config():
+    """bench/index-config.yaml (the index of shale_gen_logs documents), merges off and no commit
+    before the forced one that closes each split."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "index-config.yaml")) as f:
+        config = yaml.safe_load(f)
+    check(config["index_id"] == INDEX_ID, f"bench/index-config.yaml indexes {config['index_id']}")
+    config["indexing_settings"] = {"commit_timeout_secs": 3600,
+                                   "merge_policy": {"type": "no_merge"}}
+    return config
 
 
 def queries(total_docs):
@@ -161,7 +154,7 @@ def run(args, workdir, s3, shale_bin, gen_logs, total_docs):
     report = []
     try:
         indexer.start(INDEX_ID)
-        indexer.client.json("POST", "/api/v1/indexes", json.dumps(INDEX_CONFIG))
+        indexer.client.json("POST", "/api/v1/indexes", json.dumps(index_config()))
         lines = subprocess.run([gen_logs, "--num-docs", str(total_docs), "--seed", "42",
                                 "--start-timestamp", str(START_TIMESTAMP)],
                                check=True, capture_output=True, text=True).stdout.splitlines()

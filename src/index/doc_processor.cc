@@ -351,8 +351,8 @@ class DocProcessorImpl final : public DocProcessor {
                         JoinPath(prefix, field.key, false)));
       } else if (mapping_.mode == DocMappingMode::kDynamic) {
         const bool expand_dots = mapping_.dynamic_mapping.expand_dots;
-        const std::string path = JoinPath(prefix, field.key, expand_dots);
-        FlattenDynamic(field.value, path, dynamic_options_, expand_dots, doc);
+        FlattenDynamic(field.value, JoinPath(prefix, field.key, expand_dots), dynamic_options_,
+                       expand_dots, doc);
         AddToConcatenateFields(field.value, dynamic_concatenate_targets_, doc);
         if (mapping_.dynamic_mapping.stored && !field.value.is_null()) {
           AppendElementJson(field.value, value_json);
@@ -624,8 +624,9 @@ class DocProcessorImpl final : public DocProcessor {
   }
 
   // Captures every leaf of `value` under `path` with the dynamic (or json field) options. With
-  // `extend_path` false, the leaves of nested objects keep `path` (concatenate fields).
-  static void FlattenDynamic(element value, const std::string& path, const LeafOptions& options,
+  // `extend_path` false, the leaves of nested objects keep `path` (concatenate fields). `path`
+  // is taken by value so that a scalar leaf moves it into the document without a copy.
+  static void FlattenDynamic(element value, std::string path, const LeafOptions& options,
                              bool expand_dots, ProcessedDocImpl& doc, bool extend_path = true) {
     if (!options.indexed && !options.fast) return;
     LeafValue leaf;
@@ -671,7 +672,7 @@ class DocProcessorImpl final : public DocProcessor {
         leaf.value = value.get_bool().value_unsafe() ? 1 : 0;
         break;
     }
-    leaf.path = path;
+    leaf.path = std::move(path);
     leaf.options = options;
     doc.values.push_back(std::move(leaf));
   }

@@ -11,6 +11,7 @@
 
 #include "fmt/format.h"
 
+#include "common/json_util.h"
 #include "common/status_macros.h"
 #include "query/es_query_dsl.h"
 
@@ -809,7 +810,7 @@ absl::StatusOr<double> ParseDurationMillis(const std::string& text) {
 absl::StatusOr<index::AggregationRequest> ParseAggregations(const nlohmann::json& aggs) {
   index::AggregationRequest request;
   ASSIGN_OR_RETURN(request.aggregations, ParseLevel(aggs, 0));
-  request.canonical_json = aggs.dump();  // nlohmann::json objects keep their keys sorted
+  request.canonical_json = DumpJson(aggs);  // nlohmann::json objects keep their keys sorted
   return request;
 }
 

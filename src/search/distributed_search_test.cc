@@ -87,12 +87,10 @@ class DistributedSearchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     resolver_ = storage::NewStorageResolver();
-    auto metastore = testing::NewRamMetastore(*resolver_);
-    ASSERT_TRUE(metastore.ok()) << metastore.status();
-    metastore_ = std::move(metastore).value();
-    auto metadata = testing::CreateRamIndex(*metastore_, kIndexConfig);
-    ASSERT_TRUE(metadata.ok()) << metadata.status();
-    metadata_ = *metadata;
+    auto index = testing::NewRamIndex(*resolver_, kIndexConfig);
+    ASSERT_TRUE(index.ok()) << index.status();
+    metastore_ = std::move(index->metastore);
+    metadata_ = index->metadata;
     for (int split = 0; split < kNumSplits; ++split) {
       std::vector<std::string> docs;
       for (int i = 0; i < kDocsPerSplit; ++i) {

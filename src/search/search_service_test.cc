@@ -96,12 +96,10 @@ class SearchServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     resolver_ = storage::NewStorageResolver();
-    auto metastore = testing::NewRamMetastore(*resolver_);
-    ASSERT_TRUE(metastore.ok()) << metastore.status();
-    metastore_ = std::move(metastore).value();
-    auto metadata = testing::CreateRamIndex(*metastore_, kIndexConfig);
-    ASSERT_TRUE(metadata.ok()) << metadata.status();
-    metadata_ = *metadata;
+    auto index = testing::NewRamIndex(*resolver_, kIndexConfig);
+    ASSERT_TRUE(index.ok()) << index.status();
+    metastore_ = std::move(index->metastore);
+    metadata_ = index->metadata;
     service_ = std::make_unique<SearchService>(metastore_.get(), resolver_.get(),
                                                SearchServiceOptions{});
   }

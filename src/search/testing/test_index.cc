@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "common/ulid.h"
 #include "common/uri.h"
 #include "config/index_config.h"
@@ -23,6 +24,14 @@ absl::StatusOr<metastore::IndexMetadata> CreateRamIndex(metastore::Metastore& me
   ASSIGN_OR_RETURN(config::IndexConfig config, config::ParseIndexConfigJson(index_config_json));
   config.index_uri = "ram:///indexes-" + NewUlid() + "/" + config.index_id;
   return metastore.CreateIndex(config);
+}
+
+absl::StatusOr<RamIndex> NewRamIndex(storage::StorageResolver& resolver,
+                                     const std::string& index_config_json) {
+  RamIndex index;
+  ASSIGN_OR_RETURN(index.metastore, NewRamMetastore(resolver));
+  ASSIGN_OR_RETURN(index.metadata, CreateRamIndex(*index.metastore, index_config_json));
+  return index;
 }
 
 absl::StatusOr<std::string> PublishSplit(storage::StorageResolver& resolver,
@@ -47,8 +56,8 @@ absl::StatusOr<std::string> PublishSplit(storage::StorageResolver& resolver,
   split.num_docs = serialized.num_docs;
   split.split_size_bytes = serialized.bytes.size();
   if (serialized.time_range_start_micros.has_value()) {
-    split.time_range_start_secs = *serialized.time_range_start_micros / 1'000'000;
-    split.time_range_end_secs = *serialized.time_range_end_micros / 1'000'000;
+    split.time_range_start_secs = FloorDiv(*serialized.time_range_start_micros, kMicrosPerSecond);
+    split.time_range_end_secs = FloorDiv(*serialized.time_range_end_micros, kMicrosPerSecond);
   }
   split.footer_start = serialized.footer_start;
   split.footer_end = serialized.footer_end;

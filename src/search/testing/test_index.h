@@ -22,6 +22,14 @@ absl::StatusOr<std::unique_ptr<metastore::Metastore>> NewRamMetastore(
 absl::StatusOr<metastore::IndexMetadata> CreateRamIndex(metastore::Metastore& metastore,
                                                         const std::string& index_config_json);
 
+// A file-backed metastore on RAM storage holding one index created by CreateRamIndex.
+struct RamIndex {
+  std::unique_ptr<metastore::Metastore> metastore;
+  metastore::IndexMetadata metadata;
+};
+absl::StatusOr<RamIndex> NewRamIndex(storage::StorageResolver& resolver,
+                                     const std::string& index_config_json);
+
 // Builds one split of `json_docs` (each a JSON object) with the index's doc mapping, uploads it
 // to the index uri and publishes it. Returns its split id.
 absl::StatusOr<std::string> PublishSplit(storage::StorageResolver& resolver,
