@@ -98,6 +98,11 @@ void CollectHighlightTerms(const Query& query, std::string_view field, Highlight
         if constexpr (std::is_same_v<T, TermQuery>) {
           const auto* text = std::get_if<std::string>(&node.value);
           if (node.field == field && text != nullptr) out.terms.insert(*text);
+        } else if constexpr (std::is_same_v<T, TermSetQuery>) {
+          if (node.field != field) return;
+          for (const TermValue& value : node.values) {
+            if (const auto* text = std::get_if<std::string>(&value)) out.terms.insert(*text);
+          }
         } else if constexpr (std::is_same_v<T, PhraseQuery>) {
           if (node.field == field) out.terms.insert(node.terms.begin(), node.terms.end());
         } else if constexpr (std::is_same_v<T, PrefixQuery>) {

@@ -36,8 +36,9 @@ struct HighlightTerms {
   bool Matches(std::string_view token) const;
 };
 
-// Adds the text terms of `query` that target `field` (terms of term and phrase queries, prefixes
-// of prefix queries), skipping must_not clauses: the words a snippet of `field` highlights.
+// Adds the text terms of `query` that target `field` (terms of term, term set and phrase queries,
+// prefixes of prefix queries; wildcard and regex queries highlight nothing), skipping must_not
+// clauses: the words a snippet of `field` highlights.
 void CollectHighlightTerms(const Query& query, std::string_view field, HighlightTerms& out);
 
 // The best fragment of `text`: the window of at most `max_bytes` holding the most words with a
