@@ -76,11 +76,14 @@ TEST(SnippetTest, CollectsTheTermsOfTheFieldOutsideNegations) {
   prefix->node = PrefixQuery{"body", "space"};
   query.should.push_back(std::move(prefix));
   query.must_not.push_back(MakeTermQuery("body", std::string("ignored")));
+  auto set = std::make_unique<Query>();
+  set->node = TermSetQuery{"body", {std::string("lost"), std::string("gone")}};
+  query.should.push_back(std::move(set));
   Query root;
   root.node = std::move(query);
   HighlightTerms terms;
   CollectHighlightTerms(root, "body", terms);
-  EXPECT_THAT(terms.terms, ::testing::UnorderedElementsAre("disk", "out", "of"));
+  EXPECT_THAT(terms.terms, ::testing::UnorderedElementsAre("disk", "out", "of", "lost", "gone"));
   EXPECT_THAT(terms.prefixes, ::testing::ElementsAre("space"));
 }
 
