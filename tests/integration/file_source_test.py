@@ -2,23 +2,29 @@
 """Integration test: a file source indexes a gzipped NDJSON file exactly once across `kill -9`.
 
 Starts the real `shale` binary on a free loopback port with a temporary data dir, writes
-100,000 documents with unique ids (plus a few malformed lines) to a local `.ndjson.gz`, creates
-an index (split_num_docs_target 10,000) and a file source with `shale source create`, and:
-  1. kills the node with SIGKILL once at least 3 splits are published, while the pipeline is
-     running, and restarts it: the pipeline resumes from the published checkpoint;
-  2. kills it again right after the restart became ready (while the gzip stream is decompressed
-     up to the checkpoint) and restarts it;
-  3. waits until the source is idle, then checks that the index holds exactly the 100,000 valid
-     documents, each id exactly once (a terms aggregation's largest bucket holds 1 document and
-     the buckets sum to 100,000; ranges of `n` hold exactly their size), and that the stored
-     checkpoint is the decompressed size of the file.
+1,000,000 documents with unique ids (plus a few malformed lines) to a local `.ndjson.gz`,
+creates an index (split_num_docs_target 10,000, the default merge policy, so merges run too) and
+a file source with `shale source create`, and:
+  1. kills the node with SIGKILL at 5 random moments while the pipeline runs (each moment is a
+     random fraction of the file reached by the published checkpoint, plus a random delay of up
+     to 0.4 s, so kills land while a split is built, uploaded, published or merged) and restarts
+     it each time: the pipeline resumes from the published checkpoint;
+  2. kills it once more right after a restart became ready (while the gzip stream is
+     decompressed up to the checkpoint) and restarts it;
+  3. waits until the source is idle, then checks that the index holds exactly the 1,000,000 valid
+     documents, each id exactly once (per range of `n`, a terms aggregation's largest bucket holds
+     1 document and the buckets sum to the range's size), and that the stored checkpoint is the
+     decompressed size of the file.
 No client ingests anything: the file source alone must be exactly-once.
 
+SHALE_FILE_SOURCE_DOCS overrides the number of documents (a multiple of 50,000) and
+SHALE_FILE_SOURCE_SEED the seed of the kill moments (printed, to replay a failure).
 Only the Python standard library is used.
 """
 import gzip
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -28,8 +34,9 @@ from shale_testlib import (ShaleNode, check, check_each_n_once, numbered_docs_in
 
 INDEX_ID = "file-logs"
 SOURCE_ID = "local-file"
-NUM_DOCS = 100_000
+NUM_DOCS = int(os.environ.get("SHALE_FILE_SOURCE_DOCS", "1000000"))
 BAD_LINE_EVERY = 25_000
+NUM_RANDOM_KILLS = 5
 SPLIT_DOCS = 10_000
 INDEX_CONFIG = numbered_docs_index_config(INDEX_ID, split_num_docs_target=SPLIT_DOCS)
 
@@ -70,6 +77,28 @@ def wait_for(client, predicate, what, timeout_secs=600):
     check(False, f"timed out waiting for {what}: {pipeline}")
 
 
+def checkpoint_offset(client, input_uri):
+    """The byte offset of the published checkpoint of the file (0 before the first publish)."""
+    checkpoint = client.json("GET", f"/api/v1/indexes/{INDEX_ID}")["checkpoint"].get(SOURCE_ID, {})
+    return int(checkpoint.get(input_uri, "0"))
+
+
+def wait_for_offset(client, input_uri, target, what, timeout_secs=600):
+    deadline = time.time() + timeout_secs
+    while time.time() < deadline:
+        if checkpoint_offset(client, input_uri) >= target:
+            return
+        time.sleep(0.05)
+    check(False, f"timed out waiting for {what}")
+
+
+def published_docs(client):
+    """The documents of the published splits (merges keep the sum)."""
+    splits = client.json("GET", f"/api/v1/indexes/{INDEX_ID}/splits",
+                         params={"split_states": "Published"})["splits"]
+    return sum(split["num_docs"] for split in splits)
+
+
 def run(args, workdir):
     input_path = os.path.join(workdir, "input", "docs.ndjson.gz")
     os.makedirs(os.path.dirname(input_path))
@@ -89,17 +118,33 @@ def run(args, workdir):
         check(created.returncode == 0, f"shale source create failed: {created.stderr}")
         print(f"ok  {created.stdout.strip()}")
 
-        # Kill 1: while the pipeline runs, after some splits are published.
-        pipeline = wait_for(client, lambda p: p["num_published_splits"] >= 3 or p["state"] == "idle",
-                            "3 published splits")
-        check(pipeline["state"] == "running",
-              f"the pipeline should still be running when killed: {pipeline}")
-        node.kill9()
-        published = pipeline["num_published_docs"]
-        print(f"ok  killed while running, {published}+ docs published")
+        # Kills 1-5: at random moments while the pipeline runs.
+        seed = int(os.environ.get("SHALE_FILE_SOURCE_SEED", str(random.randrange(1 << 30))))
+        rng = random.Random(seed)
+        moments = sorted((rng.uniform(0.03, 0.85), rng.uniform(0.0, 0.4))
+                         for _ in range(NUM_RANDOM_KILLS))
+        print(f"ok  kill moments (seed {seed}): "
+              + ", ".join(f"{fraction:.0%} of the file + {delay:.2f} s"
+                          for fraction, delay in moments))
+        input_uri = f"file://{input_path}"
+        published = 0
+        for kill, (fraction, delay) in enumerate(moments, start=1):
+            target = int(fraction * decompressed_size)
+            wait_for_offset(client, input_uri, target, f"kill {kill}: offset {target}")
+            time.sleep(delay)
+            pipeline = source_pipeline(client)
+            check(pipeline is not None and pipeline["state"] == "running",
+                  f"kill {kill}: the pipeline should still be running: {pipeline}")
+            published = published_docs(client)
+            offset = checkpoint_offset(client, input_uri)
+            node.kill9()
+            print(f"ok  kill {kill} while running, checkpoint {offset} of {decompressed_size} "
+                  f"bytes, {published}+ docs published")
+            client = node.start(index_id=INDEX_ID)
+            check(checkpoint_offset(client, input_uri) >= offset,
+                  f"kill {kill}: the checkpoint went back from {offset}")
 
-        # Kill 2: right after the restart became ready.
-        node.start(index_id=INDEX_ID)
+        # Kill 6: right after the restart became ready.
         node.kill9()
         print("ok  killed right after a restart")
 
@@ -120,15 +165,17 @@ def run(args, workdir):
         check(len(buckets) == NUM_DOCS // SPLIT_DOCS, f"histogram buckets: {buckets}")
         for bucket in buckets:
             check(bucket["doc_count"] == SPLIT_DOCS, f"bucket {bucket} should hold {SPLIT_DOCS}")
-        for n in (0, 1, 24_999, 25_000, 50_001, NUM_DOCS - 1):
+        for n in (0, 1, 24_999, 25_000, 50_001, NUM_DOCS // 2, NUM_DOCS - 1):
             hits = client.num_hits(f"id:doc-{n:07d}")
             check(hits == 1, f"id doc-{n:07d} matches {hits} docs (expected exactly 1)")
         splits = client.json("GET", f"/api/v1/indexes/{INDEX_ID}/splits",
                              params={"split_states": "Published"})["splits"]
-        oversized = [s["num_docs"] for s in splits if s["num_docs"] > SPLIT_DOCS]
-        check(not oversized, f"splits over split_num_docs_target: {oversized}")
+        oversized = [s["num_docs"] for s in splits
+                     if s["num_merge_ops"] == 0 and s["num_docs"] > SPLIT_DOCS]
+        check(not oversized, f"unmerged splits over split_num_docs_target: {oversized}")
+        merged = sum(1 for s in splits if s["num_merge_ops"] > 0)
         print(f"ok  {total} docs indexed exactly once ({bad_lines} malformed lines skipped) "
-              f"in {len(splits)} splits")
+              f"in {len(splits)} splits ({merged} of them merged)")
 
         metadata = client.json("GET", f"/api/v1/indexes/{INDEX_ID}")
         checkpoint = metadata["checkpoint"][SOURCE_ID]
