@@ -30,6 +30,7 @@ class HttpServerTest : public ::testing::Test {
           response.body = "{\"path\":\"" + request.path + "\",\"name\":\"" +
                           (name ? *name : "") + "\",\"body_size\":" +
                           std::to_string(request.body.size()) + "}";
+          if (request.path == "/checksum") response.body = std::to_string(Checksum(request.body));
           return response;
         },
         &workers_);
@@ -37,9 +38,15 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_NE(server_->port(), 0);
   }
 
+  static uint64_t Checksum(std::string_view bytes) {
+    uint64_t sum = 1469598103934665603ULL;  // FNV-1a: any lost, repeated or moved byte shows
+    for (const char c : bytes) sum = (sum ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    return sum;
+  }
+
   // Sends `count` requests over one connection and returns the responses.
   std::vector<http::response<http::string_body>> SendOnOneConnection(
-      int count, const std::string& target, const std::string& body = "") {
+      int count, const std::string& target, const std::string& body = "", bool chunked = false) {
     boost::asio::io_context io;
     beast::tcp_stream stream(io);
     stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
@@ -51,6 +58,7 @@ class HttpServerTest : public ::testing::Test {
       request.keep_alive(true);
       request.body() = body;
       request.prepare_payload();
+      if (chunked) request.chunked(true);
       http::write(stream, request);
       beast::flat_buffer buffer;
       http::response<http::string_body> response;
@@ -87,6 +95,26 @@ TEST_F(HttpServerTest, OversizedBodyGets413WithJsonMessage) {
   EXPECT_NE(responses[0].body().find("\"message\""), std::string::npos);
   EXPECT_NE(responses[0].body().find("limit"), std::string::npos);
   EXPECT_EQ(handled_.load(), 0);
+}
+
+// Large bodies are read with a large buffer (not 512 bytes per read), which shrinks back between
+// requests: bodies of every size, with a length or chunked, arrive byte for byte on one
+// keep-alive connection, before and after small requests.
+TEST_F(HttpServerTest, ReceivesLargeAndSmallBodiesByteForByte) {
+  StartServer(/*body_limit=*/8 << 20);
+  for (const size_t size : {size_t{10}, size_t{16 * 1024 + 1}, size_t{3 << 20}, size_t{100},
+                            size_t{(5 << 20) + 7}}) {
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>('a' + (i * 7919 + i / 4096) % 26);
+    for (const bool chunked : {false, true}) {
+      auto responses = SendOnOneConnection(2, "/checksum", body, chunked);
+      ASSERT_EQ(responses.size(), 2u) << size << (chunked ? " chunked" : "");
+      for (const auto& response : responses) {
+        EXPECT_EQ(response.result_int(), 200);
+        EXPECT_EQ(response.body(), std::to_string(Checksum(body))) << size;
+      }
+    }
+  }
 }
 
 TEST_F(HttpServerTest, ServesManyConcurrentConnections) {
