@@ -2,11 +2,13 @@
 // (docs/format/split.md).
 //
 // Memory layout while indexing: one FieldBuilder per (path, type). Terms are interned once in a
-// flat_hash_map looked up by string_view (no allocation for known terms); each term owns a
-// posting list of doc ids (+ term frequencies, + positions). Doc store blocks are compressed as
-// soon as they reach `docstore_blocksize`.
+// flat_hash_map looked up by string_view (no allocation for known terms); each term's doc ids
+// and term frequencies (or positions) are appended to a chain of blocks in the field's
+// PostingArena (no allocation per term or per posting). Doc store blocks are compressed as soon
+// as they reach `docstore_blocksize`.
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,10 +47,88 @@ constexpr uint32_t kPositionGapBetweenValues = 100;
 
 absl::string_view AbslView(std::string_view view) { return {view.data(), view.size()}; }
 
-struct PostingList {
-  std::vector<uint32_t> docs;
-  std::vector<uint32_t> freqs;
-  std::vector<uint32_t> positions;  // freqs[i] positions per doc, in doc order (when recorded)
+// The postings of every term of a field, appended to chains of blocks in pages of uint32 values:
+// no allocation per term or per growth, one page of 256 KiB holds the blocks of many terms. A
+// term's stream is [doc, freq]* or, when positions are recorded, [doc | kDocMarker, position*]*.
+// Blocks double from 4 to 256 values; the last value of a full block links to the next block.
+// Addresses are 32 bits: 16 GiB of postings per field, far beyond what resources.heap_size lets
+// a split hold before it is committed.
+class PostingArena {
+ public:
+  static constexpr uint32_t kDocMarker = uint32_t{1} << 31;  // doc ids are < kMaxDocs = 2^31
+
+  struct Term {
+    uint32_t* tail = nullptr;      // the next free value of the last block
+    uint32_t* tail_end = nullptr;  // the last block's link slot (tail == tail_end: full)
+    uint32_t* freq = nullptr;      // [doc, freq] streams: the last doc's freq
+    uint32_t head = kNoBlock;      // address of the first block
+    uint32_t last_doc = UINT32_MAX;
+    uint32_t num_docs = 0;
+    uint32_t next_block = kFirstBlock;
+  };
+
+  // Appends `value` to `term`'s stream and returns where it is stored (valid while the arena
+  // lives: pages never move).
+  uint32_t* Append(Term& term, uint32_t value) {
+    if (term.tail == term.tail_end) [[unlikely]] AddBlock(term);
+    *term.tail = value;
+    return term.tail++;
+  }
+
+  // Calls `fn(begin, end)` for each run of consecutive values of `term`'s stream, in order.
+  template <typename Fn>
+  void ForEachRun(const Term& term, Fn&& fn) const {
+    uint32_t block = term.head;
+    uint32_t block_size = kFirstBlock;
+    while (block != kNoBlock) {
+      const uint32_t* begin = At(block);
+      const uint32_t* link = begin + block_size - 1;
+      if (link == term.tail_end) {  // the last block
+        fn(begin, static_cast<const uint32_t*>(term.tail));
+        return;
+      }
+      fn(begin, link);
+      block = *link;
+      block_size = std::min(block_size * 2, kMaxBlock);
+    }
+  }
+
+  uint64_t memory_bytes() const {
+    return static_cast<uint64_t>(pages_.size()) * (sizeof(uint32_t) << kPageBits);
+  }
+
+ private:
+  static constexpr uint32_t kNoBlock = UINT32_MAX;
+  static constexpr uint32_t kPageBits = 16;
+  static constexpr uint32_t kPageMask = (uint32_t{1} << kPageBits) - 1;
+  static constexpr uint32_t kFirstBlock = 4;
+  static constexpr uint32_t kMaxBlock = 256;
+
+  const uint32_t* At(uint32_t address) const {
+    return pages_[address >> kPageBits].get() + (address & kPageMask);
+  }
+
+  void AddBlock(Term& term) {
+    const uint32_t size = term.next_block;
+    if (pages_.empty() || used_ + size > (uint32_t{1} << kPageBits)) {
+      pages_.push_back(std::make_unique_for_overwrite<uint32_t[]>(size_t{1} << kPageBits));
+      used_ = 0;
+    }
+    const uint32_t address = (static_cast<uint32_t>(pages_.size() - 1) << kPageBits) | used_;
+    uint32_t* block = pages_.back().get() + used_;
+    used_ += size;
+    if (term.head == kNoBlock) {
+      term.head = address;
+    } else {
+      *term.tail_end = address;
+    }
+    term.tail = block;
+    term.tail_end = block + size - 1;
+    term.next_block = std::min(size * 2, kMaxBlock);
+  }
+
+  std::vector<std::unique_ptr<uint32_t[]>> pages_;
+  uint32_t used_ = 0;
 };
 
 struct FieldBuilder {
@@ -56,7 +136,8 @@ struct FieldBuilder {
   FieldType type = FieldType::kText;
   internal::LeafOptions options;
   absl::flat_hash_map<std::string, uint32_t> term_ids;
-  std::vector<PostingList> postings;
+  std::vector<PostingArena::Term> postings;  // by term id
+  PostingArena arena;
   std::vector<std::pair<uint32_t, uint64_t>> fast_values;  // (doc, value or text id)
   absl::flat_hash_map<std::string, uint32_t> fast_text_ids;
   std::vector<uint32_t> presence;
@@ -234,22 +315,28 @@ class SplitWriterImpl final : public SplitWriter {
       term_id = static_cast<uint32_t>(field.postings.size());
       field.term_ids.emplace(std::string(term), term_id);
       field.postings.emplace_back();
-      memory_bytes_ += term.size() + 96;
+      memory_bytes_ += term.size() + 80;
     } else {
       term_id = it->second;
     }
-    PostingList& list = field.postings[term_id];
-    if (list.docs.empty() || list.docs.back() != doc_id) {
-      list.docs.push_back(doc_id);
-      list.freqs.push_back(1);
-      memory_bytes_ += 8;
-    } else {
-      ++list.freqs.back();
-    }
+    PostingArena::Term& postings = field.postings[term_id];
+    const uint64_t arena_bytes = field.arena.memory_bytes();
     if (position.has_value()) {
-      list.positions.push_back(*position);
-      memory_bytes_ += 4;
+      if (postings.last_doc != doc_id) {
+        postings.last_doc = doc_id;
+        ++postings.num_docs;
+        field.arena.Append(postings, doc_id | PostingArena::kDocMarker);
+      }
+      field.arena.Append(postings, *position);
+    } else if (postings.last_doc != doc_id) {
+      postings.last_doc = doc_id;
+      ++postings.num_docs;
+      field.arena.Append(postings, doc_id);
+      postings.freq = field.arena.Append(postings, 1);
+    } else {
+      ++*postings.freq;
     }
+    memory_bytes_ += field.arena.memory_bytes() - arena_bytes;
   }
 
   // Records the token count of the doc last added to `field` (statistics and field norm).
@@ -368,23 +455,46 @@ class SplitWriterImpl final : public SplitWriter {
     });
     std::string posting;
     std::string positions;
+    std::vector<uint32_t> docs;
+    std::vector<uint32_t> freqs;
     for (const auto& [prefix, term, id] : sorted) {
-      const PostingList& list = builder.postings[id];
-      posting.clear();
-      internal::EncodeBlockPostings(list.docs, list.freqs, entry.record_freq, posting);
+      const PostingArena::Term& stream = builder.postings[id];
+      docs.clear();
+      freqs.clear();
       positions.clear();
+      docs.resize(stream.num_docs);
+      freqs.resize(stream.num_docs);
+      uint32_t* doc = docs.data() - 1;
+      uint32_t* freq = freqs.data() - 1;
       if (entry.record_positions) {
-        // Per doc, its term frequency's positions as deltas (the first from 0).
-        size_t next = 0;
-        for (uint32_t freq : list.freqs) {
-          uint32_t previous_position = 0;
-          for (uint32_t i = 0; i < freq && next < list.positions.size(); ++i, ++next) {
-            PutVarint(positions, list.positions[next] - previous_position);
-            previous_position = list.positions[next];
+        // Per doc, its positions as deltas (the first from 0); the freq is their number.
+        uint32_t previous_position = 0;
+        builder.arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
+          for (; value != end; ++value) {
+            if (*value & PostingArena::kDocMarker) {
+              *++doc = *value & ~PostingArena::kDocMarker;
+              *++freq = 0;
+              previous_position = 0;
+            } else {
+              ++*freq;
+              PutVarint(positions, *value - previous_position);
+              previous_position = *value;
+            }
           }
-        }
+        });
+      } else {
+        // [doc, freq] pairs; a block boundary may fall between the two.
+        bool is_doc = true;
+        builder.arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
+          for (; value != end; ++value) {
+            *(is_doc ? ++doc : ++freq) = *value;
+            is_doc = !is_doc;
+          }
+        });
       }
-      dictionary.Add(term, list.docs.size(), posting, positions);
+      posting.clear();
+      internal::EncodeBlockPostings(docs, freqs, entry.record_freq, posting);
+      dictionary.Add(term, docs.size(), posting, positions);
     }
     dictionary.Finish();
   }
