@@ -8,7 +8,7 @@ APT_PACKAGES=(
   libabsl-dev libboost-dev libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev
   libzstd-dev liblz4-dev libxxhash-dev zlib1g-dev libre2-dev libstemmer-dev
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev libssl-dev
+  libcurl4-openssl-dev libssl-dev libjemalloc-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   clang libclang-rt-14-dev
 )
