@@ -304,8 +304,11 @@ absl::Status SourcePipeline::RunOnce() {
     // Lines rather than documents count towards split_num_docs_target, so a split never
     // exceeds it by a batch because of rejected lines.
     pending_lines += item->num_lines;
+    // The timeout is checked here too: while the source keeps the queue fed, PopFor never
+    // times out, and a steady stream would otherwise wait for the size triggers alone.
     if (pending_lines >= index_config.indexing_settings.split_num_docs_target ||
-        (writer != nullptr && SplitWriterIsFull(*writer, index_config.indexing_settings))) {
+        (writer != nullptr && SplitWriterIsFull(*writer, index_config.indexing_settings)) ||
+        Clock::now() - *pending_since >= commit_timeout) {
       RETURN_IF_ERROR(commit());
     }
   }

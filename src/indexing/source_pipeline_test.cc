@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "indexing/wal.h"
 #include "metastore/testing/flaky_metastore.h"
 #include "split/split_store.h"
+#include "storage/testing/latency_storage.h"
 
 namespace shale::indexing {
 namespace {
@@ -22,13 +24,15 @@ namespace {
 using ::shale::indexing::testing::Gzip;
 using ::shale::metastore::testing::FlakyMetastore;
 
-std::string IndexConfigJson(const std::string& index_uri, int split_num_docs_target) {
+std::string IndexConfigJson(const std::string& index_uri, int split_num_docs_target,
+                            int commit_timeout_secs = 3600) {
   return R"({"version": "0.8", "index_id": "logs", "index_uri": ")" + index_uri + R"(",
     "doc_mapping": {"mode": "strict", "field_mappings": [
       {"name": "ts", "type": "datetime", "fast": true},
       {"name": "n", "type": "u64", "fast": true},
       {"name": "body", "type": "text"}], "timestamp_field": "ts"},
-    "indexing_settings": {"commit_timeout_secs": 3600, "split_num_docs_target": )" +
+    "indexing_settings": {"commit_timeout_secs": )" +
+         std::to_string(commit_timeout_secs) + R"(, "split_num_docs_target": )" +
          std::to_string(split_num_docs_target) + "}}";
 }
 
@@ -53,9 +57,9 @@ class SourcePipelineTest : public ::testing::Test {
     files_ = *resolver_->Resolve(*Uri::Parse(files_root_));
   }
 
-  void CreateIndex(int split_num_docs_target) {
-    auto config = config::ParseIndexConfigJson(
-        IndexConfigJson("ram:///indexes-" + NewUlid() + "/logs", split_num_docs_target));
+  void CreateIndex(int split_num_docs_target, int commit_timeout_secs = 3600) {
+    auto config = config::ParseIndexConfigJson(IndexConfigJson(
+        "ram:///indexes-" + NewUlid() + "/logs", split_num_docs_target, commit_timeout_secs));
     ASSERT_TRUE(config.ok()) << config.status();
     auto metadata = metastore_->CreateIndex(*config);
     ASSERT_TRUE(metadata.ok()) << metadata.status();
@@ -87,9 +91,12 @@ class SourcePipelineTest : public ::testing::Test {
     return options;
   }
 
-  std::unique_ptr<SourcePipeline> StartPipeline(const config::SourceConfig& source) {
-    auto pipeline = std::make_unique<SourcePipeline>(metastore_.get(), resolver_.get(), "logs",
-                                                     index_uid_, source, Options());
+  std::unique_ptr<SourcePipeline> StartPipeline(const config::SourceConfig& source,
+                                                storage::StorageResolver* resolver = nullptr,
+                                                std::optional<SourcePipelineOptions> options = {}) {
+    auto pipeline = std::make_unique<SourcePipeline>(
+        metastore_.get(), resolver != nullptr ? resolver : resolver_.get(), "logs", index_uid_,
+        source, options.value_or(Options()));
     pipeline->Start();
     return pipeline;
   }
@@ -188,6 +195,50 @@ TEST_F(SourcePipelineTest, IndexesAGzipFileExactlyOnceThenGoesIdle) {
     EXPECT_LT(split.metadata.num_docs, 700u + 200u);
   }
   EXPECT_EQ(PublishedValues(), Range(2000));
+}
+
+// Resolves like `inner`; reads from storages under `slow_root` first wait `delay` each.
+class SlowFilesResolver final : public storage::StorageResolver {
+ public:
+  SlowFilesResolver(storage::StorageResolver* inner, std::string slow_root, absl::Duration delay)
+      : inner_(inner), slow_root_(std::move(slow_root)), delay_(delay) {}
+
+  absl::StatusOr<std::shared_ptr<storage::Storage>> Resolve(const Uri& uri) override {
+    absl::StatusOr<std::shared_ptr<storage::Storage>> storage = inner_->Resolve(uri);
+    if (!storage.ok() || !uri.str().starts_with(slow_root_)) return storage;
+    return std::make_shared<storage::testing::LatencyStorage>(*std::move(storage), delay_);
+  }
+
+ private:
+  storage::StorageResolver* const inner_;
+  const std::string slow_root_;
+  const absl::Duration delay_;
+};
+
+// A source that keeps the queue fed (a batch every ~40 ms, checks for an empty queue every
+// 200 ms) still commits on commit_timeout_secs, not only at the size triggers or the end.
+TEST_F(SourcePipelineTest, CommitsOnTheTimeoutWhileTheQueueStaysFed) {
+  CreateIndex(/*split_num_docs_target=*/10'000'000, /*commit_timeout_secs=*/1);
+  const std::string data = Docs(0, 12'000);  // ~170 reads of 4 KiB, 20 ms each: ~3.5 s
+  const std::string uri = PutFile("steady.ndjson", data);
+  SlowFilesResolver slow(resolver_.get(), files_root_, absl::Milliseconds(20));
+  SourcePipelineOptions options = Options();
+  options.commit_check_interval_millis = 200;
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<SourcePipeline> pipeline = StartPipeline(AddFileSource(uri), &slow, options);
+  ASSERT_TRUE(WaitFor([&] { return pipeline->Stats().state == SourcePipelineState::kIdle; }))
+      << pipeline->Stats().last_error;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::vector<metastore::Split> splits = PublishedSplits();
+  // One split per elapsed second of commit_timeout_secs, plus the last one at the end.
+  EXPECT_GE(splits.size(), 3u) << "the source ran " << seconds << " s";
+  EXPECT_GE(seconds, 3.0);
+  uint64_t num_docs = 0;
+  for (const metastore::Split& split : splits) num_docs += split.metadata.num_docs;
+  EXPECT_EQ(num_docs, 12'000u);  // each doc once: the other tests read them all back
+  EXPECT_EQ(StoredCheckpoint("my-file"),
+            (metastore::SourceCheckpoint{{uri, WalPositionToCheckpoint(data.size())}}));
 }
 
 TEST_F(SourcePipelineTest, ANewPipelineResumesAfterThePublishedCheckpoint) {
