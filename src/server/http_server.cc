@@ -1,6 +1,8 @@
 #include "server/http_server.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "boost/asio.hpp"
@@ -58,11 +60,63 @@ void ParseRequestTarget(std::string_view target, HttpRequest& request) {
 
 namespace {
 
+// Counts the worker tasks that hold a session, so that the server outlives them: a session
+// released by a worker after the server's io_context is gone would close its socket through a
+// destroyed socket service.
+class InFlightTasks {
+ public:
+  void Add() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++count_;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--count_ == 0) idle_.notify_all();
+  }
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int64_t count_ = 0;
+};
+
+class Session;
+
+// A session held by a worker task (run or dropped unrun): drops the session, then counts the
+// task done.
+class WorkerHold {
+ public:
+  WorkerHold(std::shared_ptr<Session> session, InFlightTasks* tasks)
+      : session_(std::move(session)), tasks_(tasks) {
+    tasks_->Add();
+  }
+  WorkerHold(const WorkerHold&) = delete;
+  WorkerHold& operator=(const WorkerHold&) = delete;
+  ~WorkerHold() {
+    session_.reset();
+    tasks_->Done();
+  }
+  const std::shared_ptr<Session>& session() const { return session_; }
+
+ private:
+  std::shared_ptr<Session> session_;
+  InFlightTasks* const tasks_;
+};
+
 // One client connection: read a request, hand it to a worker, write the response, repeat.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpHandler* handler, ThreadPool* workers, uint64_t body_limit)
-      : stream_(std::move(socket)), handler_(handler), workers_(workers), body_limit_(body_limit) {}
+  Session(tcp::socket socket, const HttpHandler* handler, ThreadPool* workers, uint64_t body_limit,
+          InFlightTasks* tasks)
+      : stream_(std::move(socket)),
+        handler_(handler),
+        workers_(workers),
+        body_limit_(body_limit),
+        tasks_(tasks) {}
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -129,8 +183,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request->body = std::move(beast_request.body());
     const bool keep_alive = beast_request.keep_alive();
     const unsigned version = beast_request.version();
-    auto self = shared_from_this();
-    const bool submitted = workers_->Submit([self, request, keep_alive, version] {
+    auto hold = std::make_shared<WorkerHold>(shared_from_this(), tasks_);
+    const bool submitted = workers_->Submit([hold, request, keep_alive, version] {
+      const std::shared_ptr<Session>& self = hold->session();
       HttpResponse response;
       response = (*self->handler_)(*request);
       asio::post(self->stream_.get_executor(),
@@ -179,6 +234,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpHandler* handler_;
   ThreadPool* workers_;
   const uint64_t body_limit_;
+  InFlightTasks* const tasks_;
 };
 
 }  // namespace
@@ -221,6 +277,7 @@ struct HttpServer::Impl {
   std::vector<std::thread> io_threads;
   std::atomic<uint16_t> bound_port{0};
   std::atomic<bool> stopped{false};
+  InFlightTasks worker_tasks;
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io_context),
@@ -228,7 +285,7 @@ struct HttpServer::Impl {
                             if (error == asio::error::operation_aborted || stopped) return;
                             if (!error) {
                               std::make_shared<Session>(std::move(socket), &handler, workers,
-                                                        options.body_limit_bytes)
+                                                        options.body_limit_bytes, &worker_tasks)
                                   ->Run();
                             }
                             Accept();
@@ -243,7 +300,11 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, ThreadPoo
   impl_->workers = workers;
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  // Requests handed to the workers before the stop still use their session and the handler.
+  impl_->worker_tasks.WaitIdle();
+}
 
 absl::Status HttpServer::Start() {
   beast::error_code error;

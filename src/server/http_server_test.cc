@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "boost/asio.hpp"
@@ -31,6 +32,10 @@ class HttpServerTest : public ::testing::Test {
                           (name ? *name : "") + "\",\"body_size\":" +
                           std::to_string(request.body.size()) + "}";
           if (request.path == "/checksum") response.body = std::to_string(Checksum(request.body));
+          if (request.path == "/slow") {
+            in_slow_handler_ = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          }
           return response;
         },
         &workers_);
@@ -72,6 +77,7 @@ class HttpServerTest : public ::testing::Test {
 
   ThreadPool workers_{"test-workers", 4};
   std::atomic<int> handled_{0};
+  std::atomic<bool> in_slow_handler_{false};
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -115,6 +121,21 @@ TEST_F(HttpServerTest, ReceivesLargeAndSmallBodiesByteForByte) {
       }
     }
   }
+}
+
+// The server is destroyed while a worker still runs a request's handler: the destructor waits
+// for the worker to let go of the session (under ASan, a session released after the server's
+// io_context would be a use after free).
+TEST_F(HttpServerTest, DestroyedWhileAWorkerHandlesARequest) {
+  StartServer();
+  std::thread client([this] { SendOnOneConnection(1, "/slow"); });
+  for (int i = 0; i < 500 && !in_slow_handler_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(in_slow_handler_.load());
+  server_.reset();
+  EXPECT_EQ(handled_.load(), 1);
+  client.join();
 }
 
 TEST_F(HttpServerTest, ServesManyConcurrentConnections) {
