@@ -8,8 +8,8 @@
 // (BM25, only when a request sorts by `_score`) accumulates into one float per doc: each scored
 // query node fills a zeroed vector for the docs it returns and its parent adds those in.
 //
-// Top-k searches by `_score` without an exact count, and counts of bool queries requiring a
-// phrase, go document at a time instead (internal/doc_scorers.h, BuildScorer): posting lists are
+// Top-k searches by `_score` without an exact count, and counts of bool queries requiring
+// several terms or phrases, go document at a time instead (internal/doc_scorers.h, BuildScorer): posting lists are
 // intersected with skipping iterators, phrases read positions only for docs in every other
 // required clause, only the surviving docs are scored, and unions skip the docs that cannot
 // enter the top k (MaxScore). Those paths return the same docs and bit-identical scores; query
@@ -1935,9 +1935,10 @@ class SplitReaderImpl final : public SplitReader,
            sort_by[0].field == "_score" && sort_by[0].order == SortOrder::kDesc;
   }
 
-  // Whether a count is served by walking the query's scorer: a bool query that requires a
-  // phrase and something else, where the phrase then reads positions only for the docs the
-  // other required clauses hold (Eval would match the phrase on the whole split first).
+  // Whether a count is served by walking the query's scorers: a bool query requiring at least
+  // two term or phrase clauses. The leapfrog visits only the docs of the rarest clause (and
+  // skips blocks of the others) where Eval would fill and AND a bitset per clause, and a phrase
+  // reads positions only for the docs the other required clauses hold.
   static bool CountsDocAtATime(const Query& query, const SplitSearchRequest& request) {
     const auto* bool_query = std::get_if<BoolQuery>(&query.node);
     if (request.top_k != 0 || request.aggregation != nullptr ||
@@ -1947,18 +1948,13 @@ class SplitReaderImpl final : public SplitReader,
     }
     for (const auto* clauses : {&bool_query->must, &bool_query->filter}) {
       for (const QueryPtr& clause : *clauses) {
-        if (clause == nullptr) continue;
-        if (const auto* phrase = std::get_if<PhraseQuery>(&clause->node)) {
-          if (phrase->terms.size() >= 2) return true;
-        }
-        // Quoted text without slop is a term query of several words, matched as a phrase.
-        if (const auto* term = std::get_if<TermQuery>(&clause->node)) {
-          const auto* text = std::get_if<std::string>(&term->value);
-          if (text != nullptr && text->find(' ') != std::string::npos) return true;
+        if (clause == nullptr || !(std::holds_alternative<TermQuery>(clause->node) ||
+                                   std::holds_alternative<PhraseQuery>(clause->node))) {
+          return false;
         }
       }
     }
-    return false;
+    return true;
   }
 
   // The top k of `scorer` by score, ties by doc id; num_hits counts the docs the scorer stopped
