@@ -2,10 +2,12 @@
 // side by side in one process, single thread, warm.
 //
 //   shale_fulltext_bench --corpus corpus.ndjson --queries queries.txt --work-dir DIR
-//                        [--runs R] [--max-docs N] [--shale-only] [--kind KIND]
+//                        [--runs R] [--max-docs N] [--shale-only] [--kind KIND] [--dump FILE]
 //
 // --shale-only skips the peers (no Xapian / Lucene++ index is built: for profiling Shale alone);
 // --kind keeps only the queries tagged KIND (e.g. phrase).
+// --dump writes Shale's answer to every query to FILE (its COUNT, then its TOP_10 doc ids and
+// BM25 scores as exact hex floats), so that two builds can be compared with diff.
 //
 // Indexes every line {"text": "..."} of the corpus into (a) one Shale split held in memory
 // (SplitWriter, `default` tokenizer, positions), (b) a Xapian glass database in DIR/xapian and
@@ -152,6 +154,15 @@ class ShaleEngine final : public Engine {
  public:
   explicit ShaleEngine(std::unique_ptr<shale::index::SplitReader> reader)
       : reader_(std::move(reader)) {}
+  ~ShaleEngine() override {
+    if (dump_ != nullptr) std::fclose(dump_);
+  }
+
+  // Writes the answers of the first pass over the queries to `path` (see --dump).
+  bool OpenDump(const std::string& path) {
+    dump_ = std::fopen(path.c_str(), "w");
+    return dump_ != nullptr;
+  }
   std::string name() const override { return "shale"; }
 
   void Prepare(const BenchQuery& query) override {
@@ -168,7 +179,11 @@ class ShaleEngine final : public Engine {
     shale::index::SplitSearchRequest request;
     request.top_k = 0;
     request.count_all = true;
-    return Run(query_index, request).num_hits;
+    const uint64_t num_hits = Run(query_index, request).num_hits;
+    if (dump_ != nullptr && dumped_counts_.insert(query_index).second) {
+      fmt::print(dump_, "count {} {}\n", query_index, num_hits);
+    }
+    return num_hits;
   }
 
   uint64_t Top10(size_t query_index) override {
@@ -176,7 +191,15 @@ class ShaleEngine final : public Engine {
     request.top_k = 10;
     request.count_all = false;
     request.sort_by = {shale::index::SortField{"_score", shale::index::SortOrder::kDesc}};
-    return Run(query_index, request).hits.size();
+    const shale::index::SplitSearchResult result = Run(query_index, request);
+    if (dump_ != nullptr && dumped_tops_.insert(query_index).second) {
+      fmt::print(dump_, "top10 {}", query_index);
+      for (const shale::index::SplitHit& hit : result.hits) {
+        fmt::print(dump_, " {}:{:a}", hit.doc_id, hit.score);
+      }
+      fmt::print(dump_, "\n");
+    }
+    return result.hits.size();
   }
 
  private:
@@ -221,6 +244,9 @@ class ShaleEngine final : public Engine {
 
   std::unique_ptr<shale::index::SplitReader> reader_;
   std::vector<shale::index::QueryPtr> queries_;
+  std::FILE* dump_ = nullptr;
+  std::set<size_t> dumped_counts_;
+  std::set<size_t> dumped_tops_;
 };
 
 class XapianEngine final : public Engine {
@@ -618,6 +644,7 @@ int Main(int argc, char** argv) {
   uint64_t max_docs = UINT64_MAX;
   std::string only_kind;
   bool shale_only = false;
+  std::string dump_path;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (i + 1 >= argc && arg != "--shale-only") return Usage();
@@ -633,6 +660,8 @@ int Main(int argc, char** argv) {
       max_docs = std::strtoull(argv[++i], nullptr, 10);
     } else if (arg == "--kind") {
       only_kind = argv[++i];
+    } else if (arg == "--dump") {
+      dump_path = argv[++i];
     } else if (arg == "--shale-only") {
       shale_only = true;
     } else {
@@ -674,7 +703,12 @@ int Main(int argc, char** argv) {
   fmt::print("\n");
 
   std::vector<std::unique_ptr<Engine>> engines;
-  engines.push_back(std::make_unique<ShaleEngine>(std::move(shale_reader)));
+  auto shale_engine = std::make_unique<ShaleEngine>(std::move(shale_reader));
+  if (!dump_path.empty() && !shale_engine->OpenDump(dump_path)) {
+    fmt::print(stderr, "cannot write {}\n", dump_path);
+    return 1;
+  }
+  engines.push_back(std::move(shale_engine));
   if (!shale_only) {
     engines.push_back(std::make_unique<XapianEngine>(work_dir + "/xapian"));
     engines.push_back(std::make_unique<LuceneEngine>(work_dir + "/lucene"));

@@ -43,9 +43,10 @@ void FixFooterChecksum(std::string& bytes) {
 }
 
 template <typename Node>
-QueryPtr Wrap(Node node) {
+QueryPtr Wrap(Node node, float boost = 1.0f) {
   auto query = std::make_unique<Query>();
   query->node = std::move(node);
+  query->boost = boost;
   return query;
 }
 
@@ -78,6 +79,18 @@ std::vector<QueryPtr> Queries() {
   bool_query.should.push_back(MakeTermQuery("body", std::string("retry")));
   bool_query.must_not.push_back(MakeTermQuery("i", int64_t{3}));
   queries.push_back(Wrap(std::move(bool_query)));
+  // Document-at-a-time paths: a phrase required with a term (counted by walking the scorers),
+  // a union with a must_not.
+  BoolQuery phrase_and_term;
+  phrase_and_term.must.push_back(MakeTermQuery("body", std::string("disk full")));
+  phrase_and_term.must.push_back(MakeTermQuery("body", std::string("request")));
+  phrase_and_term.should.push_back(Wrap(PhraseQuery{"body", {"retry", "disk"}, 2}));
+  queries.push_back(Wrap(std::move(phrase_and_term), 2.0f));
+  BoolQuery union_query;
+  union_query.should.push_back(MakeTermQuery("body", std::string("disk")));
+  union_query.should.push_back(MakeTermQuery("body", std::string("request")));
+  union_query.must_not.push_back(MakeTermQuery("level", std::string("INFO")));
+  queries.push_back(Wrap(std::move(union_query)));
   return queries;
 }
 
@@ -115,6 +128,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     request.sort_by = {shale::index::SortField{"ip", shale::index::SortOrder::kAsc}};
     (void)(*reader)->RangesFor(*query, request, shale::index::WarmupRound::kFromHotcache);
     (void)(*reader)->RangesFor(*query, request, shale::index::WarmupRound::kFromTermBlocks);
+    shale::index::SplitSearchRequest by_score;
+    by_score.top_k = 3;
+    by_score.count_all = false;
+    by_score.sort_by = {shale::index::SortField{"_score", shale::index::SortOrder::kDesc}};
+    (void)(*reader)->Search(*query, by_score);
+    shale::index::SplitSearchRequest count;
+    count.top_k = 0;
+    (void)(*reader)->Search(*query, count);
     auto result = (*reader)->Search(*query, request);
     if (!result.ok()) continue;
     for (const shale::index::SplitHit& hit : result->hits) {

@@ -8,6 +8,14 @@
 // (BM25, only when a request sorts by `_score`) accumulates into one float per doc: each scored
 // query node fills a zeroed vector for the docs it returns and its parent adds those in.
 //
+// Top-k searches by `_score` without an exact count, and counts of bool queries requiring
+// several terms or phrases, go document at a time instead (internal/doc_scorers.h, BuildScorer): posting lists are
+// intersected with skipping iterators, phrases read positions only for docs in every other
+// required clause, only the surviving docs are scored, and unions skip the docs that cannot
+// enter the top k (MaxScore). Those paths return the same docs and bit-identical scores; query
+// shapes they do not cover fall back to the bitsets. Phrases of the bitset path use the same
+// phrase scorer (positions read only for docs holding every term).
+//
 // The collector keeps the top k in a bounded heap of fixed-size candidates (no allocation per
 // doc).
 
@@ -31,6 +39,7 @@
 #include "index/internal/block_postings.h"
 #include "index/internal/agg_collector.h"
 #include "index/internal/datetime.h"
+#include "index/internal/doc_scorers.h"
 #include "index/internal/doc_set.h"
 #include "index/internal/encoding.h"
 #include "index/internal/split_contents.h"
@@ -46,8 +55,11 @@ namespace shale::index {
 
 namespace {
 
+using internal::Bm25Weight;
 using internal::ByteReader;
 using internal::ChunkRef;
+using internal::CountPhraseMatches;
+using internal::DocScorer;
 using internal::Column;
 using internal::ColumnKind;
 using internal::DecodedPostings;
@@ -64,8 +76,6 @@ using internal::TermInfo;
 constexpr size_t kMaxSortFields = 2;
 // Bool intersections leapfrog when the rarest term is this many times rarer than the next.
 constexpr uint64_t kLeapfrogMinRatio = 8;
-constexpr float kBm25K1 = 1.2f;
-constexpr float kBm25B = 0.75f;
 constexpr uint64_t kMaxDocStoreBlockBytes = uint64_t{1} << 31;
 
 // ---------------------------------------------------------------------------------------------
@@ -87,71 +97,6 @@ class MemoryByteRangeSource final : public ByteRangeSource {
   std::string name_;
   std::string bytes_;
 };
-
-// ---------------------------------------------------------------------------------------------
-// BM25 weight of one term (or phrase) in one field of one split.
-class Bm25Weight {
- public:
-  // `idf`: the term's idf (a phrase passes the sum of its terms'). `norms`: one byte per doc, or
-  // null when the field has none (every doc then counts as of average length); not owned, must
-  // outlive the weight.
-  Bm25Weight(float idf, const FieldEntry& field, const std::string* norms) : norms_(norms) {
-    weight_ = idf * (kBm25K1 + 1.0f);
-    const float average_length =
-        field.field_doc_count > 0
-            ? static_cast<float>(field.total_tokens) / static_cast<float>(field.field_doc_count)
-            : 1.0f;
-    for (uint32_t code = 0; code < 256; ++code) {
-      const auto length = static_cast<float>(internal::DecodeFieldNorm(static_cast<uint8_t>(code)));
-      length_factor_[code] =
-          kBm25K1 * (1.0f - kBm25B + kBm25B * length / std::max(average_length, 1e-6f));
-    }
-  }
-  static float Idf(uint64_t num_docs, uint64_t doc_freq) {
-    const double n = static_cast<double>(num_docs);
-    const double df = static_cast<double>(std::min(doc_freq, num_docs));
-    return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
-  }
-  float Score(uint32_t doc, uint32_t freq) const {
-    const auto tf = static_cast<float>(freq);
-    // Without field norms every doc has the average length: the length factor is k1.
-    const float length_factor =
-        norms_ == nullptr ? kBm25K1 : length_factor_[static_cast<unsigned char>((*norms_)[doc])];
-    return weight_ * tf / (tf + length_factor);
-  }
-
- private:
-  const std::string* norms_;  // one byte per doc, or null
-  float weight_ = 0;
-  float length_factor_[256] = {};
-};
-
-// Number of ways the phrase whose i-th term occurs at `positions[i]` (sorted) matches with at
-// most `slop` extra distance in total, terms in order: for each position of the first term, the
-// next terms are taken greedily at their first position after the previous one, which minimizes
-// the total distance.
-uint32_t CountPhraseMatches(const std::vector<std::span<const uint32_t>>& positions,
-                            uint32_t slop) {
-  uint32_t matches = 0;
-  for (uint32_t start : positions[0]) {
-    uint32_t previous = start;
-    uint64_t budget = slop;
-    bool matched = true;
-    for (size_t i = 1; i < positions.size(); ++i) {
-      auto it = std::upper_bound(positions[i].begin(), positions[i].end(), previous);
-      if (it == positions[i].end()) return matches;  // later starts cannot match either
-      const uint64_t gap = *it - previous - 1;
-      if (gap > budget) {
-        matched = false;
-        break;
-      }
-      budget -= gap;
-      previous = *it;
-    }
-    if (matched) ++matches;
-  }
-  return matches;
-}
 
 // A hit candidate of the collector: fixed size, so the heap never allocates per doc.
 struct Candidate {
@@ -187,6 +132,21 @@ class SplitReaderImpl final : public SplitReader,
     if (sort_by.size() > kMaxSortFields) {
       return absl::InvalidArgumentError(fmt::format("at most {} sort fields are supported, got {}",
                                                     kMaxSortFields, sort_by.size()));
+    }
+    if (ScoresDocAtATime(sort_by, request)) {
+      internal::ScorerErrors errors;
+      ASSIGN_OR_RETURN(std::unique_ptr<DocScorer> scorer, BuildScorer(query, true, &errors));
+      if (scorer != nullptr) return TopKByScore(*scorer, request.top_k, errors);
+    }
+    if (CountsDocAtATime(query, request)) {
+      internal::ScorerErrors errors;
+      ASSIGN_OR_RETURN(std::unique_ptr<DocScorer> scorer, BuildScorer(query, false, &errors));
+      SplitSearchResult result;
+      for (uint32_t doc = scorer->doc(); doc != DocScorer::kEnd; doc = scorer->Next()) {
+        ++result.num_hits;
+      }
+      RETURN_IF_ERROR(errors.first);
+      return result;
     }
     std::vector<float> scores;
     if (Scores(sort_by, request)) scores.assign(num_docs_, 0.0f);
@@ -1404,6 +1364,17 @@ class SplitReaderImpl final : public SplitReader,
   // total. REQUIRES: field.record_positions, tokens.size() >= 2.
   absl::Status MatchPhrase(const FieldEntry& field, const std::vector<std::string>& tokens,
                            uint32_t slop, DocSet& out, std::vector<float>* scores) const {
+    if (BlockPostings(field) && field.record_freq) {
+      internal::ScorerErrors errors;
+      ASSIGN_OR_RETURN(std::unique_ptr<DocScorer> phrase,
+                       NewPhraseScorer(field, tokens, slop, scores != nullptr, &errors));
+      for (uint32_t doc = phrase->doc(); doc != DocScorer::kEnd; doc = phrase->Next()) {
+        out.Set(doc);
+        if (scores != nullptr) (*scores)[doc] += phrase->Score();
+      }
+      return errors.first;
+    }
+    // Postings v1: every list decoded whole.
     std::vector<DecodedPostings> lists(tokens.size());
     float idf = 0;
     size_t lead = 0;
@@ -1445,6 +1416,40 @@ class SplitReaderImpl final : public SplitReader,
       if (scores != nullptr) (*scores)[doc] += weight->Score(doc, phrase_freq);
     }
     return absl::OkStatus();
+  }
+
+  // The scorer of the phrase `tokens` on `field` (scored with BM25 when `scored`).
+  // REQUIRES: BlockPostings(field), field.record_freq, tokens.size() >= 2.
+  absl::StatusOr<std::unique_ptr<DocScorer>> NewPhraseScorer(
+      const FieldEntry& field, const std::vector<std::string>& tokens, uint32_t slop, bool scored,
+      internal::ScorerErrors* errors) const {
+    if (!field.record_positions || field.positions_section == internal::kNoSection) {
+      return absl::FailedPreconditionError(
+          fmt::format("field `{}` has no positions indexed", field.path));
+    }
+    std::vector<internal::PhraseTerm> terms(tokens.size());
+    float idf = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, tokens[i]));
+      if (!info.has_value()) return internal::NewEmptyScorer();
+      internal::PhraseTerm& term = terms[i];
+      ASSIGN_OR_RETURN(term.postings,
+                       ReadChunk(field.postings_section, info->postings, "posting list"));
+      ASSIGN_OR_RETURN(term.positions,
+                       ReadChunk(field.positions_section, info->positions, "position list"));
+      term.doc_freq = info->doc_freq;
+      term.postings_offset = SectionOffset(field.postings_section) + info->postings.offset;
+      term.positions_offset = SectionOffset(field.positions_section) + info->positions.offset;
+      idf += Bm25Weight::Idf(num_docs_, info->doc_freq);
+    }
+    std::optional<Bm25Weight> weight;
+    std::shared_ptr<const std::string> norms;
+    if (scored) {
+      ASSIGN_OR_RETURN(norms, LoadFieldNorms(field));
+      weight.emplace(idf, field, norms.get());
+    }
+    return internal::NewPhraseScorer(std::move(terms), slop, num_docs_, std::move(weight),
+                                     std::move(norms), name(), errors);
   }
 
   absl::StatusOr<DocSet> EvalNode(const PhraseQuery& phrase, std::vector<float>* scores) const {
@@ -1912,6 +1917,229 @@ class SplitReaderImpl final : public SplitReader,
       result.AndNot(docs);
     }
     return result;
+  }
+
+  // ---- document-at-a-time scoring (internal/doc_scorers.h) ----
+  //
+  // BuildScorer mirrors Eval for the query shapes it supports and returns null for the others
+  // (the caller then evaluates bitsets). Scores are bit-identical to Eval's. Unscored clauses
+  // (filter, must_not) of any kind are evaluated by Eval and walked as bitsets.
+
+  // Whether a search is served by TopKByScore: the k best by `_score` alone, no exact count, no
+  // aggregation, no time filter.
+  static bool ScoresDocAtATime(const std::vector<SortField>& sort_by,
+                               const SplitSearchRequest& request) {
+    return request.top_k > 0 && !request.count_all && request.aggregation == nullptr &&
+           !request.start_timestamp_micros.has_value() &&
+           !request.end_timestamp_micros.has_value() && sort_by.size() == 1 &&
+           sort_by[0].field == "_score" && sort_by[0].order == SortOrder::kDesc;
+  }
+
+  // Whether a count is served by walking the query's scorers: a bool query requiring at least
+  // two term or phrase clauses. The leapfrog visits only the docs of the rarest clause (and
+  // skips blocks of the others) where Eval would fill and AND a bitset per clause, and a phrase
+  // reads positions only for the docs the other required clauses hold.
+  static bool CountsDocAtATime(const Query& query, const SplitSearchRequest& request) {
+    const auto* bool_query = std::get_if<BoolQuery>(&query.node);
+    if (request.top_k != 0 || request.aggregation != nullptr ||
+        request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value() ||
+        bool_query == nullptr || bool_query->must.size() + bool_query->filter.size() < 2) {
+      return false;
+    }
+    for (const auto* clauses : {&bool_query->must, &bool_query->filter}) {
+      for (const QueryPtr& clause : *clauses) {
+        if (clause == nullptr || !(std::holds_alternative<TermQuery>(clause->node) ||
+                                   std::holds_alternative<PhraseQuery>(clause->node))) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  // The top k of `scorer` by score, ties by doc id; num_hits counts the docs the scorer stopped
+  // on (a lower bound once it prunes).
+  absl::StatusOr<SplitSearchResult> TopKByScore(DocScorer& scorer, uint32_t top_k,
+                                                const internal::ScorerErrors& errors) const {
+    struct Scored {
+      float score;
+      uint32_t doc;
+    };
+    // better(a, b): a ranks before b; the heap's front is the worst kept hit.
+    auto better = [](const Scored& a, const Scored& b) {
+      return a.score != b.score ? a.score > b.score : a.doc < b.doc;
+    };
+    std::vector<Scored> heap;
+    heap.reserve(std::min<uint32_t>(top_k, 4096));
+    uint64_t visited = 0;
+    for (uint32_t doc = scorer.doc(); doc != DocScorer::kEnd; doc = scorer.Next()) {
+      ++visited;
+      const float score = scorer.Score();
+      if (heap.size() < top_k) {
+        heap.push_back({score, doc});
+        std::push_heap(heap.begin(), heap.end(), better);
+        if (heap.size() == top_k) scorer.SetMinCompetitiveScore(heap.front().score);
+      } else if (score > heap.front().score) {
+        // Docs come in increasing id order: an equal score never displaces a kept hit.
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.back() = {score, doc};
+        std::push_heap(heap.begin(), heap.end(), better);
+        scorer.SetMinCompetitiveScore(heap.front().score);
+      }
+    }
+    RETURN_IF_ERROR(errors.first);
+    std::sort_heap(heap.begin(), heap.end(), better);
+    SplitSearchResult result;
+    result.num_hits = visited;
+    result.hits.reserve(heap.size());
+    for (const Scored& scored : heap) {
+      SplitHit hit;
+      hit.doc_id = scored.doc;
+      hit.score = scored.score;
+      hit.sort_keys.push_back(EncodeF64(scored.score));
+      result.hits.push_back(std::move(hit));
+    }
+    return result;
+  }
+
+  // The scorer of `query` (BM25 when `scored`), or null when Eval must evaluate it.
+  absl::StatusOr<std::unique_ptr<DocScorer>> BuildScorer(const Query& query, bool scored,
+                                                         internal::ScorerErrors* errors) const {
+    std::unique_ptr<DocScorer> scorer;
+    if (scored && !(query.boost >= 0.0f && std::isfinite(query.boost))) return scorer;
+    if (const auto* term = std::get_if<TermQuery>(&query.node)) {
+      ASSIGN_OR_RETURN(scorer, BuildTermScorer(term->field, ValueAsText(term->value), scored,
+                                               errors));
+    } else if (const auto* phrase = std::get_if<PhraseQuery>(&query.node)) {
+      ASSIGN_OR_RETURN(scorer, BuildPhraseScorer(*phrase, scored, errors));
+    } else if (const auto* bool_query = std::get_if<BoolQuery>(&query.node)) {
+      ASSIGN_OR_RETURN(scorer, BuildBoolScorer(*bool_query, scored, errors));
+    }
+    if (scorer == nullptr) {
+      if (scored) return scorer;
+      ASSIGN_OR_RETURN(DocSet docs, Eval(query, nullptr));
+      return internal::NewDocSetScorer(std::move(docs));
+    }
+    if (scored && query.boost != 1.0f) scorer = internal::NewBoostScorer(std::move(scorer), query.boost);
+    return scorer;
+  }
+
+  // The one text field at `path` with block postings, or null.
+  const FieldEntry* SingleBlockTextField(const std::string& path) const {
+    const std::vector<uint32_t>& ids = FieldIds(path);
+    if (ids.size() != 1) return nullptr;
+    const FieldEntry& field = footer_.hotcache.fields[ids[0]];
+    if (field.type != FieldType::kText || !field.indexed || !BlockPostings(field)) return nullptr;
+    return &field;
+  }
+
+  // As EvalNode(TermQuery) on a path holding one text field: MatchText.
+  absl::StatusOr<std::unique_ptr<DocScorer>> BuildTermScorer(const std::string& path,
+                                                             const std::string& text, bool scored,
+                                                             internal::ScorerErrors* errors) const {
+    const FieldEntry* field = SingleBlockTextField(path);
+    if (field == nullptr) return std::unique_ptr<DocScorer>();
+    return BuildTextScorer(*field, text, scored, errors);
+  }
+
+  // As MatchText(field, text): one token is a term, several a phrase (when positions).
+  absl::StatusOr<std::unique_ptr<DocScorer>> BuildTextScorer(const FieldEntry& field,
+                                                             const std::string& text, bool scored,
+                                                             internal::ScorerErrors* errors) const {
+    std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
+    if (tokens.empty()) return internal::NewEmptyScorer();
+    if (tokens.size() > 1) {
+      if (!field.record_positions || !field.record_freq) return std::unique_ptr<DocScorer>();
+      return NewPhraseScorer(field, tokens, 0, scored, errors);
+    }
+    ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, tokens[0]));
+    if (!info.has_value()) return internal::NewEmptyScorer();
+    ASSIGN_OR_RETURN(std::string postings,
+                     ReadChunk(field.postings_section, info->postings, "posting list"));
+    std::optional<Bm25Weight> weight;
+    std::shared_ptr<const std::string> norms;
+    if (scored) {
+      ASSIGN_OR_RETURN(norms, LoadFieldNorms(field));
+      weight.emplace(Bm25Weight::Idf(num_docs_, info->doc_freq), field, norms.get());
+    }
+    return internal::NewTermScorer(std::move(postings), info->doc_freq, num_docs_,
+                                   field.record_freq, std::move(weight), std::move(norms),
+                                   SectionOffset(field.postings_section) + info->postings.offset,
+                                   name(), errors);
+  }
+
+  // As EvalNode(PhraseQuery) on a path holding one text field.
+  absl::StatusOr<std::unique_ptr<DocScorer>> BuildPhraseScorer(
+      const PhraseQuery& phrase, bool scored, internal::ScorerErrors* errors) const {
+    if (phrase.terms.size() == 1) {
+      return BuildTermScorer(phrase.field, phrase.terms[0], scored, errors);
+    }
+    const FieldEntry* field = SingleBlockTextField(phrase.field);
+    if (field == nullptr || phrase.terms.empty() || !field->record_positions ||
+        !field->record_freq) {
+      return std::unique_ptr<DocScorer>();
+    }
+    std::vector<std::string> tokens;
+    for (const std::string& term : phrase.terms) {
+      for (std::string& token : TokenizeToStrings(field->tokenizer, term)) {
+        tokens.push_back(std::move(token));
+      }
+    }
+    if (tokens.empty()) return internal::NewEmptyScorer();
+    if (tokens.size() == 1) return BuildTextScorer(*field, tokens[0], scored, errors);
+    return NewPhraseScorer(*field, tokens, phrase.slop, scored, errors);
+  }
+
+  // As EvalNode(BoolQuery), for: required clauses with optional scoring ones, or a union; both
+  // minus the must_not clauses.
+  absl::StatusOr<std::unique_ptr<DocScorer>> BuildBoolScorer(const BoolQuery& query, bool scored,
+                                                             internal::ScorerErrors* errors) const {
+    const bool has_required = !query.must.empty() || !query.filter.empty();
+    const uint32_t minimum_should_match =
+        query.minimum_should_match.value_or(!has_required && !query.should.empty() ? 1 : 0);
+    if (minimum_should_match > query.should.size()) return internal::NewEmptyScorer();
+    const bool union_only = !has_required && minimum_should_match == 1;
+    if (!(has_required && minimum_should_match == 0) && !union_only) {
+      return std::unique_ptr<DocScorer>();
+    }
+    // Builds the non-null clauses of `clauses`; false when one of them needs Eval.
+    auto build_all = [&](const std::vector<QueryPtr>& clauses, bool clause_scored,
+                         std::vector<std::unique_ptr<DocScorer>>& out) -> absl::StatusOr<bool> {
+      for (const QueryPtr& clause : clauses) {
+        if (clause == nullptr) continue;
+        ASSIGN_OR_RETURN(std::unique_ptr<DocScorer> scorer,
+                         BuildScorer(*clause, clause_scored, errors));
+        if (scorer == nullptr) return false;
+        out.push_back(std::move(scorer));
+      }
+      return true;
+    };
+    std::vector<std::unique_ptr<DocScorer>> excluded;
+    ASSIGN_OR_RETURN(bool built, build_all(query.must_not, false, excluded));
+    if (!built) return std::unique_ptr<DocScorer>();
+    if (union_only) {
+      std::vector<std::unique_ptr<DocScorer>> clauses;
+      ASSIGN_OR_RETURN(built, build_all(query.should, scored, clauses));
+      if (!built) return std::unique_ptr<DocScorer>();
+      if (clauses.empty()) return internal::NewEmptyScorer();
+      return internal::NewUnionScorer(std::move(clauses), std::move(excluded));
+    }
+    std::vector<internal::ScoredClause> required;
+    for (const auto* clauses : {&query.must, &query.filter}) {
+      const bool clause_scored = scored && clauses == &query.must;
+      std::vector<std::unique_ptr<DocScorer>> scorers;
+      ASSIGN_OR_RETURN(built, build_all(*clauses, clause_scored, scorers));
+      if (!built) return std::unique_ptr<DocScorer>();
+      for (auto& scorer : scorers) required.push_back({std::move(scorer), clause_scored});
+    }
+    if (required.empty()) return std::unique_ptr<DocScorer>();  // only null clauses: all docs
+    std::vector<std::unique_ptr<DocScorer>> optional;
+    if (scored) {
+      ASSIGN_OR_RETURN(built, build_all(query.should, true, optional));
+      if (!built) return std::unique_ptr<DocScorer>();
+    }
+    return internal::NewRequiredScorer(std::move(required), std::move(optional),
+                                       std::move(excluded));
   }
 
   // ---- warmup planning ----

@@ -96,12 +96,14 @@ void EncodeBlockPostings(const std::vector<uint32_t>& docs, const std::vector<ui
 }
 
 BlockPostingIterator::BlockPostingIterator(std::string_view bytes, uint64_t doc_freq,
-                                           uint32_t num_docs, bool with_freqs, bool decode_freqs)
+                                           uint32_t num_docs, bool with_freqs, bool decode_freqs,
+                                           bool track_positions)
     : bytes_(bytes),
       doc_freq_(doc_freq),
       num_docs_(num_docs),
       with_freqs_(with_freqs),
-      decode_freqs_(with_freqs && decode_freqs) {
+      decode_freqs_(with_freqs && decode_freqs),
+      track_positions_(track_positions) {
   std::fill(freqs_, freqs_ + kPostingBlockSize, 1u);
   num_full_blocks_ = doc_freq / kPostingBlockSize;
   // Each full block takes at least 3 bytes (2 of skip data, 1 bit width).
@@ -183,6 +185,7 @@ bool BlockPostingIterator::LoadBlock(uint64_t block) {
     }
     if (doc != static_cast<int64_t>(block_last_doc_[block])) return Fail(begin);
     block_count_ = kPostingBlockSize;
+    FillFreqPrefix();
     return true;
   }
   // The tail: fewer than 128 docs as varints.
@@ -208,12 +211,35 @@ bool BlockPostingIterator::LoadBlock(uint64_t block) {
   }
   if (!reader.AtEnd()) return Fail(begin + reader.position());
   block_count_ = count;
+  FillFreqPrefix();
+  return true;
+}
+
+void BlockPostingIterator::FillFreqPrefix() {
+  if (!track_positions_) return;
+  for (uint32_t i = 0; i < block_count_; ++i) freq_prefix_[i + 1] = freq_prefix_[i] + freqs_[i];
+}
+
+bool BlockPostingIterator::SumBlockFreqs(uint64_t block, uint64_t& sum) {
+  const uint64_t begin = block_offset_[block];
+  const uint64_t end = block_offset_[block + 1];
+  if (begin >= end) return Fail(begin);
+  const auto doc_width = static_cast<unsigned char>(bytes_[begin]);
+  const uint64_t at = begin + 1 + uint64_t{16} * doc_width;
+  if (doc_width > 32 || at >= end) return Fail(begin);
+  const auto freq_width = static_cast<unsigned char>(bytes_[at]);
+  if (freq_width > 32 || 1 + uint64_t{16} * freq_width != end - at) return Fail(at);
+  uint32_t values[kPostingBlockSize];
+  UnpackBlock(reinterpret_cast<const unsigned char*>(bytes_.data() + at + 1), freq_width, values);
+  sum = kPostingBlockSize;
+  for (uint32_t value : values) sum += value;
   return true;
 }
 
 uint32_t BlockPostingIterator::NextBlock() {
   const uint64_t num_blocks = num_full_blocks_ + (doc_freq_ % kPostingBlockSize != 0 ? 1 : 0);
   if (block_ + 1 >= num_blocks) return doc_ = kEnd;
+  freq_base_ += freq_prefix_[block_count_];
   if (!LoadBlock(block_ + 1)) return kEnd;
   return doc_ = docs_[0];
 }
@@ -226,12 +252,59 @@ uint32_t BlockPostingIterator::SeekTo(uint32_t target) {
                                block_last_doc_.end(), target);
     const auto block = static_cast<uint64_t>(it - block_last_doc_.begin());
     if (block == num_full_blocks_ && doc_freq_ % kPostingBlockSize == 0) return doc_ = kEnd;
+    if (track_positions_) {
+      freq_base_ += freq_prefix_[block_count_];
+      for (uint64_t skipped = block_ + 1; skipped < block; ++skipped) {
+        uint64_t sum = 0;
+        if (!SumBlockFreqs(skipped, sum)) return kEnd;
+        freq_base_ += sum;
+      }
+    }
     if (!LoadBlock(block)) return kEnd;
   }
   while (index_ < block_count_ && docs_[index_] < target) ++index_;
   if (index_ < block_count_) return doc_ = docs_[index_];
   // Only the tail can end below the target (full blocks were chosen by their last doc).
   return doc_ = kEnd;
+}
+
+bool PositionListReader::Skip(uint64_t count) {
+  constexpr uint64_t kHighBits = 0x8080808080808080ull;
+  // Whole words of 8 bytes while they end fewer varints than are left to skip.
+  while (count >= 8 && bytes_.size() - offset_ >= 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes_.data() + offset_, sizeof(word));
+    // Varint terminators (high bit clear) of the word, added up bytewise by one multiply.
+    const uint64_t ends = (((~word & kHighBits) >> 7) * 0x0101010101010101ull) >> 56;
+    if (ends > count) break;
+    count -= ends;
+    offset_ += 8;
+  }
+  while (count > 0) {
+    if (offset_ >= bytes_.size()) return false;
+    if ((static_cast<unsigned char>(bytes_[offset_++]) & 0x80) == 0) --count;
+  }
+  return true;
+}
+
+bool PositionListReader::Read(uint64_t index, uint32_t count, std::vector<uint32_t>& out) {
+  out.clear();
+  if (index < index_ || !Skip(index - index_)) return false;
+  index_ = index;
+  ByteReader reader(bytes_.substr(offset_));
+  uint64_t position = 0;
+  for (uint32_t j = 0; j < count; ++j) {
+    const uint64_t delta = reader.Varint();
+    position += delta;
+    if (!reader.ok() || (j > 0 && delta == 0) || position > UINT32_MAX) {
+      offset_ += reader.position();
+      return false;
+    }
+    out.push_back(static_cast<uint32_t>(position));
+  }
+  offset_ += reader.position();
+  index_ += count;
+  return true;
 }
 
 }  // namespace shale::index::internal

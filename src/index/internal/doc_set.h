@@ -70,6 +70,17 @@ class DocSet {
       }
     }
   }
+  // The first doc >= `from` in the set, or num_docs() when there is none.
+  uint32_t NextDoc(uint32_t from) const {
+    if (from >= num_docs_) return num_docs_;
+    size_t i = from >> 6;
+    uint64_t word = words_[i] & (~uint64_t{0} << (from & 63));
+    while (word == 0) {
+      if (++i == words_.size()) return num_docs_;
+      word = words_[i];
+    }
+    return static_cast<uint32_t>(i * 64 + static_cast<size_t>(std::countr_zero(word)));
+  }
   uint32_t num_docs() const { return num_docs_; }
 
  private:
