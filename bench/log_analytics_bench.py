@@ -237,13 +237,20 @@ class KeepAlive:
 
     def post(self, path, body, content_type="application/json"):
         data = body.encode() if isinstance(body, str) else body
-        self.connection.request("POST", path, body=data,
-                                headers={"Content-Type": content_type})
-        response = self.connection.getresponse()
+        try:
+            response = self._send(path, data, content_type)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle connection (its keep-alive timeout): reconnect once.
+            self.connection.close()
+            response = self._send(path, data, content_type)
         text = response.read().decode()
         if response.status != 200:
             raise Failure(f"POST {path} {body[:300]!r}: HTTP {response.status}: {text[:1000]}")
         return text
+
+    def _send(self, path, data, content_type):
+        self.connection.request("POST", path, body=data, headers={"Content-Type": content_type})
+        return self.connection.getresponse()
 
     def close(self):
         self.connection.close()
@@ -256,6 +263,7 @@ CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
   <http_port>{http_port}</http_port>
   <tcp_port>{tcp_port}</tcp_port>
   <listen_host>127.0.0.1</listen_host>
+  <keep_alive_timeout>600</keep_alive_timeout>
   <path>{dir}/data/</path>
   <tmp_path>{dir}/tmp/</tmp_path>
   <user_files_path>{dir}/user_files/</user_files_path>
@@ -588,6 +596,9 @@ def main():
             report["clickhouse_peak_rss_mib"] = peak_rss_mib(clickhouse.server_pid())
             shale_http.close()
             ch_http.close()
+    except BaseException:
+        failed = True
+        raise
     finally:
         node.stop()
         if args.keep or failed:
@@ -641,9 +652,12 @@ def render(report, results):
         s50, s99 = percentile(r["shale_ms"], 50), percentile(r["shale_ms"], 99)
         c50, c99 = percentile(r["ch_ms"], 50), percentile(r["ch_ms"], 99)
         answer = r["answer"] if r["agree"] else "**MISMATCH**"
+        # /proc counts CPU time in clock ticks (10 ms): below a tick per run, no ratio.
+        cpu_ratio = (f"{r['ch_cpu'] / r['shale_cpu']:.2f}×" if min(r["ch_cpu"], r["shale_cpu"]) > 0
+                     else "-")
         lines.append(f"| {r['name']} | {answer} | {s50:.1f} / {s99:.1f} | {c50:.1f} / {c99:.1f} "
                      f"| {c50 / s50:.2f}× | {c99 / s99:.2f}× | {r['shale_cpu']:.1f} | "
-                     f"{r['ch_cpu']:.1f} | {r['ch_cpu'] / max(r['shale_cpu'], 1e-9):.2f}× |")
+                     f"{r['ch_cpu']:.1f} | {cpu_ratio} |")
     lines += ["", f"Peak RSS after the queries: Shale {report['shale_peak_rss_mib']:,.0f} MiB, "
               f"ClickHouse {report['clickhouse_peak_rss_mib']:,.0f} MiB. Load average at the "
               f"end: {load_average()}.", ""]
