@@ -19,7 +19,10 @@ in the same run.
    MergeTree table ordered by (tenant_id, timestamp); one HTTP INSERT ... FORMAT JSONEachRow of
    the whole flattened file. Load time, CPU time, size of the active parts.
 4. Each query runs `--warmup` times, then `--runs` times per engine (one keep-alive HTTP
-   connection each, through each engine's normal query API), alternating engines per query.
+   connection each, through each engine's normal query API), alternating engines per query:
+   a date_histogram (1h) and a terms aggregation (resource.service) over all docs, a count of
+   `severity_text:ERROR AND tenant_id:17` over one day, the same with the 10 latest hits, and a
+   full-text count of `body:exception` (ClickHouse: a case-insensitive substring search).
    Reports p50 / p99 / mean wall-clock latency, server CPU time per query (from /proc), and the
    ratios ClickHouse / Shale. Every answer of both engines is compared with the generator's
    counts: any difference fails the benchmark (exit 1) after printing both.
@@ -47,7 +50,7 @@ import urllib.parse
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
-from shale_testlib import Failure, ShaleNode, check, free_port, wait_until  # noqa: E402
+from shale_testlib import Failure, ShaleNode, check, free_port, tokens, wait_until  # noqa: E402
 
 INDEX_ID = "log-analytics"
 INDEX_CONFIG = os.path.join(REPO_ROOT, "bench", "log-analytics-index-config.yaml")
@@ -64,6 +67,10 @@ FILTER_SEVERITY = "ERROR"
 FILTER_START = START + 2 * 86_400
 FILTER_END = START + 3 * 86_400
 TOP_HITS = 10
+# The full-text query: a word of the HDFS sample whose case-insensitive substring matches are
+# exactly its token matches (checked per template), so ClickHouse's substring search and Shale's
+# term query must count the same docs.
+FULLTEXT_WORD = "exception"
 CHUNK = 100_000
 
 
@@ -88,8 +95,9 @@ def zipf_cum_weights(count, exponent):
 
 
 def hdfs_templates():
-    """(class, body prefix, body suffix) per sample line, JSON-escaped; a random block id goes
-    between prefix and suffix where the line had one, so bodies are not 2,000 repeated strings."""
+    """(class, body prefix, body suffix, holds FULLTEXT_WORD) per sample line, JSON-escaped; a
+    random block id goes between prefix and suffix where the line had one, so bodies are not
+    2,000 repeated strings."""
     templates = []
     with open(HDFS_SAMPLE) as sample:
         for line in sample:
@@ -97,10 +105,13 @@ def hdfs_templates():
             if len(parts) < 6 or not parts[4].endswith(":"):
                 continue
             component, message = parts[4][:-1], parts[5]
+            has_word = FULLTEXT_WORD in tokens(message)
+            check(has_word == (FULLTEXT_WORD in message.lower()),
+                  f"`{FULLTEXT_WORD}` is a substring but not a token of: {message}")
             escape = lambda text: json.dumps(text)[1:-1]  # noqa: E731
             start = message.find("blk_")
             if start < 0:
-                templates.append((escape(component), escape(message), None))
+                templates.append((escape(component), escape(message), None, has_word))
                 continue
             end = start + 4
             if end < len(message) and message[end] == "-":
@@ -108,7 +119,7 @@ def hdfs_templates():
             while end < len(message) and message[end].isdigit():
                 end += 1
             templates.append((escape(component), escape(message[:start + 4]),
-                              escape(message[end:])))
+                              escape(message[end:]), has_word))
     check(len(templates) > 1000, f"{HDFS_SAMPLE}: only {len(templates)} usable lines")
     return templates
 
@@ -121,11 +132,13 @@ class Truth:
         self.per_service = collections.Counter()
         self.filtered = 0
         self.filtered_top = []  # the TOP_HITS largest timestamps of the filtered docs
+        self.fulltext = 0
 
     def to_json(self):
         return {"per_hour": {str(k): v for k, v in sorted(self.per_hour.items())},
                 "per_service": dict(self.per_service), "filtered": self.filtered,
-                "filtered_top": sorted(self.filtered_top, reverse=True)}
+                "filtered_top": sorted(self.filtered_top, reverse=True),
+                "fulltext": self.fulltext}
 
     @staticmethod
     def from_json(data):
@@ -134,6 +147,7 @@ class Truth:
         truth.per_service = collections.Counter(data["per_service"])
         truth.filtered = data["filtered"]
         truth.filtered_top = data["filtered_top"]
+        truth.fulltext = data["fulltext"]
         return truth
 
 
@@ -167,7 +181,7 @@ def generate(num_docs, seed, shale_path, clickhouse_path, truth_path):
                 service = services[chosen_services[j]]
                 tenant = tenants[j]
                 severity = severities[j]
-                component, prefix, suffix = lines[j]
+                component, prefix, suffix, has_word = lines[j]
                 body = prefix if suffix is None else f"{prefix}{rng.getrandbits(62)}{suffix}"
                 head = f'{{"timestamp":{timestamp},"tenant_id":{tenant},"severity_text":"{severity}",'
                 tail = f'"body":"{body}"}}\n'
@@ -177,6 +191,7 @@ def generate(num_docs, seed, shale_path, clickhouse_path, truth_path):
                                 f'"attributes_class":"{component}",{tail}')
                 truth.per_hour[timestamp - timestamp % HOUR] += 1
                 truth.per_service[service] += 1
+                truth.fulltext += has_word
                 if (tenant == FILTER_TENANT and severity == FILTER_SEVERITY
                         and FILTER_START <= timestamp < FILTER_END):
                     truth.filtered += 1
@@ -441,6 +456,13 @@ def queries(truth):
          shale_top,
          clickhouse_top,
          [truth.filtered, sorted(truth.filtered_top, reverse=True)]),
+        (f"full-text count: `body:{FULLTEXT_WORD}` over all docs",
+         {"query": f"body:{FULLTEXT_WORD}", "max_hits": 0},
+         f"SELECT count() FROM logs WHERE positionCaseInsensitive(body, '{FULLTEXT_WORD}') > 0 "
+         "FORMAT TabSeparated",
+         shale_count,
+         lambda text: int(text.strip()),
+         truth.fulltext),
     ]
 
 
@@ -544,11 +566,14 @@ def main():
     stem = os.path.join(os.path.abspath(args.data_dir), f"logs-{args.num_docs}-{args.seed}")
     shale_path, ch_path, truth_path = stem + ".ndjson", stem + ".flat.ndjson", stem + ".truth.json"
     report = {"num_docs": args.num_docs, "seed": args.seed, "runs": args.runs}
+    truth = None
     if all(os.path.exists(p) for p in (shale_path, ch_path, truth_path)):
         with open(truth_path) as data:
-            truth = Truth.from_json(json.load(data))
-        print(f"[analytics] reusing {shale_path}", file=sys.stderr)
-    else:
+            truth_json = json.load(data)
+        if "fulltext" in truth_json:  # else written by an older version: generate again
+            truth = Truth.from_json(truth_json)
+            print(f"[analytics] reusing {shale_path}", file=sys.stderr)
+    if truth is None:
         print(f"[analytics] generating {args.num_docs} docs", file=sys.stderr)
         start = time.time()
         truth = generate(args.num_docs, args.seed, shale_path, ch_path, truth_path)
