@@ -162,7 +162,7 @@ def generate(num_docs, seed, shale_path, clickhouse_path, truth_path):
         severity_cw.append(total)
     templates = hdfs_templates()
     truth = Truth()
-    top = []  # min-heap semantics kept simple: a sorted list of at most TOP_HITS timestamps
+    top = []  # the TOP_HITS largest timestamps so far, ascending
     with open(shale_path + ".tmp", "w") as shale_out, \
             open(clickhouse_path + ".tmp", "w") as ch_out:
         for first in range(0, num_docs, CHUNK):
@@ -183,7 +183,8 @@ def generate(num_docs, seed, shale_path, clickhouse_path, truth_path):
                 severity = severities[j]
                 component, prefix, suffix, has_word = lines[j]
                 body = prefix if suffix is None else f"{prefix}{rng.getrandbits(62)}{suffix}"
-                head = f'{{"timestamp":{timestamp},"tenant_id":{tenant},"severity_text":"{severity}",'
+                head = (f'{{"timestamp":{timestamp},"tenant_id":{tenant},'
+                        f'"severity_text":"{severity}",')
                 tail = f'"body":"{body}"}}\n'
                 shale_lines.append(f'{head}"resource":{{"service":"{service}"}},'
                                    f'"attributes":{{"class":"{component}"}},{tail}')
