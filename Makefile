@@ -6,7 +6,7 @@ DEBUG_DIR := $(BUILD_DIR)/debug
 CONFIG ?= config/shale.yaml
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-s3 bench-fulltext fmt fmt-check tidy \
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-s3 bench-fulltext bench-analytics fmt fmt-check tidy \
         check-layering clean fuzz
 
 all: build
@@ -52,6 +52,12 @@ bench-fulltext: deps
 	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHALE_BUILD_TESTS=OFF
 	ninja -C $(RELEASE_DIR) -j$(JOBS) shale_fulltext_bench
 	SHALE_BIN_DIR=$(RELEASE_DIR)/bin bash bench/fulltext/run.sh
+
+# Shale against ClickHouse on 10M log docs: date_histogram, terms, filtered count (issue 4;
+# bench/log_analytics_bench.py, ANALYTICS_ARGS="--num-docs N --runs R" to change the size).
+bench-analytics: build
+	bash tools/install_bench_deps.sh
+	python3 bench/log_analytics_bench.py --shale-bin $(RELEASE_DIR)/bin/shale $(ANALYTICS_ARGS)
 
 # libFuzzer targets (clang) over the split reader, the doc processor and the query parser, 300 s
 # each (FUZZ_SECONDS=...); crashes are written to build/fuzz/artifacts/.
