@@ -54,7 +54,7 @@ from shale_testlib import Failure, ShaleNode, check, free_port, tokens, wait_unt
 
 INDEX_ID = "log-analytics"
 INDEX_CONFIG = os.path.join(REPO_ROOT, "bench", "log-analytics-index-config.yaml")
-HDFS_SAMPLE = "/work/shared/loghub/HDFS/HDFS_2k.log"
+HDFS_SAMPLE = os.path.join(REPO_ROOT, "..", "shared", "loghub", "HDFS", "HDFS_2k.log")
 START = 1_699_833_600  # Monday 2023-11-13 00:00:00 UTC
 SPAN_SECS = 7 * 86_400
 HOUR = 3_600
