@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fmt/format.h"
@@ -145,24 +146,29 @@ TEST(GrpcMetastoreTest, WriterConflictsStayRecognizable) {
   EXPECT_THAT(status.message(), HasSubstr("written by another node"));
 }
 
-class SlowMetastore final : public testing::ForwardingMetastore {
+// Answers ListIndexes only once `release` is notified (or after a minute, never in a passing
+// test): the answer can never arrive before the client's deadline, however loaded the machine.
+// A fixed sleep could (a descheduled client may see the late answer before its timer fires).
+class StuckMetastore final : public testing::ForwardingMetastore {
  public:
   using ForwardingMetastore::ForwardingMetastore;
   absl::StatusOr<std::vector<IndexMetadata>> ListIndexes() override {
-    absl::SleepFor(absl::Milliseconds(1500));
+    release.WaitForNotificationWithTimeout(absl::Minutes(1));
     return ForwardingMetastore::ListIndexes();
   }
+  absl::Notification release;
 };
 
 TEST(GrpcMetastoreTest, CallsPastTheirDeadlineFailNamingTheMethod) {
   std::unique_ptr<Metastore> local = NewRamFileBackedMetastore();
-  SlowMetastore slow(local.get());
-  TestServer server(&slow);
+  StuckMetastore stuck(local.get());
+  TestServer server(&stuck);
   ASSERT_TRUE(server.ok());
   GrpcMetastoreOptions options = FixedAddress(server.address());
   options.call_timeout = absl::Milliseconds(200);
   std::unique_ptr<Metastore> remote = NewGrpcMetastore(std::move(options));
   const absl::Status status = remote->ListIndexes().status();
+  stuck.release.Notify();
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   EXPECT_THAT(status.message(), HasSubstr("ListIndexesMetadata"));
   EXPECT_THAT(status.message(), HasSubstr(server.address()));

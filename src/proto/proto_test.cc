@@ -51,7 +51,7 @@ TEST(ProtoTest, StubsAreGenerated) {
   EXPECT_NE(search::proto::SearchService::NewStub(channel), nullptr);
   EXPECT_NE(metastore::proto::MetastoreService::NewStub(channel), nullptr);
   EXPECT_NE(cluster::proto::ClusterService::NewStub(channel), nullptr);
-  EXPECT_NE(indexing::proto::IngestService::NewStub(channel), nullptr);
+  EXPECT_NE(indexing::proto::IndexingService::NewStub(channel), nullptr);
 }
 
 }  // namespace

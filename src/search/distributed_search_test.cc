@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "absl/time/clock.h"
 #include "fmt/format.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -38,17 +39,27 @@ constexpr char kIndexConfig[] = R"({
 constexpr int kNumSplits = 12;
 constexpr int kDocsPerSplit = 50;
 
-// One searcher node: a leaf searcher served by a gRPC server on a free loopback port.
+// One searcher node: a leaf searcher served by a gRPC server on a free loopback port. Its
+// server and its client's channel carry messages up to `max_message_bytes` (a node's
+// grpc.max_message_size).
 struct GrpcSearcher {
-  GrpcSearcher(storage::StorageResolver* resolver, std::string id) : node_id(std::move(id)) {
+  GrpcSearcher(storage::StorageResolver* resolver, std::string id,
+               int max_message_bytes = 64 * 1024 * 1024)
+      : node_id(std::move(id)) {
     leaf = std::make_unique<LeafSearcher>(resolver, LeafSearcherOptions{});
     service = std::make_unique<LeafSearchGrpcService>(leaf.get());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.SetMaxReceiveMessageSize(max_message_bytes);
+    builder.SetMaxSendMessageSize(max_message_bytes);
     builder.RegisterService(service.get());
     server = builder.BuildAndStart();
-    client = NewGrpcLeafClient(node_id, grpc::CreateChannel(fmt::format("127.0.0.1:{}", port),
-                                                            grpc::InsecureChannelCredentials()));
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(max_message_bytes);
+    arguments.SetMaxSendMessageSize(max_message_bytes);
+    client = NewGrpcLeafClient(
+        node_id, grpc::CreateCustomChannel(fmt::format("127.0.0.1:{}", port),
+                                           grpc::InsecureChannelCredentials(), arguments));
   }
   ~GrpcSearcher() {
     server->Shutdown();
@@ -294,6 +305,33 @@ TEST_F(DistributedSearchTest, GarbageFromALeafIsRejectedNotCrashed) {
   proto::LeafSearchRequest bad_aggs;
   bad_aggs.set_aggregations_json("{not json");
   EXPECT_EQ(FromProto(bad_aggs).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DistributedSearchTest, ALeafReplyOverTheMessageLimitIsAnErrorNamingTheSetting) {
+  // 2 KiB holds a leaf request but not the partial hits of its splits' 600 documents.
+  GrpcSearcher small(resolver_.get(), "searcher-small", 2048);
+  FixedSearcherPool pool;
+  pool.nodes.push_back({small.node_id, small.client, false});
+  std::unique_ptr<SearchService> root = Root(pool);
+  SearchRequest request = Request("*");
+  request.max_hits = kNumSplits * kDocsPerSplit;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<SearchResponse> response = root->Search(request);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << "no hang";
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->errors.size(), split_ids_.size());
+  EXPECT_NE(response->errors.front().find("grpc.max_message_size"), std::string::npos)
+      << response->errors.front();
+  EXPECT_NE(response->errors.front().find("searcher-small"), std::string::npos)
+      << response->errors.front();
+
+  // The same searcher answers a small reply.
+  SearchRequest count = Request("*");
+  count.max_hits = 0;
+  absl::StatusOr<SearchResponse> counted = root->Search(count);
+  ASSERT_TRUE(counted.ok()) << counted.status();
+  EXPECT_TRUE(counted->errors.empty()) << counted->errors.front();
+  EXPECT_EQ(counted->num_hits, uint64_t{kNumSplits * kDocsPerSplit});
 }
 
 }  // namespace

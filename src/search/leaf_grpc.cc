@@ -1,6 +1,7 @@
 #include "search/leaf_grpc.h"
 
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -19,11 +20,19 @@ constexpr int kMaxStatusCode = static_cast<int>(absl::StatusCode::kUnauthenticat
 
 grpc::Status ToGrpc(const absl::Status& status) { return ::shale::proto::ToGrpcStatus(status); }
 
-// The status of a failed call, its message prefixed with the searcher and the method.
+// The status of a failed call, its message prefixed with the searcher and the method. A
+// message over the gRPC size limit (gRPC says "... message larger than max (N vs. M)") also
+// names the setting that bounds it.
 absl::Status FromGrpc(const std::string& node_id, const char* method, const grpc::Status& status) {
   const absl::Status error = ::shale::proto::FromGrpcStatus(status);
-  return absl::Status(error.code(), fmt::format("searcher {}: {}: {}", node_id, method,
-                                                std::string(error.message())));
+  const bool too_large = error.code() == absl::StatusCode::kResourceExhausted &&
+                         std::string(error.message()).find("larger than max") != std::string::npos;
+  return absl::Status(
+      error.code(),
+      fmt::format("searcher {}: {}: {}{}", node_id, method, std::string(error.message()),
+                  too_large ? " (the message exceeds grpc.max_message_size: ask for fewer hits "
+                              "or raise the setting on every node)"
+                            : ""));
 }
 
 // The error status a message carries (code and message); nullopt when the code is not an error

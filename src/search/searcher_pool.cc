@@ -1,5 +1,7 @@
 #include "search/searcher_pool.h"
 
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <utility>
 
@@ -11,10 +13,6 @@
 
 namespace shale::search {
 namespace {
-
-// Leaf responses hold up to 10,000 hits and aggregation results (top_hits carry sources): more
-// than gRPC's default 4 MiB limit on received messages.
-constexpr int kMaxLeafMessageBytes = 256 * 1024 * 1024;
 
 class SingleSearcherPool final : public SearcherPool {
  public:
@@ -29,9 +27,11 @@ class SingleSearcherPool final : public SearcherPool {
 
 class ClusterSearcherPool final : public SearcherPool {
  public:
-  ClusterSearcherPool(cluster::ClusterMembership* membership, LeafSearcher* local_leaf)
+  ClusterSearcherPool(cluster::ClusterMembership* membership, LeafSearcher* local_leaf,
+                      int64_t max_message_bytes)
       : membership_(membership),
-        local_client_(local_leaf != nullptr ? NewLocalLeafClient(local_leaf) : nullptr) {}
+        local_client_(local_leaf != nullptr ? NewLocalLeafClient(local_leaf) : nullptr),
+        max_message_bytes_(static_cast<int>(std::clamp<int64_t>(max_message_bytes, 1, INT_MAX))) {}
 
   std::vector<SearcherNode> LiveSearchers() override {
     std::vector<SearcherNode> searchers;
@@ -50,8 +50,11 @@ class ClusterSearcherPool final : public SearcherPool {
       }
       RemoteClient& remote = remote_clients_[node.node_id];
       if (remote.client == nullptr || remote.grpc_addr != node.grpc_advertise_addr) {
+        // Leaf responses hold up to 10,000 hits and aggregation results (top_hits carry
+        // sources): more than gRPC's default 4 MiB limit on received messages.
         grpc::ChannelArguments arguments;
-        arguments.SetMaxReceiveMessageSize(kMaxLeafMessageBytes);
+        arguments.SetMaxReceiveMessageSize(max_message_bytes_);
+        arguments.SetMaxSendMessageSize(max_message_bytes_);
         remote.grpc_addr = node.grpc_advertise_addr;
         remote.client = NewGrpcLeafClient(
             node.node_id, grpc::CreateCustomChannel(node.grpc_advertise_addr,
@@ -70,6 +73,7 @@ class ClusterSearcherPool final : public SearcherPool {
 
   cluster::ClusterMembership* const membership_;
   const std::shared_ptr<LeafClient> local_client_;
+  const int max_message_bytes_;
   absl::Mutex mu_;
   // Channels of peers seen so far. A forgotten peer's entry stays (a few bytes and an idle
   // channel) so that a node coming back reuses it.
@@ -83,8 +87,9 @@ std::unique_ptr<SearcherPool> NewSingleSearcherPool(std::string node_id, LeafSea
 }
 
 std::unique_ptr<SearcherPool> NewClusterSearcherPool(cluster::ClusterMembership* membership,
-                                                     LeafSearcher* local_leaf) {
-  return std::make_unique<ClusterSearcherPool>(membership, local_leaf);
+                                                     LeafSearcher* local_leaf,
+                                                     int64_t max_message_bytes) {
+  return std::make_unique<ClusterSearcherPool>(membership, local_leaf, max_message_bytes);
 }
 
 }  // namespace shale::search

@@ -5,6 +5,7 @@
 // Thread safety: implementations are thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +34,12 @@ std::unique_ptr<SearcherPool> NewSingleSearcherPool(std::string node_id, LeafSea
 // The searchers of `membership`: this node through `local_leaf` in process (when not null, i.e.
 // when it runs the searcher service), and every live, ready peer whose enabled services include
 // `searcher` over gRPC at its advertised gRPC address (one channel per peer, replaced when the
-// address changes). Does not take ownership; both must outlive the pool.
+// address changes). The channels send and receive messages up to `max_message_bytes`, the
+// node's `grpc.max_message_size`, which also bounds what the peers' gRPC servers send: a leaf
+// reply over it fails that leaf with ResourceExhausted naming the setting. Does not take
+// ownership; both must outlive the pool.
 std::unique_ptr<SearcherPool> NewClusterSearcherPool(cluster::ClusterMembership* membership,
-                                                     LeafSearcher* local_leaf);
+                                                     LeafSearcher* local_leaf,
+                                                     int64_t max_message_bytes);
 
 }  // namespace shale::search

@@ -25,6 +25,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
+#include "indexing/indexing_grpc.h"
 #include "indexing/ingest_service.h"
 #include "indexing/merge_service.h"
 #include "indexing/source_service.h"
@@ -259,7 +260,9 @@ absl::Status RunNode(const config::NodeConfig& config) {
   // node whose metastore_uri asks for polling (`#polling_interval=`): it reads the metastore
   // files itself with a delayed view, and its writes are refused (a reader).
   std::unique_ptr<metastore::Metastore> metastore;
-  if (config.IsServiceEnabled("metastore") || config.metastore_polling_interval_secs.has_value()) {
+  const bool uses_grpc_metastore =
+      !config.IsServiceEnabled("metastore") && !config.metastore_polling_interval_secs.has_value();
+  if (!uses_grpc_metastore) {
     ASSIGN_OR_RETURN(metastore, OpenMetastore(config, *storage_resolver));
   } else {
     ASSIGN_OR_RETURN(metastore, ConnectToMetastoreNode(config, membership.get()));
@@ -338,7 +341,8 @@ absl::Status RunNode(const config::NodeConfig& config) {
     leaf_searcher = std::make_unique<search::LeafSearcher>(storage_resolver.get(), search_options);
   }
   std::unique_ptr<search::SearcherPool> searchers =
-      search::NewClusterSearcherPool(membership.get(), leaf_searcher.get());
+      search::NewClusterSearcherPool(membership.get(), leaf_searcher.get(),
+                                     static_cast<int64_t>(config.grpc.max_message_size));
   auto search = std::make_unique<search::SearchService>(metastore.get(), searchers.get(),
                                                         leaf_searcher.get(), search_options);
   std::unique_ptr<search::LeafSearchGrpcService> leaf_grpc_service;
@@ -387,14 +391,25 @@ absl::Status RunNode(const config::NodeConfig& config) {
   }
   // Serves this node's leaf to the roots of the cluster.
   if (leaf_grpc_service != nullptr) grpc_server.AddService(leaf_grpc_service.get());
+  // Serves this node's ingest and pipeline states to the other nodes.
+  std::unique_ptr<indexing::IndexingGrpcService> indexing_grpc_service;
+  if (ingest != nullptr) {
+    indexing_grpc_service = std::make_unique<indexing::IndexingGrpcService>(
+        indexing::IndexerServices{config.node_id, ingest.get(), sources.get(), merges.get()});
+    grpc_server.AddService(indexing_grpc_service.get());
+  }
   RETURN_IF_ERROR(grpc_server.Start());
 
   ready = true;
   membership->SetReady(true);
-  SHALE_LOG_INFO(
-      "node ready node_id={} rest=http://{}:{} grpc={}:{} metastore_uri={} data_dir={}",
-      config.node_id, config.listen_address, http_server.port(), config.listen_address,
-      grpc_server.port(), config.metastore_uri, config.data_dir);
+  // The metastore this node really uses: its own files, or the metastore node's gRPC service.
+  const std::string metastore_in_use =
+      uses_grpc_metastore
+          ? fmt::format("grpc://{}", FindMetastoreNode(*membership).value_or("(not found)"))
+          : config.metastore_uri;
+  SHALE_LOG_INFO("node ready node_id={} rest=http://{}:{} grpc={}:{} metastore={} data_dir={}",
+                 config.node_id, config.listen_address, http_server.port(),
+                 config.listen_address, grpc_server.port(), metastore_in_use, config.data_dir);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -236,7 +236,19 @@ absl::StatusOr<std::string> GunzipBody(std::string_view compressed, uint64_t lim
   return out;
 }
 
-RestApi::RestApi(NodeServices services) : services_(services) {}
+RestApi::RestApi(NodeServices services) : services_(services) {
+  indexing::IndexerServices local;
+  local.node_id = services_.config != nullptr ? services_.config->node_id : "";
+  local.ingest = services_.ingest;
+  local.sources = services_.sources;
+  local.merges = services_.merges;
+  indexing::IndexingClientOptions options;
+  if (services_.config != nullptr) {
+    options.max_message_bytes = static_cast<int64_t>(services_.config->grpc.max_message_size);
+  }
+  indexers_ = std::make_unique<indexing::ClusterIndexers>(services_.cluster, std::move(local),
+                                                          options);
+}
 
 HttpResponse RestApi::Handle(HttpRequest& request) {
   static Counter& requests = MetricsRegistry::Global().GetCounter(
@@ -385,13 +397,60 @@ HttpResponse RestApi::ClusterInfo() {
 }
 
 HttpResponse RestApi::IndexingStats() {
-  if (services_.ingest == nullptr) {
-    return MessageResponse(404, "the indexer service is not enabled on this node");
-  }
+  nlohmann::json indexes = nlohmann::json::array();
+  nlohmann::json sources = nlohmann::json::array();
   nlohmann::json merges = nlohmann::json::array();
-  if (services_.merges != nullptr) {
-    for (const indexing::IndexMergeStats& stats : services_.merges->Stats()) {
-      merges.push_back({{"index_id", stats.index_id},
+  nlohmann::json errors = nlohmann::json::array();
+  auto last_error = [](const std::string& error) {
+    return error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error);
+  };
+  for (const indexing::NodeIndexingState& node : indexers_->CollectStates()) {
+    if (!node.state.ok()) {
+      errors.push_back({{"node_id", node.node_id},
+                        {"grpc_address", node.grpc_address},
+                        {"message", std::string(node.state.status().message())}});
+      continue;
+    }
+    for (const indexing::IndexIngestStats& stats : node.state->ingest_pipelines) {
+      indexes.push_back({{"node_id", node.node_id},
+                         {"index_id", stats.index_id},
+                         {"index_uid", stats.index_uid},
+                         {"source_id", indexing::kIngestApiSourceId},
+                         {"state", stats.state},
+                         {"last_error", last_error(stats.last_error)},
+                         {"num_restarts", stats.num_restarts},
+                         {"num_commit_failures", stats.num_commit_failures},
+                         {"num_pending_docs", stats.num_pending_docs},
+                         {"num_ingested_docs", stats.num_ingested_docs},
+                         {"num_replayed_docs", stats.num_replayed_docs},
+                         {"num_rejected_docs", stats.num_rejected_docs},
+                         {"num_published_splits", stats.num_published_splits},
+                         {"wal_disk_usage_bytes", stats.wal_disk_usage_bytes},
+                         {"wal_next_position", stats.wal_next_position},
+                         {"wal_published_checkpoint", stats.published_checkpoint},
+                         {"num_idempotency_keys", stats.num_idempotency_keys},
+                         {"num_idempotent_replays", stats.num_idempotent_replays}});
+    }
+    for (const indexing::SourcePipelineStats& stats : node.state->source_pipelines) {
+      sources.push_back({{"node_id", node.node_id},
+                         {"index_id", stats.index_id},
+                         {"index_uid", stats.index_uid},
+                         {"source_id", stats.source_id},
+                         {"source_type", stats.source_type},
+                         {"state", indexing::SourcePipelineStateName(stats.state)},
+                         {"last_error", last_error(stats.last_error)},
+                         {"num_restarts", stats.num_restarts},
+                         {"num_docs_read", stats.num_docs_read},
+                         {"num_ingested_docs", stats.num_ingested_docs},
+                         {"num_rejected_docs", stats.num_rejected_docs},
+                         {"num_pending_docs", stats.num_pending_docs},
+                         {"num_published_splits", stats.num_published_splits},
+                         {"num_published_docs", stats.num_published_docs},
+                         {"checkpoint", stats.checkpoint}});
+    }
+    for (const indexing::IndexMergeStats& stats : node.state->merges) {
+      merges.push_back({{"node_id", node.node_id},
+                        {"index_id", stats.index_id},
                         {"index_uid", stats.index_uid},
                         {"num_merges", stats.num_merges},
                         {"num_replaced_splits", stats.num_replaced_splits},
@@ -402,52 +461,10 @@ HttpResponse RestApi::IndexingStats() {
                         {"num_deleted_splits", stats.num_deleted_splits}});
     }
   }
-  nlohmann::json indexes = nlohmann::json::array();
-  for (const indexing::IndexIngestStats& stats : services_.ingest->Stats()) {
-    indexes.push_back({{"index_id", stats.index_id},
-                       {"index_uid", stats.index_uid},
-                       {"source_id", indexing::kIngestApiSourceId},
-                       {"state", stats.state},
-                       {"last_error", stats.last_error.empty()
-                                          ? nlohmann::json(nullptr)
-                                          : nlohmann::json(stats.last_error)},
-                       {"num_restarts", stats.num_restarts},
-                       {"num_commit_failures", stats.num_commit_failures},
-                       {"num_pending_docs", stats.num_pending_docs},
-                       {"num_ingested_docs", stats.num_ingested_docs},
-                       {"num_replayed_docs", stats.num_replayed_docs},
-                       {"num_rejected_docs", stats.num_rejected_docs},
-                       {"num_published_splits", stats.num_published_splits},
-                       {"wal_disk_usage_bytes", stats.wal_disk_usage_bytes},
-                       {"wal_next_position", stats.wal_next_position},
-                       {"wal_published_checkpoint", stats.published_checkpoint},
-                       {"num_idempotency_keys", stats.num_idempotency_keys},
-                       {"num_idempotent_replays", stats.num_idempotent_replays}});
-  }
-  nlohmann::json sources = nlohmann::json::array();
-  if (services_.sources != nullptr) {
-    for (const indexing::SourcePipelineStats& stats : services_.sources->Stats()) {
-      sources.push_back({{"index_id", stats.index_id},
-                         {"index_uid", stats.index_uid},
-                         {"source_id", stats.source_id},
-                         {"source_type", stats.source_type},
-                         {"state", indexing::SourcePipelineStateName(stats.state)},
-                         {"last_error", stats.last_error.empty()
-                                            ? nlohmann::json(nullptr)
-                                            : nlohmann::json(stats.last_error)},
-                         {"num_restarts", stats.num_restarts},
-                         {"num_docs_read", stats.num_docs_read},
-                         {"num_ingested_docs", stats.num_ingested_docs},
-                         {"num_rejected_docs", stats.num_rejected_docs},
-                         {"num_pending_docs", stats.num_pending_docs},
-                         {"num_published_splits", stats.num_published_splits},
-                         {"num_published_docs", stats.num_published_docs},
-                         {"checkpoint", stats.checkpoint}});
-    }
-  }
   return JsonResponse(200, nlohmann::json{{"indexes", std::move(indexes)},
                                           {"sources", std::move(sources)},
-                                          {"merges", std::move(merges)}});
+                                          {"merges", std::move(merges)},
+                                          {"errors", std::move(errors)}});
 }
 
 HttpResponse RestApi::CreateIndex(const HttpRequest& request) {

@@ -14,6 +14,7 @@
 
 #include "cluster/membership.h"
 #include "config/node_config.h"
+#include "indexing/cluster_indexing.h"
 #include "indexing/ingest_service.h"
 #include "indexing/source_service.h"
 #include "indexing/merge_service.h"
@@ -45,8 +46,11 @@ class RestApi {
  private:
   HttpResponse Route(HttpRequest& request);
   HttpResponse ParseQuery(const HttpRequest& request);
-  // GET /api/v1/indexing: the ingest pipelines of this node (indexes ingested into or recovered
-  // since start-up), their pending documents and WAL state, and the merges of each index.
+  // GET /api/v1/indexing: the pipelines of every indexer of the cluster, each entry marked with
+  // its `node_id`: ingest pipelines (`indexes`: indexes ingested into or recovered since the
+  // node started, pending documents, WAL state), source pipelines (`sources`) and merges
+  // (`merges`). This node's are read in process, the other indexers' over gRPC; an indexer that
+  // does not answer is an entry of `errors` ({node_id, grpc_address, message}).
   HttpResponse IndexingStats();
   // GET /api/v1/cluster: this node's view of the cluster in Quickwit's shape: `ready_nodes`
   // (alive and ready), `live_nodes` (alive, not ready), `dead_nodes`, and the gossip state.
@@ -87,6 +91,8 @@ class RestApi {
                                                  bool dry_run);
 
   NodeServices services_;
+  // The indexers GET /api/v1/indexing asks (this node's in process, the others over gRPC).
+  std::unique_ptr<indexing::ClusterIndexers> indexers_;
 };
 
 // Maps a status to its HTTP code.

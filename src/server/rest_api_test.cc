@@ -240,6 +240,22 @@ TEST_F(RestApiTest, IndexLifecycleIngestAndSearch) {
   EXPECT_EQ(indexing["indexes"][0]["num_commit_failures"], 0);
   EXPECT_EQ(indexing["indexes"][0]["num_published_splits"], 2);
   EXPECT_EQ(indexing["indexes"][0]["num_pending_docs"], 0);
+  // Every entry names its indexer; a node outside any cluster asks no other indexer.
+  EXPECT_EQ(indexing["indexes"][0]["node_id"], config_.node_id);
+  EXPECT_EQ(indexing["errors"], nlohmann::json::array());
+
+  // A node without the indexer lists the other indexers' pipelines (none here), no 404.
+  NodeServices without_indexer = services_;
+  without_indexer.ingest = nullptr;
+  without_indexer.sources = nullptr;
+  RestApi searcher_only(without_indexer);
+  HttpRequest request;
+  request.method = "GET";
+  ParseRequestTarget("/api/v1/indexing", request);
+  const HttpResponse listed = searcher_only.Handle(request);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(Json(listed)["indexes"], nlohmann::json::array());
+  EXPECT_EQ(Json(listed)["errors"], nlohmann::json::array());
 
   nlohmann::json search = Json(Call("GET", "/api/v1/app-logs/search?query=disk"));
   EXPECT_EQ(search["num_hits"], 3);

@@ -9,10 +9,13 @@ Checks:
   1. an index created through C's REST and documents ingested through C are listed (indexes,
      splits) and searchable through B, and seen by A: one metastore for all;
   2. errors cross gRPC unchanged: an unknown index is 404 on B, a second creation 409 on C;
-  3. ingest to B (no indexer) is 404 naming the indexer service;
+  3. ingest to B (no indexer) is 404 naming the indexer service, but B's GET /api/v1/indexing
+     lists the pipelines of both indexers (A and C, over the gRPC indexing service), C's ingest
+     pipeline counting the documents ingested through C;
   4. a fourth node D (searcher, local default_index_root_uri) joins: an index on local files is
      then refused (two searchers need shared storage);
-  5. A killed (SIGKILL): B and C answer 503 naming the metastore and keep running;
+  5. A killed (SIGKILL): B and C answer 503 naming the metastore and keep running; B's
+     GET /api/v1/indexing still lists C's pipelines and names A in `errors`;
   6. A restarted: B and C recover by themselves; new documents ingested through C are counted
      through B, none lost and none twice.
 Only the Python standard library is used.
@@ -25,6 +28,7 @@ from shale_testlib import (S3rver, ShaleNode, check, numbered_docs_index_config,
                            wait_until)
 
 INDEX_ID = "deploy-logs"
+A_INDEX_ID = "deploy-a-logs"  # ingested through A only
 GOSSIP = "gossip_interval: 200ms\n"
 RECOVER_SECS = 60
 
@@ -49,6 +53,13 @@ def split_docs(node):
 def num_hits(node):
     return node.client.json("GET", f"/api/v1/{INDEX_ID}/search",
                             params={"query": "*", "max_hits": 0})["num_hits"]
+
+
+def indexing_of(node):
+    """GET /api/v1/indexing of `node`: (ingest pipelines by (node id, index id), errors, all)."""
+    indexing = node.client.json("GET", "/api/v1/indexing")
+    pipelines = {(entry["node_id"], entry["index_id"]): entry for entry in indexing["indexes"]}
+    return pipelines, indexing["errors"], indexing
 
 
 def run(args, workdir):
@@ -105,6 +116,28 @@ def run(args, workdir):
             status, text = ingest(node_b, 5000, 10)
             check(status == 404 and "indexer" in text, f"ingest on B: {status} {text}")
             print("ok  ingest to a searcher-only node is 404 naming the indexer service")
+            pipelines, errors, indexing = indexing_of(node_b)
+            check(errors == [], f"B's /api/v1/indexing errors: {errors}")
+            check(list(pipelines) == [("node-c", INDEX_ID)], f"B lists pipelines {indexing}")
+            check(pipelines[("node-c", INDEX_ID)]["num_ingested_docs"] == total,
+                  f"C's pipeline as B lists it: {pipelines[('node-c', INDEX_ID)]}")
+            merge_nodes = {entry["node_id"] for entry in indexing["merges"]}
+            check(merge_nodes <= {"node-a", "node-c"}, f"merges of unknown nodes: {merge_nodes}")
+            # A's pipelines reach B too: A ingests into an index of its own (two indexers
+            # ingesting into one index would share the WAL checkpoint partition).
+            node_a.client.json("POST", "/api/v1/indexes",
+                               json.dumps(numbered_docs_index_config(A_INDEX_ID)))
+            status, text = node_a.client.request("POST", f"/api/v1/{A_INDEX_ID}/ingest",
+                                                 docs(0, 5), params={"commit": "force"})
+            check(status == 200, f"ingest through A: {status} {text}")
+            pipelines, errors, indexing = indexing_of(node_b)
+            check(errors == [] and sorted(pipelines) == [("node-a", A_INDEX_ID),
+                                                         ("node-c", INDEX_ID)],
+                  f"B lists the pipelines of A and C: {indexing}")
+            check(pipelines[("node-a", A_INDEX_ID)]["num_ingested_docs"] == 5,
+                  f"A's pipeline as B lists it: {pipelines[('node-a', A_INDEX_ID)]}")
+            print("ok  a searcher-only node's /api/v1/indexing lists the pipelines of A and C "
+                  "(gRPC indexing service)")
 
             # 4. Two searchers: an index on local files is refused.
             node_d.start()
@@ -130,6 +163,12 @@ def run(args, workdir):
             check(status in (200, 503), f"ingest on C without metastore: {status} {text}")
             acked_during_outage = 10 if status == 200 else 0
             check(node_b.alive() and node_c.alive(), "B and C still run without the metastore")
+            pipelines, errors, indexing = indexing_of(node_b)
+            check([error["node_id"] for error in errors] == ["node-a"]
+                  and ("node-c", INDEX_ID) in pipelines,
+                  f"B's /api/v1/indexing with A down: {indexing}")
+            print(f"ok  A down: B's /api/v1/indexing lists C and names A in errors "
+                  f"({errors[0]['message']})")
             print(f"ok  metastore node killed: B and C answer 503 (ingest on C: {status})")
 
             # 6. It comes back: B and C recover by themselves.
