@@ -23,7 +23,10 @@ namespace shale::indexing {
 namespace {
 
 constexpr size_t kMaxFailureDocumentBytes = 1024;
-constexpr char kWalPartitionId[] = "wal";
+// The ingest API source's checkpoint partition of a node's WAL is `wal/<node id>`: each indexer
+// publishes the positions of its own WAL, so several indexers can ingest into one index. Before
+// that it was `wal` for every node (still the name when a service has no node id).
+constexpr char kLegacyWalPartitionId[] = "wal";
 constexpr int64_t kMaxCommitRetryDelayMillis = 60'000;
 // Bodies at least this large are processed in parallel parts (smaller ones are not worth a
 // thread hop).
@@ -31,12 +34,28 @@ constexpr size_t kMinParallelBodyBytes = 256 * 1024;
 
 int64_t UnixMillisNow() { return UnixMicrosNow() / 1000; }
 
-// The stored position of the ingest API source's `wal` partition ("" when none).
-std::string StoredWalCheckpoint(const metastore::IndexMetadata& metadata) {
+std::string WalPartitionId(const std::string& node_id) {
+  return node_id.empty() ? kLegacyWalPartitionId : fmt::format("wal/{}", node_id);
+}
+
+// The stored position of the ingest API source's partition `partition_id` ("" when none).
+std::string StoredPartitionCheckpoint(const metastore::IndexMetadata& metadata,
+                                      const std::string& partition_id) {
   auto source = metadata.checkpoints.find(kIngestApiSourceId);
   if (source == metadata.checkpoints.end()) return "";
-  auto partition = source->second.find(kWalPartitionId);
+  auto partition = source->second.find(partition_id);
   return partition == source->second.end() ? "" : partition->second;
+}
+
+// Where this node's WAL resumes: its own partition's position, else (an index ingested before
+// partitions were per node) the legacy `wal` partition's. A WAL opened at a checkpoint starts
+// its positions there (WalOptions::min_next_position), so a node that never wrote this WAL
+// only skips positions it never used.
+std::string StoredWalCheckpoint(const metastore::IndexMetadata& metadata,
+                                const std::string& partition_id) {
+  std::string own = StoredPartitionCheckpoint(metadata, partition_id);
+  if (!own.empty() || partition_id == kLegacyWalPartitionId) return own;
+  return StoredPartitionCheckpoint(metadata, kLegacyWalPartitionId);
 }
 
 }  // namespace
@@ -76,7 +95,8 @@ class IngestService::IndexPipeline {
   uint64_t next_apply_position = 0;
   // One past the last WAL record the writer holds; nullopt when it holds none.
   std::optional<uint64_t> writer_wal_end;
-  std::string published_checkpoint;  // as stored in the metastore
+  std::string published_checkpoint;  // where the WAL is published up to (see StoredWalCheckpoint)
+  std::string partition_checkpoint;  // as stored in this node's partition ("" when absent)
   uint64_t epoch = 0;
   std::optional<std::chrono::steady_clock::time_point> retry_commit_at;
   int64_t retry_delay_millis = 0;
@@ -212,6 +232,7 @@ IngestService::IngestService(metastore::Metastore* metastore,
     : metastore_(metastore),
       storage_resolver_(storage_resolver),
       options_(std::move(options)),
+      wal_partition_id_(WalPartitionId(options_.node_id)),
       wal_disk_budget_(options_.max_wal_disk_usage_bytes),
       commit_pool_("commit", 1),
       processing_pool_(options_.num_processing_threads > 0
@@ -275,8 +296,9 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
   ASSIGN_OR_RETURN(pipeline->processor,
                    index::DocProcessor::Create(metadata.index_config.doc_mapping));
   ASSIGN_OR_RETURN(pipeline->storage, ResolveIndexStorage(*storage_resolver_, metadata));
-  const std::string checkpoint = StoredWalCheckpoint(metadata);
+  const std::string checkpoint = StoredWalCheckpoint(metadata, wal_partition_id_);
   pipeline->published_checkpoint = checkpoint;
+  pipeline->partition_checkpoint = StoredPartitionCheckpoint(metadata, wal_partition_id_);
   if (!options_.wal_root.empty()) {
     ASSIGN_OR_RETURN(uint64_t checkpoint_position, WalPositionFromCheckpoint(checkpoint));
     ASSIGN_OR_RETURN(pipeline->wal, GetOrOpenWalLocked(metadata.index_uid, checkpoint_position));
@@ -658,8 +680,8 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
       // Commits run one at a time in schedule order, so the previous one has published.
       delta = metastore::CheckpointDelta{
           kIngestApiSourceId,
-          {{kWalPartitionId,
-            {pipeline->published_checkpoint, WalPositionToCheckpoint(*wal_end_position)}}}};
+          {{wal_partition_id_,
+            {pipeline->partition_checkpoint, WalPositionToCheckpoint(*wal_end_position)}}}};
     }
   }
   if (status.ok()) {
@@ -679,7 +701,8 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
     ++pipeline->num_published_splits;
     pipeline->retry_delay_millis = 0;
     if (delta.has_value()) {
-      pipeline->published_checkpoint = delta->partitions.at(kWalPartitionId).to;
+      pipeline->published_checkpoint = delta->partitions.at(wal_partition_id_).to;
+      pipeline->partition_checkpoint = pipeline->published_checkpoint;
       // Only now may the records go: they are published with their checkpoint. Their
       // idempotency keys first go to the snapshot (or the records stay).
       absl::Status truncated = PersistIdempotencyKeysLocked(pipeline);
@@ -712,7 +735,8 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
   std::string checkpoint = pipeline->published_checkpoint;
   auto metadata = metastore_->GetIndexMetadata(pipeline->config().index_id);
   if (metadata.ok() && metadata->index_uid == pipeline->metadata.index_uid) {
-    checkpoint = StoredWalCheckpoint(*metadata);
+    checkpoint = StoredWalCheckpoint(*metadata, wal_partition_id_);
+    pipeline->partition_checkpoint = StoredPartitionCheckpoint(*metadata, wal_partition_id_);
   }
   absl::Status replayed = ReplayLocked(pipeline, checkpoint, /*schedule_commits=*/false);
   if (!replayed.ok()) {

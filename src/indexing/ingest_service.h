@@ -204,6 +204,8 @@ class IngestService {
   metastore::Metastore* const metastore_;
   storage::StorageResolver* const storage_resolver_;
   const IngestServiceOptions options_;
+  // This node's partition of the ingest API source's checkpoint: `wal/<node id>`.
+  const std::string wal_partition_id_;
   // Declared before everything holding a Wal, which releases its bytes here when destroyed.
   WalDiskBudget wal_disk_budget_;
 

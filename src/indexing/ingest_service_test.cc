@@ -63,20 +63,26 @@ class IngestServiceTest : public ::testing::Test {
 
   // A new service on the same metastore and WAL root, recovered then started.
   void StartService(uint64_t max_wal_disk_usage_bytes = 1ULL << 30) {
+    service_ = NewService("test-node", wal_root_, max_wal_disk_usage_bytes);
+  }
+
+  std::unique_ptr<IngestService> NewService(const std::string& node_id, const std::string& wal_root,
+                                            uint64_t max_wal_disk_usage_bytes = 1ULL << 30) {
     IngestServiceOptions options;
-    options.node_id = "test-node";
+    options.node_id = node_id;
     options.commit_check_interval_millis = commit_check_interval_millis_;
     options.wal_durability = wal_durability_;
     options.idempotency_retention_millis = idempotency_retention_millis_;
-    options.wal_root = wal_root_;
+    options.wal_root = wal_root;
     options.max_wal_disk_usage_bytes = max_wal_disk_usage_bytes;
     options.commit_retry_delay_millis = 50;
     options.num_processing_threads = num_processing_threads_;
     metastore::Metastore* metastore =
         flaky_metastore_ != nullptr ? flaky_metastore_.get() : metastore_.get();
-    service_ = std::make_unique<IngestService>(metastore, resolver_.get(), options);
-    ASSERT_TRUE(service_->Recover().ok());
-    service_->Start();
+    auto service = std::make_unique<IngestService>(metastore, resolver_.get(), options);
+    EXPECT_TRUE(service->Recover().ok());
+    service->Start();
+    return service;
   }
 
   // Simulates a crash: in-memory state is lost, nothing is committed.
@@ -85,13 +91,14 @@ class IngestServiceTest : public ::testing::Test {
     service_.reset();
   }
 
-  std::string WalCheckpoint() {
+  // The stored position of the WAL partition of node `node_id` (of `wal` when empty).
+  std::string WalCheckpoint(const std::string& node_id = "test-node") {
     auto metadata = metastore_->GetIndexMetadata("logs");
     EXPECT_TRUE(metadata.ok());
     if (!metadata.ok()) return "?";
     auto source = metadata->checkpoints.find(kIngestApiSourceId);
     if (source == metadata->checkpoints.end()) return "";
-    auto partition = source->second.find("wal");
+    auto partition = source->second.find(node_id.empty() ? "wal" : "wal/" + node_id);
     return partition == source->second.end() ? "" : partition->second;
   }
 
@@ -335,6 +342,50 @@ TEST_F(IngestServiceTest, CheckpointDeltasAdvanceAndTheWalIsTruncatedAfterPublis
   EXPECT_EQ(stats[0].wal_next_position, 4u);
   EXPECT_EQ(stats[0].num_published_splits, 4u);
   EXPECT_LE(stats[0].wal_disk_usage_bytes, 16u);  // only an empty segment is left
+}
+
+// Two indexers ingest into one index, each publishing the positions of its own WAL in its own
+// partition (`wal/<node id>`): neither's checkpoint delta collides with the other's.
+TEST_F(IngestServiceTest, TwoIndexersIngestIntoOneIndex) {
+  CreateIndex();
+  const std::string other_wal_root = wal_root_ + "-other";
+  std::unique_ptr<IngestService> other = NewService("other-node", other_wal_root);
+  for (int round = 0; round < 3; ++round) {
+    auto mine = service_->Ingest("logs", Docs(round * 100, 50), CommitMode::kForce, false);
+    ASSERT_TRUE(mine.ok()) << mine.status();
+    auto theirs = other->Ingest("logs", Docs(round * 100 + 50, 50), CommitMode::kForce, false);
+    ASSERT_TRUE(theirs.ok()) << theirs.status();
+  }
+  EXPECT_EQ(PublishedDocs(), 300u);
+  EXPECT_EQ(PublishedSplits().size(), 6u);
+  EXPECT_EQ(WalCheckpoint("test-node"), "00000000000000000003");
+  EXPECT_EQ(WalCheckpoint("other-node"), "00000000000000000003");
+  EXPECT_EQ(WalCheckpoint(""), "");
+  other->Stop();
+}
+
+// An index whose WAL positions were published in the single `wal` partition of earlier
+// versions: the node resumes there (its WAL continues after that position) and publishes its
+// own partition from then on, replaying nothing already published.
+TEST_F(IngestServiceTest, ResumesFromTheLegacyWalPartition) {
+  CreateIndex();
+  service_->Stop();
+  service_.reset();
+  metastore::CheckpointDelta legacy{
+      std::string(kIngestApiSourceId), {{"wal", {"", "00000000000000000007"}}}};
+  ASSERT_TRUE(metastore_->PublishSplits(index_uid_, {}, {}, legacy).ok());
+  StartService();
+  auto result = service_->Ingest("logs", Docs(0, 20), CommitMode::kForce, false);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(PublishedDocs(), 20u);
+  EXPECT_EQ(WalCheckpoint("test-node"), "00000000000000000008");
+  EXPECT_EQ(WalCheckpoint(""), "00000000000000000007");
+  // After a crash, the node's own partition rules: nothing is replayed twice.
+  Crash();
+  StartService();
+  ASSERT_TRUE(service_->Ingest("logs", Docs(20, 5), CommitMode::kForce, false).ok());
+  EXPECT_TRUE(WaitForPublishedDocs(25u));
+  EXPECT_EQ(WalCheckpoint("test-node"), "00000000000000000009");
 }
 
 TEST_F(IngestServiceTest, PublishFailureKeepsDocsForReplay) {
