@@ -123,8 +123,7 @@ def run(args, workdir):
                   f"C's pipeline as B lists it: {pipelines[('node-c', INDEX_ID)]}")
             merge_nodes = {entry["node_id"] for entry in indexing["merges"]}
             check(merge_nodes <= {"node-a", "node-c"}, f"merges of unknown nodes: {merge_nodes}")
-            # A's pipelines reach B too: A ingests into an index of its own (two indexers
-            # ingesting into one index would share the WAL checkpoint partition).
+            # A's pipelines reach B too: A ingests into an index of its own.
             node_a.client.json("POST", "/api/v1/indexes",
                                json.dumps(numbered_docs_index_config(A_INDEX_ID)))
             status, text = node_a.client.request("POST", f"/api/v1/{A_INDEX_ID}/ingest",
@@ -138,6 +137,18 @@ def run(args, workdir):
                   f"A's pipeline as B lists it: {pipelines[('node-a', A_INDEX_ID)]}")
             print("ok  a searcher-only node's /api/v1/indexing lists the pipelines of A and C "
                   "(gRPC indexing service)")
+            # Two indexers ingest into one index: each publishes its own WAL partition.
+            for node, first, count in [(node_a, 3000, 40), (node_c, 3040, 60), (node_a, 3100, 7)]:
+                status, text = ingest(node, first, count)
+                check(status == 200, f"ingest into {INDEX_ID} through {node.name}: {status} {text}")
+                total += count
+            check(num_hits(node_b) == total, f"B finds {num_hits(node_b)} docs, expected {total}")
+            checkpoint = node_b.client.json("GET", f"/api/v1/indexes/{INDEX_ID}")["checkpoint"]
+            partitions = sorted(checkpoint.get("_ingest-api-source", {}))
+            check(partitions == ["wal/node-a", "wal/node-c"],
+                  f"ingest API checkpoint partitions: {checkpoint}")
+            print(f"ok  A and C both ingest into {INDEX_ID} ({total} docs), each with its own "
+                  f"checkpoint partition {partitions}")
 
             # 4. Two searchers: an index on local files is refused.
             node_d.start()
