@@ -276,8 +276,8 @@ int RunMergeBench(const shale::index::DocMapping& mapping, const std::string& in
       merge_input.source = std::make_shared<FileByteRangeSource>(path, splits[i].bytes.size());
     }
     merge_input.uncompressed_docs_size_in_bytes = splits[i].uncompressed_docs_size_in_bytes;
-    merge_input.time_range_start_micros = splits[i].time_range_start_micros;
-    merge_input.time_range_end_micros = splits[i].time_range_end_micros;
+    merge_input.time_range_start_nanos = splits[i].time_range_start_nanos;
+    merge_input.time_range_end_nanos = splits[i].time_range_end_nanos;
     merge_input.tags = splits[i].tags;
     inputs.push_back(std::move(merge_input));
   }

@@ -161,10 +161,10 @@ std::vector<BenchQuery> MakeQueries(const shale::index::SerializedSplit& split,
   add("3 terms `severity_text:ERROR AND resource.service:datanode AND tenant_id:3`, top 10",
       "severity_text:ERROR AND resource.service:datanode AND tenant_id:3", top10);
   SplitSearchRequest time_range = top10;
-  const int64_t start = *split.time_range_start_micros;
-  const int64_t span = *split.time_range_end_micros - start;
-  time_range.start_timestamp_micros = start + span / 4;
-  time_range.end_timestamp_micros = start + span / 2;
+  const int64_t start = *split.time_range_start_nanos;
+  const int64_t span = *split.time_range_end_nanos - start;
+  time_range.start_timestamp_nanos = start + span / 4;
+  time_range.end_timestamp_nanos = start + span / 2;
   add("time range (25 % of the split), top 10", "*", time_range);
   SplitSearchRequest count_only;
   count_only.top_k = 0;

@@ -144,7 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   shale::index::SplitSearchRequest sorted;
   sorted.top_k = 5;
-  sorted.start_timestamp_micros = 0;
+  sorted.start_timestamp_nanos = 0;
   (void)(*reader)->Search(*kQueries[0], sorted);
   sorted.sort_by = {shale::index::SortField{"_score", shale::index::SortOrder::kDesc},
                     shale::index::SortField{"level", shale::index::SortOrder::kAsc}};

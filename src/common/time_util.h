@@ -8,12 +8,31 @@
 namespace shale {
 
 inline constexpr int64_t kMicrosPerSecond = 1'000'000;
+inline constexpr int64_t kNanosPerSecond = 1'000'000'000;
+inline constexpr int64_t kNanosPerMicro = 1'000;
 
 // Integer division rounding toward negative infinity (-1 / 2 == -1), for timestamps before 1970.
 constexpr int64_t FloorDiv(int64_t value, int64_t divisor) {
   int64_t quotient = value / divisor;
   if ((value % divisor != 0) && ((value < 0) != (divisor < 0))) --quotient;
   return quotient;
+}
+
+// `seconds` in nanoseconds, saturated to the int64 range (datetimes are i64 nanoseconds since
+// the epoch, years 1677 to 2262; a time filter bound beyond them holds every value).
+constexpr int64_t SecondsToNanosSaturated(int64_t seconds) {
+  constexpr int64_t kMaxSeconds = INT64_MAX / kNanosPerSecond;
+  if (seconds > kMaxSeconds) return INT64_MAX;
+  if (seconds < -kMaxSeconds) return INT64_MIN;
+  return seconds * kNanosPerSecond;
+}
+
+// `micros` in nanoseconds, saturated to the int64 range.
+constexpr int64_t MicrosToNanosSaturated(int64_t micros) {
+  constexpr int64_t kMaxMicros = INT64_MAX / kNanosPerMicro;
+  if (micros > kMaxMicros) return INT64_MAX;
+  if (micros < -kMaxMicros) return INT64_MIN;
+  return micros * kNanosPerMicro;
 }
 
 inline int64_t UnixMicrosNow() {

@@ -266,7 +266,7 @@ absl::StatusOr<DatetimePrecision> ParsePrecision(const std::string& name, const 
     return DatetimePrecision::kMicroseconds;
   }
   if (name == "nanoseconds") {
-    return KeyError(path, "precision `nanoseconds` is not supported (microseconds at most)");
+    return DatetimePrecision::kNanoseconds;
   }
   return KeyError(path, fmt::format("unknown datetime precision \"{}\"", name));
 }
@@ -279,6 +279,8 @@ const char* PrecisionName(DatetimePrecision precision) {
       return "milliseconds";
     case DatetimePrecision::kMicroseconds:
       return "microseconds";
+    case DatetimePrecision::kNanoseconds:
+      return "nanoseconds";
   }
   return "seconds";
 }

@@ -295,6 +295,19 @@ TEST(IndexConfigTest, LegacyPrecisionAlias) {
             index::DatetimePrecision::kMilliseconds);
 }
 
+TEST(IndexConfigTest, NanosecondFastPrecisionRoundTrips) {
+  absl::StatusOr<IndexConfig> config = ParseIndexConfigJson(R"({"index_id": "logs",
+    "doc_mapping": {"field_mappings": [{"name": "ts", "type": "datetime", "fast": true,
+                                        "fast_precision": "nanoseconds"}]}})");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->doc_mapping.field_mappings[0].fast_precision,
+            index::DatetimePrecision::kNanoseconds);
+  absl::StatusOr<IndexConfig> again = ParseIndexConfigJson(IndexConfigToJson(*config).dump());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->doc_mapping.field_mappings[0].fast_precision,
+            index::DatetimePrecision::kNanoseconds);
+}
+
 TEST(IndexConfigTest, MergePolicies) {
   absl::StatusOr<IndexConfig> config = ParseIndexConfigYaml(R"(
 index_id: logs

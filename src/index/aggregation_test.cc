@@ -261,8 +261,8 @@ TEST(AggregationTest, QueryAndTimeFilterRestrictTheDocs) {
   AggregationRequest request;
   request.aggregations.push_back(Spec("levels", AggregationKind::kTerms, "level"));
   SplitSearchRequest search;
-  search.start_timestamp_micros = (kBaseSeconds + 5'000) * 1'000'000;
-  search.end_timestamp_micros = (kBaseSeconds + 15'000) * 1'000'000;
+  search.start_timestamp_nanos = (kBaseSeconds + 5'000) * 1'000'000'000;
+  search.end_timestamp_nanos = (kBaseSeconds + 15'000) * 1'000'000'000;
   auto result = reader->Aggregate(*MakeTermQuery("level", std::string("warn")), search, request);
   ASSERT_TRUE(result.ok()) << result.status();
   uint64_t expected = 0;

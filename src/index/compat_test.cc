@@ -21,6 +21,8 @@
 #include "gtest/gtest.h"
 
 #include "index/testing/field_builder.h"
+#include "index/internal/datetime.h"
+#include "index/internal/encoding.h"
 #include "index/internal/split_layout.h"
 #include "index/split_format.h"
 #include "nlohmann/json.hpp"
@@ -41,6 +43,16 @@ QueryPtr Range(std::string field, std::optional<TermValue> lower, std::optional<
                bool upper_inclusive = true) {
   return Wrap(
       RangeQuery{std::move(field), std::move(lower), true, std::move(upper), upper_inclusive});
+}
+
+// The `ts` of doc `i` of the fixed doc set, in nanoseconds: whole seconds, plus `i` nanoseconds
+// in the docs of the nanosecond spec (format v3).
+int64_t DocSeconds(int i) { return 1'700'000'000 + int64_t{i} * 17; }
+int64_t DocNanos(int i, bool with_nanos) {
+  return DocSeconds(i) * 1'000'000'000 + (with_nanos ? i : 0);
+}
+std::string DocTs(int i, bool with_nanos) {
+  return internal::FormatRfc3339(DocNanos(i, with_nanos));
 }
 
 // The named queries asked of every golden split. Append only: names are keys in the JSON files.
@@ -91,6 +103,12 @@ std::vector<std::pair<std::string, std::function<QueryPtr()>>> CompatQueries() {
   });
   add("phrase_body_term_text",
       [] { return MakeTermQuery("phrase_body", std::string("gamma alpha")); });
+  // Added with format v3 (nanosecond datetimes); docs 410..420 belong to the `nanos` split.
+  add("ts_term_nanos", [] { return MakeTermQuery("ts", DocTs(410, true)); });
+  add("ts_range_nanos", [] {
+    return Wrap(RangeQuery{"ts", internal::FormatRfc3339(DocNanos(410, true) + 1), true,
+                           DocTs(420, true), true});
+  });
   return queries;
 }
 
@@ -147,7 +165,8 @@ DocMapping MappingWithoutTimestamp() {
   return mapping;
 }
 
-std::vector<std::string> Docs(int first, int count, bool with_phrase_body = false) {
+std::vector<std::string> Docs(int first, int count, bool with_phrase_body = false,
+                              bool with_nanos = false) {
   static const char* const kLevels[] = {"info", "warn", "error", "debug"};
   static const char* const kWords[] = {"alpha", "beta", "gamma", "delta", "alphabet", "omega"};
   static const char* const kServices[] = {"api", "db", "web"};
@@ -167,7 +186,8 @@ std::vector<std::string> Docs(int first, int count, bool with_phrase_body = fals
     }
     std::string doc = fmt::format(
         R"({{"ts":{},"level":"{}","body":"{} request {}","status":{},"user":{},"ok":{})",
-        1'700'000'000 + i * 17, kLevels[next(4)], body, i, kStatuses[next(5)], next(10),
+        with_nanos ? fmt::format("\"{}\"", DocTs(i, true)) : std::to_string(DocSeconds(i)),
+        kLevels[next(4)], body, i, kStatuses[next(5)], next(10),
         next(2) == 0 ? "true" : "false");
     if (next(3) != 0)
       doc += fmt::format(R"(,"latency":{})", static_cast<double>(next(3000)) / 1000);
@@ -193,15 +213,26 @@ struct GoldenSpec {
   int num_docs;
   uint32_t docstore_blocksize;
   bool with_phrase_body = false;
+  bool with_nanos = false;
 };
 
-// The splits written for the current version (v1 had the first three only).
+// Format v3: timestamps with nanoseconds, kept whole in the fast column.
+DocMapping MappingWithNanosecondTimestamps() {
+  DocMapping mapping = MappingWithPositions();
+  for (FieldMapping& field : mapping.field_mappings) {
+    if (field.name == "ts") field.fast_precision = DatetimePrecision::kNanoseconds;
+  }
+  return mapping;
+}
+
+// The splits written for the current version (v1 had the first three only, v2 the first four).
 std::vector<GoldenSpec> GoldenSpecs() {
   return {
       {"ts_freq", MappingWithTimestamp(), 0, 60, 1024},
       {"no_ts_basic", MappingWithoutTimestamp(), 100, 40, 700},
       {"single_block", MappingWithTimestamp(), 200, 12, 1'000'000},
       {"positions", MappingWithPositions(), 300, 50, 2048, true},
+      {"nanos", MappingWithNanosecondTimestamps(), 400, 50, 2048, true, true},
   };
 }
 
@@ -232,8 +263,8 @@ nlohmann::json Answers(const SplitReader& reader) {
   answers["top3_default_sort"] = top_docs;
   SplitSearchRequest filtered;
   filtered.top_k = 0;
-  filtered.start_timestamp_micros = int64_t{1'700'000'100} * 1'000'000;
-  filtered.end_timestamp_micros = int64_t{1'700'000'500} * 1'000'000;
+  filtered.start_timestamp_nanos = int64_t{1'700'000'100} * 1'000'000'000;
+  filtered.end_timestamp_nanos = int64_t{1'700'000'500} * 1'000'000'000;
   auto in_range = reader.Search(*MakeAllQuery(), filtered);
   answers["time_filtered_count"] = in_range.ok() ? static_cast<int64_t>(in_range->num_hits) : -1;
   auto phrase = reader.Search(*Wrap(PhraseQuery{"body", {"alpha", "beta"}, 0}), count_request);
@@ -259,6 +290,19 @@ nlohmann::json Answers(const SplitReader& reader) {
     }
   }
   answers["top3_by_score_milli"] = scored_docs;
+  // Added with format v3: datetime sort keys are nanoseconds.
+  SplitSearchRequest by_ts;
+  by_ts.top_k = 3;
+  by_ts.sort_by = {SortField{"ts", SortOrder::kDesc}};
+  auto top_by_ts = reader.Search(*MakeAllQuery(), by_ts);
+  nlohmann::json ts_docs = nlohmann::json::array();
+  if (top_by_ts.ok()) {
+    for (const SplitHit& hit : top_by_ts->hits) {
+      const std::optional<uint64_t> key = hit.sort_keys.empty() ? std::nullopt : hit.sort_keys[0];
+      ts_docs.push_back({hit.doc_id, key.has_value() ? internal::DecodeI64(*key) : -1});
+    }
+  }
+  answers["top3_by_ts_desc_nanos"] = ts_docs;
   return answers;
 }
 
@@ -276,7 +320,8 @@ TEST(CompatTest, GenerateGoldenSplits) {
     options.docstore_blocksize = spec.docstore_blocksize;
     auto writer = SplitWriter::Create(spec.mapping, options);
     ASSERT_TRUE(writer.ok()) << writer.status();
-    for (const std::string& json : Docs(spec.first_doc, spec.num_docs, spec.with_phrase_body)) {
+    for (const std::string& json :
+         Docs(spec.first_doc, spec.num_docs, spec.with_phrase_body, spec.with_nanos)) {
       auto processed = (*processor)->Process(json);
       ASSERT_TRUE(processed.ok()) << processed.status() << " " << json;
       (*writer)->AddDocument(*std::move(processed));
@@ -334,6 +379,65 @@ TEST(CompatTest, EveryGoldenSplitOpensAndAnswersAsRecorded) {
     }
   }
   EXPECT_GE(num_checked, 3);
+}
+
+// Golden splits of format v1 and v2 hold datetimes in microseconds: the reader answers in
+// nanoseconds (sort keys, time filter, ranges and terms at nanosecond boundaries), and a value
+// that is not a whole microsecond matches nothing in their term dictionaries.
+TEST(CompatTest, MicrosecondDatetimeSplitsAnswerInNanoseconds) {
+  int num_checked = 0;
+  for (const GoldenSpec& spec : GoldenSpecs()) {
+    if (!spec.mapping.timestamp_field.has_value() || spec.with_nanos) continue;
+    for (uint32_t version = 1; version < internal::kNanosecondDatetimesVersion; ++version) {
+      const fs::path path = fs::path(SHALE_COMPAT_DIR) / fmt::format("split_v{}", version) /
+                            (spec.name + ".split");
+      if (!fs::exists(path)) continue;
+      SCOPED_TRACE(path.string());
+      auto reader = SplitReader::Open(NewMemoryByteRangeSource(spec.name, ReadFile(path)));
+      ASSERT_TRUE(reader.ok()) << reader.status();
+      auto count_of = [&reader](const Query& query, SplitSearchRequest request = {}) -> int64_t {
+        request.top_k = 0;
+        auto result = (*reader)->Search(query, request);
+        return result.ok() ? static_cast<int64_t>(result->num_hits) : -1;
+      };
+      auto ts = [](int64_t nanos) { return internal::FormatRfc3339(nanos); };
+      const int doc = spec.first_doc + spec.num_docs / 2;
+      const int last_doc = spec.first_doc + spec.num_docs - 1;
+      const int64_t nanos = DocNanos(doc, false);
+      // Terms (the term dictionary of `ts`).
+      EXPECT_EQ(count_of(*MakeTermQuery("ts", DocTs(doc, false))), 1);
+      EXPECT_EQ(count_of(*MakeTermQuery("ts", DocSeconds(doc))), 1);  // unix seconds
+      EXPECT_EQ(count_of(*MakeTermQuery("ts", ts(nanos + 1))), 0);
+      EXPECT_EQ(count_of(*MakeTermQuery("ts", ts(nanos - 1000))), 0);
+      TermSetQuery set{"ts", {TermValue(ts(nanos + 1)), TermValue(DocTs(doc, false))}};
+      EXPECT_EQ(count_of(*Wrap(std::move(set))), 1);
+      // Ranges (the fast column) at nanosecond boundaries.
+      EXPECT_EQ(count_of(*Range("ts", ts(nanos), ts(nanos))), 1);
+      EXPECT_EQ(count_of(*Wrap(RangeQuery{"ts", ts(nanos - 1), false, ts(nanos + 1), false})), 1);
+      EXPECT_EQ(count_of(*Wrap(RangeQuery{"ts", ts(nanos), false, std::nullopt, true})),
+                last_doc - doc);
+      EXPECT_EQ(count_of(*Range("ts", ts(nanos + 1), ts(DocNanos(doc + 1, false) - 1))), 0);
+      // The time filter.
+      SplitSearchRequest filtered;
+      filtered.start_timestamp_nanos = nanos;
+      filtered.end_timestamp_nanos = nanos + 1;
+      EXPECT_EQ(count_of(*MakeAllQuery(), filtered), 1);
+      filtered.start_timestamp_nanos = nanos + 1;
+      filtered.end_timestamp_nanos = DocNanos(doc + 1, false);
+      EXPECT_EQ(count_of(*MakeAllQuery(), filtered), 0);
+      // Sort keys.
+      SplitSearchRequest by_ts;
+      by_ts.top_k = 1;
+      by_ts.sort_by = {SortField{"ts", SortOrder::kDesc}};
+      auto top = (*reader)->Search(*MakeAllQuery(), by_ts);
+      ASSERT_TRUE(top.ok()) << top.status();
+      ASSERT_EQ(top->hits.size(), 1u);
+      ASSERT_FALSE(top->hits[0].sort_keys.empty());
+      EXPECT_EQ(top->hits[0].sort_keys[0], internal::EncodeI64(DocNanos(last_doc, false)));
+      ++num_checked;
+    }
+  }
+  EXPECT_GE(num_checked, 5);  // v1: ts_freq, single_block; v2: the same and positions
 }
 
 }  // namespace

@@ -49,8 +49,9 @@ enum class DatetimeOutputFormat {
   kUnixTimestampNanos
 };
 
-// Precision kept in fast fields (datetimes are stored as i64 microseconds, truncated to this).
-enum class DatetimePrecision { kSeconds, kMilliseconds, kMicroseconds };
+// Precision kept in fast fields (datetimes are i64 nanoseconds; fast columns truncate them to
+// this, the term dictionary and the stored document keep every digit).
+enum class DatetimePrecision { kSeconds, kMilliseconds, kMicroseconds, kNanoseconds };
 
 enum class IndexRecordOption { kBasic, kFreq, kPosition };
 

@@ -54,8 +54,8 @@ ProcessedDoc::ProcessedDoc(ProcessedDoc&&) noexcept = default;
 ProcessedDoc& ProcessedDoc::operator=(ProcessedDoc&&) noexcept = default;
 ProcessedDoc::~ProcessedDoc() = default;
 
-std::optional<int64_t> ProcessedDoc::timestamp_micros() const {
-  return impl_ ? impl_->timestamp_micros : std::nullopt;
+std::optional<int64_t> ProcessedDoc::timestamp_nanos() const {
+  return impl_ ? impl_->timestamp_nanos : std::nullopt;
 }
 uint64_t ProcessedDoc::num_bytes() const { return impl_ ? impl_->num_bytes : 0; }
 
@@ -260,8 +260,8 @@ class DocProcessorImpl final : public DocProcessor {
     if (mapping_.timestamp_field.has_value()) {
       for (const LeafValue& leaf : impl->values) {
         if (leaf.type == FieldType::kDatetime && leaf.path == *mapping_.timestamp_field) {
-          impl->timestamp_micros =
-              internal::TruncateMicros(internal::DecodeI64(leaf.value), timestamp_precision_);
+          impl->timestamp_nanos =
+              internal::TruncateNanos(internal::DecodeI64(leaf.value), timestamp_precision_);
           break;
         }
       }
@@ -551,49 +551,56 @@ class DocProcessorImpl final : public DocProcessor {
         return absl::OkStatus();
       }
       case FieldType::kDatetime: {
-        std::optional<int64_t> micros;
+        std::optional<internal::Timestamp> timestamp;
         if (is_string) {
           // Formats are tried in the mapping's order; the first that parses wins.
           size_t pattern_index = 0;
           for (DatetimeInputFormat format : field.input_formats) {
             switch (format) {
               case DatetimeInputFormat::kRfc3339:
-                micros = internal::ParseRfc3339Micros(text, false);
+                timestamp = internal::ParseRfc3339(text, false);
                 break;
               case DatetimeInputFormat::kIso8601:
-                micros = internal::ParseRfc3339Micros(text, true);
+                timestamp = internal::ParseRfc3339(text, true);
                 break;
               case DatetimeInputFormat::kRfc2822:
-                micros = internal::ParseRfc2822Micros(text);
+                timestamp = internal::ParseRfc2822(text);
                 break;
               case DatetimeInputFormat::kStrptime:
                 if (pattern_index < field.strptime_patterns.size()) {
-                  micros =
-                      internal::ParseStrptimeMicros(text, field.strptime_patterns[pattern_index++]);
+                  timestamp =
+                      internal::ParseStrptime(text, field.strptime_patterns[pattern_index++]);
                 }
                 break;
               case DatetimeInputFormat::kUnixTimestamp:
                 break;
             }
-            if (micros.has_value()) break;
+            if (timestamp.has_value()) break;
           }
         } else if (HasFormat(field, DatetimeInputFormat::kUnixTimestamp)) {
           if (type == element_type::INT64) {
-            micros = internal::UnixTimestampToMicros(value.get_int64().value_unsafe());
+            timestamp = internal::UnixTimestampToTimestamp(value.get_int64().value_unsafe());
           } else if (type == element_type::UINT64) {
             const uint64_t u = value.get_uint64().value_unsafe();
             if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-              micros = internal::UnixTimestampToMicros(static_cast<int64_t>(u));
+              timestamp = internal::UnixTimestampToTimestamp(static_cast<int64_t>(u));
             }
           } else if (type == element_type::DOUBLE) {
-            micros = internal::UnixSecondsF64ToMicros(value.get_double().value_unsafe());
+            timestamp = internal::UnixSecondsF64ToTimestamp(value.get_double().value_unsafe());
           }
         }
-        if (!micros.has_value()) {
+        if (!timestamp.has_value()) {
           return absl::InvalidArgumentError(fmt::format(
               "field `{}` expects a datetime, could not parse `{}`", path, Snippet(value)));
         }
-        leaf.value = EncodeI64(*micros);
+        const std::optional<int64_t> nanos = internal::ToUnixNanos(*timestamp);
+        if (!nanos.has_value()) {
+          return absl::InvalidArgumentError(fmt::format(
+              "field `{}`: datetime `{}` is out of range (datetimes are nanoseconds since the "
+              "epoch, from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16.854775807Z)",
+              path, Snippet(value)));
+        }
+        leaf.value = EncodeI64(*nanos);
         return absl::OkStatus();
       }
       case FieldType::kIp: {

@@ -57,7 +57,7 @@ TEST(DocProcessorTest, ConvertsEveryType) {
       R"({"ts":"2023-05-25T05:36:41.123456+02:00","body":"Hello World","count":-3,"size":7,)"
       R"("ratio":0.5,"ok":true,"resource":{"service":"api"},"attrs":{"a":{"b":1},"c":"x"}})");
   ASSERT_TRUE(doc.ok()) << doc.status();
-  EXPECT_EQ(doc->timestamp_micros(), 1684985801123000);  // truncated to millis
+  EXPECT_EQ(doc->timestamp_nanos(), 1684985801123000000);  // truncated to millis
   EXPECT_EQ(Find(*doc, "body", FieldType::kText)->text, "Hello World");
   EXPECT_EQ(internal::DecodeI64(Find(*doc, "count", FieldType::kI64)->value), -3);
   EXPECT_EQ(Find(*doc, "size", FieldType::kU64)->value, 7u);
@@ -144,18 +144,18 @@ TEST(DocProcessorTest, DatetimeFormats) {
   auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
   struct Case {
     const char* json;
-    int64_t micros;
+    int64_t nanos;
   };
-  for (const Case& c : {Case{R"({"ts":1684992000})", 1684992000000000},
-                        Case{R"({"ts":1684992000123})", 1684992000123000},
-                        Case{R"({"ts":1684992000123456})", 1684992000123000},
-                        Case{R"({"ts":1684992000123456789})", 1684992000123000},
-                        Case{R"({"ts":1684992000.5})", 1684992000500000},
-                        Case{R"({"ts":"2023-05-25T05:20:00Z"})", 1684992000000000},
-                        Case{R"({"ts":"2023-05-25T07:20:00.1+02:00"})", 1684992000100000}}) {
+  for (const Case& c : {Case{R"({"ts":1684992000})", 1684992000000000000},
+                        Case{R"({"ts":1684992000123})", 1684992000123000000},
+                        Case{R"({"ts":1684992000123456})", 1684992000123000000},
+                        Case{R"({"ts":1684992000123456789})", 1684992000123000000},
+                        Case{R"({"ts":1684992000.5})", 1684992000500000000},
+                        Case{R"({"ts":"2023-05-25T05:20:00Z"})", 1684992000000000000},
+                        Case{R"({"ts":"2023-05-25T07:20:00.1+02:00"})", 1684992000100000000}}) {
     auto doc = processor->Process(c.json);
     ASSERT_TRUE(doc.ok()) << c.json << " " << doc.status();
-    EXPECT_EQ(doc->timestamp_micros(), c.micros) << c.json;
+    EXPECT_EQ(doc->timestamp_nanos(), c.nanos) << c.json;
   }
 }
 
@@ -172,19 +172,19 @@ TEST(DocProcessorTest, Rfc2822AndStrptimeFormatsInMappingOrder) {
   auto processor = MakeProcessor(mapping);
   struct Case {
     const char* json;
-    int64_t micros;
+    int64_t nanos;
   };
   // 1684992000 is 2023-05-25T05:20:00Z.
-  for (const Case& c : {Case{R"({"ts":"Thu, 25 May 2023 07:20:00 +0200"})", 1684992000000000},
-                        Case{R"({"ts":"25 May 2023 05:20 GMT"})", 1684992000000000},
-                        Case{R"({"ts":"25 May 23 01:20:00 EDT"})", 1684992000000000},
-                        Case{R"({"ts":"2023-05-25 05:20:00.25"})", 1684992000250000},
-                        Case{R"({"ts":"25/May/2023:07:20:00 +0200"})", 1684992000000000},
-                        Case{R"({"ts":"25/may/2023:05:20:01 -00:00"})", 1684992001000000},
-                        Case{R"({"ts":"1684992000.000042"})", 1684992000000042}}) {
+  for (const Case& c : {Case{R"({"ts":"Thu, 25 May 2023 07:20:00 +0200"})", 1684992000000000000},
+                        Case{R"({"ts":"25 May 2023 05:20 GMT"})", 1684992000000000000},
+                        Case{R"({"ts":"25 May 23 01:20:00 EDT"})", 1684992000000000000},
+                        Case{R"({"ts":"2023-05-25 05:20:00.25"})", 1684992000250000000},
+                        Case{R"({"ts":"25/May/2023:07:20:00 +0200"})", 1684992000000000000},
+                        Case{R"({"ts":"25/may/2023:05:20:01 -00:00"})", 1684992001000000000},
+                        Case{R"({"ts":"1684992000.000042"})", 1684992000000042000}}) {
     auto doc = processor->Process(c.json);
     ASSERT_TRUE(doc.ok()) << c.json << " " << doc.status();
-    EXPECT_EQ(doc->timestamp_micros(), c.micros) << c.json;
+    EXPECT_EQ(doc->timestamp_nanos(), c.nanos) << c.json;
   }
   // Rejected: out-of-range parts, trailing text, names the pattern does not allow, RFC 3339
   // (not among this field's formats).
@@ -197,20 +197,25 @@ TEST(DocProcessorTest, Rfc2822AndStrptimeFormatsInMappingOrder) {
 }
 
 TEST(DocProcessorTest, StrptimeDirectives) {
-  using internal::ParseStrptimeMicros;
-  EXPECT_EQ(ParseStrptimeMicros("2023-05-25T05:20:00", "%FT%T"), 1684992000000000);
-  EXPECT_EQ(ParseStrptimeMicros("05/25/23 05:20", "%D %R"), 1684992000000000);
-  EXPECT_EQ(ParseStrptimeMicros("2023 145 5:20:00 AM", "%Y %j %I:%M:%S %p"), 1684992000000000);
-  EXPECT_EQ(ParseStrptimeMicros("2023 145 12:20:00 pm", "%Y %j %I:%M:%S %p"), 1685017200000000);
-  EXPECT_EQ(ParseStrptimeMicros("Thursday May 25 2023 05:20:00.123456789 UTC",
+  auto ParseStrptimeNanos = [](std::string_view text,
+                               std::string_view pattern) -> std::optional<int64_t> {
+    std::optional<internal::Timestamp> timestamp = internal::ParseStrptime(text, pattern);
+    if (!timestamp.has_value()) return std::nullopt;
+    return internal::ToUnixNanos(*timestamp);
+  };
+  EXPECT_EQ(ParseStrptimeNanos("2023-05-25T05:20:00", "%FT%T"), 1684992000000000000);
+  EXPECT_EQ(ParseStrptimeNanos("05/25/23 05:20", "%D %R"), 1684992000000000000);
+  EXPECT_EQ(ParseStrptimeNanos("2023 145 5:20:00 AM", "%Y %j %I:%M:%S %p"), 1684992000000000000);
+  EXPECT_EQ(ParseStrptimeNanos("2023 145 12:20:00 pm", "%Y %j %I:%M:%S %p"), 1685017200000000000);
+  EXPECT_EQ(ParseStrptimeNanos("Thursday May 25 2023 05:20:00.123456789 UTC",
                                 "%A %B %e %Y %H:%M:%S.%f %Z"),
-            1684992000123456);
-  EXPECT_EQ(ParseStrptimeMicros("100% 2023-05-25", "100%% %Y-%m-%d"), 1684972800000000);
-  EXPECT_EQ(ParseStrptimeMicros("2023-05-25 05:20:00.12", "%Y-%m-%d %H:%M:%S.%3f"), std::nullopt);
-  EXPECT_EQ(ParseStrptimeMicros("2023-13-01", "%Y-%m-%d"), std::nullopt);
-  EXPECT_EQ(ParseStrptimeMicros("", "%Y"), std::nullopt);
+            1684992000123456789);
+  EXPECT_EQ(ParseStrptimeNanos("100% 2023-05-25", "100%% %Y-%m-%d"), 1684972800000000000);
+  EXPECT_EQ(ParseStrptimeNanos("2023-05-25 05:20:00.12", "%Y-%m-%d %H:%M:%S.%3f"), std::nullopt);
+  EXPECT_EQ(ParseStrptimeNanos("2023-13-01", "%Y-%m-%d"), std::nullopt);
+  EXPECT_EQ(ParseStrptimeNanos("", "%Y"), std::nullopt);
   EXPECT_TRUE(ValidateStrptimePattern("%Y-%m-%dT%H:%M:%S%.f%z").ok());
-  EXPECT_EQ(ParseStrptimeMicros("2023-05-25 05:20:00", "%Y-%m-%d %H:%M:%S%.f"), 1684992000000000);
+  EXPECT_EQ(ParseStrptimeNanos("2023-05-25 05:20:00", "%Y-%m-%d %H:%M:%S%.f"), 1684992000000000000);
   EXPECT_FALSE(ValidateStrptimePattern("%.d").ok());
   EXPECT_TRUE(ValidateStrptimePattern("%Y-%m-%dT%H:%M:%S.%9f%z").ok());
   EXPECT_THAT(std::string(ValidateStrptimePattern("%Y %Q").message()), HasSubstr("%Q"));
@@ -227,8 +232,8 @@ TEST(DocProcessorTest, DatetimeOutputFormats) {
   auto doc = processor->Process(R"({"ts":"2023-05-25T05:36:41.5Z"})");
   ASSERT_TRUE(doc.ok());
   EXPECT_EQ(doc->impl().stored_json, R"({"ts":1684993001500})");
-  EXPECT_EQ(internal::FormatRfc3339(1684993001000000), "2023-05-25T05:36:41Z");
-  EXPECT_EQ(internal::FormatRfc3339(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(internal::FormatRfc3339(1684993001000000000), "2023-05-25T05:36:41Z");
+  EXPECT_EQ(internal::FormatRfc3339(-1), "1969-12-31T23:59:59.999999999Z");
 }
 
 TEST(DocProcessorTest, StoredStringsAreEscapedWhereverTheCharactersFall) {
@@ -251,23 +256,23 @@ TEST(DocProcessorTest, StoredStringsAreEscapedWhereverTheCharactersFall) {
 }
 
 TEST(DocProcessorTest, DatetimesAreFormattedForEveryOutputFormat) {
-  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400, DatetimeOutputFormat::kRfc3339),
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400000, DatetimeOutputFormat::kRfc3339),
             R"("2023-05-25T05:36:41.1234Z")");
   EXPECT_EQ(internal::FormatDatetimeJson(0, DatetimeOutputFormat::kRfc3339),
             R"("1970-01-01T00:00:00Z")");
   EXPECT_EQ(internal::FormatDatetimeJson(-1, DatetimeOutputFormat::kUnixTimestampSecs), "-1");
-  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400,
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400000,
                                          DatetimeOutputFormat::kUnixTimestampMillis),
             "1684993001123");
-  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400,
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400000,
                                          DatetimeOutputFormat::kUnixTimestampMicros),
             "1684993001123400");
-  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400,
+  EXPECT_EQ(internal::FormatDatetimeJson(1684993001123400000,
                                          DatetimeOutputFormat::kUnixTimestampNanos),
             "1684993001123400000");
-  // Years outside 0000-9999 keep the general formatting.
-  EXPECT_EQ(internal::FormatRfc3339(int64_t{253402300800} * 1000000), "10000-01-01T00:00:00Z");
-  EXPECT_EQ(internal::FormatRfc3339(int64_t{-62167219200} * 1000000), "0000-01-01T00:00:00Z");
+  // The extremes of the nanosecond range.
+  EXPECT_EQ(internal::FormatRfc3339(int64_t{9223372036} * 1000000000), "2262-04-11T23:47:16Z");
+  EXPECT_EQ(internal::FormatRfc3339(int64_t{-9223372036} * 1000000000), "1677-09-21T00:12:44Z");
 }
 
 TEST(DocProcessorTest, ArraysAreMultiValued) {
@@ -285,7 +290,7 @@ TEST(DocProcessorTest, NullFieldIsAbsent) {
   auto doc = processor->Process(R"({"body":null,"count":1})");
   ASSERT_TRUE(doc.ok());
   EXPECT_EQ(doc->impl().stored_json, R"({"count":1})");
-  EXPECT_FALSE(doc->timestamp_micros().has_value());
+  EXPECT_FALSE(doc->timestamp_nanos().has_value());
   EXPECT_EQ(doc->num_bytes(), 23u);
 }
 

@@ -9,7 +9,8 @@
 // seconds / millis / micros / nanos inferred from the digits, and `YYYY/MM/DD` or `YYYY-MM-DD`).
 // Unparsable text for a typed field is InvalidArgument naming field and value. A field absent from
 // a split's schema matches nothing in that split. Typed alternatives compare exactly (datetimes as
-// i64 microseconds since the Unix epoch, UTC).
+// i64 nanoseconds since the Unix epoch, UTC; a number given for a datetime is a unix timestamp of
+// inferred precision, like digits in text).
 #pragma once
 
 #include <cstdint>

@@ -41,8 +41,8 @@ class ProcessedDoc {
   ProcessedDoc& operator=(ProcessedDoc&&) noexcept;
   ~ProcessedDoc();
 
-  // Value of the timestamp field in microseconds, when the mapping has one and the doc holds it.
-  std::optional<int64_t> timestamp_micros() const;
+  // Value of the timestamp field in nanoseconds (truncated to its fast_precision), when the mapping has one and the doc holds it.
+  std::optional<int64_t> timestamp_nanos() const;
   // Size of the source JSON text in bytes.
   uint64_t num_bytes() const;
   ProcessedDocImpl& impl() { return *impl_; }
@@ -83,8 +83,8 @@ struct SerializedSplit {
   std::string bytes;  // the whole split file
   uint64_t num_docs = 0;
   uint64_t uncompressed_docs_size_in_bytes = 0;  // sum of ProcessedDoc::num_bytes
-  std::optional<int64_t> time_range_start_micros;  // min timestamp, inclusive
-  std::optional<int64_t> time_range_end_micros;    // max timestamp, inclusive
+  std::optional<int64_t> time_range_start_nanos;  // min timestamp, inclusive
+  std::optional<int64_t> time_range_end_nanos;    // max timestamp, inclusive
   // Tags. For each tag field with at most 1000 distinct values in the split: the marker "field!"
   // (this field's list is exhaustive) and "field:value" per distinct value. A tag field with
   // more values contributes nothing, so the split cannot be pruned on it. A split may be skipped
@@ -151,9 +151,9 @@ struct SortField {
 };
 
 struct SplitSearchRequest {
-  // Half-open time filter [start, end) on the timestamp field, in microseconds.
-  std::optional<int64_t> start_timestamp_micros;
-  std::optional<int64_t> end_timestamp_micros;
+  // Half-open time filter [start, end) on the timestamp field, in nanoseconds.
+  std::optional<int64_t> start_timestamp_nanos;
+  std::optional<int64_t> end_timestamp_nanos;
   // Number of top hits to keep (start_offset + max_hits of the API request).
   uint32_t top_k = 20;
   // Up to two sort fields. Empty: by the timestamp field descending when the mapping has one,

@@ -13,6 +13,7 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "index/internal/binary_values.h"
 #include "index/internal/block_postings.h"
 #include "index/internal/encoding.h"
@@ -175,6 +176,33 @@ class TermMerger {
       ASSIGN_OR_RETURN(cursor.block, inputs_[input_index].contents->ReadTermBlock(
                                          *source_entry, cursor.next_block++));
       cursor.index = 0;
+      if (source_entry->datetime_micros) {
+        RETURN_IF_ERROR(MicrosTermsToNanos(*inputs_[input_index].contents, cursor.block));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Rewrites the terms of a microsecond datetime dictionary (v1/v2 split) as nanoseconds, the
+  // unit of the merged split; the order is kept. A value beyond the nanosecond range (years
+  // before 1677 or after 2262) cannot be written and fails the merge (docs/adr/016).
+  absl::Status MicrosTermsToNanos(const SplitContents& input, std::vector<TermInfo>& block) const {
+    constexpr int64_t kMaxMicros = INT64_MAX / kNanosPerMicro;
+    for (TermInfo& info : block) {
+      if (info.term.size() != 8) {
+        return absl::DataLossError(
+            fmt::format("split {}: datetime term of field `{}` is not 8 bytes at offset 0",
+                        input.name(), field_.path));
+      }
+      const int64_t micros = internal::DecodeI64(internal::ReadBigEndian64(info.term));
+      if (micros > kMaxMicros || micros < -kMaxMicros) {
+        return absl::FailedPreconditionError(fmt::format(
+            "split {}: datetime field `{}` holds a value beyond the nanosecond range (years "
+            "1677 to 2262), which the current split format cannot hold; the split cannot be "
+            "merged",
+            input.name(), field_.path));
+      }
+      info.term = internal::BigEndianTerm(internal::EncodeI64(micros * kNanosPerMicro));
     }
     return absl::OkStatus();
   }
@@ -212,10 +240,10 @@ class Merger {
     split.num_docs = num_docs_;
     for (const MergeInput& input : inputs) {
       split.uncompressed_docs_size_in_bytes += input.uncompressed_docs_size_in_bytes;
-      split.time_range_start_micros =
-          MergeBound(split.time_range_start_micros, input.time_range_start_micros, false);
-      split.time_range_end_micros =
-          MergeBound(split.time_range_end_micros, input.time_range_end_micros, true);
+      split.time_range_start_nanos =
+          MergeBound(split.time_range_start_nanos, input.time_range_start_nanos, false);
+      split.time_range_end_nanos =
+          MergeBound(split.time_range_end_nanos, input.time_range_end_nanos, true);
     }
     split.tags = MergeTags(inputs);
     return split;

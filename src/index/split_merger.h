@@ -41,8 +41,8 @@ struct MergeInput {
   // The footer bytes [footer_start, footer_end) when known (saves the read of the file's tail).
   std::optional<std::string> hotcache;
   uint64_t uncompressed_docs_size_in_bytes = 0;
-  std::optional<int64_t> time_range_start_micros;  // inclusive
-  std::optional<int64_t> time_range_end_micros;    // inclusive
+  std::optional<int64_t> time_range_start_nanos;  // inclusive
+  std::optional<int64_t> time_range_end_nanos;    // inclusive
   std::set<std::string> tags;                      // as in SerializedSplit::tags
 };
 

@@ -126,8 +126,8 @@ MergeInput InputOf(const SerializedSplit& split, const std::string& name) {
   input.source = NewMemoryByteRangeSource(name, split.bytes);
   input.hotcache = split.bytes.substr(split.footer_start, split.footer_end - split.footer_start);
   input.uncompressed_docs_size_in_bytes = split.uncompressed_docs_size_in_bytes;
-  input.time_range_start_micros = split.time_range_start_micros;
-  input.time_range_end_micros = split.time_range_end_micros;
+  input.time_range_start_nanos = split.time_range_start_nanos;
+  input.time_range_end_nanos = split.time_range_end_nanos;
   input.tags = split.tags;
   return input;
 }
@@ -317,8 +317,8 @@ TEST_P(MergePropertyTest, MergedSplitAnswersLikeOneSplitOfAllDocs) {
   EXPECT_EQ(merged->num_docs, all_docs.size());
   EXPECT_EQ(merged->num_docs, single.num_docs);
   EXPECT_EQ(merged->uncompressed_docs_size_in_bytes, single.uncompressed_docs_size_in_bytes);
-  EXPECT_EQ(merged->time_range_start_micros, single.time_range_start_micros);
-  EXPECT_EQ(merged->time_range_end_micros, single.time_range_end_micros);
+  EXPECT_EQ(merged->time_range_start_nanos, single.time_range_start_nanos);
+  EXPECT_EQ(merged->time_range_end_nanos, single.time_range_end_nanos);
   EXPECT_EQ(merged->tags, single.tags);
   // Same mapping and options: the sections SplitWriter builds from all the documents.
   ExpectSameSectionsExceptDocStore(*merged, single);
@@ -407,8 +407,8 @@ TEST(MergeSplitsTest, TagFieldWithTooManyValuesAfterMergeIsDropped) {
                               }(),
                               options)
                               .tags);
-  EXPECT_EQ(*merged->time_range_start_micros, int64_t{1'700'000'000} * 1'000'000);
-  EXPECT_EQ(*merged->time_range_end_micros, int64_t{1'700'000'001} * 1'000'000);
+  EXPECT_EQ(*merged->time_range_start_nanos, int64_t{1'700'000'000} * 1'000'000'000);
+  EXPECT_EQ(*merged->time_range_end_nanos, int64_t{1'700'000'001} * 1'000'000'000);
 }
 
 TEST(MergeSplitsTest, InputWithoutExhaustiveTagListMakesTheMergeNonExhaustive) {

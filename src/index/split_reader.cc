@@ -35,6 +35,7 @@
 #include "fmt/format.h"
 
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "index/internal/binary_values.h"
 #include "index/internal/block_postings.h"
 #include "index/internal/agg_collector.h"
@@ -339,7 +340,7 @@ class SplitReaderImpl final : public SplitReader,
     const std::vector<SortField> sort_by = EffectiveSortBy(request);
     RETURN_IF_ERROR(PlanQuery(query, Scores(sort_by, request), plan));
     if (round == WarmupRound::kFromHotcache) {
-      if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+      if (request.start_timestamp_nanos.has_value() || request.end_timestamp_nanos.has_value()) {
         if (const FieldEntry* ts_field = TimestampColumnField()) PlanColumn(*ts_field, plan);
       }
       if (request.aggregation != nullptr) PlanAggColumns(request.aggregation->aggregations, plan);
@@ -618,11 +619,13 @@ class SplitReaderImpl final : public SplitReader,
     } else {
       absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term->value);
       if (!encoded.ok()) return result;  // the bitset path reports the error
-      if (!encoded->has_value()) {
+      std::optional<std::string> term_bytes =
+          encoded->has_value() ? DictionaryTerm(field, **encoded) : std::nullopt;
+      if (!term_bytes.has_value()) {
         result.simple = result.absent = true;
         return result;
       }
-      encoded_term = internal::BigEndianTerm(**encoded);
+      encoded_term = *std::move(term_bytes);
     }
     ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, encoded_term));
     result.simple = true;
@@ -886,6 +889,9 @@ class SplitReaderImpl final : public SplitReader,
     column->data = std::move(data);
     const internal::ColumnHeader& header = field.column;
     column->values = column->data.data() + header.values.offset;
+    column->min_value = header.min_value;
+    column->gcd = header.gcd;
+    if (field.datetime_micros && header.kind == ColumnKind::kNumeric) column->SetMicrosToNanos();
     if (!header.single_valued) {
       column->offsets.resize(num_docs_ + 1);
       const char* packed = column->data.data() + header.offsets.offset;
@@ -963,7 +969,7 @@ class SplitReaderImpl final : public SplitReader,
   absl::StatusOr<DocSet> MatchingDocs(const Query& query, const SplitSearchRequest& request,
                                       std::vector<float>* scores) const {
     ASSIGN_OR_RETURN(DocSet matches, Eval(query, scores));
-    if (request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value()) {
+    if (request.start_timestamp_nanos.has_value() || request.end_timestamp_nanos.has_value()) {
       RETURN_IF_ERROR(ApplyTimeFilter(request, matches));
     }
     return matches;
@@ -988,11 +994,11 @@ class SplitReaderImpl final : public SplitReader,
     DocSet in_range(num_docs_);
     if (ts_field != nullptr) {
       ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(*ts_field));
-      const int64_t start = request.start_timestamp_micros.value_or(INT64_MIN);
-      const int64_t end = request.end_timestamp_micros.value_or(INT64_MAX);
-      if (start < end || !request.end_timestamp_micros.has_value()) {
+      const int64_t start = request.start_timestamp_nanos.value_or(INT64_MIN);
+      const int64_t end = request.end_timestamp_nanos.value_or(INT64_MAX);
+      if (start < end || !request.end_timestamp_nanos.has_value()) {
         uint64_t hi = EncodeI64(end);
-        if (request.end_timestamp_micros.has_value()) --hi;  // end is exclusive
+        if (request.end_timestamp_nanos.has_value()) --hi;  // end is exclusive
         ScanColumn(*column, EncodeI64(start), hi, num_docs_, in_range);
       }
     }
@@ -1014,6 +1020,35 @@ class SplitReaderImpl final : public SplitReader,
         value);
     return absl::InvalidArgumentError(fmt::format("value `{}` is not a valid {} for field `{}`",
                                                   text, FieldTypeName(type), field));
+  }
+
+  // The term of the encoded value `encoded` in the dictionary of the typed field `field`: its 8
+  // bytes big-endian, except in the microsecond datetime dictionaries of v1/v2 splits, which
+  // cannot hold a value that is not a whole microsecond (nullopt).
+  static std::optional<std::string> DictionaryTerm(const FieldEntry& field, uint64_t encoded) {
+    if (!field.datetime_micros) return internal::BigEndianTerm(encoded);
+    const int64_t nanos = DecodeI64(encoded);
+    if (nanos % kNanosPerMicro != 0) return std::nullopt;
+    return internal::BigEndianTerm(EncodeI64(nanos / kNanosPerMicro));
+  }
+
+  // The terms of the dictionary of `field` that `interval` (encoded values) covers: the same
+  // interval, except for the microsecond datetime dictionaries of v1/v2 splits, where it becomes
+  // the whole microseconds inside it. An unbounded end stays unbounded, so values beyond the
+  // nanosecond range in old splits keep matching open ranges.
+  static EncodedInterval DictionaryInterval(const FieldEntry& field, EncodedInterval interval) {
+    if (!field.datetime_micros || interval.empty) return interval;
+    const int64_t lo = DecodeI64(interval.lo);
+    const int64_t hi = DecodeI64(interval.hi);
+    int64_t lo_micros = FloorDiv(lo, kNanosPerMicro);
+    if (lo_micros * kNanosPerMicro != lo) ++lo_micros;  // rounded up
+    if (lo == INT64_MIN) lo_micros = INT64_MIN;
+    const int64_t hi_micros = hi == INT64_MAX ? INT64_MAX : FloorDiv(hi, kNanosPerMicro);
+    EncodedInterval result;
+    result.lo = EncodeI64(lo_micros);
+    result.hi = EncodeI64(hi_micros);
+    result.empty = lo_micros > hi_micros;
+    return result;
   }
 
   // Exact encoding of a term value for a typed (non-text) field; nullopt when the value cannot
@@ -1069,14 +1104,33 @@ class SplitReaderImpl final : public SplitReader,
     Int128 integer = 0;
   };
 
+  // A number given for a datetime field: a unix timestamp whose precision is inferred from its
+  // magnitude (integers), or fractional unix seconds (floats); bounds are in nanoseconds.
+  static absl::Status DatetimeNumberBound(const FieldEntry& field, const TermValue& value,
+                                          RangeBound& out) {
+    std::optional<internal::Timestamp> timestamp;
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      timestamp = internal::UnixTimestampToTimestamp(*i);
+    } else if (const auto* u = std::get_if<uint64_t>(&value)) {
+      if (*u <= static_cast<uint64_t>(INT64_MAX)) {
+        timestamp = internal::UnixTimestampToTimestamp(static_cast<int64_t>(*u));
+      }
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      timestamp = internal::UnixSecondsF64ToTimestamp(*d);
+    }
+    if (!timestamp.has_value()) return BadValue(field.path, field.type, value);
+    out.integer = internal::ToUnixNanosWide(*timestamp);
+    return absl::OkStatus();
+  }
+
   static absl::Status ToBound(const FieldEntry& field, const TermValue& value, RangeBound& out) {
     if (const auto* text = std::get_if<std::string>(&value)) {
       std::string_view view = *text;
       switch (field.type) {
         case FieldType::kDatetime: {
-          std::optional<int64_t> micros = internal::ParseQueryDatetimeMicros(view);
-          if (!micros.has_value()) return BadValue(field.path, field.type, value);
-          out.integer = *micros;
+          std::optional<internal::Timestamp> timestamp = internal::ParseQueryDatetime(view);
+          if (!timestamp.has_value()) return BadValue(field.path, field.type, value);
+          out.integer = internal::ToUnixNanosWide(*timestamp);
           return absl::OkStatus();
         }
         case FieldType::kBool:
@@ -1110,6 +1164,7 @@ class SplitReaderImpl final : public SplitReader,
         }
       }
     }
+    if (field.type == FieldType::kDatetime) return DatetimeNumberBound(field, value, out);
     if (const auto* i = std::get_if<int64_t>(&value)) {
       out.integer = *i;
     } else if (const auto* u = std::get_if<uint64_t>(&value)) {
@@ -1267,8 +1322,9 @@ class SplitReaderImpl final : public SplitReader,
       }
       if (!encoded->has_value()) continue;
       if (field.indexed && !field.term_blocks.empty()) {
-        ASSIGN_OR_RETURN(std::optional<TermInfo> info,
-                         FindTerm(field, internal::BigEndianTerm(**encoded)));
+        const std::optional<std::string> term_bytes = DictionaryTerm(field, **encoded);
+        if (!term_bytes.has_value()) continue;
+        ASSIGN_OR_RETURN(std::optional<TermInfo> info, FindTerm(field, *term_bytes));
         if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, typed));
       } else if (field.column.kind == ColumnKind::kNumeric) {
         ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
@@ -1503,8 +1559,10 @@ class SplitReaderImpl final : public SplitReader,
         ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
         ScanColumn(*column, interval.lo, interval.hi, num_docs_, result);
       } else if (field.indexed) {
-        const std::string lower = internal::BigEndianTerm(interval.lo);
-        const std::string upper = internal::BigEndianTerm(interval.hi);
+        const EncodedInterval terms = DictionaryInterval(field, interval);
+        if (terms.empty) continue;
+        const std::string lower = internal::BigEndianTerm(terms.lo);
+        const std::string upper = internal::BigEndianTerm(terms.hi);
         RETURN_IF_ERROR(ScanTerms(field, &lower, [&](const TermInfo& info) -> absl::StatusOr<bool> {
           if (info.term > upper) return false;
           RETURN_IF_ERROR(AddPostings(field, info, result));
@@ -1660,7 +1718,9 @@ class SplitReaderImpl final : public SplitReader,
         }
         if (!encoded->has_value()) continue;
         if (field.indexed && !field.term_blocks.empty()) {
-          terms.push_back(internal::BigEndianTerm(**encoded));
+          if (std::optional<std::string> term_bytes = DictionaryTerm(field, **encoded)) {
+            terms.push_back(*std::move(term_bytes));
+          }
         } else if (field.column.kind == ColumnKind::kNumeric) {
           column_values.push_back(**encoded);
         } else if (!field.indexed) {
@@ -1930,8 +1990,8 @@ class SplitReaderImpl final : public SplitReader,
   static bool ScoresDocAtATime(const std::vector<SortField>& sort_by,
                                const SplitSearchRequest& request) {
     return request.top_k > 0 && !request.count_all && request.aggregation == nullptr &&
-           !request.start_timestamp_micros.has_value() &&
-           !request.end_timestamp_micros.has_value() && sort_by.size() == 1 &&
+           !request.start_timestamp_nanos.has_value() &&
+           !request.end_timestamp_nanos.has_value() && sort_by.size() == 1 &&
            sort_by[0].field == "_score" && sort_by[0].order == SortOrder::kDesc;
   }
 
@@ -1942,7 +2002,7 @@ class SplitReaderImpl final : public SplitReader,
   static bool CountsDocAtATime(const Query& query, const SplitSearchRequest& request) {
     const auto* bool_query = std::get_if<BoolQuery>(&query.node);
     if (request.top_k != 0 || request.aggregation != nullptr ||
-        request.start_timestamp_micros.has_value() || request.end_timestamp_micros.has_value() ||
+        request.start_timestamp_nanos.has_value() || request.end_timestamp_nanos.has_value() ||
         bool_query == nullptr || bool_query->must.size() + bool_query->filter.size() < 2) {
       return false;
     }
@@ -2269,7 +2329,8 @@ class SplitReaderImpl final : public SplitReader,
       absl::StatusOr<std::optional<uint64_t>> encoded = EncodeTerm(field, term.value);
       if (!encoded.ok() || !encoded->has_value()) continue;
       if (field.indexed && !field.term_blocks.empty()) {
-        RETURN_IF_ERROR(PlanTermLookup(field, internal::BigEndianTerm(**encoded), false, plan));
+        const std::optional<std::string> term_bytes = DictionaryTerm(field, **encoded);
+        if (term_bytes.has_value()) RETURN_IF_ERROR(PlanTermLookup(field, *term_bytes, false, plan));
       } else if (field.column.kind == ColumnKind::kNumeric) {
         PlanColumn(field, plan);
       }
@@ -2340,8 +2401,10 @@ class SplitReaderImpl final : public SplitReader,
       if (field.column.kind == ColumnKind::kNumeric) {
         PlanColumn(field, plan);
       } else if (field.indexed) {
-        const std::string lower = internal::BigEndianTerm(interval->lo);
-        const std::string upper = internal::BigEndianTerm(interval->hi);
+        const EncodedInterval terms = DictionaryInterval(field, *interval);
+        if (terms.empty) continue;
+        const std::string lower = internal::BigEndianTerm(terms.lo);
+        const std::string upper = internal::BigEndianTerm(terms.hi);
         RETURN_IF_ERROR(PlanTermScan(
             field, &lower, [&upper](std::string_view term) { return term > upper; },
             [](std::string_view) { return true; }, SIZE_MAX, plan));

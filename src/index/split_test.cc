@@ -192,8 +192,8 @@ TEST_F(SplitTest, Metadata) {
     max_ts = std::max(max_ts, doc.ts_seconds);
     total += doc.json.size();
   }
-  EXPECT_EQ(split_->time_range_start_micros, min_ts * 1'000'000);
-  EXPECT_EQ(split_->time_range_end_micros, max_ts * 1'000'000);
+  EXPECT_EQ(split_->time_range_start_nanos, min_ts * 1'000'000'000);
+  EXPECT_EQ(split_->time_range_end_nanos, max_ts * 1'000'000'000);
   EXPECT_EQ(split_->uncompressed_docs_size_in_bytes, total);
   EXPECT_TRUE(split_->tags.contains("level!"));
   EXPECT_TRUE(split_->tags.contains("level:error"));
@@ -320,8 +320,8 @@ TEST_F(SplitTest, TimeFilter) {
   auto reader = OpenReader();
   ASSERT_NE(reader, nullptr);
   SplitSearchRequest request;
-  request.start_timestamp_micros = (kBaseSeconds + 2000) * 1'000'000;
-  request.end_timestamp_micros = (kBaseSeconds + 4000) * 1'000'000;
+  request.start_timestamp_nanos = (kBaseSeconds + 2000) * 1'000'000'000;
+  request.end_timestamp_nanos = (kBaseSeconds + 4000) * 1'000'000'000;
   auto result = reader->Search(*MakeTermQuery("level", std::string("warn")), request);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->num_hits, Expected([](const auto& d) {
@@ -422,7 +422,7 @@ TEST(SplitEdgeTest, EmptySplitAndNoTimestamp) {
   auto result = (*reader)->Search(*MakeAllQuery(), SplitSearchRequest{});
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->num_hits, 0u);
-  EXPECT_FALSE(split->time_range_start_micros.has_value());
+  EXPECT_FALSE(split->time_range_start_nanos.has_value());
 }
 
 // Every run must end in a correct answer or DataLoss: never a crash.

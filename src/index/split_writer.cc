@@ -169,8 +169,8 @@ class SplitWriterImpl final : public SplitWriter {
     ProcessedDocImpl& impl = doc.impl();
     const auto doc_id = static_cast<uint32_t>(num_docs_);
     for (size_t i = 0; i < impl.values.size(); ++i) AddLeaf(doc_id, i, impl.values[i]);
-    if (impl.timestamp_micros.has_value()) {
-      const int64_t ts = *impl.timestamp_micros;
+    if (impl.timestamp_nanos.has_value()) {
+      const int64_t ts = *impl.timestamp_nanos;
       time_min_ = time_min_.has_value() ? std::min(*time_min_, ts) : ts;
       time_max_ = time_max_.has_value() ? std::max(*time_max_, ts) : ts;
     }
@@ -251,8 +251,8 @@ class SplitWriterImpl final : public SplitWriter {
     split.bytes = file.Finish(std::move(hotcache), split.footer_start, split.footer_end);
     split.num_docs = num_docs_;
     split.uncompressed_docs_size_in_bytes = uncompressed_docs_size_;
-    split.time_range_start_micros = time_min_;
-    split.time_range_end_micros = time_max_;
+    split.time_range_start_nanos = time_min_;
+    split.time_range_end_nanos = time_max_;
     for (const TagCollector& tag : tags_) {
       if (tag.overflow) continue;
       split.tags.insert(tag.field + "!");
@@ -400,7 +400,7 @@ class SplitWriterImpl final : public SplitWriter {
         }
       } else if (leaf.type == FieldType::kDatetime) {
         value = internal::EncodeI64(
-            internal::TruncateMicros(internal::DecodeI64(leaf.value), leaf.options.fast_precision));
+            internal::TruncateNanos(internal::DecodeI64(leaf.value), leaf.options.fast_precision));
       }
       field.fast_values.emplace_back(doc_id, value);
       memory_bytes_ += 16;

@@ -189,11 +189,11 @@ metastore::SplitMetadata NewSplitMetadata(const index::SerializedSplit& split,
   metadata.num_docs = split.num_docs;
   metadata.uncompressed_docs_size_in_bytes = split.uncompressed_docs_size_in_bytes;
   metadata.split_size_bytes = split.bytes.size();
-  if (split.time_range_start_micros.has_value()) {
-    metadata.time_range_start_secs = FloorDiv(*split.time_range_start_micros, kMicrosPerSecond);
+  if (split.time_range_start_nanos.has_value()) {
+    metadata.time_range_start_secs = FloorDiv(*split.time_range_start_nanos, kNanosPerSecond);
   }
-  if (split.time_range_end_micros.has_value()) {
-    metadata.time_range_end_secs = FloorDiv(*split.time_range_end_micros, kMicrosPerSecond);
+  if (split.time_range_end_nanos.has_value()) {
+    metadata.time_range_end_secs = FloorDiv(*split.time_range_end_nanos, kNanosPerSecond);
   }
   metadata.tags = split.tags;
   metadata.footer_start = split.footer_start;

@@ -342,10 +342,10 @@ absl::StatusOr<metastore::SplitMetadata> MergeService::ExecuteMerge(
     input.uncompressed_docs_size_in_bytes = split.uncompressed_docs_size_in_bytes;
     // Seconds, floored, are what the metastore keeps; flooring the union again gives the union.
     if (split.time_range_start_secs.has_value()) {
-      input.time_range_start_micros = *split.time_range_start_secs * kMicrosPerSecond;
+      input.time_range_start_nanos = SecondsToNanosSaturated(*split.time_range_start_secs);
     }
     if (split.time_range_end_secs.has_value()) {
-      input.time_range_end_micros = *split.time_range_end_secs * kMicrosPerSecond;
+      input.time_range_end_nanos = SecondsToNanosSaturated(*split.time_range_end_secs);
     }
     input.tags = split.tags;
     inputs.push_back(std::move(input));

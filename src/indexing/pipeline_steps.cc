@@ -48,7 +48,7 @@ absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& p
                                                     const index::DocMapping& mapping,
                                                     std::string_view json_text) {
   ASSIGN_OR_RETURN(index::ProcessedDoc doc, processor.Process(json_text));
-  if (mapping.timestamp_field.has_value() && !doc.timestamp_micros().has_value()) {
+  if (mapping.timestamp_field.has_value() && !doc.timestamp_nanos().has_value()) {
     absl::Status missing = absl::InvalidArgumentError(
         fmt::format("document must contain the timestamp field `{}`", *mapping.timestamp_field));
     missing.SetPayload(kTimestampMissingPayloadUrl, absl::Cord("1"));

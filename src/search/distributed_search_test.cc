@@ -334,5 +334,29 @@ TEST_F(DistributedSearchTest, ALeafReplyOverTheMessageLimitIsAnErrorNamingTheSet
   EXPECT_EQ(counted->num_hits, uint64_t{kNumSplits * kDocsPerSplit});
 }
 
+// The time filter travels in nanoseconds; the deprecated microsecond fields are still written
+// for older leaves and read from older roots (docs/adr/016-nanosecond-datetimes.md).
+TEST(LeafGrpcTest, TimeFilterTravelsInNanosecondsAndMicrosecondsForOlderNodes) {
+  LeafSearchRequest request;
+  request.start_timestamp_nanos = int64_t{1'420'898'400} * 1'000'000'000;
+  request.end_timestamp_nanos = int64_t{1'420'898'401} * 1'000'000'000;
+  const proto::LeafSearchRequest message = ToProto(request);
+  EXPECT_EQ(message.start_timestamp_micros(), int64_t{1'420'898'400} * 1'000'000);
+  EXPECT_EQ(message.end_timestamp_micros(), int64_t{1'420'898'401} * 1'000'000);
+  auto parsed = FromProto(message);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->start_timestamp_nanos, request.start_timestamp_nanos);
+  EXPECT_EQ(parsed->end_timestamp_nanos, request.end_timestamp_nanos);
+
+  proto::LeafSearchRequest from_older_root;
+  from_older_root.set_start_timestamp_micros(-5);
+  from_older_root.set_end_timestamp_micros(INT64_MAX);
+  auto older = FromProto(from_older_root);
+  ASSERT_TRUE(older.ok()) << older.status();
+  EXPECT_EQ(older->start_timestamp_nanos, -5'000);
+  EXPECT_EQ(older->end_timestamp_nanos, INT64_MAX);  // saturated, not overflowed
+  EXPECT_FALSE(FromProto(proto::LeafSearchRequest()).value().start_timestamp_nanos.has_value());
+}
+
 }  // namespace
 }  // namespace shale::search

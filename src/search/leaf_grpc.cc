@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "index/aggregation_codec.h"
 #include "proto/grpc_status.h"
 #include "query/aggregation_parser.h"
@@ -84,11 +85,15 @@ proto::LeafSearchRequest ToProto(const LeafSearchRequest& request) {
       SplitLocationToProto(location, *index_message.add_splits());
     }
   }
-  if (request.start_timestamp_micros.has_value()) {
-    message.set_start_timestamp_micros(*request.start_timestamp_micros);
+  // The deprecated microsecond bounds too, for leaves of older versions during an upgrade (the
+  // root sends whole seconds, so nothing is lost).
+  if (request.start_timestamp_nanos.has_value()) {
+    message.set_start_timestamp_nanos(*request.start_timestamp_nanos);
+    message.set_start_timestamp_micros(FloorDiv(*request.start_timestamp_nanos, kNanosPerMicro));
   }
-  if (request.end_timestamp_micros.has_value()) {
-    message.set_end_timestamp_micros(*request.end_timestamp_micros);
+  if (request.end_timestamp_nanos.has_value()) {
+    message.set_end_timestamp_nanos(*request.end_timestamp_nanos);
+    message.set_end_timestamp_micros(FloorDiv(*request.end_timestamp_nanos, kNanosPerMicro));
   }
   message.set_top_k(request.top_k);
   for (const index::SortField& field : request.sort_by) {
@@ -117,11 +122,15 @@ absl::StatusOr<LeafSearchRequest> FromProto(const proto::LeafSearchRequest& mess
       index.splits.push_back(std::move(split));
     }
   }
-  if (message.has_start_timestamp_micros()) {
-    request.start_timestamp_micros = message.start_timestamp_micros();
+  if (message.has_start_timestamp_nanos()) {
+    request.start_timestamp_nanos = message.start_timestamp_nanos();
+  } else if (message.has_start_timestamp_micros()) {
+    request.start_timestamp_nanos = MicrosToNanosSaturated(message.start_timestamp_micros());
   }
-  if (message.has_end_timestamp_micros()) {
-    request.end_timestamp_micros = message.end_timestamp_micros();
+  if (message.has_end_timestamp_nanos()) {
+    request.end_timestamp_nanos = message.end_timestamp_nanos();
+  } else if (message.has_end_timestamp_micros()) {
+    request.end_timestamp_nanos = MicrosToNanosSaturated(message.end_timestamp_micros());
   }
   request.top_k = message.top_k();
   for (const proto::SortField& field : message.sort_by()) {

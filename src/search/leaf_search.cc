@@ -166,8 +166,8 @@ absl::StatusOr<LeafSearchResponse> LeafSearcher::Search(const LeafSearchRequest&
   }
 
   index::SplitSearchRequest split_request;
-  split_request.start_timestamp_micros = request.start_timestamp_micros;
-  split_request.end_timestamp_micros = request.end_timestamp_micros;
+  split_request.start_timestamp_nanos = request.start_timestamp_nanos;
+  split_request.end_timestamp_nanos = request.end_timestamp_nanos;
   split_request.top_k = request.top_k;
   split_request.sort_by = request.sort_by;
   split_request.count_all = request.count_all;

@@ -60,9 +60,9 @@ struct LeafIndexRequest {
 
 struct LeafSearchRequest {
   std::vector<LeafIndexRequest> indexes;
-  // Half-open time filter [start, end) in microseconds.
-  std::optional<int64_t> start_timestamp_micros;
-  std::optional<int64_t> end_timestamp_micros;
+  // Half-open time filter [start, end) in nanoseconds since the epoch.
+  std::optional<int64_t> start_timestamp_nanos;
+  std::optional<int64_t> end_timestamp_nanos;
   uint32_t top_k = 20;
   std::vector<index::SortField> sort_by;  // resolved: never empty
   bool count_all = true;

@@ -135,8 +135,8 @@ std::optional<std::string> LeafRequestKey(const std::string& split_id, const ind
   KeyWriter out;
   out.String(split_id);
   WriteQuery(query, out);
-  out.Optional(request.start_timestamp_micros, [&out](int64_t micros) { out.I64(micros); });
-  out.Optional(request.end_timestamp_micros, [&out](int64_t micros) { out.I64(micros); });
+  out.Optional(request.start_timestamp_nanos, [&out](int64_t nanos) { out.I64(nanos); });
+  out.Optional(request.end_timestamp_nanos, [&out](int64_t nanos) { out.I64(nanos); });
   out.U64(request.top_k);
   out.U64(request.sort_by.size());
   for (const index::SortField& sort : request.sort_by) {

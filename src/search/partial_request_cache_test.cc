@@ -155,8 +155,8 @@ TEST(LeafRequestKeyTest, EveryFieldOfTheRequestTakesPartInTheKey) {
          return query;
        },
        keep},
-      {"start", BaseQuery, [](auto& r) { r.start_timestamp_micros = 5; }},
-      {"end", BaseQuery, [](auto& r) { r.end_timestamp_micros = 5; }},
+      {"start", BaseQuery, [](auto& r) { r.start_timestamp_nanos = 5; }},
+      {"end", BaseQuery, [](auto& r) { r.end_timestamp_nanos = 5; }},
       {"top_k", BaseQuery, [](auto& r) { r.top_k = 11; }},
       {"sort order", BaseQuery, [](auto& r) { r.sort_by[0].order = index::SortOrder::kAsc; }},
       {"sort field", BaseQuery, [](auto& r) { r.sort_by[0].field = "tsx"; }},

@@ -554,10 +554,10 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
 
   LeafSearchRequest leaf_template;
   if (request.start_timestamp_secs.has_value()) {
-    leaf_template.start_timestamp_micros = *request.start_timestamp_secs * kMicrosPerSecond;
+    leaf_template.start_timestamp_nanos = SecondsToNanosSaturated(*request.start_timestamp_secs);
   }
   if (request.end_timestamp_secs.has_value()) {
-    leaf_template.end_timestamp_micros = *request.end_timestamp_secs * kMicrosPerSecond;
+    leaf_template.end_timestamp_nanos = SecondsToNanosSaturated(*request.end_timestamp_secs);
   }
   leaf_template.top_k = request.max_hits + request.start_offset;
   leaf_template.sort_by = sort_fields;

@@ -163,6 +163,13 @@ TEST_F(SearchServiceTest, CountsAcrossSplitsAndPrunesByTime) {
   ASSERT_TRUE(ranged.ok()) << ranged.status();
   EXPECT_EQ(ranged->num_hits, 10u);
   EXPECT_EQ(OpenedSplits() - opened_before, 1);
+
+  // Bounds beyond the nanosecond range (year 2262) saturate instead of overflowing.
+  request.start_timestamp_secs = -99'999'999'999;
+  request.end_timestamp_secs = 99'999'999'999;
+  auto unbounded = service_->Search(request);
+  ASSERT_TRUE(unbounded.ok()) << unbounded.status();
+  EXPECT_EQ(unbounded->num_hits, 300u);
 }
 
 TEST_F(SearchServiceTest, DefaultSortIsNewestFirstAndPagesAreConsistent) {

@@ -31,6 +31,9 @@ int64_t FloorDiv(int64_t a, int64_t b) {
   return quotient;
 }
 
+// Datetime column values are nanoseconds (Column::RawValue); aggregations use milliseconds.
+constexpr int64_t kNanosPerMilli = 1'000'000;
+
 // The number a raw value of a numeric column stands for (datetimes: epoch milliseconds).
 double NumberOf(const Column& column, uint64_t raw) {
   switch (column.field->type) {
@@ -39,7 +42,7 @@ double NumberOf(const Column& column, uint64_t raw) {
     case FieldType::kF64:
       return DecodeF64(raw);
     case FieldType::kDatetime:
-      return static_cast<double>(DecodeI64(raw)) / 1000.0;
+      return static_cast<double>(DecodeI64(raw)) / kNanosPerMilli;
     default:
       return static_cast<double>(raw);
   }
@@ -63,7 +66,7 @@ AggKey KeyOf(const Column& column, uint64_t raw) {
     case FieldType::kBool:
       return AggKey::Bool(raw != 0);
     case FieldType::kDatetime:
-      return AggKey::Datetime(FloorDiv(DecodeI64(raw), 1000));
+      return AggKey::Datetime(FloorDiv(DecodeI64(raw), kNanosPerMilli));
     default:
       return AggKey::U64(raw);
   }
@@ -624,7 +627,7 @@ class HistogramCollector final : public Collector {
       if (agg_.rounding.has_value()) {
         if (!(std::fabs(number) < 9.0e15)) continue;
         const int64_t millis = column.field->type == FieldType::kDatetime
-                                   ? FloorDiv(DecodeI64(value.raw), 1000)
+                                   ? FloorDiv(DecodeI64(value.raw), kNanosPerMilli)
                                    : static_cast<int64_t>(std::floor(number));
         keys_.push_back(DateBucketStart(millis));
       } else {
@@ -769,7 +772,7 @@ class KeyedCollector final : public Collector {
         if (source.kind == KeySourceKind::kDateHistogram) {
           if (!(std::fabs(number) < 9.0e15)) continue;
           const int64_t millis = column.field->type == FieldType::kDatetime
-                                     ? FloorDiv(DecodeI64(value.raw), 1000)
+                                     ? FloorDiv(DecodeI64(value.raw), kNanosPerMilli)
                                      : static_cast<int64_t>(std::floor(number));
           bucket = agg_.source_roundings[s]->BucketStart(millis);
         } else {

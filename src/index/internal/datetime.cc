@@ -82,14 +82,24 @@ int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-std::optional<int64_t> ParseRfc3339Micros(std::string_view text, bool lenient_iso8601) {
+std::optional<int64_t> ToUnixNanos(Timestamp timestamp) {
+  const __int128 nanos = ToUnixNanosWide(timestamp);
+  if (nanos < kMinDatetimeNanos || nanos > kMaxDatetimeNanos) return std::nullopt;
+  return static_cast<int64_t>(nanos);
+}
+
+__int128 ToUnixNanosWide(Timestamp timestamp) {
+  return static_cast<__int128>(timestamp.seconds) * kNanosPerSecond + timestamp.nanos;
+}
+
+std::optional<Timestamp> ParseRfc3339(std::string_view text, bool lenient_iso8601) {
   size_t pos = 0;
   std::optional<int64_t> days = ParseDate(text, pos, '-');
   if (!days.has_value()) return std::nullopt;
   int64_t seconds = *days * 86400;
   if (pos == text.size()) {
     if (!lenient_iso8601) return std::nullopt;
-    return seconds * kMicrosPerSecond;
+    return Timestamp{seconds, 0};
   }
   const char t = text[pos];
   if (!(t == 'T' || t == 't' || (lenient_iso8601 && t == ' '))) return std::nullopt;
@@ -106,17 +116,17 @@ std::optional<int64_t> ParseRfc3339Micros(std::string_view text, bool lenient_is
   if (!ReadDigits(text, pos, 2, second) || second > 60) return std::nullopt;
   if (second == 60) second = 59;  // leap second: clamp
   seconds += hour * 3600 + minute * 60 + second;
-  int64_t micros = 0;
+  int64_t nanos = 0;
   if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
     ++pos;
     size_t digits = 0;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (digits < 6) micros = micros * 10 + (text[pos] - '0');
+      if (digits < 9) nanos = nanos * 10 + (text[pos] - '0');
       ++digits;
       ++pos;
     }
     if (digits == 0) return std::nullopt;
-    for (size_t i = digits; i < 6; ++i) micros *= 10;
+    for (size_t i = digits; i < 9; ++i) nanos *= 10;
   }
   if (pos == text.size()) {
     if (!lenient_iso8601) return std::nullopt;
@@ -135,30 +145,44 @@ std::optional<int64_t> ParseRfc3339Micros(std::string_view text, bool lenient_is
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
-  return seconds * kMicrosPerSecond + micros;
+  return Timestamp{seconds, nanos};
 }
 
-std::optional<int64_t> UnixTimestampToMicros(int64_t value) {
+namespace {
+
+// `value` counted in units of 10^9 / `units_per_second` nanoseconds.
+Timestamp FromUnits(int64_t value, int64_t units_per_second) {
+  const int64_t seconds = FloorDiv(value, units_per_second);
+  return Timestamp{seconds, (value - seconds * units_per_second) * (kNanosPerSecond / units_per_second)};
+}
+
+}  // namespace
+
+Timestamp UnixTimestampToTimestamp(int64_t value) {
   // Magnitudes are compared as unsigned to handle INT64_MIN.
   const uint64_t magnitude =
       value < 0 ? static_cast<uint64_t>(-(value + 1)) + 1 : static_cast<uint64_t>(value);
-  if (magnitude <= static_cast<uint64_t>(kMaxUnixSeconds)) return value * kMicrosPerSecond;
-  if (magnitude <= static_cast<uint64_t>(kMaxUnixSeconds) * 1000 + 999) return value * 1000;
-  if (magnitude <= static_cast<uint64_t>(kMaxUnixSeconds) * 1'000'000 + 999'999) return value;
-  return FloorDiv(value, 1000);
+  if (magnitude <= static_cast<uint64_t>(kMaxUnixSeconds)) return Timestamp{value, 0};
+  if (magnitude <= static_cast<uint64_t>(kMaxUnixSeconds) * 1000 + 999) {
+    return FromUnits(value, 1000);
+  }
+  if (magnitude <= static_cast<uint64_t>(kMaxUnixSeconds) * 1'000'000 + 999'999) {
+    return FromUnits(value, kMicrosPerSecond);
+  }
+  return FromUnits(value, kNanosPerSecond);
 }
 
-std::optional<int64_t> UnixSecondsF64ToMicros(double seconds) {
+std::optional<Timestamp> UnixSecondsF64ToTimestamp(double seconds) {
   if (!std::isfinite(seconds)) return std::nullopt;
   if (std::fabs(seconds) > static_cast<double>(kMaxUnixSeconds)) {
     // Large floats are integral timestamps in a finer unit.
     if (std::fabs(seconds) > 9.2e18) return std::nullopt;
-    return UnixTimestampToMicros(static_cast<int64_t>(seconds));
+    return UnixTimestampToTimestamp(static_cast<int64_t>(seconds));
   }
-  return static_cast<int64_t>(std::llround(seconds * 1e6));
+  return FromUnits(static_cast<int64_t>(std::llround(seconds * 1e6)), kMicrosPerSecond);
 }
 
-std::optional<int64_t> ParseQueryDatetimeMicros(std::string_view text) {
+std::optional<Timestamp> ParseQueryDatetime(std::string_view text) {
   if (text.empty()) return std::nullopt;
   bool all_digits = true;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -168,28 +192,34 @@ std::optional<int64_t> ParseQueryDatetimeMicros(std::string_view text) {
     int64_t value = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-    return UnixTimestampToMicros(value);
+    return UnixTimestampToTimestamp(value);
   }
   if (text.size() == 10 && text[4] == '/') {
     size_t pos = 0;
     std::optional<int64_t> days = ParseDate(text, pos, '/');
     if (!days.has_value() || pos != text.size()) return std::nullopt;
-    return *days * 86400 * kMicrosPerSecond;
+    return Timestamp{*days * 86400, 0};
   }
-  if (std::optional<int64_t> micros = ParseRfc3339Micros(text, false)) return micros;
-  return ParseRfc3339Micros(text, true);
+  if (std::optional<Timestamp> timestamp = ParseRfc3339(text, false)) return timestamp;
+  return ParseRfc3339(text, true);
 }
 
-int64_t TruncateMicros(int64_t micros, DatetimePrecision precision) {
+int64_t TruncateNanos(int64_t nanos, DatetimePrecision precision) {
+  int64_t unit = 1;
   switch (precision) {
     case DatetimePrecision::kSeconds:
-      return FloorDiv(micros, kMicrosPerSecond) * kMicrosPerSecond;
+      unit = kNanosPerSecond;
+      break;
     case DatetimePrecision::kMilliseconds:
-      return FloorDiv(micros, 1000) * 1000;
+      unit = 1'000'000;
+      break;
     case DatetimePrecision::kMicroseconds:
-      return micros;
+      unit = kNanosPerMicro;
+      break;
+    case DatetimePrecision::kNanoseconds:
+      return nanos;
   }
-  return micros;
+  return FloorDiv(nanos, unit) * unit;
 }
 
 namespace {
@@ -211,36 +241,31 @@ void AppendInteger(int64_t value, std::string& out) {
 
 }  // namespace
 
-void AppendRfc3339(int64_t micros, std::string& out) {
-  const int64_t seconds = FloorDiv(micros, kMicrosPerSecond);
-  const int64_t fraction = micros - seconds * kMicrosPerSecond;
+void AppendRfc3339(int64_t nanos, std::string& out) {
+  const int64_t seconds = FloorDiv(nanos, kNanosPerSecond);
+  const int64_t fraction = nanos - seconds * kNanosPerSecond;
   const int64_t days = FloorDiv(seconds, 86400);
   const int64_t second_of_day = seconds - days * 86400;
   const Civil civil = CivilFromDays(days);
-  if (civil.year < 0 || civil.year > 9999) {
-    // Rare: fmt pads with a sign or widens the year.
-    out += fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", civil.year, civil.month, civil.day,
-                       second_of_day / 3600, (second_of_day / 60) % 60, second_of_day % 60);
-  } else {
-    // The hot path of stored documents: no formatting library, no allocation.
-    char text[19];
-    char* cursor = PutDigits(text, civil.year, 4);
-    *cursor++ = '-';
-    cursor = PutDigits(cursor, civil.month, 2);
-    *cursor++ = '-';
-    cursor = PutDigits(cursor, civil.day, 2);
-    *cursor++ = 'T';
-    cursor = PutDigits(cursor, second_of_day / 3600, 2);
-    *cursor++ = ':';
-    cursor = PutDigits(cursor, (second_of_day / 60) % 60, 2);
-    *cursor++ = ':';
-    cursor = PutDigits(cursor, second_of_day % 60, 2);
-    out.append(text, cursor);
-  }
+  // No formatting library, no allocation: the hot path of stored documents. Years are within
+  // 1677-2262 (the i64 nanosecond range), so always four digits.
+  char text[19];
+  char* cursor = PutDigits(text, civil.year, 4);
+  *cursor++ = '-';
+  cursor = PutDigits(cursor, civil.month, 2);
+  *cursor++ = '-';
+  cursor = PutDigits(cursor, civil.day, 2);
+  *cursor++ = 'T';
+  cursor = PutDigits(cursor, second_of_day / 3600, 2);
+  *cursor++ = ':';
+  cursor = PutDigits(cursor, (second_of_day / 60) % 60, 2);
+  *cursor++ = ':';
+  cursor = PutDigits(cursor, second_of_day % 60, 2);
+  out.append(text, cursor);
   if (fraction != 0) {
-    char digits[7];
+    char digits[10];
     digits[0] = '.';
-    PutDigits(digits + 1, fraction, 6);
+    PutDigits(digits + 1, fraction, 9);
     size_t length = sizeof(digits);
     while (digits[length - 1] == '0') --length;
     out.append(digits, length);
@@ -248,43 +273,38 @@ void AppendRfc3339(int64_t micros, std::string& out) {
   out.push_back('Z');
 }
 
-std::string FormatRfc3339(int64_t micros) {
+std::string FormatRfc3339(int64_t nanos) {
   std::string out;
-  AppendRfc3339(micros, out);
+  AppendRfc3339(nanos, out);
   return out;
 }
 
-void AppendDatetimeJson(int64_t micros, DatetimeOutputFormat format, std::string& out) {
+void AppendDatetimeJson(int64_t nanos, DatetimeOutputFormat format, std::string& out) {
   switch (format) {
     case DatetimeOutputFormat::kRfc3339:
       out.push_back('"');
-      AppendRfc3339(micros, out);
+      AppendRfc3339(nanos, out);
       out.push_back('"');
       return;
     case DatetimeOutputFormat::kUnixTimestampSecs:
-      AppendInteger(FloorDiv(micros, kMicrosPerSecond), out);
+      AppendInteger(FloorDiv(nanos, kNanosPerSecond), out);
       return;
     case DatetimeOutputFormat::kUnixTimestampMillis:
-      AppendInteger(FloorDiv(micros, 1000), out);
+      AppendInteger(FloorDiv(nanos, 1'000'000), out);
       return;
     case DatetimeOutputFormat::kUnixTimestampMicros:
-      AppendInteger(micros, out);
+      AppendInteger(FloorDiv(nanos, kNanosPerMicro), out);
       return;
     case DatetimeOutputFormat::kUnixTimestampNanos:
-      if (micros > std::numeric_limits<int64_t>::max() / 1000 ||
-          micros < std::numeric_limits<int64_t>::min() / 1000) {
-        AppendInteger(micros, out);
-      } else {
-        AppendInteger(micros * 1000, out);
-      }
+      AppendInteger(nanos, out);
       return;
   }
-  AppendInteger(micros, out);
+  AppendInteger(nanos, out);
 }
 
-std::string FormatDatetimeJson(int64_t micros, DatetimeOutputFormat format) {
+std::string FormatDatetimeJson(int64_t nanos, DatetimeOutputFormat format) {
   std::string out;
-  AppendDatetimeJson(micros, format, out);
+  AppendDatetimeJson(nanos, format, out);
   return out;
 }
 
@@ -373,18 +393,18 @@ struct Parts {
   int64_t hour = 0;
   int64_t minute = 0;
   int64_t second = 0;
-  int64_t micros = 0;
+  int64_t nanos = 0;
   int64_t offset_seconds = 0;
   int pm = -1;  // %p: 0 AM, 1 PM
   std::optional<int64_t> unix_seconds;  // %s
 };
 
-std::optional<int64_t> PartsToMicros(const Parts& parts) {
+std::optional<Timestamp> PartsToTimestamp(const Parts& parts) {
   if (parts.unix_seconds.has_value()) {
     if (*parts.unix_seconds > kMaxUnixSeconds || *parts.unix_seconds < -kMaxUnixSeconds) {
       return std::nullopt;
     }
-    return *parts.unix_seconds * kMicrosPerSecond + parts.micros;
+    return Timestamp{*parts.unix_seconds, parts.nanos};
   }
   int64_t hour = parts.hour;
   if (parts.pm >= 0) {
@@ -406,7 +426,7 @@ std::optional<int64_t> PartsToMicros(const Parts& parts) {
   }
   const int64_t seconds =
       days * 86400 + hour * 3600 + parts.minute * 60 + parts.second - parts.offset_seconds;
-  return seconds * kMicrosPerSecond + parts.micros;
+  return Timestamp{seconds, parts.nanos};
 }
 
 // Applies `pattern` to `text` from `pos`. Returns false on a mismatch. With `text` empty and
@@ -535,9 +555,8 @@ bool ApplyPattern(std::string_view pattern, std::string_view text, size_t& pos, 
         if (!ReadNumber(text, pos, width == 0 ? 9 : width, value)) return false;
         const size_t digits = pos - start;
         if (width != 0 && digits != width) return false;
-        for (size_t d = digits; d < 6; ++d) value *= 10;
-        for (size_t d = 6; d < digits; ++d) value /= 10;
-        parts.micros = value;
+        for (size_t d = digits; d < 9; ++d) value *= 10;
+        parts.nanos = value;
         break;
       }
       case 'z':
@@ -602,16 +621,16 @@ bool ApplyPattern(std::string_view pattern, std::string_view text, size_t& pos, 
 
 }  // namespace
 
-std::optional<int64_t> ParseStrptimeMicros(std::string_view text, std::string_view pattern) {
+std::optional<Timestamp> ParseStrptime(std::string_view text, std::string_view pattern) {
   Parts parts;
   size_t pos = 0;
   if (!ApplyPattern(pattern, text, pos, parts, nullptr)) return std::nullopt;
   SkipSpaces(text, pos);
   if (pos != text.size()) return std::nullopt;
-  return PartsToMicros(parts);
+  return PartsToTimestamp(parts);
 }
 
-std::optional<int64_t> ParseRfc2822Micros(std::string_view text) {
+std::optional<Timestamp> ParseRfc2822(std::string_view text) {
   // [day-of-week ","] day month year hour ":" minute [":" second] zone
   Parts parts;
   size_t pos = 0;
@@ -663,7 +682,7 @@ std::optional<int64_t> ParseRfc2822Micros(std::string_view text) {
   }
   SkipSpaces(text, pos);
   if (pos != text.size()) return std::nullopt;
-  return PartsToMicros(parts);
+  return PartsToTimestamp(parts);
 }
 
 }  // namespace shale::index::internal

@@ -5,12 +5,14 @@
 // Thread safety: immutable once built; shared as std::shared_ptr<const Column>.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/time_util.h"
 #include "index/internal/encoding.h"
 #include "index/internal/split_layout.h"
 
@@ -22,12 +24,41 @@ struct Column {
   std::vector<uint32_t> offsets;       // multi-valued only: num_docs + 1 entries
   std::vector<std::string_view> dict;  // text only: sorted terms, views into `data`
   const char* values = nullptr;
+  // Value i is min_value + packed(i) * gcd: the header's, except for the datetime columns of
+  // v1/v2 splits (microseconds), whose affine map is scaled by 1000 to give nanoseconds
+  // (SetMicrosToNanos).
+  uint64_t min_value = 0;
+  uint64_t gcd = 1;
+  // A microsecond column holding values outside the nanosecond range (years < 1677 or > 2262):
+  // each value is converted and saturated on read instead.
+  bool saturate_micros = false;
 
-  // The stored value at `index`: the order-preserving u64 encoding of the field's type, or a
-  // term ordinal of `dict` for text.
+  // The stored value at `index`: the order-preserving u64 encoding of the field's type
+  // (datetimes: i64 nanoseconds, whatever the split's version), or a term ordinal of `dict` for
+  // text.
   uint64_t RawValue(uint64_t index) const {
-    return field->column.min_value +
-           BitUnpack(values, field->column.value_bit_width, index) * field->column.gcd;
+    const uint64_t raw = min_value + BitUnpack(values, field->column.value_bit_width, index) * gcd;
+    if (saturate_micros) [[unlikely]] {
+      return EncodeI64(MicrosToNanosSaturated(DecodeI64(raw)));
+    }
+    return raw;
+  }
+
+  // Makes RawValue return nanoseconds for a column of i64 microseconds. REQUIRES: min_value, gcd
+  // and values are set from the header.
+  void SetMicrosToNanos() {
+    const int64_t min_micros = DecodeI64(min_value);
+    int64_t max_micros = min_micros;
+    for (uint64_t i = 0; i < field->column.num_values; ++i) {
+      max_micros = std::max(max_micros, DecodeI64(RawValue(i)));
+    }
+    constexpr int64_t kMaxMicros = INT64_MAX / kNanosPerMicro;
+    if (min_micros < -kMaxMicros || max_micros > kMaxMicros) {
+      saturate_micros = true;
+      return;
+    }
+    min_value = EncodeI64(min_micros * kNanosPerMicro);
+    gcd *= kNanosPerMicro;  // no overflow: gcd <= max - min < 2^64 / 1000 here
   }
   // Value index range [begin, end) of `doc`.
   std::pair<uint64_t, uint64_t> Range(uint32_t doc) const {

@@ -32,7 +32,7 @@ struct LeafValue {
   FieldType type = FieldType::kText;
   LeafOptions options;
   std::string text;    // kText
-  uint64_t value = 0;  // other types: order-preserving encoding (datetime: i64 micros)
+  uint64_t value = 0;  // other types: order-preserving encoding (datetime: i64 nanoseconds)
 };
 
 }  // namespace internal
@@ -41,7 +41,7 @@ class ProcessedDocImpl {
  public:
   std::vector<internal::LeafValue> values;
   std::string stored_json;  // the document served by FetchDocument
-  std::optional<int64_t> timestamp_micros;
+  std::optional<int64_t> timestamp_nanos;
   uint64_t num_bytes = 0;
 };
 

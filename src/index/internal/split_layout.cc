@@ -256,6 +256,8 @@ class FooterParser {
       field.record_positions = (flags & 8) != 0;
       field.has_fieldnorms = (flags & 16) != 0;
       field.tokenizer = static_cast<TokenizerKind>(tokenizer);
+      field.datetime_micros =
+          field.type == FieldType::kDatetime && version < kNanosecondDatetimesVersion;
       RETURN_IF_ERROR(CheckSectionIndex(field.positions_section, sections, at));
       RETURN_IF_ERROR(CheckSectionIndex(field.fieldnorms_section, sections, at));
       RETURN_IF_ERROR(CheckSectionIndex(field.terms_section, sections, at));

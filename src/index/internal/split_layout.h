@@ -1,4 +1,4 @@
-// The in-memory model of a split footer (format v1 and v2) (file table + hotcache) and its
+// The in-memory model of a split footer (formats v1 to v3) (file table + hotcache) and its
 // (de)serialization. See docs/format/split.md for the byte layout. Private to index/.
 //
 // Parsing never trusts the input: every length and offset is checked against the buffer and the
@@ -20,9 +20,14 @@ namespace shale::index::internal {
 
 inline constexpr uint64_t kSplitMagic = 0x3176'4C50'5348'4C41;  // "ALHSPLv1" little-endian
 // Versions written by this engine. The reader accepts every version from 1 up to these.
-inline constexpr uint32_t kSplitFormatVersion = 2;
+// Format and hotcache v3 (same layout as v2): datetime terms and fast column values are i64
+// nanoseconds since the epoch; in v1 and v2 splits they are microseconds (FieldEntry::
+// datetime_micros), which the reader converts (docs/adr/016-nanosecond-datetimes.md).
+inline constexpr uint32_t kSplitFormatVersion = 3;
 inline constexpr uint32_t kFileTableVersion = 1;
-inline constexpr uint32_t kHotcacheVersion = 2;
+inline constexpr uint32_t kHotcacheVersion = 3;
+// The first hotcache version whose datetimes are nanoseconds.
+inline constexpr uint32_t kNanosecondDatetimesVersion = 3;
 inline constexpr uint32_t kSectionVersion = 1;  // default section layout version
 // terms.<f> v2: term entries may carry a positions chunk (docs/format/split.md).
 inline constexpr uint32_t kTermsSectionVersion = 2;
@@ -80,6 +85,9 @@ struct FieldEntry {
   bool record_freq = false;
   bool record_positions = false;  // v2: positions.<f> holds the positions of every posting
   bool has_fieldnorms = false;    // v2: fieldnorms.<f> holds one norm byte per doc
+  // Not persisted: a datetime field of a v1/v2 split, whose terms and column values are
+  // microseconds (v3 and later: nanoseconds).
+  bool datetime_micros = false;
   TokenizerKind tokenizer = TokenizerKind::kRaw;
   uint32_t terms_section = kNoSection;
   uint32_t postings_section = kNoSection;

@@ -195,8 +195,8 @@ inline std::vector<QueryCase> LogCorpusQueryCases() {
   }
   {
     SplitSearchRequest request;
-    request.start_timestamp_micros = int64_t{1'700'000'100} * 1'000'000;
-    request.end_timestamp_micros = int64_t{1'700'000'900} * 1'000'000;
+    request.start_timestamp_nanos = int64_t{1'700'000'100} * 1'000'000'000;
+    request.end_timestamp_nanos = int64_t{1'700'000'900} * 1'000'000'000;
     request.top_k = 5;
     add("time_filter", MakeAllQuery(), request);
   }
@@ -242,7 +242,7 @@ inline std::vector<QueryCase> LogCorpusQueryCases() {
     add("aggregations", MakeTermQuery("body", std::string("request")), request, aggregation);
     SplitSearchRequest with_hits;
     with_hits.top_k = 4;
-    with_hits.start_timestamp_micros = int64_t{1'700'000'050} * 1'000'000;
+    with_hits.start_timestamp_nanos = int64_t{1'700'000'050} * 1'000'000'000;
     add("aggregations_with_hits_and_time_filter", MakeAllQuery(), with_hits, aggregation);
   }
   return cases;

@@ -55,9 +55,9 @@ absl::StatusOr<std::string> PublishSplit(storage::StorageResolver& resolver,
   split.index_uid = index.index_uid;
   split.num_docs = serialized.num_docs;
   split.split_size_bytes = serialized.bytes.size();
-  if (serialized.time_range_start_micros.has_value()) {
-    split.time_range_start_secs = FloorDiv(*serialized.time_range_start_micros, kMicrosPerSecond);
-    split.time_range_end_secs = FloorDiv(*serialized.time_range_end_micros, kMicrosPerSecond);
+  if (serialized.time_range_start_nanos.has_value()) {
+    split.time_range_start_secs = FloorDiv(*serialized.time_range_start_nanos, kNanosPerSecond);
+    split.time_range_end_secs = FloorDiv(*serialized.time_range_end_nanos, kNanosPerSecond);
   }
   split.footer_start = serialized.footer_start;
   split.footer_end = serialized.footer_end;
