@@ -147,11 +147,14 @@ TEST(DatetimeTest, DocumentsKeepNanosecondsAndTheFastColumnItsPrecision) {
     EXPECT_EQ(doc->impl().stored_json,
               R"({"ts":"2015-01-10T14:00:00.123456789Z","nanos_out":1420898400000000001})");
     EXPECT_EQ(doc->timestamp_nanos(), internal::TruncateNanos(kBaseNanos + 123'456'789, precision));
+    int num_ts_leaves = 0;
     for (const internal::LeafValue& leaf : doc->impl().values) {
       if (leaf.path == "ts") {
+        ++num_ts_leaves;
         EXPECT_EQ(internal::DecodeI64(leaf.value), kBaseNanos + 123'456'789);
       }
     }
+    EXPECT_EQ(num_ts_leaves, 1);
   }
 }
 
