@@ -60,6 +60,7 @@ TEST(DatetimeTest, Rfc3339RoundTripsEveryDigit) {
   EXPECT_EQ(internal::FormatRfc3339(internal::kMaxDatetimeNanos),
             "2262-04-11T23:47:16.854775807Z");
   EXPECT_EQ(internal::FormatRfc3339(internal::kMinDatetimeNanos), "1677-09-21T00:12:44Z");
+  EXPECT_EQ(internal::FormatRfc3339(INT64_MIN), "1677-09-21T00:12:43.145224192Z");
   // Digits beyond the ninth are ignored; offsets apply to the nanoseconds too.
   EXPECT_EQ(Rfc3339Nanos("2015-01-10T14:00:00.0000000019Z"), kBaseNanos + 1);
   EXPECT_EQ(Rfc3339Nanos("2015-01-10T16:00:00.000000001+02:00"), kBaseNanos + 1);
@@ -119,6 +120,13 @@ TEST(DatetimeTest, UnixTimestampsKeepTheirUnit) {
   // Seconds of year 2286 parse, but do not fit in i64 nanoseconds.
   EXPECT_EQ(internal::ToUnixNanos(internal::UnixTimestampToTimestamp(9'999'999'999)),
             std::nullopt);
+  // Nanoseconds below the range (down to INT64_MIN) parse too, and are out of range.
+  EXPECT_EQ(internal::UnixTimestampToTimestamp(INT64_MIN),
+            (internal::Timestamp{-9'223'372'037, 145'224'192}));
+  EXPECT_EQ(internal::ToUnixNanos(internal::UnixTimestampToTimestamp(INT64_MIN)), std::nullopt);
+  EXPECT_EQ(internal::ToUnixNanos(
+                internal::UnixTimestampToTimestamp(internal::kMinDatetimeNanos - 1)),
+            std::nullopt);
 }
 
 DocMapping NanosMapping(DatetimePrecision precision) {
@@ -164,7 +172,8 @@ TEST(DatetimeTest, DatetimesOutsideTheNanosecondRangeRejectTheDocument) {
   for (const char* json :
        {R"({"ts":"2262-04-11T23:47:16.854775808Z"})", R"({"ts":"2262-04-12T00:00:00Z"})",
         R"({"ts":"1677-09-21T00:12:43.999999999Z"})", R"({"ts":"9999-12-31T23:59:59Z"})",
-        R"({"ts":9999999999})", R"({"ts":-9999999999})"}) {
+        R"({"ts":9999999999})", R"({"ts":-9999999999})", R"({"ts":-9223372036854775808})",
+        R"({"ts":-9223372036000000001})"}) {
     const absl::Status status = (*processor)->Process(json).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
     EXPECT_THAT(std::string(status.message()), HasSubstr("out of range")) << json;

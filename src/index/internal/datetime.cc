@@ -2,7 +2,7 @@
 
 #include <charconv>
 #include <cmath>
-#include <limits>
+#include <utility>
 
 #include "fmt/format.h"
 
@@ -14,6 +14,18 @@ namespace {
 
 constexpr int64_t kMaxUnixSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
 
+// `value` (in units of 1 / `units_per_second` s) as whole seconds, floored, and the units left
+// over, in [0, units_per_second). Unlike `value - FloorDiv(value, n) * n`, it cannot overflow
+// near INT64_MIN.
+std::pair<int64_t, int64_t> SplitSeconds(int64_t value, int64_t units_per_second) {
+  int64_t seconds = value / units_per_second;
+  int64_t units = value % units_per_second;
+  if (units < 0) {
+    --seconds;
+    units += units_per_second;
+  }
+  return {seconds, units};
+}
 
 // Reads exactly `count` digits at `pos`.
 bool ReadDigits(std::string_view text, size_t& pos, size_t count, int64_t& value) {
@@ -152,8 +164,8 @@ namespace {
 
 // `value` counted in units of 10^9 / `units_per_second` nanoseconds.
 Timestamp FromUnits(int64_t value, int64_t units_per_second) {
-  const int64_t seconds = FloorDiv(value, units_per_second);
-  return Timestamp{seconds, (value - seconds * units_per_second) * (kNanosPerSecond / units_per_second)};
+  const auto [seconds, units] = SplitSeconds(value, units_per_second);
+  return Timestamp{seconds, units * (kNanosPerSecond / units_per_second)};
 }
 
 }  // namespace
@@ -242,8 +254,7 @@ void AppendInteger(int64_t value, std::string& out) {
 }  // namespace
 
 void AppendRfc3339(int64_t nanos, std::string& out) {
-  const int64_t seconds = FloorDiv(nanos, kNanosPerSecond);
-  const int64_t fraction = nanos - seconds * kNanosPerSecond;
+  const auto [seconds, fraction] = SplitSeconds(nanos, kNanosPerSecond);
   const int64_t days = FloorDiv(seconds, 86400);
   const int64_t second_of_day = seconds - days * 86400;
   const Civil civil = CivilFromDays(days);
