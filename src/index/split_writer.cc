@@ -63,7 +63,6 @@ class PostingArena {
     uint32_t* freq = nullptr;      // [doc, freq] streams: the last doc's freq
     uint32_t head = kNoBlock;      // address of the first block
     uint32_t last_doc = UINT32_MAX;
-    uint32_t num_docs = 0;
     uint32_t next_block = kFirstBlock;
   };
 
@@ -324,13 +323,11 @@ class SplitWriterImpl final : public SplitWriter {
     if (position.has_value()) {
       if (postings.last_doc != doc_id) {
         postings.last_doc = doc_id;
-        ++postings.num_docs;
         field.arena.Append(postings, doc_id | PostingArena::kDocMarker);
       }
       field.arena.Append(postings, *position);
     } else if (postings.last_doc != doc_id) {
       postings.last_doc = doc_id;
-      ++postings.num_docs;
       field.arena.Append(postings, doc_id);
       postings.freq = field.arena.Append(postings, 1);
     } else {
@@ -459,24 +456,21 @@ class SplitWriterImpl final : public SplitWriter {
     std::vector<uint32_t> freqs;
     for (const auto& [prefix, term, id] : sorted) {
       const PostingArena::Term& stream = builder.postings[id];
+      // Reused across terms: no allocation once they have grown to the longest list.
       docs.clear();
       freqs.clear();
       positions.clear();
-      docs.resize(stream.num_docs);
-      freqs.resize(stream.num_docs);
-      uint32_t* doc = docs.data() - 1;
-      uint32_t* freq = freqs.data() - 1;
       if (entry.record_positions) {
         // Per doc, its positions as deltas (the first from 0); the freq is their number.
         uint32_t previous_position = 0;
         builder.arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
           for (; value != end; ++value) {
             if (*value & PostingArena::kDocMarker) {
-              *++doc = *value & ~PostingArena::kDocMarker;
-              *++freq = 0;
+              docs.push_back(*value & ~PostingArena::kDocMarker);
+              freqs.push_back(0);
               previous_position = 0;
             } else {
-              ++*freq;
+              ++freqs.back();
               PutVarint(positions, *value - previous_position);
               previous_position = *value;
             }
@@ -487,7 +481,7 @@ class SplitWriterImpl final : public SplitWriter {
         bool is_doc = true;
         builder.arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
           for (; value != end; ++value) {
-            *(is_doc ? ++doc : ++freq) = *value;
+            (is_doc ? docs : freqs).push_back(*value);
             is_doc = !is_doc;
           }
         });
