@@ -489,6 +489,37 @@ TEST(WriterPostingsTest, DocsFreqsAndPositionsMatchBruteForce) {
   }
 }
 
+// The postings arena is shared by every field: a dynamic mapping capturing many fields does
+// not cost (nor count towards resources.heap_size) a page of postings per field.
+TEST(WriterPostingsTest, ManyFieldsShareThePostingsPages) {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kDynamic;
+  auto processor = DocProcessor::Create(mapping);
+  ASSERT_TRUE(processor.ok()) << processor.status();
+  auto writer = SplitWriter::Create(mapping, SplitWriterOptions{});
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  constexpr int kNumFields = 1'000;
+  std::string json = "{";
+  for (int i = 0; i < kNumFields; ++i) {
+    json += fmt::format(R"({}"f{}":{},"t{}":"word{}")", i == 0 ? "" : ",", i, i, i, i);
+  }
+  json += "}";
+  auto doc = (*processor)->Process(json);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  (*writer)->AddDocument(*std::move(doc));
+  // 2,000 indexed fields of one term each: a few KiB per field, not 256 KiB.
+  EXPECT_LT((*writer)->memory_usage_bytes(), uint64_t{2 * kNumFields} * 8 * 1024);
+  auto split = (*writer)->Finish();
+  ASSERT_TRUE(split.ok()) << split.status();
+  auto reader = Open(std::move(split->bytes));
+  ASSERT_NE(reader, nullptr);
+  for (int i : {0, kNumFields / 2, kNumFields - 1}) {
+    EXPECT_EQ(*Count(*reader, *MakeTermQuery(fmt::format("f{}", i), int64_t{i})), 1u) << i;
+    EXPECT_EQ(*Count(*reader, *MakeTermQuery(fmt::format("t{}", i), fmt::format("word{}", i))), 1u)
+        << i;
+  }
+}
+
 // ---- corruption ----
 
 TEST(V2CorruptionTest, FlippedBytesNeverCrash) {

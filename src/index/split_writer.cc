@@ -1,11 +1,12 @@
-// SplitWriter: accumulates processed documents in memory and serializes a v2 split
-// (docs/format/split.md).
+// SplitWriter: accumulates processed documents in memory and serializes a split of the current
+// format version (docs/format/split.md).
 //
 // Memory layout while indexing: one FieldBuilder per (path, type). Terms are interned once in a
 // flat_hash_map looked up by string_view (no allocation for known terms); each term's doc ids
-// and term frequencies (or positions) are appended to a chain of blocks in the field's
-// PostingArena (no allocation per term or per posting). Doc store blocks are compressed as soon
-// as they reach `docstore_blocksize`.
+// and term frequencies (or positions) are appended to a chain of blocks in the writer's
+// PostingArena, shared by every field (no allocation per term or per posting, and no page per
+// field: a dynamic mapping may capture thousands of fields). Doc store blocks are compressed as
+// soon as they reach `docstore_blocksize`.
 
 #include <algorithm>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
 
+#include "common/check.h"
 #include "index/internal/binary_values.h"
 #include "index/internal/block_postings.h"
 #include "index/internal/datetime.h"
@@ -51,8 +53,8 @@ absl::string_view AbslView(std::string_view view) { return {view.data(), view.si
 // no allocation per term or per growth, one page of 256 KiB holds the blocks of many terms. A
 // term's stream is [doc, freq]* or, when positions are recorded, [doc | kDocMarker, position*]*.
 // Blocks double from 4 to 256 values; the last value of a full block links to the next block.
-// Addresses are 32 bits: 16 GiB of postings per field, far beyond what resources.heap_size lets
-// a split hold before it is committed.
+// Addresses are 32 bits: 16 GiB of postings per split, beyond what resources.heap_size (counting
+// the arena's pages) lets a split hold before it is committed, unless set above 16 GB.
 class PostingArena {
  public:
   static constexpr uint32_t kDocMarker = uint32_t{1} << 31;  // doc ids are < kMaxDocs = 2^31
@@ -110,6 +112,8 @@ class PostingArena {
   void AddBlock(Term& term) {
     const uint32_t size = term.next_block;
     if (pages_.empty() || used_ + size > (uint32_t{1} << kPageBits)) {
+      SHALE_CHECK(pages_.size() < (size_t{1} << (32 - kPageBits)))
+          << "the postings of a split exceed 16 GiB: lower resources.heap_size";
       pages_.push_back(std::make_unique_for_overwrite<uint32_t[]>(size_t{1} << kPageBits));
       used_ = 0;
     }
@@ -135,8 +139,7 @@ struct FieldBuilder {
   FieldType type = FieldType::kText;
   internal::LeafOptions options;
   absl::flat_hash_map<std::string, uint32_t> term_ids;
-  std::vector<PostingArena::Term> postings;  // by term id
-  PostingArena arena;
+  std::vector<PostingArena::Term> postings;  // by term id, in the writer's PostingArena
   std::vector<std::pair<uint32_t, uint64_t>> fast_values;  // (doc, value or text id)
   absl::flat_hash_map<std::string, uint32_t> fast_text_ids;
   std::vector<uint32_t> presence;
@@ -182,7 +185,8 @@ class SplitWriterImpl final : public SplitWriter {
   uint64_t num_docs() const override { return num_docs_; }
 
   uint64_t memory_usage_bytes() const override {
-    return memory_bytes_ + docstore_.memory_usage_bytes() + fields_.size() * sizeof(FieldBuilder);
+    return memory_bytes_ + postings_arena_.memory_bytes() + docstore_.memory_usage_bytes() +
+           fields_.size() * sizeof(FieldBuilder);
   }
 
   absl::StatusOr<SerializedSplit> Finish() override {
@@ -259,6 +263,7 @@ class SplitWriterImpl final : public SplitWriter {
     }
     field_by_leaf_index_.clear();
     fields_.clear();
+    postings_arena_ = PostingArena();
     field_index_.clear();
     return split;
   }
@@ -319,21 +324,19 @@ class SplitWriterImpl final : public SplitWriter {
       term_id = it->second;
     }
     PostingArena::Term& postings = field.postings[term_id];
-    const uint64_t arena_bytes = field.arena.memory_bytes();
     if (position.has_value()) {
       if (postings.last_doc != doc_id) {
         postings.last_doc = doc_id;
-        field.arena.Append(postings, doc_id | PostingArena::kDocMarker);
+        postings_arena_.Append(postings, doc_id | PostingArena::kDocMarker);
       }
-      field.arena.Append(postings, *position);
+      postings_arena_.Append(postings, *position);
     } else if (postings.last_doc != doc_id) {
       postings.last_doc = doc_id;
-      field.arena.Append(postings, doc_id);
-      postings.freq = field.arena.Append(postings, 1);
+      postings_arena_.Append(postings, doc_id);
+      postings.freq = postings_arena_.Append(postings, 1);
     } else {
       ++*postings.freq;
     }
-    memory_bytes_ += field.arena.memory_bytes() - arena_bytes;
   }
 
   // Records the token count of the doc last added to `field` (statistics and field norm).
@@ -429,8 +432,9 @@ class SplitWriterImpl final : public SplitWriter {
     }
   }
 
-  static void WriteInvertedIndex(const FieldBuilder& builder, const FieldEntry& entry,
-                                 internal::TermDictionaryWriter& dictionary) {
+  void WriteInvertedIndex(const FieldBuilder& builder, const FieldEntry& entry,
+                          internal::TermDictionaryWriter& dictionary) const {
+    const PostingArena& arena = postings_arena_;
     // Sorted by term. Each term's first 8 bytes, big-endian in an integer (zero-padded, which
     // keeps the order), settle most comparisons without a memcmp.
     struct SortKey {
@@ -463,7 +467,7 @@ class SplitWriterImpl final : public SplitWriter {
       if (entry.record_positions) {
         // Per doc, its positions as deltas (the first from 0); the freq is their number.
         uint32_t previous_position = 0;
-        builder.arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
+        arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
           for (; value != end; ++value) {
             if (*value & PostingArena::kDocMarker) {
               docs.push_back(*value & ~PostingArena::kDocMarker);
@@ -479,7 +483,7 @@ class SplitWriterImpl final : public SplitWriter {
       } else {
         // [doc, freq] pairs; a block boundary may fall between the two.
         bool is_doc = true;
-        builder.arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
+        arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
           for (; value != end; ++value) {
             (is_doc ? docs : freqs).push_back(*value);
             is_doc = !is_doc;
@@ -525,13 +529,14 @@ class SplitWriterImpl final : public SplitWriter {
   DocMapping mapping_;
   uint64_t num_docs_ = 0;
   uint64_t uncompressed_docs_size_ = 0;
-  uint64_t memory_bytes_ = 0;
+  uint64_t memory_bytes_ = 0;  // estimate of the fields' memory, postings_arena_ aside
   std::optional<int64_t> time_min_;
   std::optional<int64_t> time_max_;
   std::vector<TagCollector> tags_;
   std::vector<std::unique_ptr<FieldBuilder>> fields_;
   absl::flat_hash_map<std::string, size_t> field_index_;
   std::vector<FieldBuilder*> field_by_leaf_index_;  // see GetField; never null
+  PostingArena postings_arena_;  // the postings of every field's terms
   std::string key_scratch_;
   std::string term_scratch_;
   std::string token_scratch_;
