@@ -1330,8 +1330,7 @@ class SplitReaderImpl final : public SplitReader,
         ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
         ScanColumn(*column, **encoded, **encoded, num_docs_, typed);
       } else if (!field.indexed) {
-        return absl::InvalidArgumentError(
-            fmt::format("field `{}` is neither indexed nor fast", field.path));
+        return NeitherIndexedNorFast(field);
       }
     }
     if (scores != nullptr) typed.ForEach([scores](uint32_t doc) { (*scores)[doc] += 1.0f; });
@@ -1348,18 +1347,35 @@ class SplitReaderImpl final : public SplitReader,
       if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, out));
       return absl::OkStatus();
     }
-    if (field.column.kind != ColumnKind::kTextDict) {
-      if (field.indexed) return absl::OkStatus();  // indexed, but no term in this split
-      return absl::InvalidArgumentError(
-          fmt::format("field `{}` is neither indexed nor fast", field.path));
+    if (!field.indexed && field.column.kind != ColumnKind::kTextDict) {
+      return NeitherIndexedNorFast(field);
     }
+    return MatchColumnBytes(field, std::span<const std::string>(&bytes, 1), out);
+  }
+
+  // Adds to `out` the docs whose value of byte-string field `field` is one of `values`, through
+  // its dictionary fast column, in one scan of the column for all of them. Matches nothing when
+  // the field has no such column (indexed, but without a term in this split).
+  absl::Status MatchColumnBytes(const FieldEntry& field, std::span<const std::string> values,
+                                DocSet& out) const {
+    if (values.empty() || field.column.kind != ColumnKind::kTextDict) return absl::OkStatus();
     ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
-    auto it = std::lower_bound(column->dict.begin(), column->dict.end(), bytes);
-    if (it != column->dict.end() && *it == bytes) {
-      const auto ordinal = static_cast<uint64_t>(it - column->dict.begin());
-      ScanColumn(*column, ordinal, ordinal, num_docs_, out);
+    std::vector<uint64_t> ordinals;
+    for (const std::string& value : values) {
+      auto it = std::lower_bound(column->dict.begin(), column->dict.end(), value);
+      if (it != column->dict.end() && *it == value) {
+        ordinals.push_back(static_cast<uint64_t>(it - column->dict.begin()));
+      }
     }
+    if (ordinals.empty()) return absl::OkStatus();
+    std::sort(ordinals.begin(), ordinals.end());
+    ScanColumnForValues(*column, ordinals, num_docs_, out);
     return absl::OkStatus();
+  }
+
+  static absl::Status NeitherIndexedNorFast(const FieldEntry& field) {
+    return absl::InvalidArgumentError(
+        fmt::format("field `{}` is neither indexed nor fast", field.path));
   }
 
   // Adds to `out` the docs matching user text `text` on text field `field`: one token is a term;
@@ -1683,11 +1699,21 @@ class SplitReaderImpl final : public SplitReader,
       const FieldEntry& field = footer_.hotcache.fields[id];
       std::vector<std::string> terms;  // looked up in the term dictionary, in sorted order
       std::vector<uint64_t> column_values;  // numeric values matched on a fast column
+      // Byte strings without a term dictionary to look them up in: matched on the dictionary
+      // column in one scan for all of them, not one scan per value.
+      std::vector<std::string> column_bytes;
+      auto match_on_column = [&field, &column_bytes](std::string bytes) -> absl::Status {
+        if (!field.indexed && field.column.kind != ColumnKind::kTextDict) {
+          return NeitherIndexedNorFast(field);
+        }
+        column_bytes.push_back(std::move(bytes));
+        return absl::OkStatus();
+      };
       for (const TermValue& value : set.values) {
         if (field.type == FieldType::kText) {
-          const std::string text = ValueAsText(value);
+          std::string text = ValueAsText(value);
           if (!field.indexed) {
-            RETURN_IF_ERROR(MatchExactBytes(field, text, result));
+            RETURN_IF_ERROR(match_on_column(std::move(text)));
             continue;
           }
           std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
@@ -1707,7 +1733,7 @@ class SplitReaderImpl final : public SplitReader,
           if (field.indexed && !field.term_blocks.empty()) {
             terms.push_back(*std::move(bytes));
           } else {
-            RETURN_IF_ERROR(MatchExactBytes(field, *bytes, result));
+            RETURN_IF_ERROR(match_on_column(*std::move(bytes)));
           }
           continue;
         }
@@ -1724,11 +1750,11 @@ class SplitReaderImpl final : public SplitReader,
         } else if (field.column.kind == ColumnKind::kNumeric) {
           column_values.push_back(**encoded);
         } else if (!field.indexed) {
-          return absl::InvalidArgumentError(
-              fmt::format("field `{}` is neither indexed nor fast", field.path));
+          return NeitherIndexedNorFast(field);
         }
       }
       RETURN_IF_ERROR(AddSortedTerms(field, terms, result));
+      RETURN_IF_ERROR(MatchColumnBytes(field, column_bytes, result));
       if (!column_values.empty()) {
         std::sort(column_values.begin(), column_values.end());
         ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
