@@ -163,5 +163,50 @@ TEST(AggregationCodecTest, HostileCountsAndNestingAreRejected) {
       << decoded.status();
 }
 
+// CheckAggsShape accepts results shaped like their specs and names the first mismatch: result
+// count, fixed bucket count, key length, and the same nested in sub-aggregations.
+TEST(AggregationCodecTest, CheckAggsShapeNamesTheMismatch) {
+  AggregationSpec avg;
+  avg.name = "avg_latency";
+  avg.kind = AggregationKind::kAvg;
+  AggregationSpec ranges;
+  ranges.name = "by_range";
+  ranges.kind = AggregationKind::kRange;
+  ranges.ranges.resize(2);
+  ranges.sub_aggregations = {avg};
+  AggregationSpec composite;
+  composite.name = "by_host_level";
+  composite.kind = AggregationKind::kComposite;
+  composite.sources.resize(2);
+  const std::vector<AggregationSpec> specs = {ranges, composite};
+
+  auto shaped = [] {
+    IntermediateAggs aggs(2);
+    aggs[0].fixed_buckets = {Bucket(1, IntermediateAggs(1)), Bucket(2, IntermediateAggs(1))};
+    aggs[1].keyed.emplace(std::vector<AggKey>{AggKey::Text("web"), AggKey::Text("error")},
+                          Bucket(3));
+    return aggs;
+  };
+  EXPECT_TRUE(CheckAggsShape(specs, shaped()).ok());
+
+  auto expect_mismatch = [&specs](const IntermediateAggs& aggs, const std::string& what) {
+    const absl::Status status = CheckAggsShape(specs, aggs);
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << what;
+    EXPECT_NE(status.message().find(what), std::string::npos) << status;
+  };
+  IntermediateAggs one_result = shaped();
+  one_result.pop_back();
+  expect_mismatch(one_result, "1 results for 2 aggregations");
+  IntermediateAggs missing_bucket = shaped();
+  missing_bucket[0].fixed_buckets.pop_back();
+  expect_mismatch(missing_bucket, "`by_range` has the wrong number of fixed buckets");
+  IntermediateAggs short_key = shaped();
+  short_key[1].keyed.emplace(std::vector<AggKey>{AggKey::Text("db")}, Bucket(1));
+  expect_mismatch(short_key, "`by_host_level` has a key of the wrong length");
+  IntermediateAggs no_sub_result = shaped();
+  no_sub_result[0].fixed_buckets[1].sub_aggregations.clear();
+  expect_mismatch(no_sub_result, "0 results for 1 aggregations");
+}
+
 }  // namespace
 }  // namespace shale::index

@@ -188,6 +188,16 @@ void CheckBinaryQueries(const SplitReader& reader, const BinaryCorpus& corpus) {
     }
     EXPECT_EQ(CountHits(reader, *Range(field, "10.0.0.0", "10.0.0.255")), in_ten) << field;
     EXPECT_EQ(CountHits(reader, *Range(field, "2001:db8::", std::nullopt)), above) << field;
+    // A term set: any spelling of an address, absent addresses match nothing.
+    const std::vector<std::string> wanted = {"10.0.0.1", "2001:db8::1", "10.0.0.2"};
+    uint64_t in_set = 0;
+    for (const std::string& ip : corpus.ips) {
+      in_set += std::find(wanted.begin(), wanted.end(), ip) != wanted.end();
+    }
+    auto set = std::make_unique<Query>();
+    set->node = TermSetQuery{field, {std::string("10.0.0.1"), std::string("2001:DB8::1"),
+                                     std::string("::ffff:10.0.0.2"), std::string("1.2.3.4")}};
+    EXPECT_EQ(CountHits(reader, *set), in_set) << field;
     SplitSearchRequest request;
     request.top_k = 1;
     auto bad = reader.Search(*MakeTermQuery(field, std::string("10.0.0.300")), request);

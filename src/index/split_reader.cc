@@ -1330,8 +1330,7 @@ class SplitReaderImpl final : public SplitReader,
         ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
         ScanColumn(*column, **encoded, **encoded, num_docs_, typed);
       } else if (!field.indexed) {
-        return absl::InvalidArgumentError(
-            fmt::format("field `{}` is neither indexed nor fast", field.path));
+        return NeitherIndexedNorFast(field);
       }
     }
     if (scores != nullptr) typed.ForEach([scores](uint32_t doc) { (*scores)[doc] += 1.0f; });
@@ -1348,18 +1347,35 @@ class SplitReaderImpl final : public SplitReader,
       if (info.has_value()) RETURN_IF_ERROR(AddPostings(field, *info, out));
       return absl::OkStatus();
     }
-    if (field.column.kind != ColumnKind::kTextDict) {
-      if (field.indexed) return absl::OkStatus();  // indexed, but no term in this split
-      return absl::InvalidArgumentError(
-          fmt::format("field `{}` is neither indexed nor fast", field.path));
+    if (!field.indexed && field.column.kind != ColumnKind::kTextDict) {
+      return NeitherIndexedNorFast(field);
     }
+    return MatchColumnBytes(field, std::span<const std::string>(&bytes, 1), out);
+  }
+
+  // Adds to `out` the docs whose value of byte-string field `field` is one of `values`, through
+  // its dictionary fast column, in one scan of the column for all of them. Matches nothing when
+  // the field has no such column (indexed, but without a term in this split).
+  absl::Status MatchColumnBytes(const FieldEntry& field, std::span<const std::string> values,
+                                DocSet& out) const {
+    if (values.empty() || field.column.kind != ColumnKind::kTextDict) return absl::OkStatus();
     ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
-    auto it = std::lower_bound(column->dict.begin(), column->dict.end(), bytes);
-    if (it != column->dict.end() && *it == bytes) {
-      const auto ordinal = static_cast<uint64_t>(it - column->dict.begin());
-      ScanColumn(*column, ordinal, ordinal, num_docs_, out);
+    std::vector<uint64_t> ordinals;
+    for (const std::string& value : values) {
+      auto it = std::lower_bound(column->dict.begin(), column->dict.end(), value);
+      if (it != column->dict.end() && *it == value) {
+        ordinals.push_back(static_cast<uint64_t>(it - column->dict.begin()));
+      }
     }
+    if (ordinals.empty()) return absl::OkStatus();
+    std::sort(ordinals.begin(), ordinals.end());
+    ScanColumnForValues(*column, ordinals, num_docs_, out);
     return absl::OkStatus();
+  }
+
+  static absl::Status NeitherIndexedNorFast(const FieldEntry& field) {
+    return absl::InvalidArgumentError(
+        fmt::format("field `{}` is neither indexed nor fast", field.path));
   }
 
   // Adds to `out` the docs matching user text `text` on text field `field`: one token is a term;
@@ -1658,18 +1674,7 @@ class SplitReaderImpl final : public SplitReader,
   }
 
   absl::StatusOr<DocSet> EvalNode(const PrefixQuery& prefix, std::vector<float>* scores) const {
-    DocSet result(num_docs_);
-    for (uint32_t id : FieldIds(prefix.field)) {
-      const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type != FieldType::kText) continue;
-      RETURN_IF_ERROR(AddMatchingTerms(
-          field, prefix.prefix,
-          [&prefix](std::string_view term) { return !term.starts_with(prefix.prefix); },
-          [](std::string_view) { return true; }, fmt::format("prefix `{}`", prefix.prefix),
-          result));
-    }
-    ConstantScore(result, scores);
-    return result;
+    return EvalPattern(prefix, scores);
   }
 
   // ---- term sets and pattern queries ----
@@ -1683,11 +1688,21 @@ class SplitReaderImpl final : public SplitReader,
       const FieldEntry& field = footer_.hotcache.fields[id];
       std::vector<std::string> terms;  // looked up in the term dictionary, in sorted order
       std::vector<uint64_t> column_values;  // numeric values matched on a fast column
+      // Byte strings without a term dictionary to look them up in: matched on the dictionary
+      // column in one scan for all of them, not one scan per value.
+      std::vector<std::string> column_bytes;
+      auto match_on_column = [&field, &column_bytes](std::string bytes) -> absl::Status {
+        if (!field.indexed && field.column.kind != ColumnKind::kTextDict) {
+          return NeitherIndexedNorFast(field);
+        }
+        column_bytes.push_back(std::move(bytes));
+        return absl::OkStatus();
+      };
       for (const TermValue& value : set.values) {
         if (field.type == FieldType::kText) {
-          const std::string text = ValueAsText(value);
+          std::string text = ValueAsText(value);
           if (!field.indexed) {
-            RETURN_IF_ERROR(MatchExactBytes(field, text, result));
+            RETURN_IF_ERROR(match_on_column(std::move(text)));
             continue;
           }
           std::vector<std::string> tokens = TokenizeToStrings(field.tokenizer, text);
@@ -1707,7 +1722,7 @@ class SplitReaderImpl final : public SplitReader,
           if (field.indexed && !field.term_blocks.empty()) {
             terms.push_back(*std::move(bytes));
           } else {
-            RETURN_IF_ERROR(MatchExactBytes(field, *bytes, result));
+            RETURN_IF_ERROR(match_on_column(*std::move(bytes)));
           }
           continue;
         }
@@ -1724,11 +1739,11 @@ class SplitReaderImpl final : public SplitReader,
         } else if (field.column.kind == ColumnKind::kNumeric) {
           column_values.push_back(**encoded);
         } else if (!field.indexed) {
-          return absl::InvalidArgumentError(
-              fmt::format("field `{}` is neither indexed nor fast", field.path));
+          return NeitherIndexedNorFast(field);
         }
       }
       RETURN_IF_ERROR(AddSortedTerms(field, terms, result));
+      RETURN_IF_ERROR(MatchColumnBytes(field, column_bytes, result));
       if (!column_values.empty()) {
         std::sort(column_values.begin(), column_values.end());
         ASSIGN_OR_RETURN(std::shared_ptr<const Column> column, LoadColumn(field));
@@ -1779,16 +1794,16 @@ class SplitReaderImpl final : public SplitReader,
 
   // Adds to `out` the docs of the terms of byte-string field `field` for which `matches` holds,
   // scanning from `lower` until `past_end` holds: through the term dictionary when indexed, else
-  // the dictionary of its fast column. InvalidArgument when more than kMaxPatternExpansions terms
-  // match; `description` names the query in that message.
-  template <typename PastEnd, typename Matches>
+  // the dictionary of its fast column. InvalidArgument naming `query` (a prefix, wildcard or
+  // regex query) when more than kMaxPatternExpansions terms match.
+  template <typename PastEnd, typename Matches, typename PatternQuery>
   absl::Status AddMatchingTerms(const FieldEntry& field, const std::string& lower,
-                                PastEnd&& past_end, Matches&& matches,
-                                const std::string& description, DocSet& out) const {
+                                PastEnd&& past_end, Matches&& matches, const PatternQuery& query,
+                                DocSet& out) const {
     size_t expanded = 0;
     auto too_many = [&] {
       return absl::InvalidArgumentError(fmt::format("{} on field `{}` matches more than {} terms",
-                                                    description, field.path,
+                                                    Describe(query), field.path,
                                                     kMaxPatternExpansions));
     };
     if (field.indexed && !field.term_blocks.empty()) {
@@ -1814,59 +1829,104 @@ class SplitReaderImpl final : public SplitReader,
   }
 
   absl::StatusOr<DocSet> EvalNode(const WildcardQuery& wildcard, std::vector<float>* scores) const {
-    DocSet result(num_docs_);
+    return EvalPattern(wildcard, scores);
+  }
+
+  absl::StatusOr<DocSet> EvalNode(const RegexQuery& regex, std::vector<float>* scores) const {
+    return EvalPattern(regex, scores);
+  }
+
+  // A prefix, wildcard or regex query selects, on each text field at its path, the terms from
+  // `lower` on, until `past_end` holds, for which `matches` holds. ForEachPatternField calls
+  // `visit(field, lower, past_end, matches)` for each of those fields and returns the first error
+  // of `visit`; EvalPattern and PlanPattern both walk it, so they select the same terms.
+  template <typename Visit>
+  absl::Status ForEachPatternField(const PrefixQuery& prefix, Visit&& visit) const {
+    for (uint32_t id : FieldIds(prefix.field)) {
+      const FieldEntry& field = footer_.hotcache.fields[id];
+      if (field.type != FieldType::kText) continue;
+      RETURN_IF_ERROR(visit(
+          field, prefix.prefix,
+          [&prefix](std::string_view term) { return !term.starts_with(prefix.prefix); },
+          [](std::string_view) { return true; }));
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename Visit>
+  absl::Status ForEachPatternField(const WildcardQuery& wildcard, Visit&& visit) const {
     for (uint32_t id : FieldIds(wildcard.field)) {
       const FieldEntry& field = footer_.hotcache.fields[id];
       if (field.type != FieldType::kText) continue;
       const internal::WildcardPattern pattern(wildcard.pattern, LowercasesTerms(field.tokenizer));
       const std::string& prefix = pattern.literal_prefix();
-      RETURN_IF_ERROR(AddMatchingTerms(
+      RETURN_IF_ERROR(visit(
           field, prefix, [&prefix](std::string_view term) { return !term.starts_with(prefix); },
-          [&pattern](std::string_view term) { return pattern.Matches(term); },
-          fmt::format("wildcard `{}`", wildcard.pattern), result));
+          [&pattern](std::string_view term) { return pattern.Matches(term); }));
     }
-    ConstantScore(result, scores);
-    return result;
+    return absl::OkStatus();
   }
 
-  absl::StatusOr<DocSet> EvalNode(const RegexQuery& regex, std::vector<float>* scores) const {
-    DocSet result(num_docs_);
+  // Also InvalidArgument for a bad pattern, when the path holds a text field (the pattern is not
+  // compiled otherwise).
+  template <typename Visit>
+  absl::Status ForEachPatternField(const RegexQuery& regex, Visit&& visit) const {
     const std::vector<uint32_t>& ids = FieldIds(regex.field);
     bool any_text = false;
     for (uint32_t id : ids) any_text |= footer_.hotcache.fields[id].type == FieldType::kText;
-    if (!any_text) {
-      ConstantScore(result, scores);
-      return result;
-    }
+    if (!any_text) return absl::OkStatus();
     ASSIGN_OR_RETURN(std::unique_ptr<RE2> compiled, CompileRegex(regex.pattern));
     const RegexBounds bounds = BoundsOf(*compiled);
     for (uint32_t id : ids) {
       const FieldEntry& field = footer_.hotcache.fields[id];
       if (field.type != FieldType::kText) continue;
-      RETURN_IF_ERROR(AddMatchingTerms(
+      RETURN_IF_ERROR(visit(
           field, bounds.lower,
           [&bounds](std::string_view term) {
             return bounds.upper.has_value() && term > *bounds.upper;
           },
           [&compiled](std::string_view term) {
             return RE2::FullMatch(re2::StringPiece(term.data(), term.size()), *compiled);
-          },
-          fmt::format("regex `{}`", regex.pattern.substr(0, 100)), result));
+          }));
     }
+    return absl::OkStatus();
+  }
+
+  // A prefix, wildcard or regex query as error messages name it.
+  static std::string Describe(const PrefixQuery& prefix) {
+    return fmt::format("prefix `{}`", prefix.prefix);
+  }
+  static std::string Describe(const WildcardQuery& wildcard) {
+    return fmt::format("wildcard `{}`", wildcard.pattern);
+  }
+  static std::string Describe(const RegexQuery& regex) {
+    return fmt::format("regex `{}`", regex.pattern.substr(0, 100));
+  }
+
+  template <typename PatternQuery>
+  absl::StatusOr<DocSet> EvalPattern(const PatternQuery& query, std::vector<float>* scores) const {
+    DocSet result(num_docs_);
+    RETURN_IF_ERROR(ForEachPatternField(
+        query, [&](const FieldEntry& field, const std::string& lower, const auto& past_end,
+                   const auto& matches) {
+          return AddMatchingTerms(field, lower, past_end, matches, query, result);
+        }));
     ConstantScore(result, scores);
     return result;
   }
 
+  // `pattern` compiled once, within the bounds of ValidateRegexPattern, which names the problem
+  // when it does not compile (the error path compiles it a second time, the success path not).
   static absl::StatusOr<std::unique_ptr<RE2>> CompileRegex(const std::string& pattern) {
-    RETURN_IF_ERROR(ValidateRegexPattern(pattern));
-    RE2::Options options;
-    options.set_log_errors(false);
-    options.set_max_mem(kMaxRegexMemoryBytes);
-    auto compiled = std::make_unique<RE2>(pattern, options);
-    if (!compiled->ok()) {
-      return absl::InvalidArgumentError(fmt::format("invalid regex: {}", compiled->error()));
+    if (pattern.size() <= kMaxRegexLength) {
+      RE2::Options options;
+      options.set_log_errors(false);
+      options.set_max_mem(kMaxRegexMemoryBytes);
+      auto compiled = std::make_unique<RE2>(pattern, options);
+      if (compiled->ok()) return compiled;
     }
-    return compiled;
+    RETURN_IF_ERROR(ValidateRegexPattern(pattern));
+    return absl::InvalidArgumentError(fmt::format("invalid regex `{}`", pattern.substr(0, 100)));
   }
 
   // The range of terms a regex can fully match: [lower, upper] (upper unset: no bound).
@@ -2447,15 +2507,7 @@ class SplitReaderImpl final : public SplitReader,
   }
 
   absl::Status PlanNode(const PrefixQuery& prefix, bool, RangePlan& plan) const {
-    for (uint32_t id : FieldIds(prefix.field)) {
-      const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type != FieldType::kText) continue;
-      RETURN_IF_ERROR(PlanMatchingTerms(
-          field, prefix.prefix,
-          [&prefix](std::string_view term) { return !term.starts_with(prefix.prefix); },
-          [](std::string_view) { return true; }, plan));
-    }
-    return absl::OkStatus();
+    return PlanPattern(prefix, plan);
   }
 
   absl::Status PlanNode(const TermSetQuery& set, bool scores, RangePlan& plan) const {
@@ -2465,48 +2517,29 @@ class SplitReaderImpl final : public SplitReader,
     return absl::OkStatus();
   }
 
-  // AddMatchingTerms(field, lower, past_end, matches, ...).
-  template <typename PastEnd, typename Matches>
-  absl::Status PlanMatchingTerms(const FieldEntry& field, const std::string& lower,
-                                 PastEnd&& past_end, Matches&& matches, RangePlan& plan) const {
-    if (field.indexed && !field.term_blocks.empty()) {
-      return PlanTermScan(field, &lower, past_end, matches, kMaxPatternExpansions, plan);
-    }
-    if (field.column.kind == ColumnKind::kTextDict) PlanColumn(field, plan);
-    return absl::OkStatus();
+  // EvalPattern: the ranges AddMatchingTerms reads on each field. A bad regex plans nothing
+  // (Search reports it).
+  template <typename PatternQuery>
+  absl::Status PlanPattern(const PatternQuery& query, RangePlan& plan) const {
+    absl::Status planned;
+    ForEachPatternField(query, [&](const FieldEntry& field, const std::string& lower,
+                                   const auto& past_end, const auto& matches) {
+      if (field.indexed && !field.term_blocks.empty()) {
+        planned = PlanTermScan(field, &lower, past_end, matches, kMaxPatternExpansions, plan);
+      } else if (field.column.kind == ColumnKind::kTextDict) {
+        PlanColumn(field, plan);
+      }
+      return planned;
+    }).IgnoreError();  // the errors of the visit are in `planned`; the others are Search's
+    return planned;
   }
 
   absl::Status PlanNode(const WildcardQuery& wildcard, bool, RangePlan& plan) const {
-    for (uint32_t id : FieldIds(wildcard.field)) {
-      const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type != FieldType::kText) continue;
-      const internal::WildcardPattern pattern(wildcard.pattern, LowercasesTerms(field.tokenizer));
-      const std::string& prefix = pattern.literal_prefix();
-      RETURN_IF_ERROR(PlanMatchingTerms(
-          field, prefix, [&prefix](std::string_view term) { return !term.starts_with(prefix); },
-          [&pattern](std::string_view term) { return pattern.Matches(term); }, plan));
-    }
-    return absl::OkStatus();
+    return PlanPattern(wildcard, plan);
   }
 
   absl::Status PlanNode(const RegexQuery& regex, bool, RangePlan& plan) const {
-    absl::StatusOr<std::unique_ptr<RE2>> compiled = CompileRegex(regex.pattern);
-    if (!compiled.ok()) return absl::OkStatus();  // Search reports it
-    const RegexBounds bounds = BoundsOf(**compiled);
-    for (uint32_t id : FieldIds(regex.field)) {
-      const FieldEntry& field = footer_.hotcache.fields[id];
-      if (field.type != FieldType::kText) continue;
-      RETURN_IF_ERROR(PlanMatchingTerms(
-          field, bounds.lower,
-          [&bounds](std::string_view term) {
-            return bounds.upper.has_value() && term > *bounds.upper;
-          },
-          [&compiled](std::string_view term) {
-            return RE2::FullMatch(re2::StringPiece(term.data(), term.size()), **compiled);
-          },
-          plan));
-    }
-    return absl::OkStatus();
+    return PlanPattern(regex, plan);
   }
 
   absl::Status PlanNode(const BoolQuery& query, bool scores, RangePlan& plan) const {
