@@ -50,7 +50,8 @@ import urllib.parse
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
-from shale_testlib import Failure, ShaleNode, check, free_port, tokens, wait_until  # noqa: E402
+from shale_testlib import (Failure, Fatal, ShaleNode, check, free_port, tokens,  # noqa: E402
+                           wait_until)
 
 INDEX_ID = "log-analytics"
 INDEX_CONFIG = os.path.join(REPO_ROOT, "bench", "log-analytics-index-config.yaml")
@@ -345,7 +346,7 @@ class ClickHouse:
 
     def ready(self):
         if self.process.poll() is not None:
-            raise Failure(f"clickhouse-server exited with {self.process.returncode}")
+            raise Fatal(f"clickhouse-server exited with {self.process.returncode}")
         connection = KeepAlive(self.http_port)
         try:
             return connection.post("/", "SELECT 1").strip() == "1"
@@ -512,11 +513,15 @@ def load_shale(node, data_path, num_docs, report):
     node.client.json("POST", f"/api/v1/indexes/{INDEX_ID}/sources", json.dumps(source))
 
     def published():
+        # Fatal: wait_until would take a plain Failure for "not yet" and wait hours.
+        if not node.alive():
+            raise Fatal(f"the Shale node exited with {node.process.returncode}")
         for pipeline in node.client.json("GET", "/api/v1/indexing").get("sources", []):
             if pipeline["source_id"] == "bench-file":
-                check(pipeline["state"] != "failed", f"file source failed: {pipeline}")
-                rejected = sum(pipeline["num_rejected_docs"].values())
-                check(rejected == 0, f"Shale rejected documents: {pipeline}")
+                if pipeline["state"] == "failed":
+                    raise Fatal(f"file source failed: {pipeline}")
+                if sum(pipeline["num_rejected_docs"].values()) != 0:
+                    raise Fatal(f"Shale rejected documents: {pipeline}")
                 return pipeline["state"] == "idle" and pipeline["num_published_docs"] == num_docs
         return False
 

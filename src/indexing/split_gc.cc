@@ -125,6 +125,12 @@ absl::StatusOr<IndexGarbage> CollectIndexGarbage(metastore::Metastore& metastore
 
   metastore::ListSplitsQuery query;
   query.index_uids = {index.index_uid};
+  // Telling orphan files apart takes every record; otherwise only the collected states are read,
+  // not the published splits (the merge planner collects marked splits before each planning).
+  if (!options.collect_orphan_files) {
+    if (options.collect_staged) query.states.push_back(metastore::SplitState::kStaged);
+    if (options.collect_marked) query.states.push_back(metastore::SplitState::kMarkedForDeletion);
+  }
   ASSIGN_OR_RETURN(std::vector<metastore::Split> splits, metastore.ListSplits(query));
   const int64_t now = options.now_secs.value_or(UnixSecondsNow());
   std::set<std::string> referenced;

@@ -71,8 +71,10 @@ struct IndexGarbage {
   std::vector<GarbageSplit> staged_splits;
   std::vector<GarbageSplit> marked_splits;
   std::vector<OrphanFile> orphan_files;
-  uint64_t num_published_splits = 0;  // left untouched, for reports
-  bool deleted = false;               // false on a dry run
+  // Left untouched, for reports; counted only when orphan files are collected (otherwise the
+  // published splits are not listed).
+  uint64_t num_published_splits = 0;
+  bool deleted = false;  // false on a dry run
   // Files and bytes removed (or, on a dry run, that would be).
   uint64_t NumFiles() const;
   uint64_t NumBytes() const;

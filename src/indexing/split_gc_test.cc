@@ -13,6 +13,7 @@
 #include "common/ulid.h"
 #include "common/uri.h"
 #include "config/index_config.h"
+#include "metastore/testing/forwarding_metastore.h"
 #include "split/split_store.h"
 
 namespace shale::indexing {
@@ -20,6 +21,19 @@ namespace {
 
 constexpr char kNode[] = "node-a";
 constexpr char kOtherNode[] = "node-b";
+
+// Counts the split records its ListSplits calls return.
+class CountingMetastore final : public metastore::testing::ForwardingMetastore {
+ public:
+  using ForwardingMetastore::ForwardingMetastore;
+  absl::StatusOr<std::vector<metastore::Split>> ListSplits(
+      const metastore::ListSplitsQuery& query) override {
+    auto splits = ForwardingMetastore::ListSplits(query);
+    if (splits.ok()) num_listed += splits->size();
+    return splits;
+  }
+  size_t num_listed = 0;
+};
 
 std::vector<std::string> Ids(const std::vector<GarbageSplit>& splits) {
   std::vector<std::string> ids;
@@ -207,6 +221,37 @@ TEST_F(SplitGcTest, GracePeriodsAndNodeFilterKeepYoungAndForeignSplits) {
   garbage = Collect(options);
   EXPECT_EQ(Ids(garbage.staged_splits), std::vector<std::string>{foreign});
   EXPECT_TRUE(garbage.marked_splits.empty());
+}
+
+// Without orphan files to tell apart (the merge planner's collection of replaced splits, the
+// start-up cleanup), the published splits are not read at all.
+TEST_F(SplitGcTest, WithoutOrphanFilesOnlyTheCollectedStatesAreListed) {
+  for (int i = 0; i < 5; ++i) Publish(kNode);
+  const std::string staged = Stage(kNode, "abc");
+  const std::string replaced = Publish(kNode);
+  ASSERT_TRUE(metastore_->MarkSplitsForDeletion(index_.index_uid, {replaced}).ok());
+
+  CountingMetastore counting(metastore_.get());
+  GarbageCollectionOptions options;
+  options.dry_run = true;
+  options.staged_grace_period_secs = 0;
+  options.deletion_grace_period_secs = 0;
+  options.collect_orphan_files = false;
+  options.collect_staged = false;
+  auto marked = CollectIndexGarbage(counting, *resolver_, index_, options);
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(Ids(marked->marked_splits), std::vector<std::string>{replaced});
+  EXPECT_TRUE(marked->staged_splits.empty());
+  EXPECT_EQ(counting.num_listed, 1u);
+
+  options.collect_staged = true;
+  options.collect_marked = false;
+  counting.num_listed = 0;
+  auto staged_only = CollectIndexGarbage(counting, *resolver_, index_, options);
+  ASSERT_TRUE(staged_only.ok()) << staged_only.status();
+  EXPECT_EQ(Ids(staged_only->staged_splits), std::vector<std::string>{staged});
+  EXPECT_TRUE(staged_only->marked_splits.empty());
+  EXPECT_EQ(counting.num_listed, 1u);
 }
 
 TEST_F(SplitGcTest, StartupCleanupDeletesOnlyTheStagedSplitsOfItsNode) {

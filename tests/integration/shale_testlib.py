@@ -21,6 +21,11 @@ class Failure(Exception):
     pass
 
 
+class Fatal(Failure):
+    """A Failure that wait_until does not take for "not yet": a predicate raises it when waiting
+    longer cannot help (the process under test exited, a pipeline failed)."""
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)
@@ -123,13 +128,15 @@ def tokens(text):
 def wait_until(description, predicate, timeout, interval=0.1):
     """Polls `predicate` every `interval` seconds until it is true and returns the seconds that
     took; Failure after `timeout` (a Failure or a connection error raised by `predicate` counts
-    as false)."""
+    as false, a Fatal one is raised at once)."""
     start = time.time()
     last_error = None
     while time.time() - start < timeout:
         try:
             if predicate():
                 return time.time() - start
+        except Fatal:
+            raise
         except (Failure, OSError) as error:
             last_error = error
         time.sleep(interval)
