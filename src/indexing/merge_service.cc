@@ -14,6 +14,7 @@
 #include "common/ulid.h"
 #include "common/uri.h"
 #include "index/split_merger.h"
+#include "indexing/pipeline_steps.h"
 #include "indexing/split_gc.h"
 #include "split/split_store.h"
 
@@ -389,21 +390,10 @@ absl::StatusOr<metastore::SplitMetadata> MergeService::ExecuteMerge(
     }
   }
   if (!status.ok()) {
-    DeleteStagedSplit(index.index_uid, *storage, merged.split_id);
+    AbandonStagedSplit(*metastore_, *storage, index.index_uid, merged.split_id, "merge");
     return status;
   }
   return merged;
-}
-
-void MergeService::DeleteStagedSplit(const std::string& index_uid, storage::Storage& storage,
-                                     const std::string& split_id) {
-  absl::Status status = storage.Delete(split::SplitFileName(split_id));
-  if (status.ok()) status = metastore_->DeleteSplits(index_uid, {split_id});
-  if (!status.ok()) {
-    // A staged split is never searched; the janitor's staged-split collection removes it.
-    SHALE_LOG_WARN("deletion of a staged merged split failed index_uid={} split_id={} error={}",
-                   index_uid, split_id, status.ToString());
-  }
 }
 
 absl::Status MergeService::CollectGarbage(const metastore::IndexMetadata& index) {

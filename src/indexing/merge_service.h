@@ -11,8 +11,9 @@
 // The publish is one atomic metastore operation: the merged split becomes visible exactly when
 // its inputs stop being so, so no document is ever lost or counted twice. When the publish
 // fails because an input is no longer published (replaced or deleted meanwhile:
-// FailedPrecondition / NotFound), the merge is dropped and its staged output deleted (file, then
-// record). Other failures also delete the output and put the inputs in a back-off (doubling from
+// FailedPrecondition / NotFound), the merge is dropped and its staged output deleted (record,
+// then file: AbandonStagedSplit, which keeps the file of a split whose publish went through
+// after all). Other failures also delete the output and put the inputs in a back-off (doubling from
 // `retry_delay_millis` up to an hour) before they are planned again.
 //
 // Replaced splits are MarkedForDeletion by the publish; their files stay readable for searches
@@ -138,9 +139,6 @@ class MergeService {
   absl::StatusOr<metastore::SplitMetadata> ExecuteMerge(
       const metastore::IndexMetadata& index, const MergeOperation& operation,
       const std::shared_ptr<storage::Storage>& storage);
-  // Deletes the staged merged split's file, then its record. Logged, never fails.
-  void DeleteStagedSplit(const std::string& index_uid, storage::Storage& storage,
-                         const std::string& split_id);
   // Deletes the splits of `index` marked for deletion at least the grace period ago.
   absl::Status CollectGarbage(const metastore::IndexMetadata& index);
   bool OwnScope(const metastore::SplitMetadata& split) const;

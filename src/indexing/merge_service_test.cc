@@ -49,6 +49,8 @@ class InterferingMetastore : public metastore::testing::ForwardingMetastore {
   using ForwardingMetastore::ForwardingMetastore;
   std::atomic<bool> replace_an_input_on_stage{false};
   std::atomic<bool> fail_publish{false};
+  // The publish goes through but its answer is lost, and listing splits fails too.
+  std::atomic<bool> lose_publish_answer{false};
   std::string input_to_replace;
 
   absl::Status StageSplits(const std::string& uid,
@@ -63,7 +65,16 @@ class InterferingMetastore : public metastore::testing::ForwardingMetastore {
                              const std::vector<std::string>& replaced,
                              const std::optional<metastore::CheckpointDelta>& delta) override {
     if (fail_publish && !replaced.empty()) return absl::UnavailableError("metastore is down");
-    return ForwardingMetastore::PublishSplits(uid, staged, replaced, delta);
+    absl::Status status = ForwardingMetastore::PublishSplits(uid, staged, replaced, delta);
+    if (status.ok() && lose_publish_answer && !replaced.empty()) {
+      return absl::DeadlineExceededError("publish answer lost");
+    }
+    return status;
+  }
+  absl::StatusOr<std::vector<metastore::Split>> ListSplits(
+      const metastore::ListSplitsQuery& query) override {
+    if (lose_publish_answer) return absl::UnavailableError("metastore is down");
+    return ForwardingMetastore::ListSplits(query);
   }
 };
 
@@ -350,6 +361,25 @@ TEST_F(MergeServiceTest, FailedPublishDeletesTheOutputAndKeepsTheInputs) {
   summary = NewService()->MergeUntilIdle("logs", std::nullopt);
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->num_merges, 1u);
+  EXPECT_EQ(Count(*index::MakeAllQuery()), 30u);
+}
+
+// The publish of the merged split goes through, but the service sees an error and cannot look
+// the outcome up: the metastore refuses to delete the published record, so its file stays and
+// every document stays searchable.
+TEST_F(MergeServiceTest, APublishThatWentThroughKeepsItsFileWhenItsAnswerIsLost) {
+  CreateIndex(kStableLog3);
+  for (int i = 0; i < 3; ++i) Publish(i * 10, 10);
+  metastore_->lose_publish_answer = true;
+  auto summary = NewService()->MergeUntilIdle("logs", std::nullopt);
+  metastore_->lose_publish_answer = false;
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_EQ(summary->num_failed_merges, 1u);
+  const std::vector<metastore::Split> published = Splits(SplitState::kPublished);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].metadata.num_merge_ops, 1u);
+  auto file = storage_->GetAll(split::SplitFileName(published[0].metadata.split_id));
+  EXPECT_TRUE(file.ok()) << file.status();
   EXPECT_EQ(Count(*index::MakeAllQuery()), 30u);
 }
 

@@ -32,17 +32,18 @@ constexpr char kTimestampMissingPayloadUrl[] = "shale.dev/indexing/timestamp_mis
 // order a publish that went through after all (an unknown outcome) keeps its file: the record
 // deletion fails (published splits are refused) and nothing else is done. A failure leaves the
 // split to `shale tool gc` or the node's next start (split_gc.h).
+}  // namespace
+
 void AbandonStagedSplit(metastore::Metastore& metastore, storage::Storage& storage,
-                        const std::string& index_uid, const std::string& split_id) {
+                        const std::string& index_uid, const std::string& split_id,
+                        std::string_view what) {
   absl::Status status = metastore.DeleteSplits(index_uid, {split_id});
   if (status.ok()) status = storage.Delete(split::SplitFileName(split_id));
   if (!status.ok()) {
-    SHALE_LOG_WARN("staged split of a failed commit not deleted index_uid={} split_id={} error={}",
-                   index_uid, split_id, status.ToString());
+    SHALE_LOG_WARN("staged split of a failed {} not deleted index_uid={} split_id={} error={}",
+                   what, index_uid, split_id, status.ToString());
   }
 }
-
-}  // namespace
 
 absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& processor,
                                                     const index::DocMapping& mapping,
@@ -113,7 +114,7 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
     status = metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta);
   }
   if (!status.ok()) {
-    AbandonStagedSplit(metastore, storage, metadata.index_uid, split.split_id);
+    AbandonStagedSplit(metastore, storage, metadata.index_uid, split.split_id, "commit");
     return status;
   }
   CrashPoint(crash_points.after_publish);

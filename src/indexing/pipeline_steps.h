@@ -73,6 +73,15 @@ bool SplitWriterIsFull(const index::SplitWriter& writer, const config::IndexingS
 absl::StatusOr<std::shared_ptr<storage::Storage>> ResolveIndexStorage(
     storage::StorageResolver& resolver, const metastore::IndexMetadata& metadata);
 
+// Deletes a staged split whose commit or merge failed: its record first, then its file. The
+// metastore refuses to delete the record of a published split, so a split whose publish went
+// through after all (a call that failed on the way back) keeps its file. Best effort, logged
+// (`what`: the kind of split, for the log), never fails: what a failure leaves is collected by
+// `shale tool gc` or the node's next start.
+void AbandonStagedSplit(metastore::Metastore& metastore, storage::Storage& storage,
+                        const std::string& index_uid, const std::string& split_id,
+                        std::string_view what);
+
 // The TEST ONLY crash points (common/crash_point.h) a commit passes, by pipeline kind.
 struct CommitCrashPoints {
   std::string_view after_split_build;

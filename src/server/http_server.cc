@@ -1,10 +1,10 @@
 #include "server/http_server.h"
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
@@ -60,28 +60,27 @@ void ParseRequestTarget(std::string_view target, HttpRequest& request) {
 
 namespace {
 
-// Counts the worker tasks that hold a session, so that the server outlives them: a session
-// released by a worker after the server's io_context is gone would close its socket through a
-// destroyed socket service.
+// Counts the worker tasks that hold a session (a gate): Stop() waits for them, because a
+// session released by a worker after the server's io_context is gone would close its socket
+// through a destroyed socket service, and a handler must not run once Stop() has returned.
 class InFlightTasks {
  public:
   void Add() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++count_;
   }
   void Done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--count_ == 0) idle_.notify_all();
+    absl::MutexLock lock(&mu_);
+    --count_;
   }
   void WaitIdle() {
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_.wait(lock, [this] { return count_ == 0; });
+    absl::MutexLock lock(&mu_, absl::Condition(
+                                   +[](int64_t* count) { return *count == 0; }, &count_));
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable idle_;
-  int64_t count_ = 0;
+  absl::Mutex mu_;
+  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class Session;
@@ -300,11 +299,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, ThreadPoo
   impl_->workers = workers;
 }
 
-HttpServer::~HttpServer() {
-  Stop();
-  // Requests handed to the workers before the stop still use their session and the handler.
-  impl_->worker_tasks.WaitIdle();
-}
+HttpServer::~HttpServer() { Stop(); }
 
 absl::Status HttpServer::Start() {
   beast::error_code error;
@@ -343,6 +338,8 @@ void HttpServer::Stop() {
   for (std::thread& thread : impl_->io_threads) {
     if (thread.joinable()) thread.join();
   }
+  // Requests handed to the workers before the stop still use their session and the handler.
+  impl_->worker_tasks.WaitIdle();
 }
 
 uint16_t HttpServer::port() const { return impl_->bound_port.load(); }

@@ -58,7 +58,8 @@ class HttpServer {
 
   // Binds and starts serving. Unavailable naming the address when the port is taken.
   absl::Status Start();
-  // Stops accepting, closes connections, joins the io threads. Idempotent.
+  // Stops accepting, closes connections, joins the io threads, then waits for the requests
+  // already handed to the workers to finish. Idempotent.
   void Stop();
   // The bound port (useful with port 0).
   uint16_t port() const;

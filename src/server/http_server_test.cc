@@ -35,6 +35,7 @@ class HttpServerTest : public ::testing::Test {
           if (request.path == "/slow") {
             in_slow_handler_ = true;
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            slow_handler_done_ = true;
           }
           return response;
         },
@@ -78,6 +79,7 @@ class HttpServerTest : public ::testing::Test {
   ThreadPool workers_{"test-workers", 4};
   std::atomic<int> handled_{0};
   std::atomic<bool> in_slow_handler_{false};
+  std::atomic<bool> slow_handler_done_{false};
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -123,9 +125,9 @@ TEST_F(HttpServerTest, ReceivesLargeAndSmallBodiesByteForByte) {
   }
 }
 
-// The server is destroyed while a worker still runs a request's handler: the destructor waits
-// for the worker to let go of the session (under ASan, a session released after the server's
-// io_context would be a use after free).
+// The server is destroyed while a worker still runs a request's handler: Stop() waits for the
+// handler to return and the worker to let go of the session (under ASan, a session released
+// after the server's io_context would be a use after free).
 TEST_F(HttpServerTest, DestroyedWhileAWorkerHandlesARequest) {
   StartServer();
   std::thread client([this] { SendOnOneConnection(1, "/slow"); });
@@ -134,6 +136,7 @@ TEST_F(HttpServerTest, DestroyedWhileAWorkerHandlesARequest) {
   }
   ASSERT_TRUE(in_slow_handler_.load());
   server_.reset();
+  EXPECT_TRUE(slow_handler_done_.load()) << "Stop() returned while a handler still ran";
   EXPECT_EQ(handled_.load(), 1);
   client.join();
 }
