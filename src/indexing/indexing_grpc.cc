@@ -1,13 +1,12 @@
 #include "indexing/indexing_grpc.h"
 
-#include <algorithm>
-#include <chrono>
-#include <climits>
+#include <map>
 #include <utility>
 
 #include "fmt/format.h"
 
 #include "common/check.h"
+#include "proto/grpc_client.h"
 #include "proto/grpc_status.h"
 
 namespace shale::indexing {
@@ -196,8 +195,7 @@ class GrpcIndexingClient final : public IndexingClient {
     request.set_detailed_response(call.detailed_response);
     request.set_idempotency_key(call.idempotency_key);
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoMilliseconds(options_.ingest_timeout));
+    context.set_deadline(::shale::proto::DeadlineIn(options_.ingest_timeout));
     proto::IngestResponse response;
     const grpc::Status status = stub_->Ingest(&context, request, &response);
     if (!status.ok()) return CallError("Ingest", options_.ingest_timeout, status);
@@ -215,8 +213,7 @@ class GrpcIndexingClient final : public IndexingClient {
 
   absl::StatusOr<IndexingState> GetIndexingState() override {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoMilliseconds(options_.state_timeout));
+    context.set_deadline(::shale::proto::DeadlineIn(options_.state_timeout));
     proto::GetIndexingStateResponse response;
     const grpc::Status status =
         stub_->GetIndexingState(&context, proto::GetIndexingStateRequest(), &response);
@@ -232,33 +229,16 @@ class GrpcIndexingClient final : public IndexingClient {
  private:
   static std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
                                                    const IndexingClientOptions& options) {
-    grpc::ChannelArguments arguments;
-    const int max_message_bytes =
-        static_cast<int>(std::clamp<int64_t>(options.max_message_bytes, 1, INT_MAX));
-    arguments.SetMaxReceiveMessageSize(max_message_bytes);
-    arguments.SetMaxSendMessageSize(max_message_bytes);
-    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                     ::shale::proto::MessageSizeArguments(options.max_message_bytes));
   }
 
   // The remote service's own errors come back unchanged; transport errors (the node cannot be
   // reached, no answer in time) name the node, its address and the method.
   absl::Status CallError(const char* method, absl::Duration timeout,
                          const grpc::Status& status) const {
-    const absl::Status error = ::shale::proto::FromGrpcStatus(status);
-    if (error.code() != absl::StatusCode::kUnavailable &&
-        error.code() != absl::StatusCode::kDeadlineExceeded) {
-      return error;
-    }
-    absl::Status with_context(
-        error.code(), fmt::format("indexer {} at {} ({}): {}", node_id_, grpc_address_, method,
-                                  error.code() == absl::StatusCode::kDeadlineExceeded
-                                      ? fmt::format("no answer within {}",
-                                                    absl::FormatDuration(timeout))
-                                      : std::string(error.message())));
-    error.ForEachPayload([&with_context](absl::string_view type_url, const absl::Cord& payload) {
-      with_context.SetPayload(type_url, payload);
-    });
-    return with_context;
+    return ::shale::proto::ClientCallError(
+        status, fmt::format("indexer {} at {}", node_id_, grpc_address_), method, timeout);
   }
 
   const std::string node_id_;

@@ -4,7 +4,6 @@
 // of a membership with the unreachable ones as errors.
 #include "indexing/indexing_grpc.h"
 
-#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -18,10 +17,12 @@
 #include "common/ulid.h"
 #include "config/index_config.h"
 #include "indexing/cluster_indexing.h"
+#include "proto/testing/test_grpc_server.h"
 
 namespace shale::indexing {
 namespace {
 
+using ::shale::proto::testing::TestGrpcServer;
 using ::testing::HasSubstr;
 
 constexpr char kIndexId[] = "grpc-logs";
@@ -44,31 +45,6 @@ std::string Body(int first, int num_good, int num_bad) {
   for (int i = 0; i < num_bad; ++i) body += fmt::format("{{\"unknown_field\": {}}}\n", i);
   return body;
 }
-
-// A gRPC server on a free loopback port serving `service`.
-class TestServer {
- public:
-  explicit TestServer(grpc::Service* service) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.RegisterService(service);
-    server_ = builder.BuildAndStart();
-  }
-  ~TestServer() { Stop(); }
-  void Stop() {
-    if (server_ == nullptr) return;
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    server_->Wait();
-    server_.reset();
-  }
-  bool ok() const { return server_ != nullptr && port_ > 0; }
-  std::string address() const { return fmt::format("127.0.0.1:{}", port_); }
-
- private:
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-};
 
 class IndexingGrpcTest : public ::testing::Test {
  protected:
@@ -100,7 +76,7 @@ class IndexingGrpcTest : public ::testing::Test {
     ASSERT_TRUE(ingest_->Recover().ok());
     ingest_->Start();
     service_ = std::make_unique<IndexingGrpcService>(IndexerServices{"indexer-1", ingest_.get()});
-    server_ = std::make_unique<TestServer>(service_.get());
+    server_ = std::make_unique<TestGrpcServer>(service_.get());
     ASSERT_TRUE(server_->ok());
     client_ = NewGrpcIndexingClient("indexer-1", server_->address());
   }
@@ -148,7 +124,7 @@ class IndexingGrpcTest : public ::testing::Test {
   std::string wal_root_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<IndexingGrpcService> service_;
-  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<TestGrpcServer> server_;
   std::unique_ptr<IndexingClient> client_;
 };
 
@@ -287,7 +263,7 @@ class StuckIndexingService final : public proto::IndexingService::Service {
 
 TEST(IndexingClientTest, CallsAreBoundedByTheirDeadline) {
   StuckIndexingService stuck;
-  TestServer server(&stuck);
+  TestGrpcServer server(&stuck);
   ASSERT_TRUE(server.ok());
   IndexingClientOptions options;
   options.state_timeout = absl::Milliseconds(300);
@@ -308,7 +284,7 @@ TEST(IndexingClientTest, UnreachableIndexerIsUnavailableNamingIt) {
   std::string address;
   {
     StuckIndexingService unused;
-    TestServer server(&unused);
+    TestGrpcServer server(&unused);
     ASSERT_TRUE(server.ok());
     address = server.address();
   }  // stopped: nothing listens there any more
@@ -363,7 +339,7 @@ TEST_F(IndexingGrpcTest, ClusterIndexersListEveryIndexerAndTheUnreachableOnes) {
   std::string closed_address;
   {
     StuckIndexingService unused;
-    TestServer closed(&unused);
+    TestGrpcServer closed(&unused);
     ASSERT_TRUE(closed.ok());
     closed_address = closed.address();
   }

@@ -4,8 +4,7 @@
 // Reconnection: the channel reconnects by itself with a short backoff (a restarted metastore
 // node keeps its address). After a call failed with Unavailable, the next call asks the resolver
 // again, so a metastore service that moved to another node is followed.
-#include <chrono>
-#include <climits>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -22,7 +21,7 @@
 #include "common/status_macros.h"
 #include "metastore/grpc_metastore.h"
 #include "metastore/internal/grpc_codec.h"
-#include "proto/grpc_status.h"
+#include "proto/grpc_client.h"
 
 namespace shale::metastore {
 namespace {
@@ -188,34 +187,18 @@ class GrpcMetastore final : public Metastore {
     ASSIGN_OR_RETURN(Connection connection, GetConnection(method_name));
     Response ignored;
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoMilliseconds(options_.call_timeout));
+    context.set_deadline(::shale::proto::DeadlineIn(options_.call_timeout));
     const grpc::Status status = ((*connection.stub).*method)(
         &context, request, response != nullptr ? response : &ignored);
     if (status.ok()) return absl::OkStatus();
-    const absl::Status error = ::shale::proto::FromGrpcStatus(status);
-    switch (error.code()) {
-      case absl::StatusCode::kUnavailable: {
-        absl::MutexLock lock(&mu_);
-        resolve_again_ = true;
-        break;
-      }
-      case absl::StatusCode::kDeadlineExceeded:
-        break;
-      default:
-        return error;  // the remote metastore's own answer
+    absl::Status error = ::shale::proto::ClientCallError(
+        status, fmt::format("metastore service at {}", connection.address), method_name,
+        options_.call_timeout);
+    if (error.code() == absl::StatusCode::kUnavailable) {
+      absl::MutexLock lock(&mu_);
+      resolve_again_ = true;
     }
-    absl::Status with_context(
-        error.code(),
-        fmt::format("metastore service at {} ({}): {}", connection.address, method_name,
-                    error.code() == absl::StatusCode::kDeadlineExceeded
-                        ? fmt::format("no answer within {}",
-                                      absl::FormatDuration(options_.call_timeout))
-                        : std::string(error.message())));
-    error.ForEachPayload([&with_context](absl::string_view type_url, const absl::Cord& payload) {
-      with_context.SetPayload(type_url, payload);
-    });
-    return with_context;
+    return error;
   }
 
   // The stub for the current metastore address; resolves it on first use and after an
@@ -239,11 +222,8 @@ class GrpcMetastore final : public Metastore {
   }
 
   std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) const {
-    grpc::ChannelArguments arguments;
-    const int max_message_bytes =
-        static_cast<int>(std::min<int64_t>(options_.max_message_bytes, INT_MAX));
-    arguments.SetMaxReceiveMessageSize(max_message_bytes);
-    arguments.SetMaxSendMessageSize(max_message_bytes);
+    grpc::ChannelArguments arguments =
+        ::shale::proto::MessageSizeArguments(options_.max_message_bytes);
     const int max_backoff_ms =
         static_cast<int>(std::max<int64_t>(100, absl::ToInt64Milliseconds(options_.max_reconnect_backoff)));
     arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(100, max_backoff_ms));

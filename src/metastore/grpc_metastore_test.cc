@@ -3,7 +3,6 @@
 // and comes back, a metastore service that moves.
 #include "metastore/grpc_metastore.h"
 
-#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +23,7 @@
 #include "metastore/internal/writer_guard.h"
 #include "metastore/testing/forwarding_metastore.h"
 #include "metastore/testing/metastore_conformance.h"
+#include "proto/testing/test_grpc_server.h"
 #include "storage/storage.h"
 
 namespace shale::metastore {
@@ -41,33 +41,18 @@ std::unique_ptr<Metastore> NewRamFileBackedMetastore() {
   return NewFileBackedMetastore(std::move(storage)).value();
 }
 
+// The service a TestServer serves (a base initialized before, destroyed after, the server).
+struct MetastoreServiceHolder {
+  explicit MetastoreServiceHolder(Metastore* metastore) : service(metastore) {}
+  MetastoreGrpcService service;
+};
+
 // A gRPC server on 127.0.0.1 serving `metastore` (port 0: any free port).
-class TestServer {
+class TestServer : private MetastoreServiceHolder,
+                   public ::shale::proto::testing::TestGrpcServer {
  public:
-  explicit TestServer(Metastore* metastore, int port = 0) : service_(metastore) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(fmt::format("127.0.0.1:{}", port), grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-  }
-  ~TestServer() { Stop(); }
-
-  void Stop() {
-    if (server_ == nullptr) return;
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    server_->Wait();
-    server_.reset();
-  }
-  bool ok() const { return server_ != nullptr && port_ > 0; }
-  int port() const { return port_; }
-  std::string address() const { return fmt::format("127.0.0.1:{}", port_); }
-
- private:
-  MetastoreGrpcService service_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
+  explicit TestServer(Metastore* metastore, int port = 0)
+      : MetastoreServiceHolder(metastore), TestGrpcServer(&service, port) {}
 };
 
 GrpcMetastoreOptions FixedAddress(std::string address) {

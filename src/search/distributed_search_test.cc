@@ -13,6 +13,8 @@
 #include "nlohmann/json.hpp"
 
 #include "cluster/rendezvous.h"
+#include "proto/grpc_client.h"
+#include "proto/testing/test_grpc_server.h"
 #include "query/aggregation_parser.h"
 #include "search/leaf_grpc.h"
 #include "search/search_service.h"
@@ -45,32 +47,23 @@ constexpr int kDocsPerSplit = 50;
 struct GrpcSearcher {
   GrpcSearcher(storage::StorageResolver* resolver, std::string id,
                int max_message_bytes = 64 * 1024 * 1024)
-      : node_id(std::move(id)) {
-    leaf = std::make_unique<LeafSearcher>(resolver, LeafSearcherOptions{});
-    service = std::make_unique<LeafSearchGrpcService>(leaf.get());
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.SetMaxReceiveMessageSize(max_message_bytes);
-    builder.SetMaxSendMessageSize(max_message_bytes);
-    builder.RegisterService(service.get());
-    server = builder.BuildAndStart();
-    grpc::ChannelArguments arguments;
-    arguments.SetMaxReceiveMessageSize(max_message_bytes);
-    arguments.SetMaxSendMessageSize(max_message_bytes);
-    client = NewGrpcLeafClient(
-        node_id, grpc::CreateCustomChannel(fmt::format("127.0.0.1:{}", port),
-                                           grpc::InsecureChannelCredentials(), arguments));
-  }
+      : node_id(std::move(id)),
+        leaf(std::make_unique<LeafSearcher>(resolver, LeafSearcherOptions{})),
+        service(leaf.get()),
+        server(&service, /*port=*/0, max_message_bytes),
+        client(NewGrpcLeafClient(
+            node_id,
+            grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(),
+                                      ::shale::proto::MessageSizeArguments(max_message_bytes)))) {}
   ~GrpcSearcher() {
-    server->Shutdown();
+    server.Stop();
     leaf->Stop();
   }
 
   std::string node_id;
   std::unique_ptr<LeafSearcher> leaf;
-  std::unique_ptr<LeafSearchGrpcService> service;
-  std::unique_ptr<grpc::Server> server;
-  int port = 0;
+  LeafSearchGrpcService service;
+  ::shale::proto::testing::TestGrpcServer server;
   std::shared_ptr<LeafClient> client;
 };
 

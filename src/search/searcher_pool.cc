@@ -1,7 +1,6 @@
 #include "search/searcher_pool.h"
 
-#include <algorithm>
-#include <climits>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -9,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 
+#include "proto/grpc_client.h"
 #include "search/leaf_grpc.h"
 
 namespace shale::search {
@@ -31,7 +31,7 @@ class ClusterSearcherPool final : public SearcherPool {
                       int64_t max_message_bytes)
       : membership_(membership),
         local_client_(local_leaf != nullptr ? NewLocalLeafClient(local_leaf) : nullptr),
-        max_message_bytes_(static_cast<int>(std::clamp<int64_t>(max_message_bytes, 1, INT_MAX))) {}
+        max_message_bytes_(max_message_bytes) {}
 
   std::vector<SearcherNode> LiveSearchers() override {
     std::vector<SearcherNode> searchers;
@@ -52,13 +52,11 @@ class ClusterSearcherPool final : public SearcherPool {
       if (remote.client == nullptr || remote.grpc_addr != node.grpc_advertise_addr) {
         // Leaf responses hold up to 10,000 hits and aggregation results (top_hits carry
         // sources): more than gRPC's default 4 MiB limit on received messages.
-        grpc::ChannelArguments arguments;
-        arguments.SetMaxReceiveMessageSize(max_message_bytes_);
-        arguments.SetMaxSendMessageSize(max_message_bytes_);
         remote.grpc_addr = node.grpc_advertise_addr;
         remote.client = NewGrpcLeafClient(
-            node.node_id, grpc::CreateCustomChannel(node.grpc_advertise_addr,
-                                                    grpc::InsecureChannelCredentials(), arguments));
+            node.node_id,
+            grpc::CreateCustomChannel(node.grpc_advertise_addr, grpc::InsecureChannelCredentials(),
+                                      ::shale::proto::MessageSizeArguments(max_message_bytes_)));
       }
       searchers.push_back({node.node_id, remote.client, /*is_local=*/false});
     }
@@ -73,7 +71,7 @@ class ClusterSearcherPool final : public SearcherPool {
 
   cluster::ClusterMembership* const membership_;
   const std::shared_ptr<LeafClient> local_client_;
-  const int max_message_bytes_;
+  const int64_t max_message_bytes_;
   absl::Mutex mu_;
   // Channels of peers seen so far. A forgotten peer's entry stays (a few bytes and an idle
   // channel) so that a node coming back reuses it.
