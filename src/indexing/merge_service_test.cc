@@ -49,8 +49,9 @@ class InterferingMetastore : public metastore::testing::ForwardingMetastore {
   using ForwardingMetastore::ForwardingMetastore;
   std::atomic<bool> replace_an_input_on_stage{false};
   std::atomic<bool> fail_publish{false};
-  // The publish goes through but its answer is lost, and listing splits fails too.
+  // The publish goes through but its answer is lost, and the listing that follows fails too.
   std::atomic<bool> lose_publish_answer{false};
+  std::atomic<bool> fail_next_list{false};
   std::string input_to_replace;
 
   absl::Status StageSplits(const std::string& uid,
@@ -67,13 +68,14 @@ class InterferingMetastore : public metastore::testing::ForwardingMetastore {
     if (fail_publish && !replaced.empty()) return absl::UnavailableError("metastore is down");
     absl::Status status = ForwardingMetastore::PublishSplits(uid, staged, replaced, delta);
     if (status.ok() && lose_publish_answer && !replaced.empty()) {
+      fail_next_list = true;
       return absl::DeadlineExceededError("publish answer lost");
     }
     return status;
   }
   absl::StatusOr<std::vector<metastore::Split>> ListSplits(
       const metastore::ListSplitsQuery& query) override {
-    if (lose_publish_answer) return absl::UnavailableError("metastore is down");
+    if (fail_next_list.exchange(false)) return absl::UnavailableError("metastore is down");
     return ForwardingMetastore::ListSplits(query);
   }
 };
