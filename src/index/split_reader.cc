@@ -9,11 +9,11 @@
 // query node fills a zeroed vector for the docs it returns and its parent adds those in.
 //
 // Top-k searches by `_score` without an exact count, and counts of bool queries requiring
-// several terms or phrases, go document at a time instead (internal/doc_scorers.h, BuildScorer): posting lists are
-// intersected with skipping iterators, phrases read positions only for docs in every other
-// required clause, only the surviving docs are scored, and unions skip the docs that cannot
-// enter the top k (MaxScore). Those paths return the same docs and bit-identical scores; query
-// shapes they do not cover fall back to the bitsets. Phrases of the bitset path use the same
+// several terms or phrases, go document at a time instead (internal/doc_scorers.h, BuildScorer):
+// posting lists are intersected with skipping iterators, phrases read positions only for docs in
+// every other required clause, only the surviving docs are scored, and unions skip the docs that
+// cannot enter the top k (MaxScore). Those paths return the same docs and bit-identical scores;
+// query shapes they do not cover fall back to the bitsets. Phrases of the bitset path use the same
 // phrase scorer (positions read only for docs holding every term).
 //
 // The collector keeps the top k in a bounded heap of fixed-size candidates (no allocation per
@@ -36,18 +36,18 @@
 
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "index/internal/agg_collector.h"
 #include "index/internal/binary_values.h"
 #include "index/internal/block_postings.h"
-#include "index/internal/agg_collector.h"
 #include "index/internal/datetime.h"
 #include "index/internal/doc_scorers.h"
 #include "index/internal/doc_set.h"
 #include "index/internal/encoding.h"
-#include "index/internal/split_contents.h"
 #include "index/internal/fast_column.h"
+#include "index/internal/split_contents.h"
 #include "index/internal/split_layout.h"
-#include "index/split_format.h"
 #include "index/internal/wildcard_pattern.h"
+#include "index/split_format.h"
 #include "index/tokenizer.h"
 #include "re2/re2.h"
 #include "zstd.h"
@@ -59,13 +59,13 @@ namespace {
 using internal::Bm25Weight;
 using internal::ByteReader;
 using internal::ChunkRef;
-using internal::CountPhraseMatches;
-using internal::DocScorer;
 using internal::Column;
 using internal::ColumnKind;
+using internal::CountPhraseMatches;
 using internal::DecodedPostings;
 using internal::DecodeF64;
 using internal::DecodeI64;
+using internal::DocScorer;
 using internal::DocSet;
 using internal::EncodeF64;
 using internal::EncodeI64;
@@ -370,7 +370,6 @@ class SplitReaderImpl final : public SplitReader,
     }
     return plan.Finish();
   }
-
 
   // ---- internal::AggSplitAccess ----
 
@@ -1041,7 +1040,7 @@ class SplitReaderImpl final : public SplitReader,
     const int64_t lo = DecodeI64(interval.lo);
     const int64_t hi = DecodeI64(interval.hi);
     int64_t lo_micros = FloorDiv(lo, kNanosPerMicro);
-    if (lo_micros * kNanosPerMicro != lo) ++lo_micros;  // rounded up
+    if (lo % kNanosPerMicro != 0) ++lo_micros;  // rounded up (no product: it overflows near MIN)
     if (lo == INT64_MIN) lo_micros = INT64_MIN;
     const int64_t hi_micros = hi == INT64_MAX ? INT64_MAX : FloorDiv(hi, kNanosPerMicro);
     EncodedInterval result;
@@ -1492,9 +1491,10 @@ class SplitReaderImpl final : public SplitReader,
 
   // The scorer of the phrase `tokens` on `field` (scored with BM25 when `scored`).
   // REQUIRES: BlockPostings(field), field.record_freq, tokens.size() >= 2.
-  absl::StatusOr<std::unique_ptr<DocScorer>> NewPhraseScorer(
-      const FieldEntry& field, const std::vector<std::string>& tokens, uint32_t slop, bool scored,
-      internal::ScorerErrors* errors) const {
+  absl::StatusOr<std::unique_ptr<DocScorer>> NewPhraseScorer(const FieldEntry& field,
+                                                             const std::vector<std::string>& tokens,
+                                                             uint32_t slop, bool scored,
+                                                             internal::ScorerErrors* errors) const {
     if (!field.record_positions || field.positions_section == internal::kNoSection) {
       return absl::FailedPreconditionError(
           fmt::format("field `{}` has no positions indexed", field.path));
@@ -1617,8 +1617,8 @@ class SplitReaderImpl final : public SplitReader,
     return bounds;
   }
 
-  absl::Status TextRange(const FieldEntry& field, const RangeQuery& range,
-                         const ByteBounds& bounds, DocSet& out) const {
+  absl::Status TextRange(const FieldEntry& field, const RangeQuery& range, const ByteBounds& bounds,
+                         DocSet& out) const {
     const std::optional<std::string>& lower = bounds.lower;
     const std::optional<std::string>& upper = bounds.upper;
     auto in_range = [&](std::string_view term) {
@@ -1686,7 +1686,7 @@ class SplitReaderImpl final : public SplitReader,
     for (uint32_t id : ids) has_text |= footer_.hotcache.fields[id].type == FieldType::kText;
     for (uint32_t id : ids) {
       const FieldEntry& field = footer_.hotcache.fields[id];
-      std::vector<std::string> terms;  // looked up in the term dictionary, in sorted order
+      std::vector<std::string> terms;       // looked up in the term dictionary, in sorted order
       std::vector<uint64_t> column_values;  // numeric values matched on a fast column
       // Byte strings without a term dictionary to look them up in: matched on the dictionary
       // column in one scan for all of them, not one scan per value.
@@ -1773,7 +1773,8 @@ class SplitReaderImpl final : public SplitReader,
       auto it = std::lower_bound(
           block_terms.begin(), block_terms.end(), term,
           [](const TermInfo& info, const std::string& t) { return info.term < t; });
-      if (it != block_terms.end() && it->term == term) RETURN_IF_ERROR(AddPostings(field, *it, out));
+      if (it != block_terms.end() && it->term == term)
+        RETURN_IF_ERROR(AddPostings(field, *it, out));
     }
     return absl::OkStatus();
   }
@@ -1906,9 +1907,9 @@ class SplitReaderImpl final : public SplitReader,
   template <typename PatternQuery>
   absl::StatusOr<DocSet> EvalPattern(const PatternQuery& query, std::vector<float>* scores) const {
     DocSet result(num_docs_);
-    RETURN_IF_ERROR(ForEachPatternField(
-        query, [&](const FieldEntry& field, const std::string& lower, const auto& past_end,
-                   const auto& matches) {
+    RETURN_IF_ERROR(
+        ForEachPatternField(query, [&](const FieldEntry& field, const std::string& lower,
+                                       const auto& past_end, const auto& matches) {
           return AddMatchingTerms(field, lower, past_end, matches, query, result);
         }));
     ConstantScore(result, scores);
@@ -2050,9 +2051,9 @@ class SplitReaderImpl final : public SplitReader,
   static bool ScoresDocAtATime(const std::vector<SortField>& sort_by,
                                const SplitSearchRequest& request) {
     return request.top_k > 0 && !request.count_all && request.aggregation == nullptr &&
-           !request.start_timestamp_nanos.has_value() &&
-           !request.end_timestamp_nanos.has_value() && sort_by.size() == 1 &&
-           sort_by[0].field == "_score" && sort_by[0].order == SortOrder::kDesc;
+           !request.start_timestamp_nanos.has_value() && !request.end_timestamp_nanos.has_value() &&
+           sort_by.size() == 1 && sort_by[0].field == "_score" &&
+           sort_by[0].order == SortOrder::kDesc;
   }
 
   // Whether a count is served by walking the query's scorers: a bool query requiring at least
@@ -2128,8 +2129,8 @@ class SplitReaderImpl final : public SplitReader,
     std::unique_ptr<DocScorer> scorer;
     if (scored && !(query.boost >= 0.0f && std::isfinite(query.boost))) return scorer;
     if (const auto* term = std::get_if<TermQuery>(&query.node)) {
-      ASSIGN_OR_RETURN(scorer, BuildTermScorer(term->field, ValueAsText(term->value), scored,
-                                               errors));
+      ASSIGN_OR_RETURN(scorer,
+                       BuildTermScorer(term->field, ValueAsText(term->value), scored, errors));
     } else if (const auto* phrase = std::get_if<PhraseQuery>(&query.node)) {
       ASSIGN_OR_RETURN(scorer, BuildPhraseScorer(*phrase, scored, errors));
     } else if (const auto* bool_query = std::get_if<BoolQuery>(&query.node)) {
@@ -2140,7 +2141,8 @@ class SplitReaderImpl final : public SplitReader,
       ASSIGN_OR_RETURN(DocSet docs, Eval(query, nullptr));
       return internal::NewDocSetScorer(std::move(docs));
     }
-    if (scored && query.boost != 1.0f) scorer = internal::NewBoostScorer(std::move(scorer), query.boost);
+    if (scored && query.boost != 1.0f)
+      scorer = internal::NewBoostScorer(std::move(scorer), query.boost);
     return scorer;
   }
 
@@ -2390,7 +2392,8 @@ class SplitReaderImpl final : public SplitReader,
       if (!encoded.ok() || !encoded->has_value()) continue;
       if (field.indexed && !field.term_blocks.empty()) {
         const std::optional<std::string> term_bytes = DictionaryTerm(field, **encoded);
-        if (term_bytes.has_value()) RETURN_IF_ERROR(PlanTermLookup(field, *term_bytes, false, plan));
+        if (term_bytes.has_value())
+          RETURN_IF_ERROR(PlanTermLookup(field, *term_bytes, false, plan));
       } else if (field.column.kind == ColumnKind::kNumeric) {
         PlanColumn(field, plan);
       }
