@@ -41,7 +41,8 @@ class ProcessedDoc {
   ProcessedDoc& operator=(ProcessedDoc&&) noexcept;
   ~ProcessedDoc();
 
-  // Value of the timestamp field in nanoseconds (truncated to its fast_precision), when the mapping has one and the doc holds it.
+  // Value of the timestamp field in nanoseconds (truncated to its fast_precision), when the mapping
+  // has one and the doc holds it.
   std::optional<int64_t> timestamp_nanos() const;
   // Size of the source JSON text in bytes.
   uint64_t num_bytes() const;
@@ -82,7 +83,7 @@ struct SplitWriterOptions {
 struct SerializedSplit {
   std::string bytes;  // the whole split file
   uint64_t num_docs = 0;
-  uint64_t uncompressed_docs_size_in_bytes = 0;  // sum of ProcessedDoc::num_bytes
+  uint64_t uncompressed_docs_size_in_bytes = 0;   // sum of ProcessedDoc::num_bytes
   std::optional<int64_t> time_range_start_nanos;  // min timestamp, inclusive
   std::optional<int64_t> time_range_end_nanos;    // max timestamp, inclusive
   // Tags. For each tag field with at most 1000 distinct values in the split: the marker "field!"
@@ -105,6 +106,9 @@ class SplitWriter {
   virtual uint64_t num_docs() const = 0;
   // Approximate heap bytes held by the in-memory index (used for `resources.heap_size`).
   virtual uint64_t memory_usage_bytes() const = 0;
+  // The writer addresses at most 16 GiB of postings: a split must be committed once its memory
+  // usage (which counts the postings) reaches this, whatever `resources.heap_size` says.
+  static constexpr uint64_t kMaxMemoryUsageBytes = uint64_t{15} << 30;
   // Serializes the split. The writer must not be used afterwards.
   virtual absl::StatusOr<SerializedSplit> Finish() = 0;
 };

@@ -53,8 +53,8 @@ absl::string_view AbslView(std::string_view view) { return {view.data(), view.si
 // no allocation per term or per growth, one page of 256 KiB holds the blocks of many terms. A
 // term's stream is [doc, freq]* or, when positions are recorded, [doc | kDocMarker, position*]*.
 // Blocks double from 4 to 256 values; the last value of a full block links to the next block.
-// Addresses are 32 bits: 16 GiB of postings per split, beyond what resources.heap_size (counting
-// the arena's pages) lets a split hold before it is committed, unless set above 16 GB.
+// Addresses are 32 bits: 16 GiB of postings per split. Pipelines commit a split once its memory
+// usage (counting the arena's pages) reaches SplitWriter::kMaxMemoryUsageBytes, below that.
 class PostingArena {
  public:
   static constexpr uint32_t kDocMarker = uint32_t{1} << 31;  // doc ids are < kMaxDocs = 2^31
@@ -71,7 +71,8 @@ class PostingArena {
   // Appends `value` to `term`'s stream and returns where it is stored (valid while the arena
   // lives: pages never move).
   uint32_t* Append(Term& term, uint32_t value) {
-    if (term.tail == term.tail_end) [[unlikely]] AddBlock(term);
+    if (term.tail == term.tail_end) [[unlikely]]
+      AddBlock(term);
     *term.tail = value;
     return term.tail++;
   }
@@ -536,7 +537,7 @@ class SplitWriterImpl final : public SplitWriter {
   std::vector<std::unique_ptr<FieldBuilder>> fields_;
   absl::flat_hash_map<std::string, size_t> field_index_;
   std::vector<FieldBuilder*> field_by_leaf_index_;  // see GetField; never null
-  PostingArena postings_arena_;  // the postings of every field's terms
+  PostingArena postings_arena_;                     // the postings of every field's terms
   std::string key_scratch_;
   std::string term_scratch_;
   std::string token_scratch_;

@@ -1,5 +1,6 @@
 #include "indexing/pipeline_steps.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -79,7 +80,8 @@ absl::StatusOr<std::unique_ptr<index::SplitWriter>> NewSplitWriter(
 
 bool SplitWriterIsFull(const index::SplitWriter& writer, const config::IndexingSettings& settings) {
   return writer.num_docs() >= settings.split_num_docs_target ||
-         writer.memory_usage_bytes() >= settings.heap_size_bytes;
+         writer.memory_usage_bytes() >=
+             std::min(settings.heap_size_bytes, index::SplitWriter::kMaxMemoryUsageBytes);
 }
 
 absl::StatusOr<std::shared_ptr<storage::Storage>> ResolveIndexStorage(
