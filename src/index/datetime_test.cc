@@ -1,6 +1,9 @@
 // Datetimes at nanosecond precision (docs/adr/016-nanosecond-datetimes.md): parsing and
 // formatting round trips at every precision, the i64 nanosecond range, fast_precision
 // truncation, and queries, sorting and date histograms at nanosecond boundaries.
+#include "index/internal/datetime.h"
+
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,8 +16,8 @@
 
 #include "common/time_util.h"
 #include "index/aggregation.h"
-#include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
+#include "index/internal/fast_column.h"
 #include "index/internal/processed_doc.h"
 #include "index/split_format.h"
 #include "index/testing/aggregation_spec.h"
@@ -57,8 +60,7 @@ TEST(DatetimeTest, Rfc3339RoundTripsEveryDigit) {
   }
   EXPECT_EQ(internal::FormatRfc3339(kBaseNanos + 1), "2015-01-10T14:00:00.000000001Z");
   EXPECT_EQ(internal::FormatRfc3339(kBaseNanos + 120'000), "2015-01-10T14:00:00.00012Z");
-  EXPECT_EQ(internal::FormatRfc3339(internal::kMaxDatetimeNanos),
-            "2262-04-11T23:47:16.854775807Z");
+  EXPECT_EQ(internal::FormatRfc3339(internal::kMaxDatetimeNanos), "2262-04-11T23:47:16.854775807Z");
   EXPECT_EQ(internal::FormatRfc3339(internal::kMinDatetimeNanos), "1677-09-21T00:12:44Z");
   EXPECT_EQ(internal::FormatRfc3339(INT64_MIN), "1677-09-21T00:12:43.145224192Z");
   // Digits beyond the ninth are ignored; offsets apply to the nanoseconds too.
@@ -118,15 +120,14 @@ TEST(DatetimeTest, UnixTimestampsKeepTheirUnit) {
             int64_t{-1'500} * 1'000'000'000);
   EXPECT_EQ(internal::ToUnixNanos(internal::UnixTimestampToTimestamp(INT64_MAX)), INT64_MAX);
   // Seconds of year 2286 parse, but do not fit in i64 nanoseconds.
-  EXPECT_EQ(internal::ToUnixNanos(internal::UnixTimestampToTimestamp(9'999'999'999)),
-            std::nullopt);
+  EXPECT_EQ(internal::ToUnixNanos(internal::UnixTimestampToTimestamp(9'999'999'999)), std::nullopt);
   // Nanoseconds below the range (down to INT64_MIN) parse too, and are out of range.
   EXPECT_EQ(internal::UnixTimestampToTimestamp(INT64_MIN),
             (internal::Timestamp{-9'223'372'037, 145'224'192}));
   EXPECT_EQ(internal::ToUnixNanos(internal::UnixTimestampToTimestamp(INT64_MIN)), std::nullopt);
-  EXPECT_EQ(internal::ToUnixNanos(
-                internal::UnixTimestampToTimestamp(internal::kMinDatetimeNanos - 1)),
-            std::nullopt);
+  EXPECT_EQ(
+      internal::ToUnixNanos(internal::UnixTimestampToTimestamp(internal::kMinDatetimeNanos - 1)),
+      std::nullopt);
 }
 
 DocMapping NanosMapping(DatetimePrecision precision) {
@@ -164,6 +165,59 @@ TEST(DatetimeTest, DocumentsKeepNanosecondsAndTheFastColumnItsPrecision) {
     }
     EXPECT_EQ(num_ts_leaves, 1);
   }
+}
+
+// A microsecond column (v1/v2 split) as the reader loads it: the header's affine map, then
+// SetMicrosToNanos. Values inside the nanosecond range are scaled without a per-value pass;
+// a column whose header admits a value beyond it is scanned, and saturated only if one is.
+std::vector<int64_t> LoadMicrosColumn(const std::vector<int64_t>& micros, bool* saturated) {
+  static internal::FieldEntry field;
+  field.type = FieldType::kDatetime;
+  field.datetime_micros = true;
+  const int64_t min = *std::min_element(micros.begin(), micros.end());
+  uint64_t max_delta = 0;
+  for (int64_t value : micros) {
+    max_delta = std::max(max_delta, internal::EncodeI64(value) - internal::EncodeI64(min));
+  }
+  field.column.num_values = micros.size();
+  field.column.value_bit_width = internal::BitWidth(max_delta);
+  internal::Column column;
+  column.field = &field;
+  internal::BitPacker packer(column.data, field.column.value_bit_width);
+  for (int64_t value : micros) packer.Add(internal::EncodeI64(value) - internal::EncodeI64(min));
+  packer.Finish();
+  column.values = column.data.data();
+  column.min_value = internal::EncodeI64(min);
+  column.SetMicrosToNanos();
+  *saturated = column.saturate_micros;
+  std::vector<int64_t> nanos;
+  for (size_t i = 0; i < micros.size(); ++i)
+    nanos.push_back(internal::DecodeI64(column.RawValue(i)));
+  return nanos;
+}
+
+TEST(DatetimeTest, MicrosecondColumnsScaleAndSaturateOnlyBeyondTheNanosecondRange) {
+  constexpr int64_t kMaxMicros = INT64_MAX / 1000;
+  bool saturated = true;
+  // 2015, a few microseconds apart: scaled through the header.
+  const int64_t base = kBaseNanos / 1000;
+  EXPECT_EQ(LoadMicrosColumn({base + 3, base, base + 7}, &saturated),
+            (std::vector<int64_t>{(base + 3) * 1000, base * 1000, (base + 7) * 1000}));
+  EXPECT_FALSE(saturated);
+  // The header's bound (min + (2^width - 1)) exceeds the range, the values do not: still exact.
+  // (width 3: the bound is kMaxMicros + 3).
+  EXPECT_EQ(LoadMicrosColumn({kMaxMicros - 4, kMaxMicros}, &saturated),
+            (std::vector<int64_t>{(kMaxMicros - 4) * 1000, kMaxMicros * 1000}));
+  EXPECT_FALSE(saturated);
+  // Year 9999 (the old parser took it) and year 0001: saturated; the in-range value stays exact.
+  const int64_t year_9999 = int64_t{253'402'300'799} * 1'000'000;
+  const int64_t year_1 = int64_t{-62'135'596'800} * 1'000'000;
+  EXPECT_EQ(LoadMicrosColumn({base, year_9999}, &saturated),
+            (std::vector<int64_t>{base * 1000, INT64_MAX}));
+  EXPECT_TRUE(saturated);
+  EXPECT_EQ(LoadMicrosColumn({year_1, base}, &saturated),
+            (std::vector<int64_t>{INT64_MIN, base * 1000}));
+  EXPECT_TRUE(saturated);
 }
 
 TEST(DatetimeTest, DatetimesOutsideTheNanosecondRangeRejectTheDocument) {
@@ -238,9 +292,9 @@ TEST_P(NanosecondSplitTest, TermsAndIndexedRangesAreExact) {
   EXPECT_EQ(Count(*Between("at", kBaseNanos + 2, true, kBaseNanos + 5, true)), 4);
   EXPECT_EQ(Count(*Between("at", kBaseNanos + 2, false, kBaseNanos + 5, false)), 2);
   EXPECT_EQ(Count(*Between("at", kBaseNanos - 100, true, kBaseNanos, false)), 0);
-  EXPECT_EQ(Count(*Wrap(RangeQuery{"at", std::nullopt, true, "2015-01-10T14:00:00.000000003Z",
-                                   true})),
-            4);
+  EXPECT_EQ(
+      Count(*Wrap(RangeQuery{"at", std::nullopt, true, "2015-01-10T14:00:00.000000003Z", true})),
+      4);
   // A unix timestamp in nanoseconds as a query value.
   EXPECT_EQ(Count(*MakeTermQuery("at", kBaseNanos + 7)), 1);
 }

@@ -47,12 +47,20 @@ struct Column {
   // Makes RawValue return nanoseconds for a column of i64 microseconds. REQUIRES: min_value, gcd
   // and values are set from the header.
   void SetMicrosToNanos() {
-    const int64_t min_micros = DecodeI64(min_value);
-    int64_t max_micros = min_micros;
-    for (uint64_t i = 0; i < field->column.num_values; ++i) {
-      max_micros = std::max(max_micros, DecodeI64(RawValue(i)));
-    }
     constexpr int64_t kMaxMicros = INT64_MAX / kNanosPerMicro;
+    const int64_t min_micros = DecodeI64(min_value);
+    // The header bounds the largest value (min + (2^bit_width - 1) * gcd, in the order-preserving
+    // encoding): only when that bound leaves the nanosecond range are the values scanned.
+    const uint32_t bit_width = field->column.value_bit_width;
+    const unsigned __int128 max_packed =
+        bit_width >= 64 ? UINT64_MAX : (uint64_t{1} << bit_width) - 1;
+    const unsigned __int128 bound = min_value + max_packed * gcd;
+    int64_t max_micros = min_micros;
+    if (bound > EncodeI64(kMaxMicros)) {
+      for (uint64_t i = 0; i < field->column.num_values; ++i) {
+        max_micros = std::max(max_micros, DecodeI64(RawValue(i)));
+      }
+    }
     if (min_micros < -kMaxMicros || max_micros > kMaxMicros) {
       saturate_micros = true;
       return;
