@@ -235,10 +235,10 @@ IngestService::IngestService(metastore::Metastore* metastore,
       wal_partition_id_(WalPartitionId(options_.node_id)),
       wal_disk_budget_(options_.max_wal_disk_usage_bytes),
       commit_pool_("commit", 1),
-      processing_pool_(options_.num_processing_threads > 0
-                           ? std::make_unique<ThreadPool>("ingest-process",
-                                                          options_.num_processing_threads)
-                           : nullptr),
+      processing_pool_(
+          options_.num_processing_threads > 0
+              ? std::make_unique<ThreadPool>("ingest-process", options_.num_processing_threads)
+              : nullptr),
       docs_ingested_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_total",
                                                           "Documents accepted by the ingest API")),
       docs_rejected_(MetricsRegistry::Global().GetCounter("shale_ingest_docs_rejected_total",
@@ -253,8 +253,7 @@ IngestService::IngestService(metastore::Metastore* metastore,
           "shale_wal_replayed_docs_total", "Documents replayed from the ingest WAL")),
       idempotent_replays_(MetricsRegistry::Global().GetCounter(
           "shale_ingest_idempotent_replays_total",
-          "Ingest requests answered from an idempotency key accepted before (nothing indexed)")) {
-}
+          "Ingest requests answered from an idempotency key accepted before (nothing indexed)")) {}
 
 IngestService::~IngestService() { Stop(); }
 
@@ -370,8 +369,7 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
     absl::Status status;
     ForEachNdjsonLine(record->payload, [&](std::string_view line) {
       if (!status.ok()) return;
-      auto processed =
-          ProcessDocument(*pipeline->processor, pipeline->config().doc_mapping, line);
+      auto processed = ProcessDocument(*pipeline->processor, pipeline->config().doc_mapping, line);
       if (!processed.ok()) {
         // Only accepted lines are logged, so this means the doc processor changed its mind.
         SHALE_LOG_WARN("wal document rejected on replay index_id={} position={} error={}",
@@ -452,7 +450,8 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   ASSIGN_OR_RETURN(std::shared_ptr<IndexPipeline> pipeline, GetOrCreatePipeline(index_id));
   if (!key.empty()) {
     std::unique_lock<std::mutex> lock(pipeline->mu);
-    if (pipeline->dropped) return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
+    if (pipeline->dropped)
+      return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
     const IdempotencyKeys::Lookup lookup = pipeline->keys->Begin(key, UnixMillisNow());
     if (lookup.state == IdempotencyKeys::KeyState::kInFlight) {
       return absl::AlreadyExistsError(fmt::format(
@@ -498,16 +497,35 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   if (!key.empty()) {
     IdempotencyRecord record{key, accepted_at_millis, counts,
                              (accepted_lines.size() + chunk_docs - 1) / chunk_docs};
-    entries.push_back(WalEntry{WalRecordKind::kIdempotencyKey, EncodeIdempotencyRecord(record)});
+    entries.push_back(
+        WalEntry{WalRecordKind::kIdempotencyKey, EncodeIdempotencyRecord(record), {}});
   }
+  // A record's payload is its lines, each followed by '\n': views into the body, a run of lines
+  // that follow each other there (with their '\n') being one piece. No copy.
+  const char* const body_end = ndjson.data() + ndjson.size();
+  static constexpr std::string_view kNewline = "\n";
   for (size_t first = 0; first < accepted_lines.size(); first += chunk_docs) {
-    std::string payload;
+    WalEntry entry{WalRecordKind::kDocuments, {}, {}};
     const size_t last = std::min(accepted_lines.size(), first + chunk_docs);
+    std::vector<std::string_view>& pieces = entry.pieces;
+    const char* run_end = nullptr;  // end of the last piece when it is a run of the body
     for (size_t i = first; i < last; ++i) {
-      payload.append(accepted_lines[i].data(), accepted_lines[i].size());
-      payload.push_back('\n');
+      const std::string_view line = accepted_lines[i];
+      const char* line_end = line.data() + line.size();
+      if (run_end == line.data()) {
+        pieces.back() = std::string_view(pieces.back().data(), pieces.back().size() + line.size());
+      } else {
+        pieces.push_back(line);
+      }
+      if (line_end < body_end && *line_end == '\n') {
+        pieces.back() = std::string_view(pieces.back().data(), pieces.back().size() + 1);
+        run_end = line_end + 1;
+      } else {
+        pieces.push_back(kNewline);  // the body's last line, or a line ending in "\r\n"
+        run_end = nullptr;
+      }
     }
-    entries.push_back(WalEntry{WalRecordKind::kDocuments, std::move(payload)});
+    entries.push_back(std::move(entry));
   }
 
   const bool use_wal = pipeline->wal != nullptr && !entries.empty();
@@ -543,9 +561,9 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
     if (!key.empty()) {
       // Durable with its documents: resends are answered from now on.
-      pipeline->keys->Accept(key, counts, accepted_at_millis,
-                             use_wal ? std::optional<uint64_t>(first_position + entries.size())
-                                     : std::nullopt);
+      pipeline->keys->Accept(
+          key, counts, accepted_at_millis,
+          use_wal ? std::optional<uint64_t>(first_position + entries.size()) : std::nullopt);
       key_accepted = true;
     }
     for (size_t chunk = 0; chunk * chunk_docs < docs.size(); ++chunk) {
@@ -613,9 +631,8 @@ absl::StatusOr<IngestResult> IngestService::ReplayIdempotentLocked(
     if (pipeline->writer == nullptr) return result;
     const uint64_t generation = pipeline->writer_generation;
     if (commit_mode == CommitMode::kForce) ScheduleCommitLocked(pipeline);
-    pipeline->committed_cv.wait(lock, [&] {
-      return pipeline->dropped || pipeline->committed_generation >= generation;
-    });
+    pipeline->committed_cv.wait(
+        lock, [&] { return pipeline->dropped || pipeline->committed_generation >= generation; });
   } else {
     // A key without position comes from the snapshot: its records are published.
     if (!lookup.wal_end.has_value() || pipeline->PublishedPositionLocked() >= *lookup.wal_end) {

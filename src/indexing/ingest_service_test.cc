@@ -158,8 +158,8 @@ TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
 
 TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested) {
   CreateIndex();
-  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" +
-                           "\n" + "{\"body\": \"no timestamp\"}\n" + Docs(3, 2);
+  const std::string body = Docs(0, 3) + "{not json\n" + "{\"ts\": 1, \"unknown\": 2}\n" + "\n" +
+                           "{\"body\": \"no timestamp\"}\n" + Docs(3, 2);
   auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->num_docs_for_processing, 8u);
@@ -303,6 +303,37 @@ TEST_F(IngestServiceTest, CrashBeforeCommitRecoversExactlyTheAcknowledgedDocs) {
   EXPECT_TRUE(WaitForPublishedDocs(35)) << PublishedDocs();
 }
 
+// The WAL record of a request holds exactly its accepted lines, each followed by '\n': not the
+// rejected ones, not a line's "\r", and a '\n' after a last line that had none.
+TEST_F(IngestServiceTest, TheWalRecordHoldsExactlyTheAcceptedLines) {
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  const std::string first = "{\"ts\": 1700000000, \"body\": \"crlf\"}";
+  const std::string second = "{\"ts\": 1700000001, \"body\": \"plain\"}";
+  const std::string third = "{\"ts\": 1700000002, \"body\": \"after blank\"}";
+  const std::string last = "{\"ts\": 1700000003, \"body\": \"no newline\"}";
+  const std::string body =
+      first + "\r\n{not json\n" + second + "\n\n" + third + "\n" + "{\"body\": \"no ts\"}\n" + last;
+  auto result = service_->Ingest("logs", body, CommitMode::kAuto, false);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->num_ingested_docs, 4u);
+  EXPECT_EQ(result->num_rejected_docs, 2u);
+  Crash();
+  {
+    auto wal = Wal::Open(WalDirectoryForIndex(wal_root_, index_uid_), {});
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    auto reader = (*wal)->ReadFrom(0);
+    ASSERT_TRUE(reader.ok());
+    auto record = (*reader)->Next();
+    ASSERT_TRUE(record.ok() && record->has_value());
+    EXPECT_EQ((*record)->payload, first + "\n" + second + "\n" + third + "\n" + last + "\n");
+    auto end = (*reader)->Next();
+    ASSERT_TRUE(end.ok());
+    EXPECT_FALSE(end->has_value());
+  }
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(4)) << PublishedDocs();
+}
+
 TEST_F(IngestServiceTest, AsyncDurabilityAcknowledgesWithoutFsyncAndSyncsOnTheTimer) {
   wal_durability_ = WalDurability::kAsync;
   commit_check_interval_millis_ = 1000;
@@ -313,9 +344,9 @@ TEST_F(IngestServiceTest, AsyncDurabilityAcknowledgesWithoutFsyncAndSyncsOnTheTi
   for (int batch = 0; batch < 50; ++batch) {
     ASSERT_TRUE(service_->Ingest("logs", Docs(batch * 2, 2), CommitMode::kAuto, false).ok());
   }
-  const auto elapsed_secs = std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::steady_clock::now() - start)
-                                .count();
+  const auto elapsed_secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
   // At most one timer fsync per elapsed second, never one per request.
   EXPECT_LE(fsyncs.value() - fsyncs_before, elapsed_secs + 1);
   for (int i = 0; i < 300 && fsyncs.value() == fsyncs_before; ++i) {
@@ -371,8 +402,8 @@ TEST_F(IngestServiceTest, ResumesFromTheLegacyWalPartition) {
   CreateIndex();
   service_->Stop();
   service_.reset();
-  metastore::CheckpointDelta legacy{
-      std::string(kIngestApiSourceId), {{"wal", {"", "00000000000000000007"}}}};
+  metastore::CheckpointDelta legacy{std::string(kIngestApiSourceId),
+                                    {{"wal", {"", "00000000000000000007"}}}};
   ASSERT_TRUE(metastore_->PublishSplits(index_uid_, {}, {}, legacy).ok());
   StartService();
   auto result = service_->Ingest("logs", Docs(0, 20), CommitMode::kForce, false);
@@ -496,8 +527,8 @@ TEST_F(IngestServiceTest, ResendWithAnAcceptedKeyIsAcknowledgedWithoutIndexing) 
   EXPECT_TRUE(again->parse_failures.empty());
   EXPECT_EQ(PublishedDocs(), 10u);
   // Another key is another batch; a request without key is never deduplicated.
-  ASSERT_FALSE(service_->Ingest("logs", batch, CommitMode::kForce, false, "batch-2")
-                   ->idempotent_replay);
+  ASSERT_FALSE(
+      service_->Ingest("logs", batch, CommitMode::kForce, false, "batch-2")->idempotent_replay);
   ASSERT_TRUE(service_->Ingest("logs", batch, CommitMode::kForce, false).ok());
   EXPECT_EQ(PublishedDocs(), 30u);
   const auto stats = service_->Stats();

@@ -10,7 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "absl/strings/cord.h"
@@ -131,20 +133,42 @@ absl::Status SyncDirectory(const std::string& directory) {
   return absl::OkStatus();
 }
 
-absl::Status WriteAll(int fd, std::string_view data, uint64_t offset, const std::string& path,
-                      int* error_number) {
-  size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = ::pwrite(fd, data.data() + written, data.size() - written,
-                               static_cast<off_t>(offset + written));
+// Writes the concatenation of `chunks` at `offset`, gathered by pwritev (at most IOV_MAX a
+// call), resuming after short writes. On error, `error_number` gets errno.
+absl::Status WriteAllGathered(int fd, const std::vector<std::string_view>& chunks, uint64_t offset,
+                              const std::string& path, int* error_number) {
+  std::vector<iovec> vectors;
+  vectors.reserve(std::min<size_t>(chunks.size(), IOV_MAX));
+  size_t next = 0;        // first chunk not handed to the kernel yet
+  size_t skip_bytes = 0;  // bytes of chunks[next] already written
+  while (next < chunks.size()) {
+    vectors.clear();
+    for (size_t i = next; i < chunks.size() && vectors.size() < IOV_MAX; ++i) {
+      const size_t skip = i == next ? skip_bytes : 0;
+      vectors.push_back(iovec{const_cast<char*>(chunks[i].data() + skip), chunks[i].size() - skip});
+    }
+    const ssize_t n =
+        ::pwritev(fd, vectors.data(), static_cast<int>(vectors.size()), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       *error_number = errno;
       return IoError("cannot write segment", path, errno);
     }
-    written += static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+    size_t written = static_cast<size_t>(n);
+    while (next < chunks.size() && written >= chunks[next].size() - skip_bytes) {
+      written -= chunks[next].size() - skip_bytes;
+      skip_bytes = 0;
+      ++next;
+    }
+    skip_bytes += written;
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteAll(int fd, std::string_view data, uint64_t offset, const std::string& path,
+                      int* error_number) {
+  return WriteAllGathered(fd, {data}, offset, path, error_number);
 }
 
 struct Segment {
@@ -328,12 +352,12 @@ class FileWal final : public Wal {
     uint64_t total_bytes = 0;
     for (const WalEntry& entry : entries) {
       // +1: the kind byte.
-      if (entry.payload.empty() || entry.payload.size() + 1 > kMaxRecordPayloadBytes) {
-        return absl::InvalidArgumentError(
-            fmt::format("wal `{}`: record payload of {} bytes is empty or too large", directory_,
-                        entry.payload.size()));
+      const uint64_t size = entry.payload_size();
+      if (size == 0 || size + 1 > kMaxRecordPayloadBytes) {
+        return absl::InvalidArgumentError(fmt::format(
+            "wal `{}`: record payload of {} bytes is empty or too large", directory_, size));
       }
-      total_bytes += kRecordHeaderBytes + 1 + entry.payload.size();
+      total_bytes += kRecordHeaderBytes + 1 + size;
     }
     if (entries.empty()) return next_position_;
     Segment* active = &segments_.rbegin()->second;
@@ -349,22 +373,34 @@ class FileWal final : public Wal {
                       total_bytes, directory_, options_.disk_budget->limit_bytes(),
                       options_.disk_budget->used_bytes()));
     }
-    std::string buffer;
-    buffer.reserve(total_bytes);
-    std::string payload;
-    for (const WalEntry& entry : entries) {
-      payload.clear();
-      payload.push_back(static_cast<char>(entry.kind));
-      payload.append(entry.payload);
-      char header[kRecordHeaderBytes];
-      PutU32(header, static_cast<uint32_t>(payload.size()));
-      PutU32(header + 4, Checksum(payload));
-      buffer.append(header, kRecordHeaderBytes);
-      buffer.append(payload);
+    // Each record: its header and kind byte (9 bytes of `heads`), then its payload's pieces.
+    std::vector<char> heads(entries.size() * (kRecordHeaderBytes + 1));
+    std::vector<std::string_view> chunks;
+    XXH32_state_t* checksum = XXH32_createState();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const WalEntry& entry = entries[i];
+      char* head = heads.data() + i * (kRecordHeaderBytes + 1);
+      head[kRecordHeaderBytes] = static_cast<char>(entry.kind);
+      XXH32_reset(checksum, 0);
+      XXH32_update(checksum, head + kRecordHeaderBytes, 1);
+      chunks.emplace_back(head, kRecordHeaderBytes + 1);
+      auto add_piece = [&](std::string_view piece) {
+        if (piece.empty()) return;
+        XXH32_update(checksum, piece.data(), piece.size());
+        chunks.push_back(piece);
+      };
+      if (entry.pieces.empty()) {
+        add_piece(entry.payload);
+      } else {
+        for (std::string_view piece : entry.pieces) add_piece(piece);
+      }
+      PutU32(head, static_cast<uint32_t>(entry.payload_size() + 1));
+      PutU32(head + 4, XXH32_digest(checksum));
     }
+    XXH32_freeState(checksum);
     int error_number = 0;
-    absl::Status status =
-        WriteAll(active_file_->fd(), buffer, active->size_bytes, active->path, &error_number);
+    absl::Status status = WriteAllGathered(active_file_->fd(), chunks, active->size_bytes,
+                                           active->path, &error_number);
     if (!status.ok()) {
       if (options_.disk_budget != nullptr) options_.disk_budget->Release(total_bytes);
       // Roll back whatever part of the records reached the file.
@@ -637,11 +673,18 @@ bool IsInsufficientStorage(const absl::Status& status) {
   return status.GetPayload(kInsufficientStoragePayload).has_value();
 }
 
+uint64_t WalEntry::payload_size() const {
+  if (pieces.empty()) return payload.size();
+  uint64_t size = 0;
+  for (std::string_view piece : pieces) size += piece.size();
+  return size;
+}
+
 absl::StatusOr<uint64_t> Wal::Write(const std::vector<std::string>& payloads) {
   std::vector<WalEntry> entries;
   entries.reserve(payloads.size());
   for (const std::string& payload : payloads) {
-    entries.push_back(WalEntry{WalRecordKind::kDocuments, payload});
+    entries.push_back(WalEntry{WalRecordKind::kDocuments, payload, {}});
   }
   return WriteEntries(entries);
 }

@@ -90,10 +90,15 @@ enum class WalRecordKind : uint8_t {
   kIdempotencyKey = 2,  // the idempotency key of the request whose records follow (JSON)
 };
 
-// One record to write.
+// One record to write. Its payload is `payload`, or, when `pieces` is not empty, the
+// concatenation of `pieces`: views the caller keeps alive until WriteEntries returns, so a
+// request body's lines reach the file without being copied into a record first.
 struct WalEntry {
   WalRecordKind kind = WalRecordKind::kDocuments;
   std::string payload;
+  std::vector<std::string_view> pieces;
+
+  uint64_t payload_size() const;
 };
 
 // One record read back from the WAL.
@@ -123,7 +128,8 @@ class Wal {
   Wal& operator=(const Wal&) = delete;
   virtual ~Wal() = default;
 
-  // Writes one record per entry, in order, with ONE write call, and returns the position of
+  // Writes one record per entry, in order, gathered into as few write calls as the kernel
+  // takes (pwritev, no copy of the payloads), and returns the position of
   // the first. Not durable until Sync. REQUIRES: every payload is non-empty.
   // ResourceExhausted naming `ingest_api.max_queue_disk_usage` when the disk budget would be
   // exceeded; ResourceExhausted with kInsufficientStoragePayload on ENOSPC / EDQUOT; Internal on

@@ -4,12 +4,16 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 
 #include "common/metrics.h"
@@ -326,8 +330,8 @@ TEST(WalTest, RecordKindsRoundTrip) {
   {
     auto wal = Wal::Open(directory, {});
     ASSERT_TRUE(wal.ok());
-    auto first = (*wal)->WriteEntries({{WalRecordKind::kIdempotencyKey, R"({"key":"k1"})"},
-                                       {WalRecordKind::kDocuments, "{\"a\": 1}\n"}});
+    auto first = (*wal)->WriteEntries({{WalRecordKind::kIdempotencyKey, R"({"key":"k1"})", {}},
+                                       {WalRecordKind::kDocuments, "{\"a\": 1}\n", {}}});
     ASSERT_TRUE(first.ok()) << first.status();
     EXPECT_EQ(*first, 0u);
     ASSERT_TRUE((*wal)->Sync(2).ok());
@@ -340,6 +344,40 @@ TEST(WalTest, RecordKindsRoundTrip) {
   EXPECT_EQ(records[0].payload, R"({"key":"k1"})");
   EXPECT_EQ(records[1].kind, WalRecordKind::kDocuments);
   EXPECT_EQ(records[1].payload, "{\"a\": 1}\n");
+}
+
+// A payload given as pieces is written as their concatenation, whatever their number (more
+// than one pwritev takes) and with empty pieces among them, next to owned payloads.
+TEST(WalTest, PiecesAreWrittenAsTheirConcatenation) {
+  const std::string directory = FreshDirectory();
+  std::string body;
+  for (int i = 0; i < 3000; ++i) body += fmt::format("{{\"n\": {}}}\n", i);
+  std::vector<std::string_view> many;
+  for (size_t offset = 0; offset < body.size(); offset += 7) {
+    many.push_back(std::string_view(body).substr(offset, 7));
+    if (offset % 91 == 0) many.push_back({});
+  }
+  ASSERT_GT(many.size(), 2000u);
+  const std::string tail = "{\"last\": true}";
+  {
+    auto wal = Wal::Open(directory, {});
+    ASSERT_TRUE(wal.ok());
+    std::vector<WalEntry> entries;
+    entries.push_back(WalEntry{WalRecordKind::kDocuments, {}, many});
+    entries.push_back(WalEntry{WalRecordKind::kIdempotencyKey, R"({"key":"k"})", {}});
+    entries.push_back(WalEntry{WalRecordKind::kDocuments, {}, {tail, "\n"}});
+    EXPECT_EQ(entries[0].payload_size(), body.size());
+    auto first = (*wal)->WriteEntries(entries);
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE((*wal)->Sync(*first + 3).ok());
+  }
+  auto wal = Wal::Open(directory, {});
+  ASSERT_TRUE(wal.ok());
+  auto records = ReadAll(**wal);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].payload, body);
+  EXPECT_EQ(records[1].payload, R"({"key":"k"})");
+  EXPECT_EQ(records[2].payload, tail + "\n");
 }
 
 // Writes a version 1 segment (no kind byte) named `first_position` holding `payloads`.
