@@ -81,6 +81,10 @@ class IngestService::IndexPipeline {
   std::shared_ptr<Wal> wal;  // null without a WAL root
 
   std::mutex mu;
+  // Held by a request while it checks `dropped` and writes its WAL records, so the records of
+  // concurrent requests are written while another one adds its documents under `mu`; `dropped`
+  // is set holding both (MarkDroppedLocked), so no record follows a drop. Lock order: mu first.
+  std::mutex wal_write_mu;
   std::condition_variable committed_cv;
   std::condition_variable applied_cv;
   std::unique_ptr<index::SplitWriter> writer;  // null when nothing is pending
@@ -124,6 +128,18 @@ class IngestService::IndexPipeline {
     ASSIGN_OR_RETURN(writer, NewSplitWriter(config()));
     writer_opened_at = std::chrono::steady_clock::now();
     return absl::OkStatus();
+  }
+
+  // Marks the pipeline dropped (its index deleted, cleared or recreated, or the service gone),
+  // forgets its in-memory split and wakes its waiters. REQUIRES: mu held.
+  void MarkDroppedLocked() {
+    {
+      std::lock_guard<std::mutex> write_lock(wal_write_mu);
+      dropped = true;
+    }
+    writer.reset();
+    committed_cv.notify_all();
+    applied_cv.notify_all();
   }
 
   // REQUIRES: mu held.
@@ -320,10 +336,7 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
   if (it != pipelines_.end()) {
     // The index was deleted and recreated: the old pipeline's documents belong to the old one.
     std::lock_guard<std::mutex> old_lock(it->second->mu);
-    it->second->dropped = true;
-    it->second->writer.reset();
-    it->second->committed_cv.notify_all();
-    it->second->applied_cv.notify_all();
+    it->second->MarkDroppedLocked();
     it->second = pipeline;
   } else {
     pipelines_.emplace(index_id, pipeline);
@@ -332,8 +345,7 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
     absl::Status replayed = ReplayLocked(pipeline, checkpoint, /*schedule_commits=*/true);
     if (!replayed.ok()) {
-      pipeline->dropped = true;
-      pipeline->writer.reset();
+      pipeline->MarkDroppedLocked();
       pipelines_.erase(index_id);
       return replayed;
     }
@@ -531,10 +543,12 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   const bool use_wal = pipeline->wal != nullptr && !entries.empty();
   uint64_t first_position = 0;
   if (use_wal) {
-    std::lock_guard<std::mutex> lock(pipeline->mu);
+    // Not under `mu`: while a request adds its documents, the next ones write their records
+    // (and fsync them below). The WAL gives positions in write order; each request applies its
+    // records in that order (next_apply_position).
+    std::lock_guard<std::mutex> lock(pipeline->wal_write_mu);
     if (pipeline->dropped)
       return absl::NotFoundError(fmt::format("index {} was deleted", index_id));
-    // Positions are taken under the pipeline lock, so they are applied below in the same order.
     ASSIGN_OR_RETURN(first_position, pipeline->wal->WriteEntries(entries));
   }
   // Outside the lock: concurrent requests share one fsync (the WAL's group commit).
@@ -836,10 +850,7 @@ void IngestService::AbandonForTesting() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [index_id, pipeline] : pipelines_) {
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
-    pipeline->dropped = true;
-    pipeline->writer.reset();
-    pipeline->committed_cv.notify_all();
-    pipeline->applied_cv.notify_all();
+    pipeline->MarkDroppedLocked();
   }
   pipelines_.clear();
   wals_.clear();
@@ -855,10 +866,7 @@ void IngestService::DropIndex(const std::string& index_id, const std::string& in
     std::shared_ptr<IndexPipeline> pipeline = it->second;
     pipelines_.erase(it);
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
-    pipeline->dropped = true;
-    pipeline->writer.reset();
-    pipeline->committed_cv.notify_all();
-    pipeline->applied_cv.notify_all();
+    pipeline->MarkDroppedLocked();
   }
   if (options_.wal_root.empty() || index_uid.empty()) return;
   absl::Status status;
