@@ -168,6 +168,7 @@ done
 for pid in "${client_pids[@]}"; do
   wait "${pid}" || { echo "error: an ingest client failed" >&2; cat "${WORK_DIR}"/part.*.out >&2; exit 1; }
 done
+ingest_acked="$(now)"
 curl -fsS -X POST "${ENDPOINT}/api/v1/${INDEX_ID}/ingest?commit=force" --data-binary '' \
   >"${WORK_DIR}/force.out"
 ingest_end="$(now)"
@@ -231,6 +232,7 @@ num_docs = ${NUM_DOCS}
 data_bytes = ${DATA_BYTES}
 gen_secs = ${gen_end} - ${gen_start}
 ingest_secs = ${ingest_end} - ${ingest_start}
+acked_secs = ${ingest_acked} - ${ingest_start}
 ingest_cpu_secs = ${ingest_cpu_end} - ${ingest_cpu_start}
 node_peak_rss_mib = ${NODE_PEAK_RSS_KB} / 1024
 ingested_docs, rejected_docs, ingest_clients = ${INGESTED_DOCS}, ${REJECTED_DOCS}, ${INGEST_CLIENTS}
@@ -263,7 +265,10 @@ lines.append("|---|---|")
 lines.append(f"| generator | {gen_secs:.2f} s ({mb / max(gen_secs, 1e-9):.1f} MB/s) |")
 lines.append(f"| clients (concurrent \`shale index ingest\`) | {ingest_clients} |")
 lines.append(f"| documents ingested | {ingested_docs} ({rejected_docs} rejected) |")
-lines.append(f"| wall clock (incl. final commit) | {ingest_secs:.2f} s: "
+lines.append(f"| wall clock, every document acknowledged (durable in the WAL) | {acked_secs:.2f} s: "
+             f"{mb / max(acked_secs, 1e-9):.1f} MB/s, "
+             f"{num_docs / max(acked_secs, 1e-9):.0f} docs/s |")
+lines.append(f"| wall clock, every document searchable (incl. final commit) | {ingest_secs:.2f} s: "
              f"{mb / max(ingest_secs, 1e-9):.1f} MB/s, "
              f"{num_docs / max(ingest_secs, 1e-9):.0f} docs/s |")
 lines.append(f"| node CPU during ingest (user + system) | {ingest_cpu_secs:.2f} s: "
