@@ -426,10 +426,10 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
     const json& ingest_api = root["ingest_api"];
     const std::string path = "ingest_api";
     IngestApiConfig& out = config.ingest_api;
-    RETURN_IF_ERROR(
-        CheckObject(ingest_api, path,
-                    {"max_queue_memory_usage", "max_queue_disk_usage", "content_length_limit",
-                     "durability", "idempotency_retention", "idempotency_max_keys"}));
+    RETURN_IF_ERROR(CheckObject(
+        ingest_api, path,
+        {"max_queue_memory_usage", "max_queue_disk_usage", "content_length_limit", "durability",
+         "idempotency_retention", "idempotency_max_keys", "num_pipelines_per_index"}));
     RETURN_IF_ERROR(internal::ReadByteSize(ingest_api, "max_queue_memory_usage", path,
                                            out.max_queue_memory_usage));
     RETURN_IF_ERROR(
@@ -469,6 +469,11 @@ absl::Status ParseRoot(const json& root, NodeConfig& config, bool& grpc_port_set
                                        out.idempotency_max_keys));
     if (out.idempotency_max_keys == 0) {
       return KeyError("ingest_api.idempotency_max_keys", "must be greater than 0");
+    }
+    RETURN_IF_ERROR(internal::ReadUint(ingest_api, "num_pipelines_per_index", path, 64,
+                                       out.num_pipelines_per_index));
+    if (out.num_pipelines_per_index == 0) {
+      return KeyError("ingest_api.num_pipelines_per_index", "must be between 1 and 64");
     }
   }
   return absl::OkStatus();
@@ -886,7 +891,8 @@ json NodeConfigToJson(const NodeConfig& config) {
         {"durability",
          config.ingest_api.durability == IngestDurability::kAsync ? "async" : "request"},
         {"idempotency_retention_secs", config.ingest_api.idempotency_retention_secs},
-        {"idempotency_max_keys", config.ingest_api.idempotency_max_keys}}},
+        {"idempotency_max_keys", config.ingest_api.idempotency_max_keys},
+        {"num_pipelines_per_index", config.ingest_api.num_pipelines_per_index}}},
   };
 }
 

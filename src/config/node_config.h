@@ -14,7 +14,6 @@
 #include "absl/status/statusor.h"
 
 #include "common/crash_point.h"
-
 #include "nlohmann/json.hpp"
 
 namespace shale::config {
@@ -76,6 +75,9 @@ struct IngestApiConfig {
   // and how many keys per index at most (`idempotency_max_keys`; the oldest go first).
   int64_t idempotency_retention_secs = 3600;
   uint64_t idempotency_max_keys = 100'000;
+  // Ingest pipelines per index (each its own WAL and in-memory split); concurrent requests
+  // use them in parallel (docs/format/wal.md).
+  uint64_t num_pipelines_per_index = 2;
 };
 
 // Gossip membership (docs/cluster.md). `gossip_interval` is a top-level key; the others are
@@ -108,7 +110,7 @@ struct NodeConfig {
   ClusterConfig cluster;
   GrpcConfig grpc;
   std::string data_dir = "./shale-data";
-  std::string metastore_uri;           // default: {data_dir}/indexes
+  std::string metastore_uri;  // default: {data_dir}/indexes
   // From the `#polling_interval=30s` fragment of a file-backed metastore_uri: this node re-reads
   // cached metastore files older than this (a reader's delayed view). nullopt: never re-read.
   std::optional<int64_t> metastore_polling_interval_secs;

@@ -218,6 +218,21 @@ TEST(NodeConfigTest, IngestDurabilityAndIdempotencyKeys) {
   EXPECT_THAT(config.status().message(), HasSubstr("ingest_api.idempotency_max_keys"));
 }
 
+TEST(NodeConfigTest, IngestPipelinesPerIndex) {
+  absl::StatusOr<NodeConfig> config = LoadNodeConfig("", kNoEnv);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->ingest_api.num_pipelines_per_index, 2u);
+  config = LoadNodeConfig("ingest_api:\n  num_pipelines_per_index: 4\n", kNoEnv);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ingest_api.num_pipelines_per_index, 4u);
+  EXPECT_EQ(NodeConfigToJson(*config)["ingest_api"]["num_pipelines_per_index"], 4);
+  for (const char* bad : {"0", "65", "two"}) {
+    config =
+        LoadNodeConfig(fmt::format("ingest_api:\n  num_pipelines_per_index: {}\n", bad), kNoEnv);
+    EXPECT_THAT(config.status().message(), HasSubstr("ingest_api.num_pipelines_per_index")) << bad;
+  }
+}
+
 TEST(NodeConfigTest, ClusterSettingsDefaultsAndOverrides) {
   absl::StatusOr<NodeConfig> config = LoadNodeConfig("", kNoEnv);
   ASSERT_TRUE(config.ok()) << config.status();

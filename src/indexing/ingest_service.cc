@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -18,6 +20,7 @@
 #include "common/uri.h"
 #include "index/split_format.h"
 #include "indexing/pipeline_steps.h"
+#include "xxhash.h"
 
 namespace shale::indexing {
 namespace {
@@ -34,8 +37,22 @@ constexpr size_t kMinParallelBodyBytes = 256 * 1024;
 
 int64_t UnixMillisNow() { return UnixMicrosNow() / 1000; }
 
+std::vector<std::unique_ptr<ThreadPool>> MakeCommitPools(int num_pipelines) {
+  std::vector<std::unique_ptr<ThreadPool>> pools;
+  for (int i = 0; i < std::max(1, num_pipelines); ++i) {
+    pools.push_back(
+        std::make_unique<ThreadPool>(i == 0 ? "commit" : fmt::format("commit-{}", i), 1));
+  }
+  return pools;
+}
+
 std::string WalPartitionId(const std::string& node_id) {
   return node_id.empty() ? kLegacyWalPartitionId : fmt::format("wal/{}", node_id);
+}
+
+// The partition of pipeline `shard`: the node's partition for shard 0, `<it>/shard-<n>` else.
+std::string ShardPartitionId(const std::string& node_partition_id, int shard) {
+  return shard == 0 ? node_partition_id : fmt::format("{}/shard-{}", node_partition_id, shard);
 }
 
 // The stored position of the ingest API source's partition `partition_id` ("" when none).
@@ -47,14 +64,14 @@ std::string StoredPartitionCheckpoint(const metastore::IndexMetadata& metadata,
   return partition == source->second.end() ? "" : partition->second;
 }
 
-// Where this node's WAL resumes: its own partition's position, else (an index ingested before
-// partitions were per node) the legacy `wal` partition's. A WAL opened at a checkpoint starts
+// Where a WAL resumes: its own partition's position, else, for shard 0 (an index ingested before
+// partitions were per node), the legacy `wal` partition's. A WAL opened at a checkpoint starts
 // its positions there (WalOptions::min_next_position), so a node that never wrote this WAL
 // only skips positions it never used.
 std::string StoredWalCheckpoint(const metastore::IndexMetadata& metadata,
-                                const std::string& partition_id) {
+                                const std::string& partition_id, int shard) {
   std::string own = StoredPartitionCheckpoint(metadata, partition_id);
-  if (!own.empty() || partition_id == kLegacyWalPartitionId) return own;
+  if (!own.empty() || shard != 0 || partition_id == kLegacyWalPartitionId) return own;
   return StoredPartitionCheckpoint(metadata, kLegacyWalPartitionId);
 }
 
@@ -75,6 +92,10 @@ absl::StatusOr<CommitMode> ParseCommitMode(std::string_view text) {
 // being part of the rebuilt split.
 class IngestService::IndexPipeline {
  public:
+  int shard = 0;
+  std::string partition_id;  // of the ingest API source's checkpoint (ShardPartitionId)
+  // Requests between PickPipeline and their answer (PickPipeline's load measure).
+  std::atomic<int> requests_in_flight{0};
   metastore::IndexMetadata metadata;
   std::unique_ptr<index::DocProcessor> processor;
   std::shared_ptr<storage::Storage> storage;
@@ -250,7 +271,7 @@ IngestService::IngestService(metastore::Metastore* metastore,
       options_(std::move(options)),
       wal_partition_id_(WalPartitionId(options_.node_id)),
       wal_disk_budget_(options_.max_wal_disk_usage_bytes),
-      commit_pool_("commit", 1),
+      commit_pools_(MakeCommitPools(options_.num_pipelines_per_index)),
       processing_pool_(
           options_.num_processing_threads > 0
               ? std::make_unique<ThreadPool>("ingest-process", options_.num_processing_threads)
@@ -273,35 +294,39 @@ IngestService::IngestService(metastore::Metastore* metastore,
 
 IngestService::~IngestService() { Stop(); }
 
+ThreadPool& IngestService::CommitPool(const IndexPipeline& pipeline) {
+  return *commit_pools_[static_cast<size_t>(pipeline.shard) % commit_pools_.size()];
+}
+
 void IngestService::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (commit_timeout_thread_.joinable() || stopping_) return;
   commit_timeout_thread_ = std::thread([this] { CommitTimeoutLoop(); });
 }
 
-absl::StatusOr<std::shared_ptr<Wal>> IngestService::GetOrOpenWalLocked(const std::string& index_uid,
+absl::StatusOr<std::shared_ptr<Wal>> IngestService::GetOrOpenWalLocked(const std::string& directory,
                                                                        uint64_t min_next_position) {
-  auto it = wals_.find(index_uid);
+  auto it = wals_.find(directory);
   if (it != wals_.end()) return it->second;
   WalOptions wal_options;
   wal_options.durability = options_.wal_durability;
   wal_options.max_segment_bytes = options_.wal_max_segment_bytes;
   wal_options.min_next_position = min_next_position;
   wal_options.disk_budget = &wal_disk_budget_;
-  ASSIGN_OR_RETURN(std::unique_ptr<Wal> wal,
-                   Wal::Open(WalDirectoryForIndex(options_.wal_root, index_uid), wal_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Wal> wal, Wal::Open(directory, wal_options));
   std::shared_ptr<Wal> shared = std::move(wal);
-  wals_.emplace(index_uid, shared);
+  wals_.emplace(directory, shared);
   return shared;
 }
 
 absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::GetOrCreatePipeline(
-    const std::string& index_id) {
+    const std::string& index_id, int shard) {
   ASSIGN_OR_RETURN(metastore::IndexMetadata metadata, metastore_->GetIndexMetadata(index_id));
-  // Creation (and its WAL replay) happens under mu_, so one pipeline per index ever replays.
+  // Creation (and its WAL replay) happens under mu_, so one pipeline per shard ever replays.
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("indexer is shutting down");
-  auto it = pipelines_.find(index_id);
+  const std::pair<std::string, int> key(index_id, shard);
+  auto it = pipelines_.find(key);
   if (it != pipelines_.end() && it->second->metadata.index_uid == metadata.index_uid) {
     return it->second;
   }
@@ -311,12 +336,17 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
   ASSIGN_OR_RETURN(pipeline->processor,
                    index::DocProcessor::Create(metadata.index_config.doc_mapping));
   ASSIGN_OR_RETURN(pipeline->storage, ResolveIndexStorage(*storage_resolver_, metadata));
-  const std::string checkpoint = StoredWalCheckpoint(metadata, wal_partition_id_);
+  pipeline->shard = shard;
+  pipeline->partition_id = ShardPartitionId(wal_partition_id_, shard);
+  const std::string checkpoint = StoredWalCheckpoint(metadata, pipeline->partition_id, shard);
   pipeline->published_checkpoint = checkpoint;
-  pipeline->partition_checkpoint = StoredPartitionCheckpoint(metadata, wal_partition_id_);
+  pipeline->partition_checkpoint = StoredPartitionCheckpoint(metadata, pipeline->partition_id);
   if (!options_.wal_root.empty()) {
     ASSIGN_OR_RETURN(uint64_t checkpoint_position, WalPositionFromCheckpoint(checkpoint));
-    ASSIGN_OR_RETURN(pipeline->wal, GetOrOpenWalLocked(metadata.index_uid, checkpoint_position));
+    ASSIGN_OR_RETURN(
+        pipeline->wal,
+        GetOrOpenWalLocked(WalDirectoryForIndex(options_.wal_root, metadata.index_uid, shard),
+                           checkpoint_position));
     pipeline->next_apply_position = pipeline->wal->next_position();
     // The keys of deleted WAL segments; those of the remaining ones come with the replay.
     std::ifstream snapshot(IdempotencySnapshotPath(pipeline->wal->directory()));
@@ -332,6 +362,9 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
     }
   }
   pipeline->metadata = std::move(metadata);
+  // The index's heap_size is shared by its pipelines.
+  uint64_t& heap_size = pipeline->metadata.index_config.indexing_settings.heap_size_bytes;
+  heap_size = std::max<uint64_t>(1, heap_size / std::max(1, options_.num_pipelines_per_index));
 
   if (it != pipelines_.end()) {
     // The index was deleted and recreated: the old pipeline's documents belong to the old one.
@@ -339,14 +372,14 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
     it->second->MarkDroppedLocked();
     it->second = pipeline;
   } else {
-    pipelines_.emplace(index_id, pipeline);
+    pipelines_.emplace(key, pipeline);
   }
   if (pipeline->wal != nullptr) {
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
     absl::Status replayed = ReplayLocked(pipeline, checkpoint, /*schedule_commits=*/true);
     if (!replayed.ok()) {
       pipeline->MarkDroppedLocked();
-      pipelines_.erase(index_id);
+      pipelines_.erase(key);
       return replayed;
     }
   }
@@ -414,7 +447,7 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
 absl::Status IngestService::Recover() {
   if (options_.wal_root.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<metastore::IndexMetadata> indexes, metastore_->ListIndexes());
-  std::map<std::string, std::string> index_id_by_directory;
+  std::map<std::string, std::string> index_id_by_directory;  // of shard 0
   for (const metastore::IndexMetadata& metadata : indexes) {
     index_id_by_directory[WalDirectoryForIndex(options_.wal_root, metadata.index_uid)] =
         metadata.index_id();
@@ -434,16 +467,17 @@ absl::Status IngestService::Recover() {
         fmt::format("cannot list wal directory `{}`: {}", options_.wal_root, error.message()));
   }
   for (const std::string& directory : directories) {
-    auto found = index_id_by_directory.find(directory);
+    const auto [shard_zero_directory, shard] = ParseWalShardDirectory(directory);
+    auto found = index_id_by_directory.find(shard_zero_directory);
     if (found == index_id_by_directory.end()) {
       std::filesystem::remove_all(directory, error);
       SHALE_LOG_INFO("wal of a deleted index removed directory={} error={}", directory,
                      error ? error.message() : std::string("none"));
       continue;
     }
-    auto pipeline = GetOrCreatePipeline(found->second);
+    auto pipeline = GetOrCreatePipeline(found->second, shard);
     if (!pipeline.ok()) {
-      SHALE_LOG_ERROR("wal recovery failed index_id={} error={}", found->second,
+      SHALE_LOG_ERROR("wal recovery failed index_id={} shard={} error={}", found->second, shard,
                       pipeline.status().ToString());
       continue;
     }
@@ -459,7 +493,12 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
                                                    std::string_view idempotency_key) {
   const std::string key(idempotency_key);
   if (!key.empty()) RETURN_IF_ERROR(ValidateIdempotencyKey(key));
-  ASSIGN_OR_RETURN(std::shared_ptr<IndexPipeline> pipeline, GetOrCreatePipeline(index_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<IndexPipeline> pipeline, PickPipeline(index_id, key));
+  ++pipeline->requests_in_flight;
+  struct InFlightGuard {
+    IndexPipeline& pipeline;
+    ~InFlightGuard() { --pipeline.requests_in_flight; }
+  } in_flight_guard{*pipeline};
   if (!key.empty()) {
     std::unique_lock<std::mutex> lock(pipeline->mu);
     if (pipeline->dropped)
@@ -625,7 +664,72 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       }
     }
   }
+  if (commit_mode == CommitMode::kForce) {
+    // A forced commit makes every document of the index acknowledged so far searchable, in
+    // whichever of its pipelines.
+    for (const std::shared_ptr<IndexPipeline>& other : OtherPipelines(pipeline)) {
+      RETURN_IF_ERROR(FlushPipeline(other));
+    }
+  }
   return result;
+}
+
+absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::PickPipeline(
+    const std::string& index_id, const std::string& idempotency_key) {
+  const int num_pipelines = std::max(1, options_.num_pipelines_per_index);
+  int shard = 0;
+  if (!idempotency_key.empty()) {
+    // A hash stable across restarts (absl::Hash is seeded per process).
+    shard = static_cast<int>(XXH64(idempotency_key.data(), idempotency_key.size(), 0) %
+                             static_cast<uint64_t>(num_pipelines));
+  } else if (num_pipelines > 1) {
+    // The least busy; a shard without a pipeline yet counts as idle.
+    std::lock_guard<std::mutex> lock(mu_);
+    int least = INT_MAX;
+    for (int candidate = 0; candidate < num_pipelines && least > 0; ++candidate) {
+      auto it = pipelines_.find(std::make_pair(index_id, candidate));
+      const int busy = it == pipelines_.end() ? 0 : it->second->requests_in_flight.load();
+      if (busy < least) {
+        least = busy;
+        shard = candidate;
+      }
+    }
+  }
+  return GetOrCreatePipeline(index_id, shard);
+}
+
+std::vector<std::shared_ptr<IngestService::IndexPipeline>> IngestService::OtherPipelines(
+    const std::shared_ptr<IndexPipeline>& pipeline) {
+  std::vector<std::shared_ptr<IndexPipeline>> others;
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string& index_id = pipeline->config().index_id;
+  for (auto it = pipelines_.lower_bound(std::make_pair(index_id, 0));
+       it != pipelines_.end() && it->first.first == index_id; ++it) {
+    if (it->second != pipeline && it->second->metadata.index_uid == pipeline->metadata.index_uid) {
+      others.push_back(it->second);
+    }
+  }
+  return others;
+}
+
+absl::Status IngestService::FlushPipeline(const std::shared_ptr<IndexPipeline>& pipeline) {
+  std::unique_lock<std::mutex> lock(pipeline->mu);
+  if (pipeline->dropped) return absl::OkStatus();
+  const uint64_t first_generation = pipeline->committed_generation + 1;
+  ScheduleCommitLocked(pipeline);
+  const uint64_t wait_generation = pipeline->writer_generation - 1;
+  if (wait_generation < first_generation) return absl::OkStatus();  // nothing scheduled
+  pipeline->committed_cv.wait(
+      lock, [&] { return pipeline->committed_generation >= wait_generation || pipeline->dropped; });
+  if (pipeline->dropped) {
+    return absl::NotFoundError(
+        fmt::format("index {} was deleted or cleared", pipeline->config().index_id));
+  }
+  auto failed = pipeline->failed_generations.lower_bound(first_generation);
+  if (failed != pipeline->failed_generations.end() && failed->first <= wait_generation) {
+    return failed->second;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<IngestResult> IngestService::ReplayIdempotentLocked(
@@ -683,7 +787,7 @@ void IngestService::ScheduleCommitLocked(const std::shared_ptr<IndexPipeline>& p
   auto writer_holder =
       std::make_shared<std::unique_ptr<index::SplitWriter>>(std::move(pipeline->writer));
   const bool submitted =
-      commit_pool_.Submit([this, pipeline, writer_holder, generation, epoch, wal_end]() {
+      CommitPool(*pipeline).Submit([this, pipeline, writer_holder, generation, epoch, wal_end]() {
         RunCommit(pipeline, std::move(*writer_holder), generation, epoch, wal_end);
       });
   if (!submitted) {
@@ -711,7 +815,7 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
       // Commits run one at a time in schedule order, so the previous one has published.
       delta = metastore::CheckpointDelta{
           kIngestApiSourceId,
-          {{wal_partition_id_,
+          {{pipeline->partition_id,
             {pipeline->partition_checkpoint, WalPositionToCheckpoint(*wal_end_position)}}}};
     }
   }
@@ -732,7 +836,7 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
     ++pipeline->num_published_splits;
     pipeline->retry_delay_millis = 0;
     if (delta.has_value()) {
-      pipeline->published_checkpoint = delta->partitions.at(wal_partition_id_).to;
+      pipeline->published_checkpoint = delta->partitions.at(pipeline->partition_id).to;
       pipeline->partition_checkpoint = pipeline->published_checkpoint;
       // Only now may the records go: they are published with their checkpoint. Their
       // idempotency keys first go to the snapshot (or the records stay).
@@ -766,8 +870,8 @@ void IngestService::RunCommit(const std::shared_ptr<IndexPipeline>& pipeline,
   std::string checkpoint = pipeline->published_checkpoint;
   auto metadata = metastore_->GetIndexMetadata(pipeline->config().index_id);
   if (metadata.ok() && metadata->index_uid == pipeline->metadata.index_uid) {
-    checkpoint = StoredWalCheckpoint(*metadata, wal_partition_id_);
-    pipeline->partition_checkpoint = StoredPartitionCheckpoint(*metadata, wal_partition_id_);
+    checkpoint = StoredWalCheckpoint(*metadata, pipeline->partition_id, pipeline->shard);
+    pipeline->partition_checkpoint = StoredPartitionCheckpoint(*metadata, pipeline->partition_id);
   }
   absl::Status replayed = ReplayLocked(pipeline, checkpoint, /*schedule_commits=*/false);
   if (!replayed.ok()) {
@@ -790,7 +894,7 @@ void IngestService::CommitTimeoutLoop() {
     if (stopping_) break;
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::shared_ptr<Wal>> wals_to_sync;
-    for (auto& [index_id, pipeline] : pipelines_) {
+    for (auto& [key, pipeline] : pipelines_) {
       std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
       if (pipeline->wal != nullptr && options_.wal_durability == WalDurability::kAsync) {
         wals_to_sync.push_back(pipeline->wal);
@@ -825,14 +929,14 @@ void IngestService::Stop() {
   if (commit_timeout_thread_.joinable()) commit_timeout_thread_.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [index_id, pipeline] : pipelines_) {
+    for (auto& [key, pipeline] : pipelines_) {
       std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
       ScheduleCommitLocked(pipeline);
     }
   }
-  commit_pool_.Stop();
+  for (const std::unique_ptr<ThreadPool>& pool : commit_pools_) pool->Stop();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [index_uid, wal] : wals_) {
+  for (auto& [directory, wal] : wals_) {
     absl::Status synced = wal->SyncNow();
     if (!synced.ok()) SHALE_LOG_ERROR("wal fsync failed error={}", synced.ToString());
   }
@@ -846,9 +950,9 @@ void IngestService::AbandonForTesting() {
   }
   stop_cv_.notify_all();
   if (commit_timeout_thread_.joinable()) commit_timeout_thread_.join();
-  commit_pool_.Stop();
+  for (const std::unique_ptr<ThreadPool>& pool : commit_pools_) pool->Stop();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [index_id, pipeline] : pipelines_) {
+  for (auto& [key, pipeline] : pipelines_) {
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
     pipeline->MarkDroppedLocked();
   }
@@ -861,32 +965,46 @@ void IngestService::DropIndex(const std::string& index_id, const std::string& in
   // mu_ is held throughout, so no new pipeline of this index writes to the WAL until it is
   // truncated or removed.
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = pipelines_.find(index_id);
-  if (it != pipelines_.end()) {
+  for (auto it = pipelines_.lower_bound(std::make_pair(index_id, 0));
+       it != pipelines_.end() && it->first.first == index_id;) {
     std::shared_ptr<IndexPipeline> pipeline = it->second;
-    pipelines_.erase(it);
+    it = pipelines_.erase(it);
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
     pipeline->MarkDroppedLocked();
   }
   if (options_.wal_root.empty() || index_uid.empty()) return;
-  absl::Status status;
-  if (mode == DropMode::kDelete) {
-    auto wal = wals_.find(index_uid);
-    if (wal != wals_.end()) {
-      status = wal->second->Remove();
-      wals_.erase(wal);
-    } else {
-      std::error_code error;
-      std::filesystem::remove_all(WalDirectoryForIndex(options_.wal_root, index_uid), error);
-      if (error) status = absl::InternalError(error.message());
+  // Every shard's WAL directory, open or not.
+  const std::string shard_zero = WalDirectoryForIndex(options_.wal_root, index_uid);
+  std::set<std::string> directories = {shard_zero};
+  std::error_code list_error;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.wal_root, list_error)) {
+    const std::string path = entry.path().string();
+    if (entry.is_directory() && ParseWalShardDirectory(path).first == shard_zero) {
+      directories.insert(path);
     }
-  } else {
-    auto wal = GetOrOpenWalLocked(index_uid, 0);
-    status = wal.ok() ? (*wal)->TruncateBefore((*wal)->next_position()) : wal.status();
-    // A cleared index forgets its idempotency keys with its documents.
-    std::error_code error;
-    if (wal.ok()) std::filesystem::remove(IdempotencySnapshotPath((*wal)->directory()), error);
-    if (status.ok() && error) status = absl::InternalError(error.message());
+  }
+  absl::Status status;
+  for (const std::string& directory : directories) {
+    absl::Status dropped;
+    if (mode == DropMode::kDelete) {
+      auto wal = wals_.find(directory);
+      if (wal != wals_.end()) {
+        dropped = wal->second->Remove();
+        wals_.erase(wal);
+      } else {
+        std::error_code error;
+        std::filesystem::remove_all(directory, error);
+        if (error) dropped = absl::InternalError(error.message());
+      }
+    } else {
+      auto wal = GetOrOpenWalLocked(directory, 0);
+      dropped = wal.ok() ? (*wal)->TruncateBefore((*wal)->next_position()) : wal.status();
+      // A cleared index forgets its idempotency keys with its documents.
+      std::error_code error;
+      if (wal.ok()) std::filesystem::remove(IdempotencySnapshotPath((*wal)->directory()), error);
+      if (dropped.ok() && error) dropped = absl::InternalError(error.message());
+    }
+    if (status.ok()) status = dropped;
   }
   if (!status.ok()) {
     SHALE_LOG_ERROR("wal drop failed index_id={} index_uid={} error={}", index_id, index_uid,
@@ -895,42 +1013,52 @@ void IngestService::DropIndex(const std::string& index_id, const std::string& in
 }
 
 uint64_t IngestService::NumPendingDocs(const std::string& index_id) {
-  std::shared_ptr<IndexPipeline> pipeline;
+  std::vector<std::shared_ptr<IndexPipeline>> pipelines;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = pipelines_.find(index_id);
-    if (it == pipelines_.end()) return 0;
-    pipeline = it->second;
+    for (auto it = pipelines_.lower_bound(std::make_pair(index_id, 0));
+         it != pipelines_.end() && it->first.first == index_id; ++it) {
+      pipelines.push_back(it->second);
+    }
   }
-  std::lock_guard<std::mutex> lock(pipeline->mu);
-  return pipeline->writer == nullptr ? 0 : pipeline->writer->num_docs();
+  uint64_t num_docs = 0;
+  for (const std::shared_ptr<IndexPipeline>& pipeline : pipelines) {
+    std::lock_guard<std::mutex> lock(pipeline->mu);
+    if (pipeline->writer != nullptr) num_docs += pipeline->writer->num_docs();
+  }
+  return num_docs;
 }
 
 std::vector<IndexIngestStats> IngestService::Stats() {
+  // One entry per index: the sums over its pipelines (shard 0's checkpoint and WAL position).
   std::vector<IndexIngestStats> stats;
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [index_id, pipeline] : pipelines_) {
+  for (const auto& [key, pipeline] : pipelines_) {
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
-    IndexIngestStats entry;
-    entry.index_id = index_id;
-    entry.index_uid = pipeline->metadata.index_uid;
-    entry.num_pending_docs = pipeline->writer == nullptr ? 0 : pipeline->writer->num_docs();
-    if (pipeline->wal != nullptr) {
-      entry.wal_disk_usage_bytes = pipeline->wal->DiskUsageBytes();
-      entry.wal_next_position = pipeline->wal->next_position();
+    if (key.second == 0 || stats.empty() || stats.back().index_id != key.first) {
+      stats.emplace_back();
+      stats.back().index_id = key.first;
+      stats.back().index_uid = pipeline->metadata.index_uid;
     }
-    entry.published_checkpoint = pipeline->published_checkpoint;
-    entry.num_published_splits = pipeline->num_published_splits;
-    entry.num_ingested_docs = pipeline->num_ingested_docs;
-    entry.num_rejected_docs = pipeline->num_rejected_docs;
-    entry.num_replayed_docs = pipeline->num_replayed_docs;
-    entry.num_idempotency_keys = pipeline->keys->num_accepted();
-    entry.num_idempotent_replays = pipeline->num_idempotent_replays;
-    entry.state = pipeline->retry_commit_at.has_value() ? "failed" : "running";
-    entry.last_error = pipeline->last_commit_error;
-    entry.num_restarts = pipeline->epoch;
-    entry.num_commit_failures = pipeline->num_commit_failures;
-    stats.push_back(std::move(entry));
+    IndexIngestStats& entry = stats.back();
+    entry.num_pending_docs += pipeline->writer == nullptr ? 0 : pipeline->writer->num_docs();
+    if (pipeline->wal != nullptr) {
+      entry.wal_disk_usage_bytes += pipeline->wal->DiskUsageBytes();
+      if (key.second == 0) entry.wal_next_position = pipeline->wal->next_position();
+    }
+    if (key.second == 0) entry.published_checkpoint = pipeline->published_checkpoint;
+    entry.num_published_splits += pipeline->num_published_splits;
+    entry.num_ingested_docs += pipeline->num_ingested_docs;
+    for (const auto& [reason, count] : pipeline->num_rejected_docs) {
+      entry.num_rejected_docs[reason] += count;
+    }
+    entry.num_replayed_docs += pipeline->num_replayed_docs;
+    entry.num_idempotency_keys += pipeline->keys->num_accepted();
+    entry.num_idempotent_replays += pipeline->num_idempotent_replays;
+    if (pipeline->retry_commit_at.has_value()) entry.state = "failed";
+    if (entry.last_error.empty()) entry.last_error = pipeline->last_commit_error;
+    entry.num_restarts += pipeline->epoch;
+    entry.num_commit_failures += pipeline->num_commit_failures;
   }
   return stats;
 }

@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -83,6 +84,13 @@ struct IngestServiceOptions {
   // Threads that process (parse, validate) the documents of large request bodies alongside the
   // request's own thread; 0 processes every body on its request thread.
   int num_processing_threads = 0;
+  // `ingest_api.num_pipelines_per_index`: pipelines per index, each with its own WAL, in-memory
+  // split and checkpoint partition, so concurrent requests add their documents in parallel. A
+  // request goes to the pipeline with the fewest requests in flight (the first when tied: one
+  // client at a time uses one pipeline), or, with an idempotency key, to the one its key hashes
+  // to (its resends meet the key there). Each pipeline commits at `resources.heap_size` divided
+  // by this number, so memory stays within the index's budget.
+  int num_pipelines_per_index = 1;
   // Directory holding one WAL directory per index uid, typically {data_dir}/wal. Empty: no WAL
   // (acknowledged commit=auto documents live only in memory until published; tests only).
   std::string wal_root;
@@ -173,9 +181,21 @@ class IngestService {
  private:
   class IndexPipeline;
 
-  absl::StatusOr<std::shared_ptr<IndexPipeline>> GetOrCreatePipeline(const std::string& index_id);
-  // The WAL of `index_uid`, opened on first use. REQUIRES: mu_ held.
-  absl::StatusOr<std::shared_ptr<Wal>> GetOrOpenWalLocked(const std::string& index_uid,
+  // Pipeline `shard` of the index (0 <= shard; shards beyond num_pipelines_per_index only exist
+  // to drain the WALs a node configured with more pipelines left behind).
+  absl::StatusOr<std::shared_ptr<IndexPipeline>> GetOrCreatePipeline(const std::string& index_id,
+                                                                     int shard);
+  // The pipeline a request goes to (see num_pipelines_per_index).
+  absl::StatusOr<std::shared_ptr<IndexPipeline>> PickPipeline(const std::string& index_id,
+                                                              const std::string& idempotency_key);
+  // The pipelines of the index other than `pipeline` (same index uid).
+  std::vector<std::shared_ptr<IndexPipeline>> OtherPipelines(
+      const std::shared_ptr<IndexPipeline>& pipeline);
+  // Commits the in-memory split of `pipeline` and returns once it and the commits scheduled
+  // before it are published; the first failure among them otherwise.
+  absl::Status FlushPipeline(const std::shared_ptr<IndexPipeline>& pipeline);
+  // The WAL in `directory`, opened on first use. REQUIRES: mu_ held.
+  absl::StatusOr<std::shared_ptr<Wal>> GetOrOpenWalLocked(const std::string& directory,
                                                           uint64_t min_next_position);
   // Hands the pipeline's in-memory split to the commit thread. REQUIRES: pipeline->mu held.
   void ScheduleCommitLocked(const std::shared_ptr<IndexPipeline>& pipeline);
@@ -212,12 +232,15 @@ class IngestService {
   std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
-  std::map<std::string, std::shared_ptr<IndexPipeline>> pipelines_;  // by index id
-  std::map<std::string, std::shared_ptr<Wal>> wals_;                 // by index uid
+  // By (index id, shard).
+  std::map<std::pair<std::string, int>, std::shared_ptr<IndexPipeline>> pipelines_;
+  std::map<std::string, std::shared_ptr<Wal>> wals_;  // by directory
   std::atomic<bool> abandoned_{false};
   std::thread commit_timeout_thread_;
-  // One thread, so commits run in the order they were scheduled (per index and overall).
-  ThreadPool commit_pool_;
+  // One thread each, so a pipeline's commits run in the order they were scheduled; pipeline
+  // shard s commits on pool s modulo their number (one per pipeline of an index).
+  std::vector<std::unique_ptr<ThreadPool>> commit_pools_;
+  ThreadPool& CommitPool(const IndexPipeline& pipeline);
   // Helpers of ProcessBody; null when options_.num_processing_threads is 0.
   std::unique_ptr<ThreadPool> processing_pool_;
 

@@ -77,6 +77,7 @@ class IngestServiceTest : public ::testing::Test {
     options.max_wal_disk_usage_bytes = max_wal_disk_usage_bytes;
     options.commit_retry_delay_millis = 50;
     options.num_processing_threads = num_processing_threads_;
+    options.num_pipelines_per_index = num_pipelines_per_index_;
     metastore::Metastore* metastore =
         flaky_metastore_ != nullptr ? flaky_metastore_.get() : metastore_.get();
     auto service = std::make_unique<IngestService>(metastore, resolver_.get(), options);
@@ -138,6 +139,7 @@ class IngestServiceTest : public ::testing::Test {
   WalDurability wal_durability_ = WalDurability::kRequest;
   int64_t idempotency_retention_millis_ = 3'600'000;
   int num_processing_threads_ = 0;
+  int num_pipelines_per_index_ = 1;
 };
 
 TEST_F(IngestServiceTest, ForceCommitPublishesOneSplitWithTimeRange) {
@@ -332,6 +334,67 @@ TEST_F(IngestServiceTest, TheWalRecordHoldsExactlyTheAcceptedLines) {
   }
   StartService();
   EXPECT_TRUE(WaitForPublishedDocs(4)) << PublishedDocs();
+}
+
+// With two pipelines per index, a request that finds the first busy goes to the second: each
+// has its own WAL and checkpoint partition, a forced commit publishes both, a crash loses
+// nothing of either, and deleting the index removes both WALs.
+TEST_F(IngestServiceTest, ConcurrentRequestsUseSeveralPipelinesExactlyOnce) {
+  num_pipelines_per_index_ = 2;
+  CreateIndex(/*commit_timeout_secs=*/3600);
+  auto split_count = [this] { return PublishedSplits().size(); };
+  // A wait_for request stays in flight on pipeline 0 until something forces its commit.
+  auto hold_pipeline_zero = [this](int first, int count) {
+    return std::thread([this, first, count] {
+      auto held = service_->Ingest("logs", Docs(first, count), CommitMode::kWaitFor, false);
+      EXPECT_TRUE(held.ok() || absl::IsNotFound(held.status())) << held.status();
+    });
+  };
+  auto wait_pending = [this](uint64_t expected) {
+    for (int i = 0; i < 500 && service_->NumPendingDocs("logs") < expected; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return service_->NumPendingDocs("logs");
+  };
+  std::thread holder = hold_pipeline_zero(0, 10);
+  ASSERT_EQ(wait_pending(10), 10u);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(10, 5), CommitMode::kAuto, false).ok());
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 15u);
+  // Goes to pipeline 1 (0 is still busy) and publishes both.
+  ASSERT_TRUE(service_->Ingest("logs", Docs(15, 5), CommitMode::kForce, false).ok());
+  holder.join();
+  EXPECT_EQ(PublishedDocs(), 20u);
+  EXPECT_EQ(split_count(), 2u);
+  EXPECT_EQ(WalCheckpoint(), "00000000000000000001");
+  auto metadata = metastore_->GetIndexMetadata("logs");
+  ASSERT_TRUE(metadata.ok());
+  const auto& partitions = metadata->checkpoints.at(kIngestApiSourceId);
+  ASSERT_TRUE(partitions.contains("wal/test-node/shard-1")) << partitions.size();
+  EXPECT_EQ(partitions.at("wal/test-node/shard-1"), "00000000000000000002");
+  const auto stats = service_->Stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].num_ingested_docs, 20u);
+  EXPECT_EQ(stats[0].num_published_splits, 2u);
+
+  // Unpublished documents in both WALs survive a crash, and are published once.
+  holder = hold_pipeline_zero(20, 7);
+  ASSERT_EQ(wait_pending(7), 7u);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(27, 3), CommitMode::kAuto, false).ok());
+  EXPECT_EQ(service_->NumPendingDocs("logs"), 10u);
+  service_->AbandonForTesting();  // the crash; the held request returns
+  holder.join();
+  service_.reset();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(30)) << PublishedDocs();
+  Crash();
+  StartService();
+  EXPECT_TRUE(WaitForPublishedDocs(30)) << PublishedDocs();
+
+  const std::string shard_one = WalDirectoryForIndex(wal_root_, index_uid_, 1);
+  EXPECT_TRUE(std::filesystem::exists(shard_one));
+  service_->DropIndex("logs", index_uid_, DropMode::kDelete);
+  EXPECT_FALSE(std::filesystem::exists(shard_one));
+  EXPECT_FALSE(std::filesystem::exists(WalDirectoryForIndex(wal_root_, index_uid_)));
 }
 
 TEST_F(IngestServiceTest, AsyncDurabilityAcknowledgesWithoutFsyncAndSyncsOnTheTimer) {

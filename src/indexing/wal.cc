@@ -704,10 +704,28 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(std::string directory, WalOptions
   return std::unique_ptr<Wal>(std::move(wal));
 }
 
-std::string WalDirectoryForIndex(const std::string& wal_root, const std::string& index_uid) {
+namespace {
+constexpr std::string_view kShardSuffix = ".shard-";
+}  // namespace
+
+std::string WalDirectoryForIndex(const std::string& wal_root, const std::string& index_uid,
+                                 int shard) {
   std::string name = index_uid;
   std::replace(name.begin(), name.end(), ':', '_');
+  if (shard != 0) name += fmt::format("{}{}", kShardSuffix, shard);
   return (std::filesystem::path(wal_root) / name).string();
+}
+
+std::pair<std::string, int> ParseWalShardDirectory(const std::string& directory) {
+  const size_t suffix = directory.rfind(kShardSuffix);
+  if (suffix == std::string::npos) return {directory, 0};
+  const std::string_view digits = std::string_view(directory).substr(suffix + kShardSuffix.size());
+  int shard = 0;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), shard);
+  if (error != std::errc() || end != digits.data() + digits.size() || shard <= 0) {
+    return {directory, 0};
+  }
+  return {directory.substr(0, suffix), shard};
 }
 
 std::string WalPositionToCheckpoint(uint64_t position) { return fmt::format("{:020d}", position); }

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -169,8 +170,13 @@ class Wal {
   Wal() = default;
 };
 
-// "{wal_root}/{index_uid with ':' replaced by '_'}".
-std::string WalDirectoryForIndex(const std::string& wal_root, const std::string& index_uid);
+// "{wal_root}/{index_uid with ':' replaced by '_'}" for shard 0 (the ingest pipeline every index
+// has), that followed by ".shard-{shard}" for the others.
+std::string WalDirectoryForIndex(const std::string& wal_root, const std::string& index_uid,
+                                 int shard = 0);
+// The directory of shard 0 and the shard of a WAL directory: "{d}.shard-{n}" gives (d, n), any
+// other name (d, 0). (A shard 0 name ends with "_{ulid}", so it never looks like a shard's.)
+std::pair<std::string, int> ParseWalShardDirectory(const std::string& directory);
 
 // The position as a checkpoint string: 20 digits, zero-padded.
 std::string WalPositionToCheckpoint(uint64_t position);

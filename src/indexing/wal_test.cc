@@ -325,6 +325,15 @@ TEST(WalTest, CheckpointStrings) {
   EXPECT_EQ(WalDirectoryForIndex("/d/wal", "logs:01H"), "/d/wal/logs_01H");
 }
 
+TEST(WalTest, ShardDirectories) {
+  const std::string zero = WalDirectoryForIndex("/d/wal", "logs.shard-2:01H");
+  EXPECT_EQ(zero, "/d/wal/logs.shard-2_01H");
+  EXPECT_EQ(ParseWalShardDirectory(zero), std::make_pair(zero, 0));
+  EXPECT_EQ(WalDirectoryForIndex("/d/wal", "logs.shard-2:01H", 3), zero + ".shard-3");
+  EXPECT_EQ(ParseWalShardDirectory(zero + ".shard-3"), std::make_pair(zero, 3));
+  EXPECT_EQ(ParseWalShardDirectory(zero + ".shard-x"), std::make_pair(zero + ".shard-x", 0));
+}
+
 TEST(WalTest, RecordKindsRoundTrip) {
   const std::string directory = FreshDirectory();
   {

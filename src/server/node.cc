@@ -60,9 +60,8 @@ absl::StatusOr<std::unique_ptr<metastore::Metastore>> OpenMetastore(
     const config::NodeConfig& config, storage::StorageResolver& resolver) {
   ASSIGN_OR_RETURN(Uri uri, Uri::Parse(config.metastore_uri));
   if (uri.protocol() == Uri::Protocol::kPostgres) {
-    return absl::UnimplementedError(
-        fmt::format("metastore_uri `{}`: the postgresql metastore is not available yet",
-                    config.metastore_uri));
+    return absl::UnimplementedError(fmt::format(
+        "metastore_uri `{}`: the postgresql metastore is not available yet", config.metastore_uri));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<storage::Storage> storage, resolver.Resolve(uri));
   metastore::FileBackedMetastoreOptions options;
@@ -286,14 +285,15 @@ absl::Status RunNode(const config::NodeConfig& config) {
     options.max_wal_disk_usage_bytes = config.ingest_api.max_queue_disk_usage;
     options.idempotency_retention_millis = config.ingest_api.idempotency_retention_secs * 1000;
     options.idempotency_max_keys = config.ingest_api.idempotency_max_keys;
+    options.num_pipelines_per_index = static_cast<int>(config.ingest_api.num_pipelines_per_index);
     options.wal_durability = config.ingest_api.durability == config::IngestDurability::kAsync
                                  ? indexing::WalDurability::kAsync
                                  : indexing::WalDurability::kRequest;
     // Large ingest bodies are parsed on every core (docs/adr/014).
     options.num_processing_threads =
         std::max(0, static_cast<int>(std::thread::hardware_concurrency()) - 1);
-    ingest = std::make_unique<indexing::IngestService>(metastore.get(), storage_resolver.get(),
-                                                       options);
+    ingest =
+        std::make_unique<indexing::IngestService>(metastore.get(), storage_resolver.get(), options);
     // No pipeline of this process has staged anything yet: the staged splits of this node are
     // leftovers of a crashed run (files and records; logged one by one).
     indexing::DeleteStagedSplitsOfNode(*metastore, *storage_resolver, config.node_id);
@@ -308,8 +308,8 @@ absl::Status RunNode(const config::NodeConfig& config) {
   if (config.IsServiceEnabled("indexer")) {
     indexing::SourcePipelineOptions options;
     options.node_id = config.node_id;
-    sources = std::make_unique<indexing::SourceService>(metastore.get(), storage_resolver.get(),
-                                                        options);
+    sources =
+        std::make_unique<indexing::SourceService>(metastore.get(), storage_resolver.get(), options);
     RETURN_IF_ERROR(sources->Start());
   }
   // Every node is a search root; a node with the searcher service is also a leaf, for itself
@@ -340,9 +340,8 @@ absl::Status RunNode(const config::NodeConfig& config) {
     }
     leaf_searcher = std::make_unique<search::LeafSearcher>(storage_resolver.get(), search_options);
   }
-  std::unique_ptr<search::SearcherPool> searchers =
-      search::NewClusterSearcherPool(membership.get(), leaf_searcher.get(),
-                                     static_cast<int64_t>(config.grpc.max_message_size));
+  std::unique_ptr<search::SearcherPool> searchers = search::NewClusterSearcherPool(
+      membership.get(), leaf_searcher.get(), static_cast<int64_t>(config.grpc.max_message_size));
   auto search = std::make_unique<search::SearchService>(metastore.get(), searchers.get(),
                                                         leaf_searcher.get(), search_options);
   std::unique_ptr<search::LeafSearchGrpcService> leaf_grpc_service;
@@ -408,8 +407,8 @@ absl::Status RunNode(const config::NodeConfig& config) {
           ? fmt::format("grpc://{}", FindMetastoreNode(*membership).value_or("(not found)"))
           : config.metastore_uri;
   SHALE_LOG_INFO("node ready node_id={} rest=http://{}:{} grpc={}:{} metastore={} data_dir={}",
-                 config.node_id, config.listen_address, http_server.port(),
-                 config.listen_address, grpc_server.port(), metastore_in_use, config.data_dir);
+                 config.node_id, config.listen_address, http_server.port(), config.listen_address,
+                 grpc_server.port(), metastore_in_use, config.data_dir);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
