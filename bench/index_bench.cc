@@ -9,6 +9,7 @@
 //                 (in memory; with --merge-dir DIR, written there and read with a pread per read)
 //   --docstore-level L   zstd level of the doc store (default: SplitWriterOptions')
 //   --aggs R      afterwards, time aggregations over every doc of the split (R runs each)
+//   --dump FILE   write the finished split's bytes to FILE (to compare writers byte for byte)
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
@@ -383,6 +384,7 @@ void RunAggregations(const std::string& split_bytes, int runs) {
 int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
+               "       [--dump SPLIT_FILE]\n"
                "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
                "       [--aggs R] [--merge K [--merge-dir DIR]] [--docstore-level L]\n");
   return 2;
@@ -393,6 +395,7 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string path;
   std::string write_path;
+  std::string dump_path;
   uint64_t synthetic = 0;
   std::string mapping_name = "logs";
   IndexRecordOption record = IndexRecordOption::kPosition;
@@ -419,6 +422,8 @@ int main(int argc, char** argv) {
       writer_options.docstore_compression_level = std::atoi(argv[++i]);
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
+    } else if (arg == "--dump" && has_value) {
+      dump_path = argv[++i];
     } else if (arg == "--mapping" && has_value) {
       mapping_name = argv[++i];
     } else if (arg == "--record" && has_value) {
@@ -478,6 +483,7 @@ int main(int argc, char** argv) {
   uint64_t raw_bytes = 0;
   AddLines(input, **processor, **writer, num_docs, num_errors, raw_bytes);
   const auto indexed = std::chrono::steady_clock::now();
+  const uint64_t writer_memory = (*writer)->memory_usage_bytes();
   auto split = (*writer)->Finish();
   const auto finished = std::chrono::steady_clock::now();
   const double cpu_seconds = CpuSeconds() - cpu_start;
@@ -500,6 +506,9 @@ int main(int argc, char** argv) {
              static_cast<double>(split->bytes.size()) / static_cast<double>(raw_bytes));
   fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
              static_cast<double>(input.size()) / (1024.0 * 1024.0));
+  fmt::print("writer memory   {:.1f} MiB (memory_usage_bytes before Finish)\n",
+             static_cast<double>(writer_memory) / (1024.0 * 1024.0));
+  if (!dump_path.empty()) std::ofstream(dump_path, std::ios::binary) << split->bytes;
   if (query_runs > 0) RunQueries(split->bytes, query_runs);
   if (agg_runs > 0) RunAggregations(split->bytes, agg_runs);
   if (merge_inputs > 0) return RunMergeBench(mapping, input, merge_inputs, merge_dir, *split);
