@@ -7,7 +7,7 @@
 // frequencies (or positions) are appended to a chain of blocks in the writer's PostingArena,
 // shared by every field (no allocation per term or per posting, and no page per field: a dynamic
 // mapping may capture thousands of fields). Doc store blocks are compressed as soon as they
-// reach `docstore_blocksize`.
+// reach `docstore_blocksize`, here or on SplitWriterOptions::docstore_executor.
 
 #include <algorithm>
 #include <memory>
@@ -172,7 +172,8 @@ class SplitWriterImpl final : public SplitWriter {
  public:
   SplitWriterImpl(const DocMapping& mapping, const SplitWriterOptions& options)
       : mapping_(mapping),
-        docstore_(options.docstore_compression_level, options.docstore_blocksize) {
+        docstore_(options.docstore_compression_level, options.docstore_blocksize,
+                  options.docstore_executor, options.docstore_max_compressing_blocks) {
     for (const std::string& tag : mapping_.tag_fields)
       tags_.push_back(TagCollector{tag, {}, false});
   }
