@@ -151,6 +151,8 @@ class TermTable {
   uint32_t size() const { return size_; }
   // REQUIRES: id < size(). The view is valid while the table and its arena live.
   std::string_view key(uint32_t id) const { return EntryAt(id).Key(); }
+  // Hints that value(id) will be read soon. REQUIRES: id < size().
+  void PrefetchValue(uint32_t id) const { __builtin_prefetch(&EntryAt(id)); }
   // REQUIRES: id < size(). The reference is valid until the next FindOrInsert.
   Value& value(uint32_t id) { return EntryAt(id).value; }
   const Value& value(uint32_t id) const { return EntryAt(id).value; }
