@@ -554,8 +554,7 @@ int main(int argc, char** argv) {
   fmt::print("cpu             {:.2f} s user+sys: {:.1f} MiB/s, {:.1f} MB/s per CPU-second\n",
              cpu_seconds, mib / cpu_seconds, static_cast<double>(raw_bytes) / 1e6 / cpu_seconds);
   if (docstore_threads > 0) {
-    fmt::print("cpu of adder    {:.2f} s (the thread adding docs; the rest compressed the doc "
-               "store)\n",
+    fmt::print("cpu of adder    {:.2f} s (the rest compressed the doc store)\n",
                thread_cpu_seconds);
   }
   fmt::print("split           {:.1f} MiB, {:.3f} of raw\n",
