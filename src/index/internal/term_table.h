@@ -131,7 +131,7 @@ class TermTable {
       if (slot == 0) break;
       if (static_cast<uint32_t>(slot >> 32) == tag) {
         const auto id = static_cast<uint32_t>(slot) - 1;
-        if (EntryAt(id).Key() == key) return {id, false};
+        if (EntryAt(id).KeyEquals(key)) return {id, false};
       }
       index = (index + 1) & (slots_.size() - 1);
     }
@@ -175,6 +175,34 @@ class TermTable {
     // The key's bytes when key_size <= kInlineKeyBytes, else the address of its arena copy.
     char key_bytes[kInlineKeyBytes];
     [[no_unique_address]] Value value{};
+
+    // Inline keys are compared by overlapping 8-byte (or 4-byte) loads, without a call to
+    // memcmp: most lookups are of short terms.
+    bool KeyEquals(std::string_view key) const {
+      if (key.size() != key_size) return false;
+      if (key_size > kInlineKeyBytes) return std::memcmp(Key().data(), key.data(), key_size) == 0;
+      const char* a = key_bytes;
+      const char* b = key.data();
+      const size_t n = key_size;
+      if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+          if (Load<uint64_t>(a + i) != Load<uint64_t>(b + i)) return false;
+        }
+        return Load<uint64_t>(a + n - 8) == Load<uint64_t>(b + n - 8);
+      }
+      if (n >= 4) {
+        return Load<uint32_t>(a) == Load<uint32_t>(b) &&
+               Load<uint32_t>(a + n - 4) == Load<uint32_t>(b + n - 4);
+      }
+      // 0 to 3 bytes: the first, middle and last ones are all of them.
+      return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+    }
+    template <typename Word>
+    static Word Load(const char* bytes) {
+      Word word;
+      std::memcpy(&word, bytes, sizeof(word));
+      return word;
+    }
 
     std::string_view Key() const {
       if (key_size <= kInlineKeyBytes) return {key_bytes, key_size};
