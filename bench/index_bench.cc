@@ -11,6 +11,8 @@
 //   --aggs R      afterwards, time aggregations over every doc of the split (R runs each)
 //   --dump FILE   write the finished split's bytes to FILE (to compare writers byte for byte)
 //   --docstore-threads T   compress doc store blocks on a pool of T threads (docstore_executor)
+//   --index-config FILE.yaml   the doc mapping and doc store settings of an index config (e.g.
+//                 bench/index-config.yaml, the node benchmark's) instead of --mapping
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
@@ -37,6 +39,7 @@
 #include "fmt/format.h"
 
 #include "common/thread_pool.h"
+#include "config/index_config.h"
 #include "index/split_format.h"
 #include "index/split_merger.h"
 #include "index/testing/aggregation_spec.h"
@@ -420,7 +423,7 @@ void RunAggregations(const std::string& split_bytes, int runs) {
 int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
-               "       [--dump SPLIT_FILE] [--docstore-threads T]\n"
+               "       [--dump SPLIT_FILE] [--docstore-threads T] [--index-config FILE.yaml]\n"
                "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
                "       [--aggs R] [--merge K [--merge-dir DIR]] [--docstore-level L]\n");
   return 2;
@@ -433,6 +436,7 @@ int main(int argc, char** argv) {
   std::string write_path;
   std::string dump_path;
   int docstore_threads = 0;
+  std::string index_config_path;
   uint64_t synthetic = 0;
   std::string mapping_name = "logs";
   IndexRecordOption record = IndexRecordOption::kPosition;
@@ -461,6 +465,8 @@ int main(int argc, char** argv) {
       write_path = argv[++i];
     } else if (arg == "--dump" && has_value) {
       dump_path = argv[++i];
+    } else if (arg == "--index-config" && has_value) {
+      index_config_path = argv[++i];
     } else if (arg == "--docstore-threads" && has_value) {
       docstore_threads = std::atoi(argv[++i]);
       if (docstore_threads < 1) return Usage();
@@ -501,7 +507,21 @@ int main(int argc, char** argv) {
   }
 
   DocMapping mapping;
-  if (mapping_name == "logs") {
+  if (!index_config_path.empty()) {
+    std::ifstream config_file(index_config_path, std::ios::binary);
+    std::stringstream config_text;
+    config_text << config_file.rdbuf();
+    auto config = shale::config::ParseIndexConfigYaml(config_text.str());
+    if (!config_file || !config.ok()) {
+      std::fprintf(stderr, "bad index config %s: %s\n", index_config_path.c_str(),
+                   config.ok() ? "unreadable" : std::string(config.status().message()).c_str());
+      return 1;
+    }
+    mapping = config->doc_mapping;
+    writer_options.docstore_compression_level =
+        config->indexing_settings.docstore_compression_level;
+    writer_options.docstore_blocksize = config->indexing_settings.docstore_blocksize;
+  } else if (mapping_name == "logs") {
     mapping = LogsMapping(record);
   } else if (mapping_name != "dynamic") {
     return Usage();
