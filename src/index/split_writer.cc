@@ -464,17 +464,20 @@ class SplitWriterImpl final : public SplitWriter {
       if (tag.overflow) continue;
       for (const LeafValue& leaf : doc.values) {
         if (leaf.path != tag.field) continue;
-        std::string value;
+        // Formatted on the stack and looked up by view: no allocation for a known value.
+        char digits[24];
+        std::string_view value;
         if (leaf.type == FieldType::kText) {
           value = leaf.text;
         } else if (leaf.type == FieldType::kI64) {
-          value = fmt::format("{}", internal::DecodeI64(leaf.value));
+          value = {digits, fmt::format_to(digits, "{}", internal::DecodeI64(leaf.value))};
         } else if (leaf.type == FieldType::kU64) {
-          value = fmt::format("{}", leaf.value);
+          value = {digits, fmt::format_to(digits, "{}", leaf.value)};
         } else {
           continue;
         }
-        tag.values.insert(std::move(value));
+        if (tag.values.contains(AbslView(value))) continue;
+        tag.values.emplace(value);
         if (tag.values.size() > kMaxTagValues) {
           tag.overflow = true;
           tag.values.clear();

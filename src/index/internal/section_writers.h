@@ -130,6 +130,7 @@ class DocStoreWriter {
   std::vector<DocStoreBlockRef>& blocks() { return blocks_; }
   uint64_t memory_usage_bytes() const {
     return bytes_.capacity() + buffer_.capacity() + lengths_.capacity() * sizeof(uint32_t) +
+           spare_buffer_.capacity() + spare_lengths_.capacity() * sizeof(uint32_t) +
            compressing_bytes_;
   }
 
@@ -158,6 +159,9 @@ class DocStoreWriter {
   std::vector<DocStoreBlockRef> blocks_;
   std::string buffer_;
   std::vector<uint32_t> lengths_;
+  // With an executor: the emptied buffers of a compressed block, for the next one.
+  std::string spare_buffer_;
+  std::vector<uint32_t> spare_lengths_;
   uint32_t block_first_doc_ = 0;
   absl::Status error_;
 };
