@@ -552,9 +552,24 @@ class SplitWriterImpl final : public SplitWriter {
         // [doc, freq] pairs; a block boundary may fall between the two.
         bool is_doc = true;
         arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
-          for (; value != end; ++value) {
-            (is_doc ? docs : freqs).push_back(*value);
-            is_doc = !is_doc;
+          if (!is_doc && value != end) {
+            freqs.push_back(*value++);
+            is_doc = true;
+          }
+          const size_t pairs = static_cast<size_t>(end - value) / 2;
+          const size_t old_size = docs.size();
+          docs.resize(old_size + pairs);
+          freqs.resize(old_size + pairs);
+          uint32_t* doc_out = docs.data() + old_size;
+          uint32_t* freq_out = freqs.data() + old_size;
+          for (size_t pair = 0; pair < pairs; ++pair) {
+            doc_out[pair] = value[2 * pair];
+            freq_out[pair] = value[2 * pair + 1];
+          }
+          value += 2 * pairs;
+          if (value != end) {
+            docs.push_back(*value);
+            is_doc = false;
           }
         });
       }
