@@ -9,6 +9,10 @@
 //                 (in memory; with --merge-dir DIR, written there and read with a pread per read)
 //   --docstore-level L   zstd level of the doc store (default: SplitWriterOptions')
 //   --aggs R      afterwards, time aggregations over every doc of the split (R runs each)
+//   --dump FILE   write the finished split's bytes to FILE (to compare writers byte for byte)
+//   --docstore-threads T   compress doc store blocks on a pool of T threads (docstore_executor)
+//   --index-config FILE.yaml   the doc mapping and doc store settings of an index config (e.g.
+//                 bench/index-config.yaml, the node benchmark's) instead of --mapping
 //
 // The `logs` mapping: timestamp (datetime, fast, the timestamp field), severity_text (raw, fast),
 // body (default tokenizer, `--record`), attributes/resource objects captured dynamically.
@@ -19,7 +23,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -32,6 +38,8 @@
 
 #include "fmt/format.h"
 
+#include "common/thread_pool.h"
+#include "config/index_config.h"
 #include "index/split_format.h"
 #include "index/split_merger.h"
 #include "index/testing/aggregation_spec.h"
@@ -96,9 +104,10 @@ std::string SyntheticLines(uint64_t count) {
 
 // User + system CPU seconds of this process so far (the machine is shared: wall clock is noisy,
 // CPU time is not).
-double CpuSeconds() {
+// CPU time (user + system) of the process, or of the calling thread only.
+double CpuSeconds(int who = RUSAGE_SELF) {
   struct rusage usage = {};
-  getrusage(RUSAGE_SELF, &usage);
+  getrusage(who, &usage);
   const auto seconds = [](const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
   };
@@ -195,11 +204,36 @@ void RunQueries(const std::string& split_bytes, int runs) {
   }
 }
 
+// Wall and CPU time (of the calling thread) spent in SplitWriter::AddDocument: the part of
+// ingest that runs under the index's lock in a node.
+struct AddTimes {
+  double wall_seconds = 0;
+  double cpu_seconds = 0;
+};
+
+double ThreadCpuSeconds() {
+  timespec now = {};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
 // Processes and adds every non-empty line of `lines` to `writer`, counting docs, rejected lines
-// and raw bytes.
+// and raw bytes. With `add_times`, docs are processed by batches of 4,096, each then added in a
+// timed loop (as in a node, where docs are processed before the writer's lock is taken).
 void AddLines(std::string_view lines, const shale::index::DocProcessor& processor,
               shale::index::SplitWriter& writer, uint64_t& num_docs, uint64_t& num_errors,
-              uint64_t& raw_bytes) {
+              uint64_t& raw_bytes, AddTimes* add_times = nullptr) {
+  constexpr size_t kBatchDocs = 4'096;
+  std::vector<shale::index::ProcessedDoc> batch;
+  auto add_batch = [&] {
+    const auto wall_start = std::chrono::steady_clock::now();
+    const double cpu_start = ThreadCpuSeconds();
+    for (auto& doc : batch) writer.AddDocument(std::move(doc));
+    add_times->cpu_seconds += ThreadCpuSeconds() - cpu_start;
+    add_times->wall_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    batch.clear();
+  };
   size_t line_start = 0;
   while (line_start < lines.size()) {
     size_t line_end = lines.find('\n', line_start);
@@ -213,9 +247,15 @@ void AddLines(std::string_view lines, const shale::index::DocProcessor& processo
       ++num_errors;
       continue;
     }
-    writer.AddDocument(*std::move(doc));
     ++num_docs;
+    if (add_times == nullptr) {
+      writer.AddDocument(*std::move(doc));
+      continue;
+    }
+    batch.push_back(*std::move(doc));
+    if (batch.size() == kBatchDocs) add_batch();
   }
+  if (add_times != nullptr) add_batch();
 }
 
 // A split file read like LocalStorage::GetSlice does: open, pread, close on every read.
@@ -383,6 +423,7 @@ void RunAggregations(const std::string& split_bytes, int runs) {
 int Usage() {
   std::fprintf(stderr,
                "usage: shale_index_bench FILE.ndjson | --synthetic N [--write FILE]\n"
+               "       [--dump SPLIT_FILE] [--docstore-threads T] [--index-config FILE.yaml]\n"
                "       [--mapping logs|dynamic] [--record basic|freq|position] [--queries R]\n"
                "       [--aggs R] [--merge K [--merge-dir DIR]] [--docstore-level L]\n");
   return 2;
@@ -393,6 +434,9 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string path;
   std::string write_path;
+  std::string dump_path;
+  int docstore_threads = 0;
+  std::string index_config_path;
   uint64_t synthetic = 0;
   std::string mapping_name = "logs";
   IndexRecordOption record = IndexRecordOption::kPosition;
@@ -419,6 +463,13 @@ int main(int argc, char** argv) {
       writer_options.docstore_compression_level = std::atoi(argv[++i]);
     } else if (arg == "--write" && has_value) {
       write_path = argv[++i];
+    } else if (arg == "--dump" && has_value) {
+      dump_path = argv[++i];
+    } else if (arg == "--index-config" && has_value) {
+      index_config_path = argv[++i];
+    } else if (arg == "--docstore-threads" && has_value) {
+      docstore_threads = std::atoi(argv[++i]);
+      if (docstore_threads < 1) return Usage();
     } else if (arg == "--mapping" && has_value) {
       mapping_name = argv[++i];
     } else if (arg == "--record" && has_value) {
@@ -456,10 +507,31 @@ int main(int argc, char** argv) {
   }
 
   DocMapping mapping;
-  if (mapping_name == "logs") {
+  if (!index_config_path.empty()) {
+    std::ifstream config_file(index_config_path, std::ios::binary);
+    std::stringstream config_text;
+    config_text << config_file.rdbuf();
+    auto config = shale::config::ParseIndexConfigYaml(config_text.str());
+    if (!config_file || !config.ok()) {
+      std::fprintf(stderr, "bad index config %s: %s\n", index_config_path.c_str(),
+                   config.ok() ? "unreadable" : std::string(config.status().message()).c_str());
+      return 1;
+    }
+    mapping = config->doc_mapping;
+    writer_options.docstore_compression_level =
+        config->indexing_settings.docstore_compression_level;
+    writer_options.docstore_blocksize = config->indexing_settings.docstore_blocksize;
+  } else if (mapping_name == "logs") {
     mapping = LogsMapping(record);
   } else if (mapping_name != "dynamic") {
     return Usage();
+  }
+  std::unique_ptr<shale::ThreadPool> docstore_pool;
+  if (docstore_threads > 0) {
+    docstore_pool = std::make_unique<shale::ThreadPool>("docstore", docstore_threads);
+    writer_options.docstore_executor = [pool = docstore_pool.get()](std::function<void()> task) {
+      return pool->Submit(std::move(task));
+    };
   }
   auto processor = shale::index::DocProcessor::Create(mapping);
   auto writer = shale::index::SplitWriter::Create(mapping, writer_options);
@@ -472,15 +544,19 @@ int main(int argc, char** argv) {
   }
 
   const double cpu_start = CpuSeconds();
+  const double thread_cpu_start = CpuSeconds(RUSAGE_THREAD);
   const auto start = std::chrono::steady_clock::now();
   uint64_t num_docs = 0;
   uint64_t num_errors = 0;
   uint64_t raw_bytes = 0;
-  AddLines(input, **processor, **writer, num_docs, num_errors, raw_bytes);
+  AddTimes add_times;
+  AddLines(input, **processor, **writer, num_docs, num_errors, raw_bytes, &add_times);
   const auto indexed = std::chrono::steady_clock::now();
+  const uint64_t writer_memory = (*writer)->memory_usage_bytes();
   auto split = (*writer)->Finish();
   const auto finished = std::chrono::steady_clock::now();
   const double cpu_seconds = CpuSeconds() - cpu_start;
+  const double thread_cpu_seconds = CpuSeconds(RUSAGE_THREAD) - thread_cpu_start;
   if (!split.ok()) {
     std::fprintf(stderr, "finish failed: %s\n", std::string(split.status().message()).c_str());
     return 1;
@@ -491,15 +567,24 @@ int main(int argc, char** argv) {
   fmt::print("docs            {} ({} rejected)\n", num_docs, num_errors);
   fmt::print("raw             {:.1f} MiB\n", mib);
   fmt::print("time            {:.2f} s (finish {:.2f} s)\n", seconds, finish_seconds);
+  fmt::print("AddDocument     {:.2f} s wall, {:.2f} s CPU of its thread\n", add_times.wall_seconds,
+             add_times.cpu_seconds);
   fmt::print("throughput      {:.1f} MiB/s, {:.0f} docs/s\n", mib / seconds,
              static_cast<double>(num_docs) / seconds);
   fmt::print("cpu             {:.2f} s user+sys: {:.1f} MiB/s, {:.1f} MB/s per CPU-second\n",
              cpu_seconds, mib / cpu_seconds, static_cast<double>(raw_bytes) / 1e6 / cpu_seconds);
+  if (docstore_threads > 0) {
+    fmt::print("cpu of adder    {:.2f} s (the rest compressed the doc store)\n",
+               thread_cpu_seconds);
+  }
   fmt::print("split           {:.1f} MiB, {:.3f} of raw\n",
              static_cast<double>(split->bytes.size()) / (1024.0 * 1024.0),
              static_cast<double>(split->bytes.size()) / static_cast<double>(raw_bytes));
   fmt::print("peak rss        {:.1f} MiB (input held in memory: {:.1f} MiB)\n", PeakRssMiB(),
              static_cast<double>(input.size()) / (1024.0 * 1024.0));
+  fmt::print("writer memory   {:.1f} MiB (memory_usage_bytes before Finish)\n",
+             static_cast<double>(writer_memory) / (1024.0 * 1024.0));
+  if (!dump_path.empty()) std::ofstream(dump_path, std::ios::binary) << split->bytes;
   if (query_runs > 0) RunQueries(split->bytes, query_runs);
   if (agg_runs > 0) RunAggregations(split->bytes, agg_runs);
   if (merge_inputs > 0) return RunMergeBench(mapping, input, merge_inputs, merge_dir, *split);

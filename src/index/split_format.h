@@ -10,11 +10,13 @@
 // a query needs. The engine does no I/O of its own.
 //
 // Thread safety: DocProcessor::Process and SplitReader methods are const and thread-safe.
-// SplitWriter is single-threaded.
+// SplitWriter is single-threaded (it may hand doc store compression to an executor: see
+// SplitWriterOptions::docstore_executor).
 #pragma once
 
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -77,6 +79,22 @@ bool IsUnknownFieldError(const absl::Status& status);
 struct SplitWriterOptions {
   int docstore_compression_level = 1;       // zstd level (docs/adr/014)
   uint32_t docstore_blocksize = 1'000'000;  // uncompressed bytes per doc store block
+  // Where full doc store blocks are compressed (also by MergeSplits). Unset: inside the
+  // AddDocument that fills a block, on the caller's thread. Set: called with each block's
+  // compression task, it either runs the task soon on any thread and returns true, or returns
+  // false (the writer then runs it itself); AddDocument returns without waiting and Finish waits
+  // for the blocks in flight. The split bytes are the same either way. A ThreadPool fits:
+  //   options.docstore_executor = [&pool](std::function<void()> task) {
+  //     return pool.Submit(std::move(task));
+  //   };
+  // The executor must stay callable while the writer lives. A task refers to nothing of the
+  // writer (it may still run after the writer is gone) and the writer never waits for a task the
+  // executor has not started (it runs it itself), so any pool will do, even a busy one or the
+  // one running AddDocument.
+  std::function<bool(std::function<void()>)> docstore_executor;
+  // At most this many blocks are compressing at once (each holds about three times
+  // docstore_blocksize bytes, counted by memory_usage_bytes); AddDocument waits past that.
+  uint32_t docstore_max_compressing_blocks = 4;
 };
 
 // Everything the metastore records about a finished split, plus its bytes.

@@ -216,7 +216,8 @@ class Merger {
  public:
   Merger(const DocMapping& mapping, const SplitWriterOptions& options)
       : mapping_(mapping),
-        docstore_(options.docstore_compression_level, options.docstore_blocksize) {}
+        docstore_(options.docstore_compression_level, options.docstore_blocksize,
+                  options.docstore_executor, options.docstore_max_compressing_blocks) {}
 
   absl::StatusOr<SerializedSplit> Run(const std::vector<MergeInput>& inputs) {
     RETURN_IF_ERROR(Open(inputs));

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,40 @@ QueryPtr Range(std::string field, std::optional<TermValue> lower, bool lower_inc
                std::optional<TermValue> upper, bool upper_inclusive) {
   return Wrap(RangeQuery{std::move(field), std::move(lower), lower_inclusive, std::move(upper),
                          upper_inclusive});
+}
+
+// Tag values of text, u64 and i64 fields are their exact text and decimal forms, each listed
+// once; a tag field with more than 1000 distinct values in the split lists none.
+TEST(SplitTagsTest, TagValuesAreExactAndAtMost1000PerField) {
+  DocMapping mapping;
+  mapping.field_mappings = {Field("host", FieldType::kText), Field("tenant", FieldType::kU64),
+                            Field("delta", FieldType::kI64), Field("request", FieldType::kU64)};
+  mapping.field_mappings[0].tokenizer = "raw";
+  mapping.tag_fields = {"host", "tenant", "delta", "request"};
+  std::set<std::string> expected = {"host!", "tenant!", "delta!"};
+  std::vector<std::string> docs;
+  for (int i = 0; i < 1'500; ++i) {
+    const std::string host = fmt::format("h{}", i % 3);
+    const uint64_t tenant = (i % 5) * 4'000'000'000ull;  // beyond 32 bits
+    const int64_t delta = i % 4 == 0 ? INT64_MIN + i % 7 : -(i % 7);
+    docs.push_back(fmt::format(R"({{"host":"{}","tenant":{},"delta":{},"request":{}}})", host,
+                               tenant, delta, i));
+    expected.insert("host:" + host);
+    expected.insert(fmt::format("tenant:{}", tenant));
+    expected.insert(fmt::format("delta:{}", delta));
+  }
+  auto processor = DocProcessor::Create(mapping);
+  auto writer = SplitWriter::Create(mapping, SplitWriterOptions{});
+  ASSERT_TRUE(processor.ok()) << processor.status();
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  for (const std::string& json : docs) {
+    auto doc = (*processor)->Process(json);
+    ASSERT_TRUE(doc.ok()) << doc.status() << " " << json;
+    (*writer)->AddDocument(*std::move(doc));
+  }
+  auto split = (*writer)->Finish();
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->tags, expected);
 }
 
 TEST_F(SplitTest, Metadata) {

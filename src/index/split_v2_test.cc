@@ -489,6 +489,88 @@ TEST(WriterPostingsTest, DocsFreqsAndPositionsMatchBruteForce) {
   }
 }
 
+// Thousands of distinct terms per field, of lengths on both sides of the writer's inline key
+// limit (28 bytes), some differing only in their last letter: each term keeps its own postings
+// (every doc list matches a brute force, so a term id mapped to another term's postings fails)
+// and each value of a fast text field its own dictionary entry (a terms aggregation matches).
+TEST(WriterPostingsTest, ManyDistinctTermsKeepTheirOwnPostings) {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kDynamic;
+  mapping.field_mappings.push_back(TextField("body", IndexRecordOption::kBasic));
+  FieldMapping key;
+  key.name = "key";
+  key.type = FieldType::kText;
+  key.tokenizer = "raw";
+  key.fast = true;
+  mapping.field_mappings.push_back(key);
+  std::mt19937 rng(17);
+  auto random_word = [&](size_t length) {
+    std::string word(length, 'a');
+    for (char& letter : word) letter = static_cast<char>('a' + rng() % 26);
+    return word;
+  };
+  std::vector<std::string> words;
+  for (int i = 0; i < 12'000; ++i) {
+    words.push_back(random_word(1 + rng() % 40));
+    if (i % 50 == 0) {
+      std::string sibling = words.back();
+      sibling.back() = sibling.back() == 'z' ? 'a' : static_cast<char>(sibling.back() + 1);
+      words.push_back(std::move(sibling));
+    }
+  }
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3'000; ++i) keys.push_back(fmt::format("{}-{}", random_word(rng() % 40), i));
+
+  std::map<std::string, std::vector<uint32_t>> docs_of_word;
+  std::map<std::string, uint64_t> docs_of_key;
+  std::vector<std::string> docs;
+  for (uint32_t doc = 0; doc < 6'000; ++doc) {
+    std::string body;
+    for (int token = 0; token < 12; ++token) {
+      const std::string& word = words[rng() % words.size()];
+      body += (body.empty() ? "" : " ") + word;
+      auto& doc_ids = docs_of_word[word];
+      if (doc_ids.empty() || doc_ids.back() != doc) doc_ids.push_back(doc);
+    }
+    const std::string& doc_key = keys[rng() % keys.size()];
+    ++docs_of_key[doc_key];
+    docs.push_back(fmt::format(R"({{"body":"{}","key":"{}"}})", body, doc_key));
+  }
+  auto reader = Open(BuildSplit(mapping, docs, 64 * 1024));
+  ASSERT_NE(reader, nullptr);
+
+  size_t checked = 0;
+  for (const auto& [word, doc_ids] : docs_of_word) {
+    if (checked++ % 5 != 0) continue;
+    EXPECT_EQ(Matching(*reader, *MakeTermQuery("body", word)), doc_ids) << word;
+  }
+  for (size_t i = 0; i < words.size(); i += 97) {
+    if (docs_of_word.contains(words[i])) continue;
+    EXPECT_EQ(*Count(*reader, *MakeTermQuery("body", words[i])), 0u) << words[i];
+  }
+  for (size_t i = 0; i < keys.size(); i += 13) {
+    auto it = docs_of_key.find(keys[i]);
+    EXPECT_EQ(*Count(*reader, *MakeTermQuery("key", keys[i])),
+              it == docs_of_key.end() ? 0 : it->second)
+        << keys[i];
+  }
+
+  AggregationRequest request;
+  AggregationSpec terms;
+  terms.name = "keys";
+  terms.kind = AggregationKind::kTerms;
+  terms.field = "key";
+  terms.size = 5'000;
+  terms.shard_size = 5'000;
+  request.aggregations.push_back(terms);
+  auto aggs = reader->Aggregate(*MakeAllQuery(), SplitSearchRequest{}, request);
+  ASSERT_TRUE(aggs.ok()) << aggs.status();
+  ASSERT_EQ(aggs->size(), 1u);
+  std::map<std::string, uint64_t> counted;
+  for (const auto& [agg_key, bucket] : (*aggs)[0].terms) counted[agg_key.text] = bucket.doc_count;
+  EXPECT_EQ(counted, docs_of_key);
+}
+
 // The postings arena is shared by every field: a dynamic mapping capturing many fields does
 // not cost (nor count towards resources.heap_size) a page of postings per field.
 TEST(WriterPostingsTest, ManyFieldsShareThePostingsPages) {

@@ -1,12 +1,13 @@
 // SplitWriter: accumulates processed documents in memory and serializes a split of the current
 // format version (docs/format/split.md).
 //
-// Memory layout while indexing: one FieldBuilder per (path, type). Terms are interned once in a
-// flat_hash_map looked up by string_view (no allocation for known terms); each term's doc ids
-// and term frequencies (or positions) are appended to a chain of blocks in the writer's
-// PostingArena, shared by every field (no allocation per term or per posting, and no page per
-// field: a dynamic mapping may capture thousands of fields). Doc store blocks are compressed as
-// soon as they reach `docstore_blocksize`.
+// Memory layout while indexing: one FieldBuilder per (path, type). Terms are interned in a
+// TermTable per field (internal/term_table.h) whose keys are stored once in the writer's
+// ByteArena (no allocation per term, one hash per token); each term's doc ids and term
+// frequencies (or positions) are appended to a chain of blocks in the writer's PostingArena,
+// shared by every field (no allocation per term or per posting, and no page per field: a dynamic
+// mapping may capture thousands of fields). Doc store blocks are compressed as soon as they
+// reach `docstore_blocksize`, here or on SplitWriterOptions::docstore_executor.
 
 #include <algorithm>
 #include <memory>
@@ -26,6 +27,7 @@
 #include "index/internal/processed_doc.h"
 #include "index/internal/section_writers.h"
 #include "index/internal/split_layout.h"
+#include "index/internal/term_table.h"
 #include "index/split_format.h"
 
 namespace shale::index {
@@ -62,19 +64,17 @@ class PostingArena {
   struct Term {
     uint32_t* tail = nullptr;      // the next free value of the last block
     uint32_t* tail_end = nullptr;  // the last block's link slot (tail == tail_end: full)
-    uint32_t* freq = nullptr;      // [doc, freq] streams: the last doc's freq
     uint32_t head = kNoBlock;      // address of the first block
     uint32_t last_doc = UINT32_MAX;
     uint32_t next_block = kFirstBlock;
   };
 
-  // Appends `value` to `term`'s stream and returns where it is stored (valid while the arena
-  // lives: pages never move).
-  uint32_t* Append(Term& term, uint32_t value) {
+  // Appends `value` to `term`'s stream (pages never move: term.tail - 1 then addresses it
+  // until the next Append).
+  void Append(Term& term, uint32_t value) {
     if (term.tail == term.tail_end) [[unlikely]]
       AddBlock(term);
-    *term.tail = value;
-    return term.tail++;
+    *term.tail++ = value;
   }
 
   // Calls `fn(begin, end)` for each run of consecutive values of `term`'s stream, in order.
@@ -97,6 +97,11 @@ class PostingArena {
 
   uint64_t memory_bytes() const {
     return static_cast<uint64_t>(pages_.size()) * (sizeof(uint32_t) << kPageBits);
+  }
+
+  // Hints that `term`'s stream will be read soon: fetches its first block.
+  void PrefetchStream(const Term& term) const {
+    if (term.head != kNoBlock) __builtin_prefetch(At(term.head));
   }
 
  private:
@@ -135,14 +140,23 @@ class PostingArena {
   uint32_t used_ = 0;
 };
 
+// A term's entry in its field's TermTable (key and postings state) fills one cache line.
+static_assert(sizeof(PostingArena::Term) == 32);
+
+struct NoValue {};
+
+using TermTable = internal::TermTable<PostingArena::Term>;
+
 struct FieldBuilder {
   std::string path;
   FieldType type = FieldType::kText;
   internal::LeafOptions options;
-  absl::flat_hash_map<std::string, uint32_t> term_ids;
-  std::vector<PostingArena::Term> postings;  // by term id, in the writer's PostingArena
+  // Term → id, with the term's postings (in the writer's PostingArena) by id.
+  TermTable terms;
   std::vector<std::pair<uint32_t, uint64_t>> fast_values;  // (doc, value or text id)
-  absl::flat_hash_map<std::string, uint32_t> fast_text_ids;
+  internal::TermTable<NoValue> fast_text_ids;              // text (ip, bytes) fast value → id
+  // Bytes of `terms` and `fast_text_ids` counted in the writer's memory_bytes_ so far.
+  uint64_t tables_memory_bytes = 0;
   std::vector<uint32_t> presence;
   // Token counting of the doc being added (positions, field norms, BM25 statistics).
   uint32_t current_doc = UINT32_MAX;
@@ -163,7 +177,8 @@ class SplitWriterImpl final : public SplitWriter {
  public:
   SplitWriterImpl(const DocMapping& mapping, const SplitWriterOptions& options)
       : mapping_(mapping),
-        docstore_(options.docstore_compression_level, options.docstore_blocksize) {
+        docstore_(options.docstore_compression_level, options.docstore_blocksize,
+                  options.docstore_executor, options.docstore_max_compressing_blocks) {
     for (const std::string& tag : mapping_.tag_fields)
       tags_.push_back(TagCollector{tag, {}, false});
   }
@@ -186,8 +201,8 @@ class SplitWriterImpl final : public SplitWriter {
   uint64_t num_docs() const override { return num_docs_; }
 
   uint64_t memory_usage_bytes() const override {
-    return memory_bytes_ + postings_arena_.memory_bytes() + docstore_.memory_usage_bytes() +
-           fields_.size() * sizeof(FieldBuilder);
+    return memory_bytes_ + postings_arena_.memory_bytes() + term_bytes_.memory_bytes() +
+           docstore_.memory_usage_bytes() + fields_.size() * sizeof(FieldBuilder);
   }
 
   absl::StatusOr<SerializedSplit> Finish() override {
@@ -220,7 +235,7 @@ class SplitWriterImpl final : public SplitWriter {
       entry.record_freq = builder.options.record_freq && text;
       entry.tokenizer = builder.options.tokenizer;
       FlushDocTokens(builder);
-      if (!builder.postings.empty()) {
+      if (builder.terms.size() != 0) {
         entry.record_positions = builder.options.record_positions && text;
         entry.has_fieldnorms = builder.options.fieldnorms && text;
         entry.field_doc_count = builder.field_doc_count;
@@ -265,6 +280,7 @@ class SplitWriterImpl final : public SplitWriter {
     field_by_leaf_index_.clear();
     fields_.clear();
     postings_arena_ = PostingArena();
+    term_bytes_ = internal::ByteArena();
     field_index_.clear();
     return split;
   }
@@ -312,19 +328,25 @@ class SplitWriterImpl final : public SplitWriter {
     return *fields_.back();
   }
 
+  // Counts the growth of `field`'s term tables in memory_bytes_ (their long keys' bytes are
+  // term_bytes_', counted apart).
+  void CountTablesMemory(FieldBuilder& field) {
+    const uint64_t bytes = field.terms.memory_bytes() + field.fast_text_ids.memory_bytes();
+    memory_bytes_ += bytes - field.tables_memory_bytes;
+    field.tables_memory_bytes = bytes;
+  }
+
   void AddTerm(FieldBuilder& field, std::string_view term, uint32_t doc_id,
                std::optional<uint32_t> position) {
-    auto it = field.term_ids.find(AbslView(term));
-    uint32_t term_id;
-    if (it == field.term_ids.end()) {
-      term_id = static_cast<uint32_t>(field.postings.size());
-      field.term_ids.emplace(std::string(term), term_id);
-      field.postings.emplace_back();
-      memory_bytes_ += term.size() + 80;
-    } else {
-      term_id = it->second;
-    }
-    PostingArena::Term& postings = field.postings[term_id];
+    AddTerm(field, term, TermTable::Hash(term), doc_id, position);
+  }
+
+  // REQUIRES: hash == TermTable::Hash(term).
+  void AddTerm(FieldBuilder& field, std::string_view term, uint64_t hash, uint32_t doc_id,
+               std::optional<uint32_t> position) {
+    const auto [term_id, inserted] = field.terms.FindOrInsert(term, hash, term_bytes_);
+    if (inserted) CountTablesMemory(field);
+    PostingArena::Term& postings = field.terms.value(term_id);
     if (position.has_value()) {
       if (postings.last_doc != doc_id) {
         postings.last_doc = doc_id;
@@ -334,10 +356,42 @@ class SplitWriterImpl final : public SplitWriter {
     } else if (postings.last_doc != doc_id) {
       postings.last_doc = doc_id;
       postings_arena_.Append(postings, doc_id);
-      postings.freq = postings_arena_.Append(postings, 1);
+      postings_arena_.Append(postings, 1);
     } else {
-      ++*postings.freq;
+      // [doc, freq] streams: the doc's freq is the last value appended (tail only moves on
+      // Append, and a new block is only started by the next Append).
+      ++postings.tail[-1];
     }
+  }
+
+  // Adds the batched tokens of a text value to `field`, in order, and empties the batch. Their
+  // slots were prefetched as they were tokenized; each term's entry is prefetched a few tokens
+  // ahead of its lookup, then the end of its postings a couple of tokens ahead. The terms of a
+  // large field are mostly out of the CPU caches: overlapping these misses, rather than taking
+  // them one after the other, is most of the time saved.
+  void AddTokenBatch(FieldBuilder& field, uint32_t doc_id) {
+    constexpr size_t kEntryPrefetchDistance = 4;
+    constexpr size_t kPostingsPrefetchDistance = 2;
+    const bool positions = field.options.record_positions;
+    for (size_t i = 0; i < token_batch_.size(); ++i) {
+      if (i + kEntryPrefetchDistance < token_batch_.size()) {
+        field.terms.PrefetchEntry(token_batch_[i + kEntryPrefetchDistance].hash);
+      }
+      if (i + kPostingsPrefetchDistance < token_batch_.size()) {
+        const PostingArena::Term* postings =
+            field.terms.ProbableValue(token_batch_[i + kPostingsPrefetchDistance].hash);
+        if (postings != nullptr && postings->tail != nullptr) {
+          __builtin_prefetch(postings->tail, /*rw=*/1);
+        }
+      }
+      const BatchedToken& token = token_batch_[i];
+      const uint32_t position = field.next_position++;
+      ++field.doc_tokens;
+      AddTerm(field, std::string_view(token_batch_bytes_).substr(token.offset, token.size),
+              token.hash, doc_id, positions ? std::optional<uint32_t>(position) : std::nullopt);
+    }
+    token_batch_.clear();
+    token_batch_bytes_.clear();
   }
 
   // Records the token count of the doc last added to `field` (statistics and field norm).
@@ -370,13 +424,15 @@ class SplitWriterImpl final : public SplitWriter {
         } else {
           field.next_position += kPositionGapBetweenValues;
         }
-        const bool positions = field.options.record_positions;
         Tokenize(leaf.options.tokenizer, leaf.text, token_scratch_, [&](std::string_view token) {
-          const uint32_t position = field.next_position++;
-          ++field.doc_tokens;
-          AddTerm(field, token, doc_id,
-                  positions ? std::optional<uint32_t>(position) : std::nullopt);
+          const uint64_t hash = TermTable::Hash(token);
+          field.terms.PrefetchSlot(hash);
+          token_batch_.push_back(BatchedToken{static_cast<uint32_t>(token_batch_bytes_.size()),
+                                              static_cast<uint32_t>(token.size()), hash});
+          token_batch_bytes_.append(token);
+          if (token_batch_.size() == kTokenBatch) AddTokenBatch(field, doc_id);
         });
+        AddTokenBatch(field, doc_id);
       } else if (internal::IsByteStringType(leaf.type)) {
         AddTerm(field, leaf.text, doc_id, std::nullopt);  // ip, bytes: the exact bytes
       } else {
@@ -391,14 +447,9 @@ class SplitWriterImpl final : public SplitWriter {
         std::string_view text = leaf.text;
         if (leaf.options.fast_lowercase && leaf.type == FieldType::kText)
           text = ::shale::index::internal_tokenizer::Lower(text, token_scratch_);
-        auto it = field.fast_text_ids.find(AbslView(text));
-        if (it == field.fast_text_ids.end()) {
-          value = field.fast_text_ids.size();
-          field.fast_text_ids.emplace(std::string(text), static_cast<uint32_t>(value));
-          memory_bytes_ += text.size() + 64;
-        } else {
-          value = it->second;
-        }
+        const auto [text_id, inserted] = field.fast_text_ids.FindOrInsert(text, term_bytes_);
+        if (inserted) CountTablesMemory(field);
+        value = text_id;
       } else if (leaf.type == FieldType::kDatetime) {
         value = internal::EncodeI64(
             internal::TruncateNanos(internal::DecodeI64(leaf.value), leaf.options.fast_precision));
@@ -413,17 +464,20 @@ class SplitWriterImpl final : public SplitWriter {
       if (tag.overflow) continue;
       for (const LeafValue& leaf : doc.values) {
         if (leaf.path != tag.field) continue;
-        std::string value;
+        // Formatted on the stack and looked up by view: no allocation for a known value.
+        char digits[24];
+        std::string_view value;
         if (leaf.type == FieldType::kText) {
           value = leaf.text;
         } else if (leaf.type == FieldType::kI64) {
-          value = fmt::format("{}", internal::DecodeI64(leaf.value));
+          value = {digits, fmt::format_to(digits, "{}", internal::DecodeI64(leaf.value))};
         } else if (leaf.type == FieldType::kU64) {
-          value = fmt::format("{}", leaf.value);
+          value = {digits, fmt::format_to(digits, "{}", leaf.value)};
         } else {
           continue;
         }
-        tag.values.insert(std::move(value));
+        if (tag.values.contains(AbslView(value))) continue;
+        tag.values.emplace(value);
         if (tag.values.size() > kMaxTagValues) {
           tag.overflow = true;
           tag.values.clear();
@@ -444,8 +498,9 @@ class SplitWriterImpl final : public SplitWriter {
       uint32_t id;
     };
     std::vector<SortKey> sorted;
-    sorted.reserve(builder.term_ids.size());
-    for (const auto& [term, id] : builder.term_ids) {
+    sorted.reserve(builder.terms.size());
+    for (uint32_t id = 0; id < builder.terms.size(); ++id) {
+      const std::string_view term = builder.terms.key(id);
       uint64_t prefix = 0;
       for (size_t i = 0; i < 8; ++i) {
         prefix = (prefix << 8) | (i < term.size() ? static_cast<unsigned char>(term[i]) : 0);
@@ -459,8 +514,20 @@ class SplitWriterImpl final : public SplitWriter {
     std::string positions;
     std::vector<uint32_t> docs;
     std::vector<uint32_t> freqs;
-    for (const auto& [prefix, term, id] : sorted) {
-      const PostingArena::Term& stream = builder.postings[id];
+    // Terms in sorted order visit their entries and postings in random order: each entry is
+    // fetched kEntryPrefetchDistance terms ahead, then the first block of its postings
+    // kStreamPrefetchDistance terms ahead.
+    constexpr size_t kEntryPrefetchDistance = 16;
+    constexpr size_t kStreamPrefetchDistance = 8;
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      if (i + kEntryPrefetchDistance < sorted.size()) {
+        builder.terms.PrefetchValue(sorted[i + kEntryPrefetchDistance].id);
+      }
+      if (i + kStreamPrefetchDistance < sorted.size()) {
+        arena.PrefetchStream(builder.terms.value(sorted[i + kStreamPrefetchDistance].id));
+      }
+      const auto& [prefix, term, id] = sorted[i];
+      const PostingArena::Term& stream = builder.terms.value(id);
       // Reused across terms: no allocation once they have grown to the longest list.
       docs.clear();
       freqs.clear();
@@ -485,9 +552,24 @@ class SplitWriterImpl final : public SplitWriter {
         // [doc, freq] pairs; a block boundary may fall between the two.
         bool is_doc = true;
         arena.ForEachRun(stream, [&](const uint32_t* value, const uint32_t* end) {
-          for (; value != end; ++value) {
-            (is_doc ? docs : freqs).push_back(*value);
-            is_doc = !is_doc;
+          if (!is_doc && value != end) {
+            freqs.push_back(*value++);
+            is_doc = true;
+          }
+          const size_t pairs = static_cast<size_t>(end - value) / 2;
+          const size_t old_size = docs.size();
+          docs.resize(old_size + pairs);
+          freqs.resize(old_size + pairs);
+          uint32_t* doc_out = docs.data() + old_size;
+          uint32_t* freq_out = freqs.data() + old_size;
+          for (size_t pair = 0; pair < pairs; ++pair) {
+            doc_out[pair] = value[2 * pair];
+            freq_out[pair] = value[2 * pair + 1];
+          }
+          value += 2 * pairs;
+          if (value != end) {
+            docs.push_back(*value);
+            is_doc = false;
           }
         });
       }
@@ -504,7 +586,9 @@ class SplitWriterImpl final : public SplitWriter {
       // Dictionary-encode: ids in insertion order → ordinals in sorted order.
       std::vector<std::pair<std::string_view, uint32_t>> dict;
       dict.reserve(builder.fast_text_ids.size());
-      for (const auto& [text, id] : builder.fast_text_ids) dict.emplace_back(text, id);
+      for (uint32_t id = 0; id < builder.fast_text_ids.size(); ++id) {
+        dict.emplace_back(builder.fast_text_ids.key(id), id);
+      }
       std::sort(dict.begin(), dict.end());
       std::vector<uint32_t> ordinal_of_id(dict.size());
       std::string dict_bytes;
@@ -538,9 +622,19 @@ class SplitWriterImpl final : public SplitWriter {
   absl::flat_hash_map<std::string, size_t> field_index_;
   std::vector<FieldBuilder*> field_by_leaf_index_;  // see GetField; never null
   PostingArena postings_arena_;                     // the postings of every field's terms
+  internal::ByteArena term_bytes_;                  // the bytes of every field's terms
   std::string key_scratch_;
   std::string term_scratch_;
   std::string token_scratch_;
+  // Tokens of the text value being added, hashed and waiting for AddTokenBatch.
+  struct BatchedToken {
+    uint32_t offset;  // in token_batch_bytes_
+    uint32_t size;
+    uint64_t hash;
+  };
+  static constexpr size_t kTokenBatch = 64;
+  std::vector<BatchedToken> token_batch_;
+  std::string token_batch_bytes_;
   internal::DocStoreWriter docstore_;
 };
 

@@ -1,8 +1,10 @@
 #include "index/internal/section_writers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
+#include "absl/status/statusor.h"
 #include "fmt/format.h"
 
 #include "index/internal/encoding.h"
@@ -140,21 +142,64 @@ void PackColumnValues(const std::vector<std::pair<uint32_t, uint64_t>>& values, 
   column.values = ChunkRef{start, out.size() - start, 0};
 }
 
+// One block's compression: its input, moved out of the writer, and its result. Shared by the
+// writer and the executor's task; whichever claims it first runs it, the other one (the writer)
+// then waits for `done`.
+struct DocStoreWriter::CompressionTask {
+  int compression_level = 0;
+  std::vector<uint32_t> lengths;
+  std::string docs;
+  std::atomic<bool> claimed{false};
+  // The result, then `done` (release; std atomics rather than absl::Notification so that
+  // ThreadSanitizer sees the order with Debian's uninstrumented Abseil).
+  absl::StatusOr<std::string> compressed;
+  uint32_t uncompressed_length = 0;
+  std::atomic<bool> done{false};
+
+  void RunIfUnclaimed() {
+    if (claimed.exchange(true)) return;
+    std::string raw;
+    raw.reserve(docs.size() + lengths.size() * 3 + 8);
+    PutVarint(raw, lengths.size());
+    for (uint32_t length : lengths) PutVarint(raw, length);
+    raw += docs;
+    docs.clear();  // capacity kept: without an executor the writer takes the buffers back
+    lengths.clear();
+    if (raw.size() > UINT32_MAX) {
+      compressed = absl::InvalidArgumentError("doc store block larger than 4 GiB");
+    } else {
+      uncompressed_length = static_cast<uint32_t>(raw.size());
+      std::string out(ZSTD_compressBound(raw.size()), '\0');
+      const size_t size =
+          ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), compression_level);
+      if (ZSTD_isError(size)) {
+        compressed = absl::InternalError(
+            fmt::format("doc store compression failed: {}", ZSTD_getErrorName(size)));
+      } else {
+        out.resize(size);
+        compressed = std::move(out);
+      }
+    }
+    done.store(true, std::memory_order_release);
+    done.notify_all();
+  }
+
+  bool IsDone() const { return done.load(std::memory_order_acquire); }
+  void WaitUntilDone() const { done.wait(false, std::memory_order_acquire); }
+};
+
 void DocStoreWriter::Add(std::string_view doc) {
   if (lengths_.empty()) block_first_doc_ = next_doc_;
   lengths_.push_back(static_cast<uint32_t>(doc.size()));
   buffer_.append(doc.data(), doc.size());
   ++next_doc_;
-  if (buffer_.size() >= blocksize_) {
-    absl::Status status = FlushBlock();
-    if (error_.ok()) error_ = status;
-  }
+  if (buffer_.size() >= blocksize_) FlushBlock();
 }
 
 void DocStoreWriter::AddCompressedBlock(uint32_t num_docs, uint32_t uncompressed_length,
                                         std::string_view compressed) {
-  absl::Status status = FlushBlock();
-  if (error_.ok()) error_ = status;
+  FlushBlock();
+  AppendCompressedBlocks(0);
   DocStoreBlockRef block;
   block.first_doc = next_doc_;
   block.uncompressed_length = uncompressed_length;
@@ -165,37 +210,69 @@ void DocStoreWriter::AddCompressedBlock(uint32_t num_docs, uint32_t uncompressed
 }
 
 absl::Status DocStoreWriter::Finish() {
-  absl::Status status = FlushBlock();
-  return error_.ok() ? status : error_;
+  FlushBlock();
+  AppendCompressedBlocks(0);
+  return error_;
 }
 
-absl::Status DocStoreWriter::FlushBlock() {
-  if (lengths_.empty()) return absl::OkStatus();
-  std::string raw;
-  raw.reserve(buffer_.size() + lengths_.size() * 3 + 8);
-  PutVarint(raw, lengths_.size());
-  for (uint32_t length : lengths_) PutVarint(raw, length);
-  raw += buffer_;
-  buffer_.clear();
-  lengths_.clear();
-  if (raw.size() > UINT32_MAX) {
-    return absl::InvalidArgumentError("doc store block larger than 4 GiB");
-  }
-  std::string compressed(ZSTD_compressBound(raw.size()), '\0');
-  const size_t size = ZSTD_compress(compressed.data(), compressed.size(), raw.data(), raw.size(),
-                                    compression_level_);
-  if (ZSTD_isError(size)) {
-    return absl::InternalError(
-        fmt::format("doc store compression failed: {}", ZSTD_getErrorName(size)));
-  }
-  compressed.resize(size);
-  DocStoreBlockRef block;
+void DocStoreWriter::FlushBlock() {
+  if (lengths_.empty()) return;
+  auto task = std::make_shared<CompressionTask>();
+  task->compression_level = compression_level_;
+  CompressingBlock block;
   block.first_doc = block_first_doc_;
-  block.uncompressed_length = static_cast<uint32_t>(raw.size());
-  block.chunk = ChunkRef{bytes_.size(), compressed.size(), Hash32(compressed)};
-  bytes_ += compressed;
-  blocks_.push_back(std::move(block));
-  return absl::OkStatus();
+  block.memory_bytes = buffer_.capacity() + lengths_.capacity() * sizeof(uint32_t) +
+                       ZSTD_compressBound(buffer_.size());
+  if (executor_ == nullptr) {
+    // Compressed here; the buffers come back (empty, their capacity kept) for the next block.
+    task->docs.swap(buffer_);
+    task->lengths.swap(lengths_);
+    task->RunIfUnclaimed();
+    buffer_.swap(task->docs);
+    lengths_.swap(task->lengths);
+  } else {
+    const size_t capacity = buffer_.capacity();
+    task->docs = std::move(buffer_);
+    task->lengths = std::move(lengths_);
+    // The next block's buffers: those of a block already compressed, else allocated once rather
+    // than grown (fresh memory costs a page fault per 4 KiB).
+    buffer_ = std::exchange(spare_buffer_, std::string());
+    lengths_ = std::exchange(spare_lengths_, std::vector<uint32_t>());
+    if (buffer_.capacity() < capacity) buffer_.reserve(capacity);
+    if (!executor_([task] { task->RunIfUnclaimed(); })) task->RunIfUnclaimed();
+  }
+  block.task = std::move(task);
+  compressing_bytes_ += block.memory_bytes;
+  compressing_.push_back(std::move(block));
+  AppendCompressedBlocks(max_compressing_blocks_);
+}
+
+void DocStoreWriter::AppendCompressedBlocks(size_t wait_until_at_most) {
+  while (!compressing_.empty()) {
+    CompressionTask& task = *compressing_.front().task;
+    if (!task.IsDone()) {
+      if (compressing_.size() <= wait_until_at_most) return;
+      task.RunIfUnclaimed();  // when the executor has not started it yet
+      task.WaitUntilDone();
+    }
+    if (!task.compressed.ok()) {
+      if (error_.ok()) error_ = task.compressed.status();
+    } else {
+      const std::string& compressed = *task.compressed;
+      DocStoreBlockRef block;
+      block.first_doc = compressing_.front().first_doc;
+      block.uncompressed_length = task.uncompressed_length;
+      block.chunk = ChunkRef{bytes_.size(), compressed.size(), Hash32(compressed)};
+      bytes_ += compressed;
+      blocks_.push_back(std::move(block));
+    }
+    if (task.docs.capacity() > spare_buffer_.capacity()) {  // emptied by the task
+      spare_buffer_ = std::move(task.docs);
+      spare_lengths_ = std::move(task.lengths);
+    }
+    compressing_bytes_ -= compressing_.front().memory_bytes;
+    compressing_.pop_front();
+  }
 }
 
 }  // namespace shale::index::internal

@@ -5,7 +5,11 @@
 // Thread safety: none; each writer is used by one thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -83,12 +87,28 @@ void AppendDocList(const std::vector<uint32_t>& docs, std::string& out);
 void PackColumnValues(const std::vector<std::pair<uint32_t, uint64_t>>& values, uint64_t num_docs,
                       ColumnHeader& column, std::string& out);
 
+// Runs a task, on any thread, or returns false without running it.
+using BlockExecutor = std::function<bool(std::function<void()>)>;
+
 // Writes the doc store (`docstore`): documents concatenated into blocks of about `blocksize`
 // uncompressed bytes, each one zstd frame.
+//
+// Without an executor a full block is compressed inside the Add that fills it. With one, the
+// block is handed to the executor and Add returns at once; blocks are appended to bytes() in
+// doc order as their compression ends. At most `max_compressing_blocks` blocks are in flight:
+// past that, Add waits for the oldest one, or compresses it itself when the executor has not
+// started it yet (so a busy or stopped executor delays nothing and can never deadlock the
+// writer: a block the writer waits for is always being compressed). Compression tasks own
+// their input and output and refer to nothing of the writer: the writer may be destroyed while
+// one runs. The bytes are the same with or without an executor.
 class DocStoreWriter {
  public:
-  DocStoreWriter(int compression_level, uint32_t blocksize)
-      : compression_level_(compression_level), blocksize_(blocksize) {}
+  DocStoreWriter(int compression_level, uint32_t blocksize, BlockExecutor executor = nullptr,
+                 uint32_t max_compressing_blocks = 4)
+      : compression_level_(compression_level),
+        blocksize_(blocksize),
+        executor_(std::move(executor)),
+        max_compressing_blocks_(std::max<uint32_t>(max_compressing_blocks, 1)) {}
   DocStoreWriter(const DocStoreWriter&) = delete;
   DocStoreWriter& operator=(const DocStoreWriter&) = delete;
 
@@ -101,25 +121,47 @@ class DocStoreWriter {
   // Uncompressed bytes of documents not yet in a block.
   uint64_t pending_bytes() const { return buffer_.size(); }
   uint32_t blocksize() const { return blocksize_; }
-  // Compresses the pending docs into a last block. The first error of any compression, or ok.
+  // Compresses the pending docs into a last block and waits for the blocks in flight. The first
+  // error of any compression, or ok.
   absl::Status Finish();
 
+  // The doc store and its blocks; complete once Finish() has returned.
   std::string& bytes() { return bytes_; }
   std::vector<DocStoreBlockRef>& blocks() { return blocks_; }
   uint64_t memory_usage_bytes() const {
-    return bytes_.capacity() + buffer_.capacity() + lengths_.capacity() * sizeof(uint32_t);
+    return bytes_.capacity() + buffer_.capacity() + lengths_.capacity() * sizeof(uint32_t) +
+           spare_buffer_.capacity() + spare_lengths_.capacity() * sizeof(uint32_t) +
+           compressing_bytes_;
   }
 
  private:
-  absl::Status FlushBlock();
+  struct CompressionTask;
+  struct CompressingBlock {
+    std::shared_ptr<CompressionTask> task;
+    uint32_t first_doc = 0;
+    uint64_t memory_bytes = 0;  // counted in compressing_bytes_
+  };
+
+  // Hands the pending docs to a compression task (run by the executor, or here without one).
+  void FlushBlock();
+  // Appends the blocks whose compression has ended, in order; with `wait_until_at_most`, then
+  // also waits for (or runs) the oldest ones until at most that many are in flight.
+  void AppendCompressedBlocks(size_t wait_until_at_most = SIZE_MAX);
 
   const int compression_level_;
   const uint32_t blocksize_;
+  const BlockExecutor executor_;
+  const uint32_t max_compressing_blocks_;
+  std::deque<CompressingBlock> compressing_;  // in doc order
+  uint64_t compressing_bytes_ = 0;
   uint32_t next_doc_ = 0;
   std::string bytes_;
   std::vector<DocStoreBlockRef> blocks_;
   std::string buffer_;
   std::vector<uint32_t> lengths_;
+  // With an executor: the emptied buffers of a compressed block, for the next one.
+  std::string spare_buffer_;
+  std::vector<uint32_t> spare_lengths_;
   uint32_t block_first_doc_ = 0;
   absl::Status error_;
 };
