@@ -98,6 +98,9 @@ class IngestService::IndexPipeline {
   std::atomic<int> requests_in_flight{0};
   metastore::IndexMetadata metadata;
   std::unique_ptr<index::DocProcessor> processor;
+  // Where the writer compresses full doc store blocks, off the lock documents are added under
+  // (the service's processing pool; unset without one).
+  std::function<bool(std::function<void()>)> docstore_executor;
   std::shared_ptr<storage::Storage> storage;
   std::shared_ptr<Wal> wal;  // null without a WAL root
 
@@ -146,7 +149,7 @@ class IngestService::IndexPipeline {
   // REQUIRES: mu held.
   absl::Status EnsureWriterLocked() {
     if (writer != nullptr) return absl::OkStatus();
-    ASSIGN_OR_RETURN(writer, NewSplitWriter(config()));
+    ASSIGN_OR_RETURN(writer, NewSplitWriter(config(), docstore_executor));
     writer_opened_at = std::chrono::steady_clock::now();
     return absl::OkStatus();
   }
@@ -331,6 +334,11 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Get
     return it->second;
   }
   auto pipeline = std::make_shared<IndexPipeline>();
+  if (processing_pool_ != nullptr) {
+    pipeline->docstore_executor = [pool = processing_pool_.get()](std::function<void()> task) {
+      return pool->Submit(std::move(task));
+    };
+  }
   pipeline->keys = std::make_unique<IdempotencyKeys>(options_.idempotency_retention_millis,
                                                      options_.idempotency_max_keys);
   ASSIGN_OR_RETURN(pipeline->processor,

@@ -71,10 +71,12 @@ const char* QuickwitParseFailureReason(std::string_view rejection_reason) {
 }
 
 absl::StatusOr<std::unique_ptr<index::SplitWriter>> NewSplitWriter(
-    const config::IndexConfig& config) {
+    const config::IndexConfig& config,
+    std::function<bool(std::function<void()>)> docstore_executor) {
   index::SplitWriterOptions writer_options;
   writer_options.docstore_compression_level = config.indexing_settings.docstore_compression_level;
   writer_options.docstore_blocksize = config.indexing_settings.docstore_blocksize;
+  writer_options.docstore_executor = std::move(docstore_executor);
   return index::SplitWriter::Create(config.doc_mapping, writer_options);
 }
 

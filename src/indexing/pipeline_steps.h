@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,7 +47,7 @@ absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& p
                                                     std::string_view json_text);
 
 // Why a document was rejected: the keys of the `num_rejected_docs` counters.
-inline constexpr char kRejectedInvalidJson[] = "invalid_json";  // not a JSON object at all
+inline constexpr char kRejectedInvalidJson[] = "invalid_json";    // not a JSON object at all
 inline constexpr char kRejectedUnknownField[] = "unknown_field";  // undeclared in strict mode
 // A value that does not convert to its field's type (an unparsable datetime included).
 inline constexpr char kRejectedTypeMismatch[] = "type_mismatch";
@@ -62,9 +63,11 @@ const char* RejectionReason(const absl::Status& status);
 // "invalid_json" for kRejectedInvalidJson, "invalid_schema" for the others.
 const char* QuickwitParseFailureReason(std::string_view rejection_reason);
 
-// An empty in-memory split with the index's doc store settings.
+// An empty in-memory split with the index's doc store settings; full doc store blocks are
+// compressed on `docstore_executor` when set (SplitWriterOptions::docstore_executor).
 absl::StatusOr<std::unique_ptr<index::SplitWriter>> NewSplitWriter(
-    const config::IndexConfig& config);
+    const config::IndexConfig& config,
+    std::function<bool(std::function<void()>)> docstore_executor = {});
 
 // True when the split reached `split_num_docs_target` or `resources.heap_size`.
 bool SplitWriterIsFull(const index::SplitWriter& writer, const config::IndexingSettings& settings);
