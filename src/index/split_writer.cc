@@ -10,6 +10,8 @@
 // reach `docstore_blocksize`, here or on SplitWriterOptions::docstore_executor.
 
 #include <algorithm>
+#include <charconv>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
@@ -470,9 +472,10 @@ class SplitWriterImpl final : public SplitWriter {
         if (leaf.type == FieldType::kText) {
           value = leaf.text;
         } else if (leaf.type == FieldType::kI64) {
-          value = {digits, fmt::format_to(digits, "{}", internal::DecodeI64(leaf.value))};
+          value = {digits,
+                   std::to_chars(digits, std::end(digits), internal::DecodeI64(leaf.value)).ptr};
         } else if (leaf.type == FieldType::kU64) {
-          value = {digits, fmt::format_to(digits, "{}", leaf.value)};
+          value = {digits, std::to_chars(digits, std::end(digits), leaf.value).ptr};
         } else {
           continue;
         }
