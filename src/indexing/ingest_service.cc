@@ -659,17 +659,7 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     bytes_ingested_.Increment(static_cast<int64_t>(accepted_bytes));
 
     if (commit_mode != CommitMode::kAuto && wait_generation > 0) {
-      pipeline->committed_cv.wait(lock, [&] {
-        return pipeline->committed_generation >= wait_generation || pipeline->dropped;
-      });
-      if (pipeline->dropped) {
-        return absl::NotFoundError(fmt::format("index {} was deleted or cleared", index_id));
-      }
-      // Any generation holding documents of this request that failed to publish fails it.
-      auto failed = pipeline->failed_generations.lower_bound(first_generation);
-      if (failed != pipeline->failed_generations.end() && failed->first <= wait_generation) {
-        return failed->second;
-      }
+      RETURN_IF_ERROR(WaitForCommitsLocked(*pipeline, lock, first_generation, wait_generation));
     }
   }
   if (commit_mode == CommitMode::kForce) {
@@ -706,17 +696,24 @@ absl::StatusOr<std::shared_ptr<IngestService::IndexPipeline>> IngestService::Pic
   return GetOrCreatePipeline(index_id, shard);
 }
 
-std::vector<std::shared_ptr<IngestService::IndexPipeline>> IngestService::OtherPipelines(
-    const std::shared_ptr<IndexPipeline>& pipeline) {
-  std::vector<std::shared_ptr<IndexPipeline>> others;
-  std::lock_guard<std::mutex> lock(mu_);
-  const std::string& index_id = pipeline->config().index_id;
+std::vector<std::shared_ptr<IngestService::IndexPipeline>> IngestService::PipelinesOfLocked(
+    const std::string& index_id) const {
+  std::vector<std::shared_ptr<IndexPipeline>> pipelines;
   for (auto it = pipelines_.lower_bound(std::make_pair(index_id, 0));
        it != pipelines_.end() && it->first.first == index_id; ++it) {
-    if (it->second != pipeline && it->second->metadata.index_uid == pipeline->metadata.index_uid) {
-      others.push_back(it->second);
-    }
+    pipelines.push_back(it->second);
   }
+  return pipelines;
+}
+
+std::vector<std::shared_ptr<IngestService::IndexPipeline>> IngestService::OtherPipelines(
+    const std::shared_ptr<IndexPipeline>& pipeline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<IndexPipeline>> others =
+      PipelinesOfLocked(pipeline->config().index_id);
+  std::erase_if(others, [&](const std::shared_ptr<IndexPipeline>& other) {
+    return other == pipeline || other->metadata.index_uid != pipeline->metadata.index_uid;
+  });
   return others;
 }
 
@@ -725,16 +722,24 @@ absl::Status IngestService::FlushPipeline(const std::shared_ptr<IndexPipeline>& 
   if (pipeline->dropped) return absl::OkStatus();
   const uint64_t first_generation = pipeline->committed_generation + 1;
   ScheduleCommitLocked(pipeline);
-  const uint64_t wait_generation = pipeline->writer_generation - 1;
-  if (wait_generation < first_generation) return absl::OkStatus();  // nothing scheduled
-  pipeline->committed_cv.wait(
-      lock, [&] { return pipeline->committed_generation >= wait_generation || pipeline->dropped; });
-  if (pipeline->dropped) {
+  const uint64_t last_generation = pipeline->writer_generation - 1;
+  if (last_generation < first_generation) return absl::OkStatus();  // nothing scheduled
+  return WaitForCommitsLocked(*pipeline, lock, first_generation, last_generation);
+}
+
+absl::Status IngestService::WaitForCommitsLocked(IndexPipeline& pipeline,
+                                                 std::unique_lock<std::mutex>& lock,
+                                                 uint64_t first_generation,
+                                                 uint64_t last_generation) {
+  pipeline.committed_cv.wait(
+      lock, [&] { return pipeline.committed_generation >= last_generation || pipeline.dropped; });
+  if (pipeline.dropped) {
     return absl::NotFoundError(
-        fmt::format("index {} was deleted or cleared", pipeline->config().index_id));
+        fmt::format("index {} was deleted or cleared", pipeline.config().index_id));
   }
-  auto failed = pipeline->failed_generations.lower_bound(first_generation);
-  if (failed != pipeline->failed_generations.end() && failed->first <= wait_generation) {
+  // Any of those generations that failed to publish fails the wait.
+  auto failed = pipeline.failed_generations.lower_bound(first_generation);
+  if (failed != pipeline.failed_generations.end() && failed->first <= last_generation) {
     return failed->second;
   }
   return absl::OkStatus();
@@ -973,10 +978,8 @@ void IngestService::DropIndex(const std::string& index_id, const std::string& in
   // mu_ is held throughout, so no new pipeline of this index writes to the WAL until it is
   // truncated or removed.
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = pipelines_.lower_bound(std::make_pair(index_id, 0));
-       it != pipelines_.end() && it->first.first == index_id;) {
-    std::shared_ptr<IndexPipeline> pipeline = it->second;
-    it = pipelines_.erase(it);
+  for (const std::shared_ptr<IndexPipeline>& pipeline : PipelinesOfLocked(index_id)) {
+    pipelines_.erase(std::make_pair(index_id, pipeline->shard));
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
     pipeline->MarkDroppedLocked();
   }
@@ -1024,10 +1027,7 @@ uint64_t IngestService::NumPendingDocs(const std::string& index_id) {
   std::vector<std::shared_ptr<IndexPipeline>> pipelines;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = pipelines_.lower_bound(std::make_pair(index_id, 0));
-         it != pipelines_.end() && it->first.first == index_id; ++it) {
-      pipelines.push_back(it->second);
-    }
+    pipelines = PipelinesOfLocked(index_id);
   }
   uint64_t num_docs = 0;
   for (const std::shared_ptr<IndexPipeline>& pipeline : pipelines) {
@@ -1043,7 +1043,7 @@ std::vector<IndexIngestStats> IngestService::Stats() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [key, pipeline] : pipelines_) {
     std::lock_guard<std::mutex> pipeline_lock(pipeline->mu);
-    if (key.second == 0 || stats.empty() || stats.back().index_id != key.first) {
+    if (stats.empty() || stats.back().index_id != key.first) {  // keys are in (id, shard) order
       stats.emplace_back();
       stats.back().index_id = key.first;
       stats.back().index_uid = pipeline->metadata.index_uid;

@@ -188,12 +188,19 @@ class IngestService {
   // The pipeline a request goes to (see num_pipelines_per_index).
   absl::StatusOr<std::shared_ptr<IndexPipeline>> PickPipeline(const std::string& index_id,
                                                               const std::string& idempotency_key);
+  // The pipelines of the index, by shard. REQUIRES: mu_ held.
+  std::vector<std::shared_ptr<IndexPipeline>> PipelinesOfLocked(const std::string& index_id) const;
   // The pipelines of the index other than `pipeline` (same index uid).
   std::vector<std::shared_ptr<IndexPipeline>> OtherPipelines(
       const std::shared_ptr<IndexPipeline>& pipeline);
   // Commits the in-memory split of `pipeline` and returns once it and the commits scheduled
   // before it are published; the first failure among them otherwise.
   absl::Status FlushPipeline(const std::shared_ptr<IndexPipeline>& pipeline);
+  // Waits until generations [first, last] of `pipeline` are committed; NotFound when it is
+  // dropped meanwhile, the error of the first of them that failed to publish. REQUIRES: `lock`
+  // holds pipeline.mu.
+  absl::Status WaitForCommitsLocked(IndexPipeline& pipeline, std::unique_lock<std::mutex>& lock,
+                                    uint64_t first_generation, uint64_t last_generation);
   // The WAL in `directory`, opened on first use. REQUIRES: mu_ held.
   absl::StatusOr<std::shared_ptr<Wal>> GetOrOpenWalLocked(const std::string& directory,
                                                           uint64_t min_next_position);
