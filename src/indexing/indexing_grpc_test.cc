@@ -17,6 +17,7 @@
 #include "common/ulid.h"
 #include "config/index_config.h"
 #include "indexing/cluster_indexing.h"
+#include "metastore/testing/ram_metastore.h"
 #include "proto/testing/test_grpc_server.h"
 
 namespace shale::indexing {
@@ -50,11 +51,9 @@ class IndexingGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     resolver_ = storage::NewStorageResolver();
-    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///metastore-" + NewUlid()));
-    ASSERT_TRUE(metastore_storage.ok());
-    auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
-    ASSERT_TRUE(metastore.ok());
-    metastore_ = std::move(metastore).value();
+    auto metastore = metastore::testing::NewRamMetastore(*resolver_);
+    ASSERT_TRUE(metastore.ok()) << metastore.status();
+    metastore_ = *std::move(metastore);
     auto config = config::ParseIndexConfigJson(
         IndexConfigJson("ram:///indexes-" + NewUlid() + "/" + kIndexId));
     ASSERT_TRUE(config.ok()) << config.status();
@@ -240,7 +239,8 @@ TEST(IndexingStateProtoTest, RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(back->merges[0].num_deleted_splits, 20u);
 
   proto::GetIndexingStateResponse unknown_state = ToProto(state);
-  unknown_state.mutable_source_pipelines(0)->set_state(static_cast<proto::SourcePipelineStatus>(42));
+  unknown_state.mutable_source_pipelines(0)->set_state(
+      static_cast<proto::SourcePipelineStatus>(42));
   EXPECT_EQ(FromProto(unknown_state).status().code(), absl::StatusCode::kDataLoss);
   proto::GetIndexingStateResponse anonymous = ToProto(state);
   anonymous.clear_node_id();
@@ -250,8 +250,7 @@ TEST(IndexingStateProtoTest, RoundTripsAndRejectsGarbage) {
 // Answers GetIndexingState only once released (or cancelled).
 class StuckIndexingService final : public proto::IndexingService::Service {
  public:
-  grpc::Status GetIndexingState(grpc::ServerContext* context,
-                                const proto::GetIndexingStateRequest*,
+  grpc::Status GetIndexingState(grpc::ServerContext* context, const proto::GetIndexingStateRequest*,
                                 proto::GetIndexingStateResponse*) override {
     while (!release.HasBeenNotified() && !context->IsCancelled()) {
       release.WaitForNotificationWithTimeout(absl::Milliseconds(20));
@@ -306,9 +305,7 @@ class FixedMembership final : public cluster::ClusterMembership {
   cluster::ClusterSnapshot Snapshot() const override { return {}; }
   std::vector<cluster::ClusterNode> LiveNodes() const override { return live; }
   std::vector<cluster::ClusterNode> DeadNodes() const override { return dead; }
-  absl::Status SetSelfKey(std::string_view, std::string_view) override {
-    return absl::OkStatus();
-  }
+  absl::Status SetSelfKey(std::string_view, std::string_view) override { return absl::OkStatus(); }
   absl::Status DeleteSelfKey(std::string_view) override { return absl::OkStatus(); }
   void SetReady(bool) override {}
   bool IsReady() const override { return true; }

@@ -12,6 +12,7 @@
 #include "common/ulid.h"
 #include "config/index_config.h"
 #include "metastore/testing/flaky_metastore.h"
+#include "metastore/testing/ram_metastore.h"
 
 namespace shale::indexing {
 namespace {
@@ -42,11 +43,9 @@ class IngestServiceTest : public ::testing::Test {
  protected:
   void CreateIndex(int commit_timeout_secs = 60, int split_num_docs_target = 10'000'000) {
     resolver_ = storage::NewStorageResolver();
-    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///metastore-" + NewUlid()));
-    ASSERT_TRUE(metastore_storage.ok());
-    auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
-    ASSERT_TRUE(metastore.ok());
-    metastore_ = std::move(metastore).value();
+    auto metastore = metastore::testing::NewRamMetastore(*resolver_);
+    ASSERT_TRUE(metastore.ok()) << metastore.status();
+    metastore_ = *std::move(metastore);
     const std::string index_uri = "ram:///indexes-" + NewUlid() + "/logs";
     auto index_storage = resolver_->Resolve(*Uri::Parse(index_uri));
     ASSERT_TRUE(index_storage.ok());

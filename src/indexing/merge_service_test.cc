@@ -19,6 +19,7 @@
 #include "config/index_config.h"
 #include "index/split_format.h"
 #include "metastore/testing/forwarding_metastore.h"
+#include "metastore/testing/ram_metastore.h"
 #include "split/split_store.h"
 
 namespace shale::indexing {
@@ -84,10 +85,8 @@ class MergeServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     resolver_ = storage::NewStorageResolver();
-    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///merge-meta-" + NewUlid()));
-    ASSERT_TRUE(metastore_storage.ok());
-    auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
-    ASSERT_TRUE(metastore.ok());
+    auto metastore = metastore::testing::NewRamMetastore(*resolver_);
+    ASSERT_TRUE(metastore.ok()) << metastore.status();
     inner_metastore_ = *std::move(metastore);
     metastore_ = std::make_unique<InterferingMetastore>(inner_metastore_.get());
     index_uri_ = "ram:///merge-indexes-" + NewUlid() + "/logs";

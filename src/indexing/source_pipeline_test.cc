@@ -15,6 +15,7 @@
 #include "indexing/testing/gzip.h"
 #include "indexing/wal.h"
 #include "metastore/testing/flaky_metastore.h"
+#include "metastore/testing/ram_metastore.h"
 #include "split/split_store.h"
 #include "storage/testing/latency_storage.h"
 
@@ -49,9 +50,9 @@ class SourcePipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     resolver_ = storage::NewStorageResolver();
-    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///metastore-" + NewUlid()));
-    ASSERT_TRUE(metastore_storage.ok());
-    real_metastore_ = std::move(metastore::NewFileBackedMetastore(*metastore_storage)).value();
+    auto metastore = metastore::testing::NewRamMetastore(*resolver_);
+    ASSERT_TRUE(metastore.ok()) << metastore.status();
+    real_metastore_ = *std::move(metastore);
     metastore_ = std::make_unique<FlakyMetastore>(real_metastore_.get());
     files_root_ = "ram:///files-" + NewUlid();
     files_ = *resolver_->Resolve(*Uri::Parse(files_root_));

@@ -14,6 +14,7 @@
 #include "common/uri.h"
 #include "config/index_config.h"
 #include "metastore/testing/forwarding_metastore.h"
+#include "metastore/testing/ram_metastore.h"
 #include "split/split_store.h"
 
 namespace shale::indexing {
@@ -46,10 +47,8 @@ class SplitGcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     resolver_ = storage::NewStorageResolver();
-    auto metastore_storage = resolver_->Resolve(*Uri::Parse("ram:///gc-meta-" + NewUlid()));
-    ASSERT_TRUE(metastore_storage.ok());
-    auto metastore = metastore::NewFileBackedMetastore(*metastore_storage);
-    ASSERT_TRUE(metastore.ok());
+    auto metastore = metastore::testing::NewRamMetastore(*resolver_);
+    ASSERT_TRUE(metastore.ok()) << metastore.status();
     metastore_ = *std::move(metastore);
     const std::string index_uri = "ram:///gc-indexes-" + NewUlid() + "/logs";
     auto storage = resolver_->Resolve(*Uri::Parse(index_uri));
