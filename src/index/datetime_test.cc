@@ -158,7 +158,7 @@ TEST(DatetimeTest, DocumentsKeepNanosecondsAndTheFastColumnItsPrecision) {
     EXPECT_EQ(doc->timestamp_nanos(), internal::TruncateNanos(kBaseNanos + 123'456'789, precision));
     int num_ts_leaves = 0;
     for (const internal::LeafValue& leaf : doc->impl().values) {
-      if (leaf.path == "ts") {
+      if (doc->impl().path(leaf) == "ts") {
         ++num_ts_leaves;
         EXPECT_EQ(internal::DecodeI64(leaf.value), kBaseNanos + 123'456'789);
       }

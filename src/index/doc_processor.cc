@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/cord.h"
 #include "fmt/format.h"
 
+#include "common/status_macros.h"
 #include "index/internal/binary_values.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
@@ -64,7 +66,6 @@ namespace {
 using internal::EncodeF64;
 using internal::EncodeI64;
 using internal::LeafOptions;
-using internal::LeafValue;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
@@ -171,8 +172,8 @@ void AppendEscapedKey(std::string_view key, bool expand_dots, std::string& out) 
   }
 }
 
-// `prefix.key` (one allocation at most: this runs for every field of every document).
-std::string JoinPath(const std::string& prefix, std::string_view key, bool expand_dots) {
+// `prefix.key` (at set-up and in error messages; documents build their paths in a scratch string).
+std::string JoinPath(std::string_view prefix, std::string_view key, bool expand_dots) {
   std::string path;
   path.reserve(prefix.size() + 1 + key.size());
   path += prefix;
@@ -211,6 +212,22 @@ bool HasFormat(const FieldMapping& field, DatetimeInputFormat format) {
   return false;
 }
 
+// A field mapping resolved once for all documents: its joined path, its leaf options, its
+// children (objects) and the concatenate fields its values also go to.
+struct MappedField {
+  const FieldMapping* field = nullptr;
+  std::string path;
+  LeafOptions options;
+  std::vector<MappedField> children;
+  std::vector<size_t> concatenate_targets;  // indexes into concatenate_targets_
+  bool is_timestamp = false;
+};
+
+absl::Status DocumentTooLargeError() {
+  return absl::InvalidArgumentError(
+      "document too large: its paths and texts pass 4 GiB once flattened");
+}
+
 class DocProcessorImpl final : public DocProcessor {
  public:
   explicit DocProcessorImpl(const DocMapping& mapping) : mapping_(mapping) {
@@ -227,6 +244,7 @@ class DocProcessorImpl final : public DocProcessor {
       timestamp_precision_ = FindPrecision(mapping_.field_mappings, "", *mapping_.timestamp_field);
     }
     CollectConcatenateFields(mapping_.field_mappings, "");
+    fields_ = ResolveFields(mapping_.field_mappings, "");
   }
 
   absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const override {
@@ -244,26 +262,19 @@ class DocProcessorImpl final : public DocProcessor {
     auto impl = std::make_unique<ProcessedDocImpl>();
     impl->values.reserve(8);
     impl->num_bytes = json_text.size();
-    impl->stored_json.reserve(json_text.size());
+    // Texts are at most as long as in the JSON text; the paths rarely pass 128 bytes.
+    impl->bytes.reserve(json_text.size() + 128);
+    impl->stored_json.reserve(json_text.size() + 64);  // datetimes may grow when formatted
+    thread_local std::string path_scratch;
     absl::Status status =
-        ProcessMappedObject(object, mapping_.field_mappings, "", *impl, impl->stored_json);
+        ProcessMappedObject(object, fields_, "", *impl, impl->stored_json, path_scratch);
     if (!status.ok()) return status;
     if (mapping_.store_document_size) {
-      LeafValue length;
-      length.path = std::string(kDocLengthField);
-      length.type = FieldType::kU64;
-      length.options.indexed = false;
-      length.options.fast = true;
-      length.value = json_text.size();
-      impl->values.push_back(std::move(length));
-    }
-    if (mapping_.timestamp_field.has_value()) {
-      for (const LeafValue& leaf : impl->values) {
-        if (leaf.type == FieldType::kDatetime && leaf.path == *mapping_.timestamp_field) {
-          impl->timestamp_nanos =
-              internal::TruncateNanos(internal::DecodeI64(leaf.value), timestamp_precision_);
-          break;
-        }
+      LeafOptions options;
+      options.indexed = false;
+      options.fast = true;
+      if (!impl->AddLeaf(kDocLengthField, FieldType::kU64, options, {}, json_text.size())) {
+        return DocumentTooLargeError();
       }
     }
     return ProcessedDoc(std::move(impl));
@@ -306,165 +317,213 @@ class DocProcessorImpl final : public DocProcessor {
     }
   }
 
-  // Indexes every leaf of `value` under each concatenate field of `targets`: strings as text
-  // (with the concatenate field's tokenizer), numbers and booleans as typed values.
-  void AddToConcatenateFields(element value, const std::vector<size_t>& targets,
-                              ProcessedDocImpl& doc) const {
-    for (size_t target : targets) {
-      const ConcatenateTarget& concatenate = concatenate_targets_[target];
-      FlattenDynamic(value, concatenate.path, concatenate.options, false, doc,
-                     /*extend_path=*/false);
+  // The MappedField tree of `mappings` (after CollectConcatenateFields).
+  std::vector<MappedField> ResolveFields(const std::vector<FieldMapping>& mappings,
+                                         const std::string& prefix) const {
+    std::vector<MappedField> fields;
+    fields.reserve(mappings.size());
+    for (const FieldMapping& mapping : mappings) {
+      MappedField field;
+      field.field = &mapping;
+      field.path = JoinPath(prefix, mapping.name, false);
+      field.options = OptionsOf(mapping);
+      if (mapping.type == FieldType::kObject) {
+        field.children = ResolveFields(mapping.field_mappings, field.path);
+      }
+      auto targets = concatenate_by_source_.find(field.path);
+      if (targets != concatenate_by_source_.end()) field.concatenate_targets = targets->second;
+      field.is_timestamp = mapping.type == FieldType::kDatetime &&
+                           mapping_.timestamp_field.has_value() &&
+                           *mapping_.timestamp_field == field.path;
+      fields.push_back(std::move(field));
     }
+    return fields;
   }
 
-  // Appends `"key":{...}` of the mapped object to `stored` (stored fields only).
+  // Indexes every leaf of `value` under each concatenate field of `targets`: strings as text
+  // (with the concatenate field's tokenizer), numbers and booleans as typed values.
+  absl::Status AddToConcatenateFields(element value, const std::vector<size_t>& targets,
+                                      ProcessedDocImpl& doc, std::string& path) const {
+    for (size_t target : targets) {
+      const ConcatenateTarget& concatenate = concatenate_targets_[target];
+      path.assign(concatenate.path);
+      if (!FlattenDynamic(value, path, concatenate.options, false, doc, /*extend_path=*/false)) {
+        return DocumentTooLargeError();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Appends `{...}` of the mapped object to `stored` (stored fields only). `path` is scratch.
   absl::Status ProcessMappedObject(simdjson::dom::object object,
-                                   const std::vector<FieldMapping>& mappings,
-                                   const std::string& prefix, ProcessedDocImpl& doc,
-                                   std::string& stored) const {
+                                   const std::vector<MappedField>& fields, std::string_view prefix,
+                                   ProcessedDocImpl& doc, std::string& stored,
+                                   std::string& path) const {
     stored.push_back('{');
     bool first = true;
-    std::string value_json;
-    value_json.reserve(256);  // one allocation for the values of most documents
-    for (simdjson::dom::key_value_pair field : object) {
-      const FieldMapping* mapping = nullptr;
-      for (const FieldMapping& candidate : mappings) {
-        if (candidate.name == field.key) {
-          mapping = &candidate;
+    for (simdjson::dom::key_value_pair member : object) {
+      const MappedField* mapped = nullptr;
+      for (const MappedField& candidate : fields) {
+        if (candidate.field->name == member.key) {
+          mapped = &candidate;
           break;
         }
       }
-      value_json.clear();
-      if (mapping != nullptr) {
-        const std::string path = JoinPath(prefix, field.key, false);
-        absl::Status status = ProcessMapped(*mapping, path, field.value, doc, value_json);
-        if (!status.ok()) return status;
-        if (!concatenate_by_source_.empty()) {
-          auto targets = concatenate_by_source_.find(path);
-          if (targets != concatenate_by_source_.end()) {
-            AddToConcatenateFields(field.value, targets->second, doc);
-          }
+      // `"key":` goes first; taken back below when the value stores nothing.
+      const size_t member_start = stored.size();
+      if (!first) stored.push_back(',');
+      AppendJsonString(member.key, stored);
+      stored.push_back(':');
+      const size_t value_start = stored.size();
+      if (mapped != nullptr) {
+        RETURN_IF_ERROR(ProcessMapped(*mapped, member.value, doc, stored, path));
+        if (!mapped->concatenate_targets.empty()) {
+          RETURN_IF_ERROR(
+              AddToConcatenateFields(member.value, mapped->concatenate_targets, doc, path));
         }
       } else if (mapping_.mode == DocMappingMode::kStrict) {
         return UnknownFieldError(
             fmt::format("field `{}` is not declared in the doc mapping (strict mode)",
-                        JoinPath(prefix, field.key, false)));
+                        JoinPath(prefix, member.key, false)));
       } else if (mapping_.mode == DocMappingMode::kDynamic) {
         const bool expand_dots = mapping_.dynamic_mapping.expand_dots;
-        FlattenDynamic(field.value, JoinPath(prefix, field.key, expand_dots), dynamic_options_,
-                       expand_dots, doc);
-        AddToConcatenateFields(field.value, dynamic_concatenate_targets_, doc);
-        if (mapping_.dynamic_mapping.stored && !field.value.is_null()) {
-          AppendElementJson(field.value, value_json);
+        path.assign(prefix.data(), prefix.size());
+        if (!prefix.empty()) path.push_back('.');
+        AppendEscapedKey(member.key, expand_dots, path);
+        if (!FlattenDynamic(member.value, path, dynamic_options_, expand_dots, doc)) {
+          return DocumentTooLargeError();
+        }
+        if (!dynamic_concatenate_targets_.empty()) {
+          RETURN_IF_ERROR(
+              AddToConcatenateFields(member.value, dynamic_concatenate_targets_, doc, path));
+        }
+        if (mapping_.dynamic_mapping.stored && !member.value.is_null()) {
+          AppendElementJson(member.value, stored);
         }
       }
-      if (value_json.empty()) continue;
-      if (!first) stored.push_back(',');
-      first = false;
-      AppendJsonString(field.key, stored);
-      stored.push_back(':');
-      stored += value_json;
+      if (stored.size() == value_start) {
+        stored.resize(member_start);
+      } else {
+        first = false;
+      }
     }
     stored.push_back('}');
     return absl::OkStatus();
   }
 
-  // Converts the value of a mapped field; appends its stored JSON to `stored` (left empty when
-  // nothing is stored).
-  absl::Status ProcessMapped(const FieldMapping& field, const std::string& path, element value,
-                             ProcessedDocImpl& doc, std::string& stored) const {
+  // Converts the value of a mapped field; appends its stored JSON to `stored` (nothing when
+  // nothing is stored). `path` is scratch.
+  absl::Status ProcessMapped(const MappedField& mapped, element value, ProcessedDocImpl& doc,
+                             std::string& stored, std::string& path) const {
+    const FieldMapping& field = *mapped.field;
     if (value.is_null()) return absl::OkStatus();
     if (value.is_array()) {
-      std::string items;
-      std::string item;
+      const size_t array_start = stored.size();
+      stored.push_back('[');
       bool first = true;
       simdjson::dom::array array = value.get_array().value_unsafe();
       for (element child : array) {
-        item.clear();
-        absl::Status status = ProcessMapped(field, path, child, doc, item);
-        if (!status.ok()) return status;
-        if (item.empty()) continue;
-        if (!first) items.push_back(',');
-        first = false;
-        items += item;
+        const size_t item_start = stored.size();
+        if (!first) stored.push_back(',');
+        const size_t value_start = stored.size();
+        RETURN_IF_ERROR(ProcessMapped(mapped, child, doc, stored, path));
+        if (stored.size() == value_start) {
+          stored.resize(item_start);
+        } else {
+          first = false;
+        }
       }
-      if (!first) stored = "[" + items + "]";
+      if (first) {
+        stored.resize(array_start);
+      } else {
+        stored.push_back(']');
+      }
       return absl::OkStatus();
     }
     switch (field.type) {
       case FieldType::kObject: {
         simdjson::dom::object object;
         if (value.get_object().get(object) != simdjson::SUCCESS) {
-          return TypeError(field, path, value);
+          return TypeError(field, mapped.path, value);
         }
-        std::string child;
-        absl::Status status = ProcessMappedObject(object, field.field_mappings, path, doc, child);
-        if (!status.ok()) return status;
-        if (child != "{}") stored = std::move(child);
+        const size_t object_start = stored.size();
+        RETURN_IF_ERROR(
+            ProcessMappedObject(object, mapped.children, mapped.path, doc, stored, path));
+        if (stored.size() == object_start + 2) stored.resize(object_start);  // "{}"
         return absl::OkStatus();
       }
       case FieldType::kConcatenate:
         // Its values come from other fields; a document cannot set it.
         return absl::OkStatus();
       case FieldType::kJson: {
-        if (!value.is_object()) return TypeError(field, path, value);
-        FlattenDynamic(value, path, OptionsOf(field), field.expand_dots, doc);
+        if (!value.is_object()) return TypeError(field, mapped.path, value);
+        path.assign(mapped.path);
+        if (!FlattenDynamic(value, path, mapped.options, field.expand_dots, doc)) {
+          return DocumentTooLargeError();
+        }
         if (field.stored) AppendElementJson(value, stored);
         return absl::OkStatus();
       }
       default:
         break;
     }
-    LeafValue leaf;
-    leaf.type = field.type;
-    absl::Status status = ConvertLeaf(field, path, value, leaf);
-    if (!status.ok()) return status;
+    uint64_t leaf_value = 0;
+    std::string_view text;
+    std::string owned_text;  // ip, bytes: the converted bytes
+    RETURN_IF_ERROR(ConvertLeaf(field, mapped.path, value, leaf_value, text, owned_text));
     if (field.stored) {
       switch (field.type) {
         case FieldType::kText:
-          AppendJsonString(leaf.text, stored);
+          AppendJsonString(text, stored);
           break;
         case FieldType::kI64:
-          stored = fmt::format("{}", internal::DecodeI64(leaf.value));
+          fmt::format_to(std::back_inserter(stored), "{}", internal::DecodeI64(leaf_value));
           break;
         case FieldType::kU64:
-          stored = fmt::format("{}", leaf.value);
+          fmt::format_to(std::back_inserter(stored), "{}", leaf_value);
           break;
         case FieldType::kF64:
-          stored = fmt::format("{}", internal::DecodeF64(leaf.value));
+          fmt::format_to(std::back_inserter(stored), "{}", internal::DecodeF64(leaf_value));
           break;
         case FieldType::kBool:
-          stored = leaf.value != 0 ? "true" : "false";
+          stored += leaf_value != 0 ? "true" : "false";
           break;
         case FieldType::kDatetime:
-          internal::AppendDatetimeJson(internal::DecodeI64(leaf.value), field.output_format,
+          internal::AppendDatetimeJson(internal::DecodeI64(leaf_value), field.output_format,
                                        stored);
           break;
         case FieldType::kIp:
-          AppendJsonString(internal::FormatIp(leaf.text), stored);
+          AppendJsonString(internal::FormatIp(text), stored);
           break;
         case FieldType::kBytes:
-          AppendJsonString(internal::EncodeBytes(leaf.text, field.bytes_output_format), stored);
+          AppendJsonString(internal::EncodeBytes(text, field.bytes_output_format), stored);
           break;
         default:
           break;
       }
     }
+    if (mapped.is_timestamp && !doc.timestamp_nanos.has_value()) {
+      doc.timestamp_nanos =
+          internal::TruncateNanos(internal::DecodeI64(leaf_value), timestamp_precision_);
+    }
     if (field.indexed || field.fast) {
-      leaf.path = path;
-      leaf.options = OptionsOf(field);
-      doc.values.push_back(std::move(leaf));
+      if (!doc.AddLeaf(mapped.path, field.type, mapped.options, text, leaf_value)) {
+        return DocumentTooLargeError();
+      }
     }
     return absl::OkStatus();
   }
 
-  static absl::Status TypeError(const FieldMapping& field, const std::string& path, element value) {
+  static absl::Status TypeError(const FieldMapping& field, std::string_view path, element value) {
     return absl::InvalidArgumentError(fmt::format("field `{}` expects a value of type {}, got `{}`",
                                                   path, FieldTypeName(field.type), Snippet(value)));
   }
 
-  static absl::Status ConvertLeaf(const FieldMapping& field, const std::string& path, element value,
-                                  LeafValue& leaf) {
+  // The value of a leaf of `field`: `leaf_value` for numbers, booleans and datetimes; `text` for
+  // text (a view of the parsed document), ip and bytes (a view of `owned_text`).
+  static absl::Status ConvertLeaf(const FieldMapping& field, std::string_view path, element value,
+                                  uint64_t& leaf_value, std::string_view& leaf_text,
+                                  std::string& owned_text) {
     const element_type type = value.type();
     const bool is_string = type == element_type::STRING;
     std::string_view text;
@@ -472,7 +531,7 @@ class DocProcessorImpl final : public DocProcessor {
     switch (field.type) {
       case FieldType::kText:
         if (!is_string) return TypeError(field, path, value);
-        leaf.text.assign(text.data(), text.size());
+        leaf_text = text;
         return absl::OkStatus();
       case FieldType::kI64: {
         int64_t result = 0;
@@ -494,7 +553,7 @@ class DocProcessorImpl final : public DocProcessor {
         } else {
           return TypeError(field, path, value);
         }
-        leaf.value = EncodeI64(result);
+        leaf_value = EncodeI64(result);
         return absl::OkStatus();
       }
       case FieldType::kU64: {
@@ -519,7 +578,7 @@ class DocProcessorImpl final : public DocProcessor {
         } else {
           return TypeError(field, path, value);
         }
-        leaf.value = result;
+        leaf_value = result;
         return absl::OkStatus();
       }
       case FieldType::kF64: {
@@ -535,7 +594,7 @@ class DocProcessorImpl final : public DocProcessor {
         } else {
           return TypeError(field, path, value);
         }
-        leaf.value = EncodeF64(result);
+        leaf_value = EncodeF64(result);
         return absl::OkStatus();
       }
       case FieldType::kBool: {
@@ -547,7 +606,7 @@ class DocProcessorImpl final : public DocProcessor {
         } else {
           return TypeError(field, path, value);
         }
-        leaf.value = result ? 1 : 0;
+        leaf_value = result ? 1 : 0;
         return absl::OkStatus();
       }
       case FieldType::kDatetime: {
@@ -600,7 +659,7 @@ class DocProcessorImpl final : public DocProcessor {
               "epoch, from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16.854775807Z)",
               path, Snippet(value)));
         }
-        leaf.value = EncodeI64(*nanos);
+        leaf_value = EncodeI64(*nanos);
         return absl::OkStatus();
       }
       case FieldType::kIp: {
@@ -610,7 +669,8 @@ class DocProcessorImpl final : public DocProcessor {
           return absl::InvalidArgumentError(fmt::format(
               "field `{}` expects an IPv4 or IPv6 address, got `{}`", path, Snippet(value)));
         }
-        leaf.text = *std::move(address);
+        owned_text = *std::move(address);
+        leaf_text = owned_text;
         return absl::OkStatus();
       }
       case FieldType::kBytes: {
@@ -622,7 +682,8 @@ class DocProcessorImpl final : public DocProcessor {
                           field.bytes_input_format == BytesFormat::kHex ? "hex" : "base64",
                           Snippet(value)));
         }
-        leaf.text = *std::move(bytes);
+        owned_text = *std::move(bytes);
+        leaf_text = owned_text;
         return absl::OkStatus();
       }
       default:
@@ -632,56 +693,61 @@ class DocProcessorImpl final : public DocProcessor {
 
   // Captures every leaf of `value` under `path` with the dynamic (or json field) options. With
   // `extend_path` false, the leaves of nested objects keep `path` (concatenate fields). `path`
-  // is taken by value so that a scalar leaf moves it into the document without a copy.
-  static void FlattenDynamic(element value, std::string path, const LeafOptions& options,
+  // is extended in place for nested objects and is as given on return. False when the document
+  // grows too large (ProcessedDocImpl::AddLeaf).
+  static bool FlattenDynamic(element value, std::string& path, const LeafOptions& options,
                              bool expand_dots, ProcessedDocImpl& doc, bool extend_path = true) {
-    if (!options.indexed && !options.fast) return;
-    LeafValue leaf;
+    if (!options.indexed && !options.fast) return true;
+    FieldType type = FieldType::kText;
+    uint64_t leaf_value = 0;
+    std::string_view text;
     switch (value.type()) {
       case element_type::NULL_VALUE:
-        return;
+        return true;
       case element_type::ARRAY: {
         simdjson::dom::array array = value.get_array().value_unsafe();
         for (element child : array) {
-          FlattenDynamic(child, path, options, expand_dots, doc, extend_path);
+          if (!FlattenDynamic(child, path, options, expand_dots, doc, extend_path)) return false;
         }
-        return;
+        return true;
       }
       case element_type::OBJECT: {
         simdjson::dom::object object = value.get_object().value_unsafe();
-        for (simdjson::dom::key_value_pair field : object) {
-          FlattenDynamic(field.value,
-                         extend_path ? JoinPath(path, field.key, expand_dots) : path, options,
-                         expand_dots, doc, extend_path);
+        const size_t path_size = path.size();
+        for (simdjson::dom::key_value_pair member : object) {
+          if (extend_path) {
+            if (path_size != 0) path.push_back('.');
+            AppendEscapedKey(member.key, expand_dots, path);
+          }
+          const bool added =
+              FlattenDynamic(member.value, path, options, expand_dots, doc, extend_path);
+          path.resize(path_size);
+          if (!added) return false;
         }
-        return;
+        return true;
       }
-      case element_type::STRING: {
-        leaf.type = FieldType::kText;
-        std::string_view text = value.get_string().value_unsafe();
-        leaf.text.assign(text.data(), text.size());
+      case element_type::STRING:
+        type = FieldType::kText;
+        text = value.get_string().value_unsafe();
         break;
-      }
       case element_type::INT64:
-        leaf.type = FieldType::kI64;
-        leaf.value = EncodeI64(value.get_int64().value_unsafe());
+        type = FieldType::kI64;
+        leaf_value = EncodeI64(value.get_int64().value_unsafe());
         break;
       case element_type::UINT64:
-        leaf.type = FieldType::kU64;
-        leaf.value = value.get_uint64().value_unsafe();
+        type = FieldType::kU64;
+        leaf_value = value.get_uint64().value_unsafe();
         break;
       case element_type::DOUBLE:
-        leaf.type = FieldType::kF64;
-        leaf.value = EncodeF64(value.get_double().value_unsafe());
+        type = FieldType::kF64;
+        leaf_value = EncodeF64(value.get_double().value_unsafe());
         break;
       case element_type::BOOL:
-        leaf.type = FieldType::kBool;
-        leaf.value = value.get_bool().value_unsafe() ? 1 : 0;
+        type = FieldType::kBool;
+        leaf_value = value.get_bool().value_unsafe() ? 1 : 0;
         break;
     }
-    leaf.path = std::move(path);
-    leaf.options = options;
-    doc.values.push_back(std::move(leaf));
+    return doc.AddLeaf(path, type, options, text, leaf_value);
   }
 
   DocMapping mapping_;
@@ -690,6 +756,8 @@ class DocProcessorImpl final : public DocProcessor {
   // Source path -> indexes into concatenate_targets_.
   absl::flat_hash_map<std::string, std::vector<size_t>> concatenate_by_source_;
   std::vector<size_t> dynamic_concatenate_targets_;
+  // The resolved tree of mapping_.field_mappings (points into mapping_).
+  std::vector<MappedField> fields_;
   DatetimePrecision timestamp_precision_ = DatetimePrecision::kSeconds;
 };
 

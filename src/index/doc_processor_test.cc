@@ -1,13 +1,14 @@
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "index/testing/field_builder.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/processed_doc.h"
 #include "index/split_format.h"
+#include "index/testing/field_builder.h"
 
 namespace shale::index {
 namespace {
@@ -46,9 +47,15 @@ std::unique_ptr<DocProcessor> MakeProcessor(const DocMapping& mapping) {
 
 const internal::LeafValue* Find(const ProcessedDoc& doc, const std::string& path, FieldType type) {
   for (const auto& leaf : doc.impl().values) {
-    if (leaf.path == path && leaf.type == type) return &leaf;
+    if (doc.impl().path(leaf) == path && leaf.type == type) return &leaf;
   }
   return nullptr;
+}
+
+// The text of the leaf Find gives ("<none>" without one).
+std::string Text(const ProcessedDoc& doc, const std::string& path, FieldType type) {
+  const internal::LeafValue* leaf = Find(doc, path, type);
+  return leaf == nullptr ? "<none>" : std::string(doc.impl().text(*leaf));
 }
 
 TEST(DocProcessorTest, ConvertsEveryType) {
@@ -58,14 +65,14 @@ TEST(DocProcessorTest, ConvertsEveryType) {
       R"("ratio":0.5,"ok":true,"resource":{"service":"api"},"attrs":{"a":{"b":1},"c":"x"}})");
   ASSERT_TRUE(doc.ok()) << doc.status();
   EXPECT_EQ(doc->timestamp_nanos(), 1684985801123000000);  // truncated to millis
-  EXPECT_EQ(Find(*doc, "body", FieldType::kText)->text, "Hello World");
+  EXPECT_EQ(Text(*doc, "body", FieldType::kText), "Hello World");
   EXPECT_EQ(internal::DecodeI64(Find(*doc, "count", FieldType::kI64)->value), -3);
   EXPECT_EQ(Find(*doc, "size", FieldType::kU64)->value, 7u);
   EXPECT_EQ(internal::DecodeF64(Find(*doc, "ratio", FieldType::kF64)->value), 0.5);
   EXPECT_EQ(Find(*doc, "ok", FieldType::kBool)->value, 1u);
-  EXPECT_EQ(Find(*doc, "resource.service", FieldType::kText)->text, "api");
+  EXPECT_EQ(Text(*doc, "resource.service", FieldType::kText), "api");
   EXPECT_NE(Find(*doc, "attrs.a.b", FieldType::kI64), nullptr);
-  EXPECT_EQ(Find(*doc, "attrs.c", FieldType::kText)->text, "x");
+  EXPECT_EQ(Text(*doc, "attrs.c", FieldType::kText), "x");
   EXPECT_EQ(doc->impl().stored_json,
             R"({"ts":"2023-05-25T03:36:41.123456Z","body":"Hello World","count":-3,"size":7,)"
             R"("ratio":0.5,"ok":true,"resource":{"service":"api"},"attrs":{"a":{"b":1},"c":"x"}})");
@@ -93,7 +100,7 @@ TEST(DocProcessorTest, DynamicCapturesUnknownFields) {
       R"({"body":"x","extra":{"y":1,"z":"Zz","f":1.5,"b":false,"big":18446744073709551615},"n":null})");
   ASSERT_TRUE(doc.ok()) << doc.status();
   EXPECT_NE(Find(*doc, "extra.y", FieldType::kI64), nullptr);
-  EXPECT_EQ(Find(*doc, "extra.z", FieldType::kText)->text, "Zz");
+  EXPECT_EQ(Text(*doc, "extra.z", FieldType::kText), "Zz");
   EXPECT_NE(Find(*doc, "extra.f", FieldType::kF64), nullptr);
   EXPECT_NE(Find(*doc, "extra.b", FieldType::kBool), nullptr);
   EXPECT_EQ(Find(*doc, "extra.big", FieldType::kU64)->value, UINT64_MAX);
@@ -280,9 +287,42 @@ TEST(DocProcessorTest, ArraysAreMultiValued) {
   auto doc = processor->Process(R"({"count":[1,2,null,3],"body":["a b","c"]})");
   ASSERT_TRUE(doc.ok()) << doc.status();
   int counts = 0;
-  for (const auto& leaf : doc->impl().values) counts += leaf.path == "count" ? 1 : 0;
+  for (const auto& leaf : doc->impl().values) counts += doc->impl().path(leaf) == "count" ? 1 : 0;
   EXPECT_EQ(counts, 3);
   EXPECT_EQ(doc->impl().stored_json, R"({"count":[1,2,3],"body":["a b","c"]})");
+}
+
+// The stored JSON is written as the document is walked, and what turns out to store nothing
+// (fields not stored, nulls, arrays of nulls, objects left empty) is taken back with its key and
+// comma.
+TEST(DocProcessorTest, WhatStoresNothingLeavesNoTraceInTheStoredJson) {
+  DocMapping mapping = LogMapping(DocMappingMode::kDynamic);
+  for (FieldMapping& field : mapping.field_mappings) {
+    if (field.name == "count") field.stored = false;
+  }
+  auto processor = MakeProcessor(mapping);
+  auto doc = processor->Process(
+      R"({"count":1,"body":"a","count":2,"size":[null,null],"resource":{},"ok":[],)"
+      R"("ratio":[null,0.5,null],"resource":{"service":null},"dyn":null,"count":[3,4],)"
+      R"("nested":{"x":{"y":[1,"two"]},"z":true}})");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->impl().stored_json,
+            R"({"body":"a","ratio":[0.5],"nested":{"x":{"y":[1,"two"]},"z":true}})");
+  // Not stored, still indexed: count 1, 2, 3, 4; the array items share one path in the bytes.
+  std::vector<int64_t> counts;
+  for (const internal::LeafValue& leaf : doc->impl().values) {
+    if (doc->impl().path(leaf) == "count") counts.push_back(internal::DecodeI64(leaf.value));
+  }
+  EXPECT_THAT(counts, ::testing::ElementsAre(1, 2, 3, 4));
+  EXPECT_EQ(internal::DecodeI64(Find(*doc, "nested.x.y", FieldType::kI64)->value), 1);
+  EXPECT_EQ(Text(*doc, "nested.x.y", FieldType::kText), "two");
+  EXPECT_EQ(Find(*doc, "nested.z", FieldType::kBool)->value, 1u);
+  EXPECT_EQ(Find(*doc, "nested.x", FieldType::kText), nullptr);
+  // A document whose fields all store nothing stores `{}`.
+  auto empty = processor->Process(R"({"count":7,"size":null})");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->impl().stored_json, "{}");
+  EXPECT_EQ(internal::DecodeI64(Find(*empty, "count", FieldType::kI64)->value), 7);
 }
 
 TEST(DocProcessorTest, NullFieldIsAbsent) {

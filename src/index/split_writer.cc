@@ -188,7 +188,7 @@ class SplitWriterImpl final : public SplitWriter {
   void AddDocument(ProcessedDoc doc) override {
     ProcessedDocImpl& impl = doc.impl();
     const auto doc_id = static_cast<uint32_t>(num_docs_);
-    for (size_t i = 0; i < impl.values.size(); ++i) AddLeaf(doc_id, i, impl.values[i]);
+    for (size_t i = 0; i < impl.values.size(); ++i) AddLeaf(impl, doc_id, i, impl.values[i]);
     if (impl.timestamp_nanos.has_value()) {
       const int64_t ts = *impl.timestamp_nanos;
       time_min_ = time_min_.has_value() ? std::min(*time_min_, ts) : ts;
@@ -300,33 +300,33 @@ class SplitWriterImpl final : public SplitWriter {
   // The builder of the `leaf_index`-th leaf of a document. Documents of one source mostly hold
   // the same leaves in the same order, so the field of the same leaf of the previous document is
   // tried first: a string compare instead of a hash lookup.
-  FieldBuilder& GetField(size_t leaf_index, const LeafValue& leaf) {
+  FieldBuilder& GetField(size_t leaf_index, const LeafValue& leaf, std::string_view path) {
     if (leaf_index < field_by_leaf_index_.size()) {
       FieldBuilder* previous = field_by_leaf_index_[leaf_index];
-      if (previous->type == leaf.type && previous->path == leaf.path) {
+      if (previous->type == leaf.type && previous->path == path) {
         return MergeOptions(*previous, leaf);
       }
     } else {
       field_by_leaf_index_.resize(leaf_index + 1);
     }
-    FieldBuilder& field = LookUpField(leaf);
+    FieldBuilder& field = LookUpField(leaf, path);
     field_by_leaf_index_[leaf_index] = &field;
     return field;
   }
 
-  FieldBuilder& LookUpField(const LeafValue& leaf) {
-    key_scratch_.assign(leaf.path);
+  FieldBuilder& LookUpField(const LeafValue& leaf, std::string_view path) {
+    key_scratch_.assign(path);
     key_scratch_.push_back('\0');
     key_scratch_.push_back(static_cast<char>(leaf.type));
     auto it = field_index_.find(AbslView(key_scratch_));
     if (it != field_index_.end()) return MergeOptions(*fields_[it->second], leaf);
     auto field = std::make_unique<FieldBuilder>();
-    field->path = leaf.path;
+    field->path = path;
     field->type = leaf.type;
     field->options = leaf.options;
     field_index_.emplace(key_scratch_, fields_.size());
     fields_.push_back(std::move(field));
-    memory_bytes_ += 256 + leaf.path.size();
+    memory_bytes_ += 256 + path.size();
     return *fields_.back();
   }
 
@@ -411,8 +411,10 @@ class SplitWriterImpl final : public SplitWriter {
     field.doc_tokens = 0;
   }
 
-  void AddLeaf(uint32_t doc_id, size_t leaf_index, const LeafValue& leaf) {
-    FieldBuilder& field = GetField(leaf_index, leaf);
+  void AddLeaf(const ProcessedDocImpl& doc, uint32_t doc_id, size_t leaf_index,
+               const LeafValue& leaf) {
+    FieldBuilder& field = GetField(leaf_index, leaf, doc.path(leaf));
+    const std::string_view leaf_text = doc.text(leaf);
     if (field.presence.empty() || field.presence.back() != doc_id) {
       field.presence.push_back(doc_id);
       memory_bytes_ += 4;
@@ -426,7 +428,7 @@ class SplitWriterImpl final : public SplitWriter {
         } else {
           field.next_position += kPositionGapBetweenValues;
         }
-        Tokenize(leaf.options.tokenizer, leaf.text, token_scratch_, [&](std::string_view token) {
+        Tokenize(leaf.options.tokenizer, leaf_text, token_scratch_, [&](std::string_view token) {
           const uint64_t hash = TermTable::Hash(token);
           field.terms.PrefetchSlot(hash);
           token_batch_.push_back(BatchedToken{static_cast<uint32_t>(token_batch_bytes_.size()),
@@ -436,7 +438,7 @@ class SplitWriterImpl final : public SplitWriter {
         });
         AddTokenBatch(field, doc_id);
       } else if (internal::IsByteStringType(leaf.type)) {
-        AddTerm(field, leaf.text, doc_id, std::nullopt);  // ip, bytes: the exact bytes
+        AddTerm(field, leaf_text, doc_id, std::nullopt);  // ip, bytes: the exact bytes
       } else {
         term_scratch_.clear();
         AppendBigEndian64(leaf.value, term_scratch_);
@@ -446,7 +448,7 @@ class SplitWriterImpl final : public SplitWriter {
     if (leaf.options.fast) {
       uint64_t value = leaf.value;
       if (internal::IsByteStringType(leaf.type)) {
-        std::string_view text = leaf.text;
+        std::string_view text = leaf_text;
         if (leaf.options.fast_lowercase && leaf.type == FieldType::kText)
           text = ::shale::index::internal_tokenizer::Lower(text, token_scratch_);
         const auto [text_id, inserted] = field.fast_text_ids.FindOrInsert(text, term_bytes_);
@@ -465,12 +467,12 @@ class SplitWriterImpl final : public SplitWriter {
     for (TagCollector& tag : tags_) {
       if (tag.overflow) continue;
       for (const LeafValue& leaf : doc.values) {
-        if (leaf.path != tag.field) continue;
+        if (doc.path(leaf) != tag.field) continue;
         // Formatted on the stack and looked up by view: no allocation for a known value.
         char digits[24];
         std::string_view value;
         if (leaf.type == FieldType::kText) {
-          value = leaf.text;
+          value = doc.text(leaf);
         } else if (leaf.type == FieldType::kI64) {
           value = {digits,
                    std::to_chars(digits, std::end(digits), internal::DecodeI64(leaf.value)).ptr};
