@@ -50,16 +50,52 @@ bool IsUnknownFieldError(const absl::Status& status) {
   return status.GetPayload(kUnknownFieldPayloadUrl).has_value();
 }
 
-ProcessedDoc::ProcessedDoc() : impl_(std::make_unique<ProcessedDocImpl>()) {}
-ProcessedDoc::ProcessedDoc(std::unique_ptr<ProcessedDocImpl> impl) : impl_(std::move(impl)) {}
-ProcessedDoc::ProcessedDoc(ProcessedDoc&&) noexcept = default;
-ProcessedDoc& ProcessedDoc::operator=(ProcessedDoc&&) noexcept = default;
-ProcessedDoc::~ProcessedDoc() = default;
+ProcessedDocs::ProcessedDocs() : impl_(std::make_unique<ProcessedDocsImpl>()) {}
+ProcessedDocs::ProcessedDocs(ProcessedDocs&&) noexcept = default;
+ProcessedDocs& ProcessedDocs::operator=(ProcessedDocs&&) noexcept = default;
+ProcessedDocs::~ProcessedDocs() = default;
 
-std::optional<int64_t> ProcessedDoc::timestamp_nanos() const {
-  return impl_ ? impl_->timestamp_nanos : std::nullopt;
+size_t ProcessedDocs::size() const { return impl_ ? impl_->docs.size() : 0; }
+
+std::optional<int64_t> ProcessedDocs::timestamp_nanos(size_t i) const {
+  return i < size() ? impl_->docs[i].timestamp_nanos : std::nullopt;
 }
-uint64_t ProcessedDoc::num_bytes() const { return impl_ ? impl_->num_bytes : 0; }
+
+uint64_t ProcessedDocs::num_bytes(size_t i) const {
+  return i < size() ? impl_->docs[i].num_bytes : 0;
+}
+
+void ProcessedDocs::RemoveLast() {
+  if (empty()) return;
+  ProcessedDocsImpl& impl = *impl_;
+  impl.docs.pop_back();
+  const ProcessedDocsImpl::Doc end =
+      impl.docs.empty() ? ProcessedDocsImpl::Doc{} : impl.docs.back();
+  impl.values.resize(end.values_end);
+  impl.bytes.resize(end.bytes_end);
+  impl.stored_json.resize(end.stored_end);
+}
+
+void ProcessedDocs::Clear() {
+  if (!impl_) return;
+  impl_->docs.clear();
+  impl_->values.clear();
+  impl_->bytes.clear();
+  impl_->stored_json.clear();
+}
+
+uint64_t ProcessedDocs::capacity_bytes() const {
+  if (!impl_) return 0;
+  return impl_->docs.capacity() * sizeof(ProcessedDocsImpl::Doc) +
+         impl_->values.capacity() * sizeof(internal::LeafValue) + impl_->bytes.capacity() +
+         impl_->stored_json.capacity();
+}
+
+absl::StatusOr<ProcessedDoc> DocProcessor::Process(std::string_view json_text) const {
+  ProcessedDocs docs;
+  RETURN_IF_ERROR(ProcessInto(json_text, docs));
+  return ProcessedDoc(std::move(docs));
+}
 
 namespace {
 
@@ -247,7 +283,7 @@ class DocProcessorImpl final : public DocProcessor {
     fields_ = ResolveFields(mapping_.field_mappings, "");
   }
 
-  absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const override {
+  absl::Status ProcessInto(std::string_view json_text, ProcessedDocs& docs) const override {
     thread_local simdjson::dom::parser parser;
     element root;
     simdjson::error_code error = parser.parse(json_text.data(), json_text.size()).get(root);
@@ -259,28 +295,45 @@ class DocProcessorImpl final : public DocProcessor {
     if (root.get_object().get(object) != simdjson::SUCCESS) {
       return InvalidJsonError("json document is not an object");
     }
-    auto impl = std::make_unique<ProcessedDocImpl>();
-    impl->values.reserve(8);
-    impl->num_bytes = json_text.size();
-    // Texts are at most as long as in the JSON text; the paths rarely pass 128 bytes.
-    impl->bytes.reserve(json_text.size() + 128);
-    impl->stored_json.reserve(json_text.size() + 64);  // datetimes may grow when formatted
+    ProcessedDocsImpl& batch = docs.impl();
+    // The document is built after the last one; on failure the batch is cut back to it.
+    ProcessedDocsImpl::Doc doc;
+    doc.num_bytes = json_text.size();
+    absl::Status status = BuildDocument(object, json_text, batch, doc);
+    if (!status.ok()) {
+      const ProcessedDocsImpl::Doc end =
+          batch.docs.empty() ? ProcessedDocsImpl::Doc{} : batch.docs.back();
+      batch.values.resize(end.values_end);
+      batch.bytes.resize(end.bytes_end);
+      batch.stored_json.resize(end.stored_end);
+      return status;
+    }
+    doc.values_end = batch.values.size();
+    doc.bytes_end = batch.bytes.size();
+    doc.stored_end = batch.stored_json.size();
+    batch.docs.push_back(doc);
+    return absl::OkStatus();
+  }
+
+ private:
+  // Appends the leaves and the stored JSON of the document `object` to `batch`; sets its
+  // timestamp in `doc`.
+  absl::Status BuildDocument(simdjson::dom::object object, std::string_view json_text,
+                             ProcessedDocsImpl& batch, ProcessedDocsImpl::Doc& doc) const {
     thread_local std::string path_scratch;
-    absl::Status status =
-        ProcessMappedObject(object, fields_, "", *impl, impl->stored_json, path_scratch);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(
+        ProcessMappedObject(object, fields_, "", batch, doc, batch.stored_json, path_scratch));
     if (mapping_.store_document_size) {
       LeafOptions options;
       options.indexed = false;
       options.fast = true;
-      if (!impl->AddLeaf(kDocLengthField, FieldType::kU64, options, {}, json_text.size())) {
+      if (!batch.AddLeaf(kDocLengthField, FieldType::kU64, options, {}, json_text.size())) {
         return DocumentTooLargeError();
       }
     }
-    return ProcessedDoc(std::move(impl));
+    return absl::OkStatus();
   }
 
- private:
   static DatetimePrecision FindPrecision(const std::vector<FieldMapping>& mappings,
                                          const std::string& prefix, const std::string& target) {
     for (const FieldMapping& field : mappings) {
@@ -343,7 +396,7 @@ class DocProcessorImpl final : public DocProcessor {
   // Indexes every leaf of `value` under each concatenate field of `targets`: strings as text
   // (with the concatenate field's tokenizer), numbers and booleans as typed values.
   absl::Status AddToConcatenateFields(element value, const std::vector<size_t>& targets,
-                                      ProcessedDocImpl& doc, std::string& path) const {
+                                      ProcessedDocsImpl& doc, std::string& path) const {
     for (size_t target : targets) {
       const ConcatenateTarget& concatenate = concatenate_targets_[target];
       path.assign(concatenate.path);
@@ -354,11 +407,12 @@ class DocProcessorImpl final : public DocProcessor {
     return absl::OkStatus();
   }
 
-  // Appends `{...}` of the mapped object to `stored` (stored fields only). `path` is scratch.
+  // Appends `{...}` of the mapped object to `stored` (stored fields only) and its leaves to
+  // `doc`; sets the timestamp in `entry`. `path` is scratch.
   absl::Status ProcessMappedObject(simdjson::dom::object object,
                                    const std::vector<MappedField>& fields, std::string_view prefix,
-                                   ProcessedDocImpl& doc, std::string& stored,
-                                   std::string& path) const {
+                                   ProcessedDocsImpl& doc, ProcessedDocsImpl::Doc& entry,
+                                   std::string& stored, std::string& path) const {
     stored.push_back('{');
     bool first = true;
     for (simdjson::dom::key_value_pair member : object) {
@@ -376,7 +430,7 @@ class DocProcessorImpl final : public DocProcessor {
       stored.push_back(':');
       const size_t value_start = stored.size();
       if (mapped != nullptr) {
-        RETURN_IF_ERROR(ProcessMapped(*mapped, member.value, doc, stored, path));
+        RETURN_IF_ERROR(ProcessMapped(*mapped, member.value, doc, entry, stored, path));
         if (!mapped->concatenate_targets.empty()) {
           RETURN_IF_ERROR(
               AddToConcatenateFields(member.value, mapped->concatenate_targets, doc, path));
@@ -413,8 +467,9 @@ class DocProcessorImpl final : public DocProcessor {
 
   // Converts the value of a mapped field; appends its stored JSON to `stored` (nothing when
   // nothing is stored). `path` is scratch.
-  absl::Status ProcessMapped(const MappedField& mapped, element value, ProcessedDocImpl& doc,
-                             std::string& stored, std::string& path) const {
+  absl::Status ProcessMapped(const MappedField& mapped, element value, ProcessedDocsImpl& doc,
+                             ProcessedDocsImpl::Doc& entry, std::string& stored,
+                             std::string& path) const {
     const FieldMapping& field = *mapped.field;
     if (value.is_null()) return absl::OkStatus();
     if (value.is_array()) {
@@ -426,7 +481,7 @@ class DocProcessorImpl final : public DocProcessor {
         const size_t item_start = stored.size();
         if (!first) stored.push_back(',');
         const size_t value_start = stored.size();
-        RETURN_IF_ERROR(ProcessMapped(mapped, child, doc, stored, path));
+        RETURN_IF_ERROR(ProcessMapped(mapped, child, doc, entry, stored, path));
         if (stored.size() == value_start) {
           stored.resize(item_start);
         } else {
@@ -448,7 +503,7 @@ class DocProcessorImpl final : public DocProcessor {
         }
         const size_t object_start = stored.size();
         RETURN_IF_ERROR(
-            ProcessMappedObject(object, mapped.children, mapped.path, doc, stored, path));
+            ProcessMappedObject(object, mapped.children, mapped.path, doc, entry, stored, path));
         if (stored.size() == object_start + 2) stored.resize(object_start);  // "{}"
         return absl::OkStatus();
       }
@@ -502,8 +557,8 @@ class DocProcessorImpl final : public DocProcessor {
           break;
       }
     }
-    if (mapped.is_timestamp && !doc.timestamp_nanos.has_value()) {
-      doc.timestamp_nanos =
+    if (mapped.is_timestamp && !entry.timestamp_nanos.has_value()) {
+      entry.timestamp_nanos =
           internal::TruncateNanos(internal::DecodeI64(leaf_value), timestamp_precision_);
     }
     if (field.indexed || field.fast) {
@@ -694,9 +749,9 @@ class DocProcessorImpl final : public DocProcessor {
   // Captures every leaf of `value` under `path` with the dynamic (or json field) options. With
   // `extend_path` false, the leaves of nested objects keep `path` (concatenate fields). `path`
   // is extended in place for nested objects and is as given on return. False when the document
-  // grows too large (ProcessedDocImpl::AddLeaf).
+  // grows too large (ProcessedDocsImpl::AddLeaf).
   static bool FlattenDynamic(element value, std::string& path, const LeafOptions& options,
-                             bool expand_dots, ProcessedDocImpl& doc, bool extend_path = true) {
+                             bool expand_dots, ProcessedDocsImpl& doc, bool extend_path = true) {
     if (!options.indexed && !options.fast) return true;
     FieldType type = FieldType::kText;
     uint64_t leaf_value = 0;

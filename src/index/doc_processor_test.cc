@@ -1,6 +1,8 @@
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -323,6 +325,87 @@ TEST(DocProcessorTest, WhatStoresNothingLeavesNoTraceInTheStoredJson) {
   ASSERT_TRUE(empty.ok()) << empty.status();
   EXPECT_EQ(empty->impl().stored_json, "{}");
   EXPECT_EQ(internal::DecodeI64(Find(*empty, "count", FieldType::kI64)->value), 7);
+}
+
+// Many documents in one batch: a rejected one leaves the batch as it was; a cleared batch is
+// refilled; a split written from batches (in ranges, across batches) is the split written one
+// document at a time, byte for byte.
+TEST(DocProcessorTest, BatchesHoldManyDocumentsAndBuildTheSameSplit) {
+  DocMapping mapping = LogMapping(DocMappingMode::kDynamic);
+  mapping.tag_fields = {"resource.service"};
+  auto processor = MakeProcessor(mapping);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 300; ++i) {
+    lines.push_back(fmt::format(
+        R"({{"ts":{},"body":"line {} of {}","count":[{},{}],"resource":{{"service":"s{}"}},)"
+        R"("attrs":{{"k":"v{}"}},"extra":{{"n":{},"tags":["a","b{}"]}}}})",
+        1684993001 + i, i, i % 7, i, -i, i % 3, i % 5, i * 1.5, i % 2));
+  }
+  const std::vector<std::string> rejected = {
+      "{not json", R"({"body":"x","extra":{"y":1,"z":[true]},"count":"seven"})",
+      R"({"body":"x","ts":"never"})", "[1,2]"};
+
+  ProcessedDocs batch;
+  std::vector<ProcessedDocs> batches;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_TRUE(processor->ProcessInto(lines[i], batch).ok()) << lines[i];
+    // A rejected document, after a few leaves were added, leaves no trace.
+    const ProcessedDocsImpl before_values = batch.impl();
+    const absl::Status status = processor->ProcessInto(rejected[i % rejected.size()], batch);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(batch.size(), before_values.docs.size());
+    EXPECT_EQ(batch.impl().values.size(), before_values.values.size());
+    EXPECT_EQ(batch.impl().bytes, before_values.bytes);
+    EXPECT_EQ(batch.impl().stored_json, before_values.stored_json);
+    if (batch.size() == 128) batches.push_back(std::exchange(batch, ProcessedDocs()));
+  }
+  batches.push_back(std::move(batch));
+
+  ProcessedDocs one_by_one;
+  auto expected_writer = SplitWriter::Create(mapping, SplitWriterOptions{});
+  ASSERT_TRUE(expected_writer.ok());
+  for (const std::string& line : lines) {
+    auto doc = processor->Process(line);
+    ASSERT_TRUE(doc.ok()) << doc.status();
+    EXPECT_EQ(doc->docs().size(), 1u);
+    (*expected_writer)->AddDocument(*std::move(doc));
+  }
+  auto expected = (*expected_writer)->Finish();
+  ASSERT_TRUE(expected.ok()) << expected.status();
+
+  auto writer = SplitWriter::Create(mapping, SplitWriterOptions{});
+  ASSERT_TRUE(writer.ok());
+  ASSERT_EQ(batches.size(), 3u);
+  (*writer)->AddDocuments(batches[0], 0, 100);
+  (*writer)->AddDocuments(batches[0], 100, 128);
+  (*writer)->AddDocuments(batches[1], 0, batches[1].size());
+  (*writer)->AddDocuments(batches[2], 0, batches[2].size() + 10);  // past the end: clamped
+  auto split = (*writer)->Finish();
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->num_docs, lines.size());
+  EXPECT_EQ(split->tags, expected->tags);
+  EXPECT_EQ(split->time_range_start_nanos, expected->time_range_start_nanos);
+  EXPECT_EQ(split->time_range_end_nanos, expected->time_range_end_nanos);
+  EXPECT_TRUE(split->bytes == expected->bytes);
+
+  // Per-document accessors, RemoveLast, and a cleared batch refilled to the same content.
+  ProcessedDocs& last = batches[2];
+  EXPECT_EQ(last.timestamp_nanos(0), int64_t{1684993001 + 256} * 1'000'000'000);
+  EXPECT_EQ(last.num_bytes(1), lines[257].size());
+  const std::string stored_before = last.impl().stored_json;
+  const size_t size_before = last.size();
+  ASSERT_TRUE(processor->ProcessInto(lines[0], last).ok());
+  last.RemoveLast();
+  EXPECT_EQ(last.size(), size_before);
+  EXPECT_EQ(last.impl().stored_json, stored_before);
+  const uint64_t capacity = last.capacity_bytes();
+  last.Clear();
+  EXPECT_TRUE(last.empty());
+  EXPECT_EQ(last.capacity_bytes(), capacity);
+  for (size_t i = 256; i < lines.size(); ++i)
+    ASSERT_TRUE(processor->ProcessInto(lines[i], last).ok());
+  EXPECT_EQ(last.impl().stored_json, stored_before);
+  EXPECT_EQ(last.capacity_bytes(), capacity);
 }
 
 TEST(DocProcessorTest, NullFieldIsAbsent) {

@@ -1,6 +1,6 @@
 // The engine's public surface for building and reading one split. See docs/format/split.md.
 //
-// Building: DocProcessor turns JSON text into ProcessedDoc (validation against the DocMapping,
+// Building: DocProcessor turns JSON text into ProcessedDocs (validation against the DocMapping,
 // typed conversion, timestamp and tag extraction). SplitWriter accumulates processed docs in
 // memory and Finish() serializes the whole split file (sections + footer with a versioned file
 // table and the hotcache).
@@ -9,7 +9,7 @@
 // when no hotcache bytes are given, none when they are) and afterwards reads only the byte ranges
 // a query needs. The engine does no I/O of its own.
 //
-// Thread safety: DocProcessor::Process and SplitReader methods are const and thread-safe.
+// Thread safety: DocProcessor::Process(Into) and SplitReader methods are const and thread-safe.
 // SplitWriter is single-threaded (it may hand doc store compression to an executor: see
 // SplitWriterOptions::docstore_executor).
 #pragma once
@@ -32,27 +32,54 @@
 
 namespace shale::index {
 
-class ProcessedDocImpl;
+class ProcessedDocsImpl;
 
-// One document after doc processing. Move-only, opaque to callers except for the accessors.
-class ProcessedDoc {
+// Documents after doc processing, in order. Their values are held together in a few buffers,
+// so that a batch of many documents costs no allocation per document, and a batch cleared with
+// Clear() is refilled without any. Move-only.
+class ProcessedDocs {
  public:
-  ProcessedDoc();
-  explicit ProcessedDoc(std::unique_ptr<ProcessedDocImpl> impl);
-  ProcessedDoc(ProcessedDoc&&) noexcept;
-  ProcessedDoc& operator=(ProcessedDoc&&) noexcept;
-  ~ProcessedDoc();
+  ProcessedDocs();
+  ProcessedDocs(ProcessedDocs&&) noexcept;
+  ProcessedDocs& operator=(ProcessedDocs&&) noexcept;
+  ~ProcessedDocs();
 
-  // Value of the timestamp field in nanoseconds (truncated to its fast_precision), when the mapping
-  // has one and the doc holds it.
-  std::optional<int64_t> timestamp_nanos() const;
-  // Size of the source JSON text in bytes.
-  uint64_t num_bytes() const;
-  ProcessedDocImpl& impl() { return *impl_; }
-  const ProcessedDocImpl& impl() const { return *impl_; }
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+  // Value of the timestamp field of document `i` in nanoseconds (truncated to its
+  // fast_precision), when the mapping has one and the doc holds it.
+  std::optional<int64_t> timestamp_nanos(size_t i) const;
+  // Size of the source JSON text of document `i` in bytes.
+  uint64_t num_bytes(size_t i) const;
+  // Removes the last document.
+  void RemoveLast();
+  // Removes every document; the buffers keep their capacity.
+  void Clear();
+  // Bytes allocated by the buffers (their capacity).
+  uint64_t capacity_bytes() const;
+
+  ProcessedDocsImpl& impl() { return *impl_; }
+  const ProcessedDocsImpl& impl() const { return *impl_; }
 
  private:
-  std::unique_ptr<ProcessedDocImpl> impl_;
+  std::unique_ptr<ProcessedDocsImpl> impl_;
+};
+
+// One document after doc processing (a ProcessedDocs of one). Move-only.
+class ProcessedDoc {
+ public:
+  ProcessedDoc() = default;
+  explicit ProcessedDoc(ProcessedDocs docs) : docs_(std::move(docs)) {}
+
+  // See ProcessedDocs.
+  std::optional<int64_t> timestamp_nanos() const { return docs_.timestamp_nanos(0); }
+  uint64_t num_bytes() const { return docs_.num_bytes(0); }
+  const ProcessedDocs& docs() const { return docs_; }
+  ProcessedDocsImpl& impl() { return docs_.impl(); }
+  const ProcessedDocsImpl& impl() const { return docs_.impl(); }
+
+ private:
+  ProcessedDocs docs_;
 };
 
 class DocProcessor {
@@ -61,11 +88,13 @@ class DocProcessor {
   static absl::StatusOr<std::unique_ptr<DocProcessor>> Create(const DocMapping& mapping);
   virtual ~DocProcessor() = default;
 
-  // Parses and converts one JSON object. InvalidArgument with a reason naming the field on any
-  // mismatch: malformed JSON, not an object, a strict-mode unknown field, a value of the wrong
-  // type, an unparsable datetime. Lenient mode drops unmapped fields; dynamic mode captures them
-  // with the `dynamic_mapping` options.
-  virtual absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const = 0;
+  // Parses and converts one JSON object and appends it to `docs`. InvalidArgument with a reason
+  // naming the field on any mismatch, and `docs` as it was: malformed JSON, not an object, a
+  // strict-mode unknown field, a value of the wrong type, an unparsable datetime. Lenient mode
+  // drops unmapped fields; dynamic mode captures them with the `dynamic_mapping` options.
+  virtual absl::Status ProcessInto(std::string_view json_text, ProcessedDocs& docs) const = 0;
+  // The same for a document of its own.
+  absl::StatusOr<ProcessedDoc> Process(std::string_view json_text) const;
 };
 
 // True when DocProcessor::Process failed because the text is not a JSON object at all
@@ -121,6 +150,8 @@ class SplitWriter {
   virtual ~SplitWriter() = default;
 
   virtual void AddDocument(ProcessedDoc doc) = 0;
+  // Adds documents [begin, end) of `docs`, in order.
+  virtual void AddDocuments(const ProcessedDocs& docs, size_t begin, size_t end) = 0;
   virtual uint64_t num_docs() const = 0;
   // Approximate heap bytes held by the in-memory index (used for `resources.heap_size`).
   virtual uint64_t memory_usage_bytes() const = 0;

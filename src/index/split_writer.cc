@@ -185,19 +185,12 @@ class SplitWriterImpl final : public SplitWriter {
       tags_.push_back(TagCollector{tag, {}, false});
   }
 
-  void AddDocument(ProcessedDoc doc) override {
-    ProcessedDocImpl& impl = doc.impl();
-    const auto doc_id = static_cast<uint32_t>(num_docs_);
-    for (size_t i = 0; i < impl.values.size(); ++i) AddLeaf(impl, doc_id, i, impl.values[i]);
-    if (impl.timestamp_nanos.has_value()) {
-      const int64_t ts = *impl.timestamp_nanos;
-      time_min_ = time_min_.has_value() ? std::min(*time_min_, ts) : ts;
-      time_max_ = time_max_.has_value() ? std::max(*time_max_, ts) : ts;
-    }
-    uncompressed_docs_size_ += impl.num_bytes;
-    CollectTags(impl);
-    docstore_.Add(impl.stored_json);
-    ++num_docs_;
+  void AddDocument(ProcessedDoc doc) override { AddDocuments(doc.docs(), 0, doc.docs().size()); }
+
+  void AddDocuments(const ProcessedDocs& docs, size_t begin, size_t end) override {
+    const ProcessedDocsImpl& batch = docs.impl();
+    end = std::min(end, batch.docs.size());
+    for (size_t i = begin; i < end; ++i) AddOne(batch, i);
   }
 
   uint64_t num_docs() const override { return num_docs_; }
@@ -288,6 +281,24 @@ class SplitWriterImpl final : public SplitWriter {
   }
 
  private:
+  void AddOne(const ProcessedDocsImpl& batch, size_t doc) {
+    const ProcessedDocsImpl::Doc& entry = batch.docs[doc];
+    const auto doc_id = static_cast<uint32_t>(num_docs_);
+    const uint64_t values_begin = batch.values_begin(doc);
+    for (uint64_t i = values_begin; i < entry.values_end; ++i) {
+      AddLeaf(batch, doc_id, i - values_begin, batch.values[i]);
+    }
+    if (entry.timestamp_nanos.has_value()) {
+      const int64_t ts = *entry.timestamp_nanos;
+      time_min_ = time_min_.has_value() ? std::min(*time_min_, ts) : ts;
+      time_max_ = time_max_.has_value() ? std::max(*time_max_, ts) : ts;
+    }
+    uncompressed_docs_size_ += entry.num_bytes;
+    CollectTags(batch, values_begin, entry.values_end);
+    docstore_.Add(batch.stored(doc));
+    ++num_docs_;
+  }
+
   static FieldBuilder& MergeOptions(FieldBuilder& field, const LeafValue& leaf) {
     field.options.indexed |= leaf.options.indexed;
     field.options.fast |= leaf.options.fast;
@@ -411,7 +422,7 @@ class SplitWriterImpl final : public SplitWriter {
     field.doc_tokens = 0;
   }
 
-  void AddLeaf(const ProcessedDocImpl& doc, uint32_t doc_id, size_t leaf_index,
+  void AddLeaf(const ProcessedDocsImpl& doc, uint32_t doc_id, size_t leaf_index,
                const LeafValue& leaf) {
     FieldBuilder& field = GetField(leaf_index, leaf, doc.path(leaf));
     const std::string_view leaf_text = doc.text(leaf);
@@ -463,10 +474,11 @@ class SplitWriterImpl final : public SplitWriter {
     }
   }
 
-  void CollectTags(const ProcessedDocImpl& doc) {
+  void CollectTags(const ProcessedDocsImpl& doc, uint64_t values_begin, uint64_t values_end) {
     for (TagCollector& tag : tags_) {
       if (tag.overflow) continue;
-      for (const LeafValue& leaf : doc.values) {
+      for (uint64_t i = values_begin; i < values_end; ++i) {
+        const LeafValue& leaf = doc.values[i];
         if (doc.path(leaf) != tag.field) continue;
         // Formatted on the stack and looked up by view: no allocation for a known value.
         char digits[24];

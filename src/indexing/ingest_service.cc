@@ -174,7 +174,8 @@ class IngestService::IndexPipeline {
 
 struct IngestService::ProcessedBody {
   IngestResult result;  // num_docs_for_processing, num_rejected_docs, parse_failures
-  std::vector<index::ProcessedDoc> docs;
+  // The accepted documents in body order, one batch per part of the body.
+  std::vector<index::ProcessedDocs> batches;
   std::vector<std::string_view> accepted_lines;  // views into the body, one per doc
   std::map<std::string, uint64_t> rejected_by_reason;
   uint64_t accepted_bytes = 0;
@@ -186,7 +187,7 @@ struct IngestService::ProcessedBody {
     for (ParseFailure& failure : other.result.parse_failures) {
       result.parse_failures.push_back(std::move(failure));
     }
-    for (index::ProcessedDoc& doc : other.docs) docs.push_back(std::move(doc));
+    for (index::ProcessedDocs& batch : other.batches) batches.push_back(std::move(batch));
     accepted_lines.insert(accepted_lines.end(), other.accepted_lines.begin(),
                           other.accepted_lines.end());
     for (const auto& [reason, count] : other.rejected_by_reason) {
@@ -196,29 +197,66 @@ struct IngestService::ProcessedBody {
   }
 };
 
+index::ProcessedDocs IngestService::AcquireBatch() {
+  std::lock_guard<std::mutex> lock(batch_pool_mu_);
+  if (batch_pool_.empty()) return index::ProcessedDocs();
+  index::ProcessedDocs batch = std::move(batch_pool_.back());
+  batch_pool_.pop_back();
+  batch_pool_bytes_ -= batch.capacity_bytes();
+  return batch;
+}
+
+void IngestService::ReleaseBatch(index::ProcessedDocs batch) {
+  batch.Clear();
+  const uint64_t bytes = batch.capacity_bytes();
+  std::lock_guard<std::mutex> lock(batch_pool_mu_);
+  if (batch_pool_bytes_ + bytes > kMaxPooledBatchBytes) return;  // freed
+  batch_pool_bytes_ += bytes;
+  batch_pool_.push_back(std::move(batch));
+}
+
+namespace {
+
+// Adds documents [begin, end) of `batches` (taken as one sequence) to `writer`.
+void AddDocumentRange(const std::vector<index::ProcessedDocs>& batches, size_t begin, size_t end,
+                      index::SplitWriter& writer) {
+  size_t batch_start = 0;  // index of the first document of the batch
+  for (const index::ProcessedDocs& batch : batches) {
+    const size_t batch_end = batch_start + batch.size();
+    if (batch_end > begin && batch_start < end) {
+      writer.AddDocuments(batch, std::max(begin, batch_start) - batch_start,
+                          std::min(end, batch_end) - batch_start);
+    }
+    batch_start = batch_end;
+  }
+}
+
+}  // namespace
+
 IngestService::ProcessedBody IngestService::ProcessBody(const IndexPipeline& pipeline,
                                                         std::string_view ndjson,
                                                         bool detailed_response) {
-  const auto process_part = [&pipeline, detailed_response](std::string_view part) {
+  const auto process_part = [this, &pipeline, detailed_response](std::string_view part) {
     ProcessedBody out;
+    out.batches.push_back(AcquireBatch());
+    index::ProcessedDocs& docs = out.batches.back();
     ForEachNdjsonLine(part, [&](std::string_view line) {
       ++out.result.num_docs_for_processing;
-      auto processed = ProcessDocument(*pipeline.processor, pipeline.config().doc_mapping, line);
+      const absl::Status processed =
+          ProcessDocument(*pipeline.processor, pipeline.config().doc_mapping, line, docs);
       if (!processed.ok()) {
         ++out.result.num_rejected_docs;
-        const char* reason = RejectionReason(processed.status());
+        const char* reason = RejectionReason(processed);
         ++out.rejected_by_reason[reason];
         if (detailed_response) {
           out.result.parse_failures.push_back(
               {std::string(line.substr(0, kMaxFailureDocumentBytes)),
-               std::string(processed.status().message()), QuickwitParseFailureReason(reason),
-               reason});
+               std::string(processed.message()), QuickwitParseFailureReason(reason), reason});
         }
         return;
       }
       out.accepted_bytes += line.size();
       out.accepted_lines.push_back(line);
-      out.docs.push_back(std::move(processed).value());
     });
     return out;
   };
@@ -403,6 +441,7 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
   uint64_t num_records = 0;
   uint64_t num_docs = 0;
   const int64_t now_millis = UnixMillisNow();
+  index::ProcessedDocs replay_docs;  // one document at a time, its buffers reused
   while (true) {
     ASSIGN_OR_RETURN(std::optional<WalRecord> record, reader->Next());
     // Stop at records written by requests that have not applied theirs yet: they will.
@@ -422,18 +461,19 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
     absl::Status status;
     ForEachNdjsonLine(record->payload, [&](std::string_view line) {
       if (!status.ok()) return;
-      auto processed = ProcessDocument(*pipeline->processor, pipeline->config().doc_mapping, line);
+      replay_docs.Clear();
+      const absl::Status processed =
+          ProcessDocument(*pipeline->processor, pipeline->config().doc_mapping, line, replay_docs);
       if (!processed.ok()) {
         // Only accepted lines are logged, so this means the doc processor changed its mind.
         SHALE_LOG_WARN("wal document rejected on replay index_id={} position={} error={}",
-                       pipeline->config().index_id, record->position,
-                       processed.status().ToString());
-        ++pipeline->num_rejected_docs[RejectionReason(processed.status())];
+                       pipeline->config().index_id, record->position, processed.ToString());
+        ++pipeline->num_rejected_docs[RejectionReason(processed)];
         return;
       }
       status = pipeline->EnsureWriterLocked();
       if (!status.ok()) return;
-      pipeline->writer->AddDocument(std::move(processed).value());
+      pipeline->writer->AddDocuments(replay_docs, 0, 1);
       ++num_docs;
     });
     RETURN_IF_ERROR(status);
@@ -536,12 +576,23 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   // Doc processing happens outside any lock, so concurrent requests parse in parallel (and the
   // parts of a large body too).
   ProcessedBody body = ProcessBody(*pipeline, ndjson, detailed_response);
+  // The batches go back to the pool once added (or when the request fails before).
+  struct BatchesGuard {
+    IngestService& service;
+    std::vector<index::ProcessedDocs>& batches;
+    void Release() {
+      for (index::ProcessedDocs& batch : batches) service.ReleaseBatch(std::move(batch));
+      batches.clear();
+    }
+    ~BatchesGuard() { Release(); }
+  } batches_guard{*this, body.batches};
   IngestResult result = std::move(body.result);
-  std::vector<index::ProcessedDoc>& docs = body.docs;
+  const std::vector<index::ProcessedDocs>& batches = body.batches;
   std::vector<std::string_view>& accepted_lines = body.accepted_lines;
   const std::map<std::string, uint64_t>& rejected_by_reason = body.rejected_by_reason;
   const uint64_t accepted_bytes = body.accepted_bytes;
-  result.num_ingested_docs = docs.size();
+  const size_t num_docs = accepted_lines.size();
+  result.num_ingested_docs = num_docs;
 
   // One WAL record per chunk of at most split_num_docs_target documents, so splits are cut at
   // record boundaries and each split covers whole records.
@@ -627,17 +678,16 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
           use_wal ? std::optional<uint64_t>(first_position + entries.size()) : std::nullopt);
       key_accepted = true;
     }
-    for (size_t chunk = 0; chunk * chunk_docs < docs.size(); ++chunk) {
+    for (size_t chunk = 0; chunk * chunk_docs < num_docs; ++chunk) {
       RETURN_IF_ERROR(pipeline->EnsureWriterLocked());
-      const size_t end = std::min(docs.size(), (chunk + 1) * chunk_docs);
-      for (size_t i = chunk * chunk_docs; i < end; ++i) {
-        pipeline->writer->AddDocument(std::move(docs[i]));
-      }
+      const size_t end = std::min(num_docs, (chunk + 1) * chunk_docs);
+      AddDocumentRange(batches, chunk * chunk_docs, end, *pipeline->writer);
       if (use_wal) pipeline->writer_wal_end = first_position + key_records + chunk + 1;
       if (first_generation == 0) first_generation = pipeline->writer_generation;
       wait_generation = pipeline->writer_generation;
       if (pipeline->WriterIsFullLocked()) ScheduleCommitLocked(pipeline);
     }
+    batches_guard.Release();
     if (commit_mode == CommitMode::kForce && pipeline->writer != nullptr) {
       if (first_generation == 0) first_generation = pipeline->writer_generation;
       wait_generation = pipeline->writer_generation;

@@ -250,6 +250,15 @@ class IngestService {
   ThreadPool& CommitPool(const IndexPipeline& pipeline);
   // Helpers of ProcessBody; null when options_.num_processing_threads is 0.
   std::unique_ptr<ThreadPool> processing_pool_;
+  // Cleared batches of processed documents, kept with their capacity for the next requests:
+  // doc processing then neither allocates nor touches fresh pages (at most
+  // kMaxPooledBatchBytes in all).
+  static constexpr uint64_t kMaxPooledBatchBytes = uint64_t{64} << 20;
+  std::mutex batch_pool_mu_;
+  std::vector<index::ProcessedDocs> batch_pool_;
+  uint64_t batch_pool_bytes_ = 0;
+  index::ProcessedDocs AcquireBatch();
+  void ReleaseBatch(index::ProcessedDocs batch);
 
   Counter& docs_ingested_;
   Counter& docs_rejected_;

@@ -46,17 +46,17 @@ void AbandonStagedSplit(metastore::Metastore& metastore, storage::Storage& stora
   }
 }
 
-absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& processor,
-                                                    const index::DocMapping& mapping,
-                                                    std::string_view json_text) {
-  ASSIGN_OR_RETURN(index::ProcessedDoc doc, processor.Process(json_text));
-  if (mapping.timestamp_field.has_value() && !doc.timestamp_nanos().has_value()) {
+absl::Status ProcessDocument(const index::DocProcessor& processor, const index::DocMapping& mapping,
+                             std::string_view json_text, index::ProcessedDocs& docs) {
+  RETURN_IF_ERROR(processor.ProcessInto(json_text, docs));
+  if (mapping.timestamp_field.has_value() && !docs.timestamp_nanos(docs.size() - 1).has_value()) {
+    docs.RemoveLast();
     absl::Status missing = absl::InvalidArgumentError(
         fmt::format("document must contain the timestamp field `{}`", *mapping.timestamp_field));
     missing.SetPayload(kTimestampMissingPayloadUrl, absl::Cord("1"));
     return missing;
   }
-  return doc;
+  return absl::OkStatus();
 }
 
 const char* RejectionReason(const absl::Status& status) {

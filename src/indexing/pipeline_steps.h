@@ -39,12 +39,12 @@ void ForEachNdjsonLine(std::string_view ndjson, Fn&& fn) {
   }
 }
 
-// Doc processing of one document: DocProcessor::Process, and, like Quickwit, an index with a
-// timestamp field only accepts documents holding it (time pruning and retention would otherwise
-// skip them silently). InvalidArgument naming the problem for a rejected document.
-absl::StatusOr<index::ProcessedDoc> ProcessDocument(const index::DocProcessor& processor,
-                                                    const index::DocMapping& mapping,
-                                                    std::string_view json_text);
+// Doc processing of one document, appended to `docs`: DocProcessor::ProcessInto, and, like
+// Quickwit, an index with a timestamp field only accepts documents holding it (time pruning and
+// retention would otherwise skip them silently). InvalidArgument naming the problem for a
+// rejected document, which leaves `docs` as it was.
+absl::Status ProcessDocument(const index::DocProcessor& processor, const index::DocMapping& mapping,
+                             std::string_view json_text, index::ProcessedDocs& docs);
 
 // Why a document was rejected: the keys of the `num_rejected_docs` counters.
 inline constexpr char kRejectedInvalidJson[] = "invalid_json";    // not a JSON object at all

@@ -27,7 +27,7 @@ constexpr size_t kMaxLoggedDocumentBytes = 256;
 // What the reader hands to the indexer: processed documents of one source batch, the end of
 // the source, or the source's error.
 struct QueueItem {
-  std::vector<index::ProcessedDoc> docs;
+  index::ProcessedDocs docs;
   uint64_t num_lines = 0;
   std::map<std::string, uint64_t> num_rejected_docs;
   std::map<std::string, metastore::PartitionDelta> checkpoint_delta;
@@ -201,17 +201,15 @@ absl::Status SourcePipeline::RunOnce() {
         }
         ForEachNdjsonLine((*batch)->ndjson, [&](std::string_view line) {
           ++item.num_lines;
-          auto doc = ProcessDocument(*processor, mapping, line);
-          if (!doc.ok()) {
-            ++item.num_rejected_docs[RejectionReason(doc.status())];
+          const absl::Status status = ProcessDocument(*processor, mapping, line, item.docs);
+          if (!status.ok()) {
+            ++item.num_rejected_docs[RejectionReason(status)];
             if (num_logged++ < kMaxLoggedRejections) {
               SHALE_LOG_WARN("source document rejected index_id={} source_id={} error={} doc={}",
-                             index_id_, source_.source_id, std::string(doc.status().message()),
+                             index_id_, source_.source_id, std::string(status.message()),
                              std::string(line.substr(0, kMaxLoggedDocumentBytes)));
             }
-            return;
           }
-          item.docs.push_back(std::move(doc).value());
         });
       }
       const bool last = !item.error.ok() || item.end_of_source;
@@ -285,11 +283,11 @@ absl::Status SourcePipeline::RunOnce() {
       if (!inserted) it->second.to = positions.to;
     }
     const uint64_t num_accepted = item->docs.size();
-    for (index::ProcessedDoc& doc : item->docs) {
+    if (num_accepted > 0) {
       if (writer == nullptr) {
         ASSIGN_OR_RETURN(writer, NewSplitWriter(index_config));
       }
-      writer->AddDocument(std::move(doc));
+      writer->AddDocuments(item->docs, 0, num_accepted);
     }
     docs_read_.Increment(static_cast<int64_t>(item->num_lines));
     {

@@ -1,4 +1,4 @@
-// ProcessedDocImpl: the content of a ProcessedDoc, shared by the doc processor (producer) and
+// ProcessedDocsImpl: the content of a ProcessedDocs, shared by the doc processor (producer) and
 // the split writer (consumer). Private to index/.
 #pragma once
 
@@ -28,29 +28,38 @@ struct LeafOptions {
 };
 
 // One typed leaf value of a document. `type` is never kObject or kJson. Its path and text are
-// ranges of the document's `bytes` (ProcessedDocImpl::path / text read them).
+// ranges of the batch's `bytes` (ProcessedDocsImpl::path / text read them).
 struct LeafValue {
   FieldType type = FieldType::kText;
   LeafOptions options;
-  uint32_t path_offset = 0;
   uint32_t path_size = 0;
-  uint32_t text_offset = 0;  // kText, kIp, kBytes
-  uint32_t text_size = 0;
+  uint32_t text_size = 0;  // kText, kIp, kBytes
+  uint64_t path_offset = 0;
+  uint64_t text_offset = 0;
   uint64_t value = 0;  // other types: order-preserving encoding (datetime: i64 nanoseconds)
 };
 
 }  // namespace internal
 
-// A document holds few allocations whatever its number of leaves (this runs for every document
-// ingested): the leaves, one buffer with their paths and texts, the stored JSON.
-class ProcessedDocImpl {
+// The documents of a ProcessedDocs, back to back in four buffers: a batch costs a few
+// allocations whatever its number of documents and leaves (this runs for every document
+// ingested), and none once cleared and refilled.
+class ProcessedDocsImpl {
  public:
+  struct Doc {
+    uint64_t values_end = 0;  // its leaves: values[previous doc's values_end, values_end)
+    uint64_t stored_end = 0;  // its stored JSON: stored_json[previous stored_end, stored_end)
+    uint64_t bytes_end = 0;   // its paths and texts end there in `bytes`
+    std::optional<int64_t> timestamp_nanos;
+    uint64_t num_bytes = 0;
+  };
+
+  std::vector<Doc> docs;
   std::vector<internal::LeafValue> values;
   // The paths and texts of `values`, one after the other.
   std::string bytes;
-  std::string stored_json;  // the document served by FetchDocument
-  std::optional<int64_t> timestamp_nanos;
-  uint64_t num_bytes = 0;
+  // The documents served by FetchDocument, back to back.
+  std::string stored_json;
 
   std::string_view path(const internal::LeafValue& leaf) const {
     return std::string_view(bytes.data() + leaf.path_offset, leaf.path_size);
@@ -58,24 +67,31 @@ class ProcessedDocImpl {
   std::string_view text(const internal::LeafValue& leaf) const {
     return std::string_view(bytes.data() + leaf.text_offset, leaf.text_size);
   }
+  uint64_t values_begin(size_t doc) const { return doc == 0 ? 0 : docs[doc - 1].values_end; }
+  std::string_view stored(size_t doc) const {
+    const uint64_t begin = doc == 0 ? 0 : docs[doc - 1].stored_end;
+    return std::string_view(stored_json.data() + begin, docs[doc].stored_end - begin);
+  }
 
-  // Appends a leaf of `path` (copied into `bytes`, or shared with the previous leaf when it has
-  // the same path: the items of an array) and `text` (copied into `bytes`). False, and nothing
-  // added, when `bytes` would pass 4 GiB.
+  // Appends a leaf to the document being built (the one after `docs`) of `path` (copied into
+  // `bytes`, or shared with the previous leaf when it has the same path: the items of an array)
+  // and `text` (copied into `bytes`). False, and nothing added, when `path` or `text` passes
+  // 4 GiB.
   bool AddLeaf(std::string_view path, FieldType type, const internal::LeafOptions& options,
                std::string_view text, uint64_t value) {
-    if (bytes.size() + path.size() + text.size() > UINT32_MAX) return false;
+    if (path.size() > UINT32_MAX || text.size() > UINT32_MAX) return false;
     internal::LeafValue leaf;
     leaf.type = type;
     leaf.options = options;
-    if (!values.empty() && this->path(values.back()) == path) {
+    const uint64_t doc_values_begin = docs.empty() ? 0 : docs.back().values_end;
+    if (values.size() > doc_values_begin && this->path(values.back()) == path) {
       leaf.path_offset = values.back().path_offset;
     } else {
-      leaf.path_offset = static_cast<uint32_t>(bytes.size());
+      leaf.path_offset = bytes.size();
       bytes.append(path.data(), path.size());
     }
     leaf.path_size = static_cast<uint32_t>(path.size());
-    leaf.text_offset = static_cast<uint32_t>(bytes.size());
+    leaf.text_offset = bytes.size();
     leaf.text_size = static_cast<uint32_t>(text.size());
     bytes.append(text.data(), text.size());
     leaf.value = value;
