@@ -708,15 +708,27 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     docs_rejected_.Increment(static_cast<int64_t>(result.num_rejected_docs));
     bytes_ingested_.Increment(static_cast<int64_t>(accepted_bytes));
 
-    if (commit_mode != CommitMode::kAuto && wait_generation > 0) {
+    if (commit_mode == CommitMode::kWaitFor && wait_generation > 0) {
       RETURN_IF_ERROR(WaitForCommitsLocked(*pipeline, lock, first_generation, wait_generation));
     }
   }
   if (commit_mode == CommitMode::kForce) {
     // A forced commit makes every document of the index acknowledged so far searchable, in
-    // whichever of its pipelines.
+    // whichever of its pipelines. Every pipeline's commit is scheduled before any is waited
+    // for, so that they build their splits in parallel.
+    std::vector<ScheduledFlush> flushes;
     for (const std::shared_ptr<IndexPipeline>& other : OtherPipelines(pipeline)) {
-      RETURN_IF_ERROR(FlushPipeline(other));
+      std::optional<ScheduledFlush> flush = ScheduleFlush(other);
+      if (flush.has_value()) flushes.push_back(*std::move(flush));
+    }
+    if (wait_generation > 0) {
+      std::unique_lock<std::mutex> lock(pipeline->mu);
+      RETURN_IF_ERROR(WaitForCommitsLocked(*pipeline, lock, first_generation, wait_generation));
+    }
+    for (const ScheduledFlush& flush : flushes) {
+      std::unique_lock<std::mutex> lock(flush.pipeline->mu);
+      RETURN_IF_ERROR(WaitForCommitsLocked(*flush.pipeline, lock, flush.first_generation,
+                                           flush.last_generation));
     }
   }
   return result;
@@ -767,14 +779,15 @@ std::vector<std::shared_ptr<IngestService::IndexPipeline>> IngestService::OtherP
   return others;
 }
 
-absl::Status IngestService::FlushPipeline(const std::shared_ptr<IndexPipeline>& pipeline) {
-  std::unique_lock<std::mutex> lock(pipeline->mu);
-  if (pipeline->dropped) return absl::OkStatus();
+std::optional<IngestService::ScheduledFlush> IngestService::ScheduleFlush(
+    const std::shared_ptr<IndexPipeline>& pipeline) {
+  std::lock_guard<std::mutex> lock(pipeline->mu);
+  if (pipeline->dropped) return std::nullopt;
   const uint64_t first_generation = pipeline->committed_generation + 1;
   ScheduleCommitLocked(pipeline);
   const uint64_t last_generation = pipeline->writer_generation - 1;
-  if (last_generation < first_generation) return absl::OkStatus();  // nothing scheduled
-  return WaitForCommitsLocked(*pipeline, lock, first_generation, last_generation);
+  if (last_generation < first_generation) return std::nullopt;  // nothing scheduled
+  return ScheduledFlush{pipeline, first_generation, last_generation};
 }
 
 absl::Status IngestService::WaitForCommitsLocked(IndexPipeline& pipeline,

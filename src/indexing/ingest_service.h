@@ -193,9 +193,15 @@ class IngestService {
   // The pipelines of the index other than `pipeline` (same index uid).
   std::vector<std::shared_ptr<IndexPipeline>> OtherPipelines(
       const std::shared_ptr<IndexPipeline>& pipeline);
-  // Commits the in-memory split of `pipeline` and returns once it and the commits scheduled
-  // before it are published; the first failure among them otherwise.
-  absl::Status FlushPipeline(const std::shared_ptr<IndexPipeline>& pipeline);
+  // Generations [first, last] of `pipeline`, the commits a flush waits for.
+  struct ScheduledFlush {
+    std::shared_ptr<IndexPipeline> pipeline;
+    uint64_t first_generation = 0;
+    uint64_t last_generation = 0;
+  };
+  // Schedules the commit of the in-memory split of `pipeline`; the generations to wait for (it
+  // and the commits scheduled before it), none when nothing is pending or it is dropped.
+  std::optional<ScheduledFlush> ScheduleFlush(const std::shared_ptr<IndexPipeline>& pipeline);
   // Waits until generations [first, last] of `pipeline` are committed; NotFound when it is
   // dropped meanwhile, the error of the first of them that failed to publish. REQUIRES: `lock`
   // holds pipeline.mu.
@@ -253,7 +259,7 @@ class IngestService {
   // Cleared batches of processed documents, kept with their capacity for the next requests:
   // doc processing then neither allocates nor touches fresh pages (at most
   // kMaxPooledBatchBytes in all).
-  static constexpr uint64_t kMaxPooledBatchBytes = uint64_t{64} << 20;
+  static constexpr uint64_t kMaxPooledBatchBytes = uint64_t{256} << 20;
   std::mutex batch_pool_mu_;
   std::vector<index::ProcessedDocs> batch_pool_;
   uint64_t batch_pool_bytes_ = 0;

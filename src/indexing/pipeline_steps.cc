@@ -1,6 +1,7 @@
 #include "indexing/pipeline_steps.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -100,8 +101,14 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
                          storage::Storage& storage, std::unique_ptr<index::SplitWriter> writer,
                          const std::optional<metastore::CheckpointDelta>& checkpoint_delta,
                          const CommitCrashPoints& crash_points) {
+  using Clock = std::chrono::steady_clock;
+  const auto millis_since = [](Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  };
+  Clock::time_point start = Clock::now();
   ASSIGN_OR_RETURN(index::SerializedSplit serialized, writer->Finish());
   writer.reset();
+  const int64_t build_millis = millis_since(start);
   CrashPoint(crash_points.after_split_build);
   const config::IndexConfig& config = metadata.index_config;
   const MergeScope origin{metadata.index_uid, source_id, "0", node_id};
@@ -110,12 +117,19 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
 
   // Stage first, so a crash after the upload leaves a staged split that the node deletes when
   // it restarts (split_gc.h), never a file nobody knows.
+  start = Clock::now();
   RETURN_IF_ERROR(metastore.StageSplits(metadata.index_uid, {split}));
+  const int64_t stage_millis = millis_since(start);
   CrashPoint(crash_points.after_stage);
+  start = Clock::now();
   absl::Status status = split::UploadSplit(storage, split.split_id, serialized);
+  const int64_t upload_millis = millis_since(start);
+  int64_t publish_millis = 0;
   if (status.ok()) {
     CrashPoint(crash_points.after_upload);
+    start = Clock::now();
     status = metastore.PublishSplits(metadata.index_uid, {split.split_id}, {}, checkpoint_delta);
+    publish_millis = millis_since(start);
   }
   if (!status.ok()) {
     AbandonStagedSplit(metastore, storage, metadata.index_uid, split.split_id, "commit");
@@ -124,9 +138,9 @@ absl::Status CommitSplit(metastore::Metastore& metastore, const std::string& nod
   CrashPoint(crash_points.after_publish);
   SHALE_LOG_INFO(
       "split published index_id={} source_id={} split_id={} num_docs={} size_bytes={} "
-      "checkpoint={}",
+      "checkpoint={} build_ms={} stage_ms={} upload_ms={} publish_ms={}",
       config.index_id, source_id, split.split_id, split.num_docs, split.split_size_bytes,
-      DescribeDelta(checkpoint_delta));
+      DescribeDelta(checkpoint_delta), build_millis, stage_millis, upload_millis, publish_millis);
   return absl::OkStatus();
 }
 
