@@ -218,6 +218,10 @@ class SplitWriterImpl final : public SplitWriter {
     hotcache.num_docs = num_docs_;
     hotcache.timestamp_field = mapping_.timestamp_field;
     internal::SplitFileBuilder file;
+    // An upper bound: the compressed doc store, and the in-memory index, which is larger than
+    // its serialized form (terms, postings, columns, norms), plus room for the footer.
+    file.Reserve(docstore_.bytes().size() + memory_bytes_ + postings_arena_.memory_bytes() +
+                 term_bytes_.memory_bytes() + (uint64_t{1} << 20));
     std::string presence_section;
     for (size_t field_id = 0; field_id < ordered.size(); ++field_id) {
       FieldBuilder& builder = *ordered[field_id];

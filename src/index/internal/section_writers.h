@@ -26,6 +26,10 @@ class TermDictionaryWriter;
 // Appends sections one after another and finally the footer (file table + hotcache + trailer).
 class SplitFileBuilder {
  public:
+  // Reserves room for `bytes` of sections and footer: with an upper bound of the file's size,
+  // the file is written in one buffer instead of a chain of ever larger ones (each copied into
+  // the next, on fresh pages). Pages reserved and never written cost address space only.
+  void Reserve(uint64_t bytes) { bytes_.reserve(bytes); }
   // Appends `content` as the section `name`; returns its index in the file table.
   uint32_t AddSection(std::string name, std::string_view content,
                       uint32_t version = kSectionVersion);
