@@ -34,6 +34,8 @@ constexpr int64_t kMaxCommitRetryDelayMillis = 60'000;
 // Bodies at least this large are processed in parallel parts (smaller ones are not worth a
 // thread hop).
 constexpr size_t kMinParallelBodyBytes = 256 * 1024;
+// Size of the parts a large body is cut into for doc processing (see ProcessBody).
+constexpr size_t kParallelPartBytes = 512 * 1024;
 
 int64_t UnixMillisNow() { return UnixMicrosNow() / 1000; }
 
@@ -263,45 +265,57 @@ IngestService::ProcessedBody IngestService::ProcessBody(const IndexPipeline& pip
   if (processing_pool_ == nullptr || ndjson.size() < kMinParallelBodyBytes) {
     return process_part(ndjson);
   }
-  // Cut the body into one part per thread (the helpers and this one), at line boundaries.
-  const size_t num_parts = static_cast<size_t>(processing_pool_->num_threads()) + 1;
-  std::vector<std::string_view> parts;
+  // Cut the body into parts of about kParallelPartBytes, at line boundaries. This thread and
+  // the helpers claim parts one at a time, so this thread never waits for a part that is queued
+  // on a helper busy with other requests: it processes it itself.
+  const size_t num_parts = std::clamp<size_t>(ndjson.size() / kParallelPartBytes, 2, 64);
+  struct Shared {
+    std::vector<std::string_view> parts;
+    std::vector<ProcessedBody> results;
+    std::unique_ptr<std::atomic<bool>[]> claimed;
+    std::mutex mu;
+    std::condition_variable done_cv;
+    size_t num_done = 0;
+    // Set while this call waits: a helper runs it only on a part it claimed, so only then.
+    std::function<ProcessedBody(std::string_view)> process;
+  };
+  auto shared = std::make_shared<Shared>();
   size_t begin = 0;
   for (size_t i = 1; i <= num_parts && begin < ndjson.size(); ++i) {
     size_t end = i == num_parts ? ndjson.size() : ndjson.size() * i / num_parts;
     end = std::max(end, begin);
     const size_t newline = ndjson.find('\n', end == 0 ? 0 : end - 1);
     end = newline == std::string_view::npos ? ndjson.size() : newline + 1;
-    parts.push_back(ndjson.substr(begin, end - begin));
+    shared->parts.push_back(ndjson.substr(begin, end - begin));
     begin = end;
   }
-  std::vector<ProcessedBody> results(parts.size());
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  size_t num_pending = 0;
-  for (size_t i = 1; i < parts.size(); ++i) {
-    {
-      std::lock_guard<std::mutex> lock(done_mu);
-      ++num_pending;
+  const size_t n = shared->parts.size();
+  shared->results.resize(n);
+  shared->claimed = std::make_unique<std::atomic<bool>[]>(n);
+  shared->process = process_part;
+  // Claims and processes parts until none is left.
+  const auto work = [](Shared& state) {
+    for (size_t i = 0; i < state.parts.size(); ++i) {
+      if (state.claimed[i].exchange(true)) continue;
+      ProcessedBody result = state.process(state.parts[i]);
+      std::lock_guard<std::mutex> lock(state.mu);
+      state.results[i] = std::move(result);
+      if (++state.num_done == state.parts.size()) state.done_cv.notify_all();
     }
-    const bool submitted = processing_pool_->Submit([&, i] {
-      results[i] = process_part(parts[i]);
-      std::lock_guard<std::mutex> lock(done_mu);
-      if (--num_pending == 0) done_cv.notify_all();
-    });
-    if (!submitted) {  // shutting down: process it here
-      results[i] = process_part(parts[i]);
-      std::lock_guard<std::mutex> lock(done_mu);
-      --num_pending;
-    }
+  };
+  const size_t num_helpers = std::min(static_cast<size_t>(processing_pool_->num_threads()), n - 1);
+  for (size_t i = 0; i < num_helpers; ++i) {
+    // A helper that starts after every part is claimed finds nothing to do: it holds `shared`,
+    // nothing of this call.
+    if (!processing_pool_->Submit([shared, work] { work(*shared); })) break;  // shutting down
   }
-  results[0] = process_part(parts[0]);
-  {
-    std::unique_lock<std::mutex> lock(done_mu);
-    done_cv.wait(lock, [&] { return num_pending == 0; });
-  }
-  for (size_t i = 1; i < results.size(); ++i) results[0].Append(std::move(results[i]));
-  return std::move(results[0]);
+  work(*shared);
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->done_cv.wait(lock, [&] { return shared->num_done == n; });
+  shared->process = nullptr;
+  ProcessedBody body = std::move(shared->results[0]);
+  for (size_t i = 1; i < n; ++i) body.Append(std::move(shared->results[i]));
+  return body;
 }
 
 IngestService::IngestService(metastore::Metastore* metastore,

@@ -191,12 +191,13 @@ TEST_F(IngestServiceTest, BadLinesAreRejectedAndDescribedWhileTheRestIsIngested)
 
 TEST_F(IngestServiceTest, LargeBodiesAreProcessedInParallelPartsKeepingTheirOrder) {
   num_processing_threads_ = 2;
-  CreateIndex(/*commit_timeout_secs=*/60, /*split_num_docs_target=*/2500);
-  // Large enough to be cut into 3 parts; a bad line every 997 lines lands in every part.
+  CreateIndex(/*commit_timeout_secs=*/60, /*split_num_docs_target=*/10000);
+  // Large enough to be cut into several parts of 512 KiB, claimed by this thread and both
+  // helpers; a bad line every 997 lines lands in every part.
   std::string body;
   std::vector<std::string> bad_lines;
   uint64_t num_good = 0;
-  for (int i = 0; i < 9000; ++i) {
+  for (int i = 0; i < 60000; ++i) {
     if (i % 997 == 0) {
       bad_lines.push_back("{bad line " + std::to_string(i));
       body += bad_lines.back() + "\n";
@@ -205,10 +206,10 @@ TEST_F(IngestServiceTest, LargeBodiesAreProcessedInParallelPartsKeepingTheirOrde
       ++num_good;
     }
   }
-  ASSERT_GT(body.size(), 3u * 100'000u);
+  ASSERT_GT(body.size(), 4u * 512 * 1024);
   auto result = service_->Ingest("logs", body, CommitMode::kForce, true);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->num_docs_for_processing, 9000u);
+  EXPECT_EQ(result->num_docs_for_processing, 60000u);
   EXPECT_EQ(result->num_ingested_docs, num_good);
   EXPECT_EQ(result->num_rejected_docs, bad_lines.size());
   ASSERT_EQ(result->parse_failures.size(), bad_lines.size());
@@ -216,9 +217,9 @@ TEST_F(IngestServiceTest, LargeBodiesAreProcessedInParallelPartsKeepingTheirOrde
     EXPECT_EQ(result->parse_failures[i].document, bad_lines[i]) << i;
   }
   EXPECT_EQ(PublishedDocs(), num_good);
-  // Splits are cut every 2500 docs in body order: each covers a contiguous time range.
+  // Splits are cut every 10000 docs in body order: each covers a contiguous time range.
   auto splits = PublishedSplits();
-  ASSERT_EQ(splits.size(), (num_good + 2499) / 2500);
+  ASSERT_EQ(splits.size(), (num_good + 9999) / 10000);
   std::sort(splits.begin(), splits.end(), [](const auto& a, const auto& b) {
     return a.metadata.time_range_start_secs < b.metadata.time_range_start_secs;
   });
