@@ -31,6 +31,11 @@
 #include <vector>
 
 #include "common/check.h"
+// Inlined: tokens are a few bytes long, and a call into the shared library costs more than
+// hashing them (same XXH3-64 values).
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
 #include "xxhash.h"
 
 namespace shale::index::internal {
