@@ -153,7 +153,7 @@ TEST(DatetimeTest, DocumentsKeepNanosecondsAndTheFastColumnItsPrecision) {
         R"({"ts":"2015-01-10T14:00:00.123456789Z","nanos_out":"2015-01-10T14:00:00.000000001Z"})";
     auto doc = (*processor)->Process(json);
     ASSERT_TRUE(doc.ok()) << doc.status();
-    EXPECT_EQ(doc->impl().stored_json,
+    EXPECT_EQ(doc->impl().stored_json.view(),
               R"({"ts":"2015-01-10T14:00:00.123456789Z","nanos_out":1420898400000000001})");
     EXPECT_EQ(doc->timestamp_nanos(), internal::TruncateNanos(kBaseNanos + 123'456'789, precision));
     int num_ts_leaves = 0;

@@ -72,8 +72,8 @@ void ProcessedDocs::RemoveLast() {
   const ProcessedDocsImpl::Doc end =
       impl.docs.empty() ? ProcessedDocsImpl::Doc{} : impl.docs.back();
   impl.values.resize(end.values_end);
-  impl.bytes.resize(end.bytes_end);
-  impl.stored_json.resize(end.stored_end);
+  impl.bytes.Truncate(end.bytes_end);
+  impl.stored_json.Truncate(end.stored_end);
 }
 
 void ProcessedDocs::Clear() {
@@ -118,7 +118,7 @@ inline bool WordNeedsEscape(uint64_t word) {
 
 // Appends `text` as a JSON string. Runs of bytes that need no escaping (nearly all of a log
 // line) are appended in one go.
-void AppendJsonString(std::string_view text, std::string& out) {
+void AppendJsonString(std::string_view text, internal::AppendBuffer& out) {
   out.push_back('"');
   size_t run_start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -158,9 +158,17 @@ void AppendJsonString(std::string_view text, std::string& out) {
   out.push_back('"');
 }
 
+// Appends `value` as fmt's "{}" writes it.
+template <typename T>
+void AppendFormatted(T value, internal::AppendBuffer& out) {
+  char digits[64];
+  const auto result = fmt::format_to_n(digits, sizeof(digits), "{}", value);
+  out.append(digits, std::min(result.size, sizeof(digits)));
+}
+
 // Appends the JSON text of `value` to `out` (what simdjson::to_string gives, without building a
 // string per value; strings are escaped by AppendJsonString).
-void AppendElementJson(element value, std::string& out) {
+void AppendElementJson(element value, internal::AppendBuffer& out) {
   switch (value.type()) {
     case element_type::OBJECT: {
       out.push_back('{');
@@ -192,7 +200,7 @@ void AppendElementJson(element value, std::string& out) {
       AppendJsonString(value.get_string().value_unsafe(), out);
       return;
     default:
-      out += simdjson::to_string(value);
+      out += std::string_view(simdjson::to_string(value));
   }
 }
 
@@ -304,8 +312,8 @@ class DocProcessorImpl final : public DocProcessor {
       const ProcessedDocsImpl::Doc end =
           batch.docs.empty() ? ProcessedDocsImpl::Doc{} : batch.docs.back();
       batch.values.resize(end.values_end);
-      batch.bytes.resize(end.bytes_end);
-      batch.stored_json.resize(end.stored_end);
+      batch.bytes.Truncate(end.bytes_end);
+      batch.stored_json.Truncate(end.stored_end);
       return status;
     }
     doc.values_end = batch.values.size();
@@ -412,7 +420,7 @@ class DocProcessorImpl final : public DocProcessor {
   absl::Status ProcessMappedObject(simdjson::dom::object object,
                                    const std::vector<MappedField>& fields, std::string_view prefix,
                                    ProcessedDocsImpl& doc, ProcessedDocsImpl::Doc& entry,
-                                   std::string& stored, std::string& path) const {
+                                   internal::AppendBuffer& stored, std::string& path) const {
     stored.push_back('{');
     bool first = true;
     for (simdjson::dom::key_value_pair member : object) {
@@ -456,7 +464,7 @@ class DocProcessorImpl final : public DocProcessor {
         }
       }
       if (stored.size() == value_start) {
-        stored.resize(member_start);
+        stored.Truncate(member_start);
       } else {
         first = false;
       }
@@ -468,7 +476,7 @@ class DocProcessorImpl final : public DocProcessor {
   // Converts the value of a mapped field; appends its stored JSON to `stored` (nothing when
   // nothing is stored). `path` is scratch.
   absl::Status ProcessMapped(const MappedField& mapped, element value, ProcessedDocsImpl& doc,
-                             ProcessedDocsImpl::Doc& entry, std::string& stored,
+                             ProcessedDocsImpl::Doc& entry, internal::AppendBuffer& stored,
                              std::string& path) const {
     const FieldMapping& field = *mapped.field;
     if (value.is_null()) return absl::OkStatus();
@@ -483,13 +491,13 @@ class DocProcessorImpl final : public DocProcessor {
         const size_t value_start = stored.size();
         RETURN_IF_ERROR(ProcessMapped(mapped, child, doc, entry, stored, path));
         if (stored.size() == value_start) {
-          stored.resize(item_start);
+          stored.Truncate(item_start);
         } else {
           first = false;
         }
       }
       if (first) {
-        stored.resize(array_start);
+        stored.Truncate(array_start);
       } else {
         stored.push_back(']');
       }
@@ -504,7 +512,7 @@ class DocProcessorImpl final : public DocProcessor {
         const size_t object_start = stored.size();
         RETURN_IF_ERROR(
             ProcessMappedObject(object, mapped.children, mapped.path, doc, entry, stored, path));
-        if (stored.size() == object_start + 2) stored.resize(object_start);  // "{}"
+        if (stored.size() == object_start + 2) stored.Truncate(object_start);  // "{}"
         return absl::OkStatus();
       }
       case FieldType::kConcatenate:
@@ -532,21 +540,25 @@ class DocProcessorImpl final : public DocProcessor {
           AppendJsonString(text, stored);
           break;
         case FieldType::kI64:
-          fmt::format_to(std::back_inserter(stored), "{}", internal::DecodeI64(leaf_value));
+          AppendFormatted(internal::DecodeI64(leaf_value), stored);
           break;
         case FieldType::kU64:
-          fmt::format_to(std::back_inserter(stored), "{}", leaf_value);
+          AppendFormatted(leaf_value, stored);
           break;
         case FieldType::kF64:
-          fmt::format_to(std::back_inserter(stored), "{}", internal::DecodeF64(leaf_value));
+          AppendFormatted(internal::DecodeF64(leaf_value), stored);
           break;
         case FieldType::kBool:
           stored += leaf_value != 0 ? "true" : "false";
           break;
-        case FieldType::kDatetime:
+        case FieldType::kDatetime: {
+          thread_local std::string datetime;
+          datetime.clear();
           internal::AppendDatetimeJson(internal::DecodeI64(leaf_value), field.output_format,
-                                       stored);
+                                       datetime);
+          stored += datetime;
           break;
+        }
         case FieldType::kIp:
           AppendJsonString(internal::FormatIp(text), stored);
           break;

@@ -75,7 +75,7 @@ TEST(DocProcessorTest, ConvertsEveryType) {
   EXPECT_EQ(Text(*doc, "resource.service", FieldType::kText), "api");
   EXPECT_NE(Find(*doc, "attrs.a.b", FieldType::kI64), nullptr);
   EXPECT_EQ(Text(*doc, "attrs.c", FieldType::kText), "x");
-  EXPECT_EQ(doc->impl().stored_json,
+  EXPECT_EQ(doc->impl().stored_json.view(),
             R"({"ts":"2023-05-25T03:36:41.123456Z","body":"Hello World","count":-3,"size":7,)"
             R"("ratio":0.5,"ok":true,"resource":{"service":"api"},"attrs":{"a":{"b":1},"c":"x"}})");
 }
@@ -93,7 +93,7 @@ TEST(DocProcessorTest, LenientDropsUnknownField) {
   auto doc = processor->Process(R"({"body":"x","extra":{"y":1}})");
   ASSERT_TRUE(doc.ok()) << doc.status();
   EXPECT_EQ(Find(*doc, "extra.y", FieldType::kI64), nullptr);
-  EXPECT_EQ(doc->impl().stored_json, R"({"body":"x"})");
+  EXPECT_EQ(doc->impl().stored_json.view(), R"({"body":"x"})");
 }
 
 TEST(DocProcessorTest, DynamicCapturesUnknownFields) {
@@ -107,7 +107,7 @@ TEST(DocProcessorTest, DynamicCapturesUnknownFields) {
   EXPECT_NE(Find(*doc, "extra.b", FieldType::kBool), nullptr);
   EXPECT_EQ(Find(*doc, "extra.big", FieldType::kU64)->value, UINT64_MAX);
   EXPECT_EQ(
-      doc->impl().stored_json,
+      doc->impl().stored_json.view(),
       R"({"body":"x","extra":{"y":1,"z":"Zz","f":1.5,"b":false,"big":18446744073709551615}})");
 }
 
@@ -240,7 +240,7 @@ TEST(DocProcessorTest, DatetimeOutputFormats) {
   auto processor = MakeProcessor(mapping);
   auto doc = processor->Process(R"({"ts":"2023-05-25T05:36:41.5Z"})");
   ASSERT_TRUE(doc.ok());
-  EXPECT_EQ(doc->impl().stored_json, R"({"ts":1684993001500})");
+  EXPECT_EQ(doc->impl().stored_json.view(), R"({"ts":1684993001500})");
   EXPECT_EQ(internal::FormatRfc3339(1684993001000000000), "2023-05-25T05:36:41Z");
   EXPECT_EQ(internal::FormatRfc3339(-1), "1969-12-31T23:59:59.999999999Z");
 }
@@ -259,7 +259,7 @@ TEST(DocProcessorTest, StoredStringsAreEscapedWhereverTheCharactersFall) {
           R"({"body":")" + text + R"(","dyn":{"k)" + escape + R"(":")" + text + R"("}})";
       auto doc = processor->Process(json);
       ASSERT_TRUE(doc.ok()) << doc.status().message() << " in " << json;
-      EXPECT_EQ(doc->impl().stored_json, json);
+      EXPECT_EQ(doc->impl().stored_json.view(), json);
     }
   }
 }
@@ -291,7 +291,7 @@ TEST(DocProcessorTest, ArraysAreMultiValued) {
   int counts = 0;
   for (const auto& leaf : doc->impl().values) counts += doc->impl().path(leaf) == "count" ? 1 : 0;
   EXPECT_EQ(counts, 3);
-  EXPECT_EQ(doc->impl().stored_json, R"({"count":[1,2,3],"body":["a b","c"]})");
+  EXPECT_EQ(doc->impl().stored_json.view(), R"({"count":[1,2,3],"body":["a b","c"]})");
 }
 
 // The stored JSON is written as the document is walked, and what turns out to store nothing
@@ -308,7 +308,7 @@ TEST(DocProcessorTest, WhatStoresNothingLeavesNoTraceInTheStoredJson) {
       R"("ratio":[null,0.5,null],"resource":{"service":null},"dyn":null,"count":[3,4],)"
       R"("nested":{"x":{"y":[1,"two"]},"z":true}})");
   ASSERT_TRUE(doc.ok()) << doc.status();
-  EXPECT_EQ(doc->impl().stored_json,
+  EXPECT_EQ(doc->impl().stored_json.view(),
             R"({"body":"a","ratio":[0.5],"nested":{"x":{"y":[1,"two"]},"z":true}})");
   // Not stored, still indexed: count 1, 2, 3, 4; the array items share one path in the bytes.
   std::vector<int64_t> counts;
@@ -323,7 +323,7 @@ TEST(DocProcessorTest, WhatStoresNothingLeavesNoTraceInTheStoredJson) {
   // A document whose fields all store nothing stores `{}`.
   auto empty = processor->Process(R"({"count":7,"size":null})");
   ASSERT_TRUE(empty.ok()) << empty.status();
-  EXPECT_EQ(empty->impl().stored_json, "{}");
+  EXPECT_EQ(empty->impl().stored_json.view(), "{}");
   EXPECT_EQ(internal::DecodeI64(Find(*empty, "count", FieldType::kI64)->value), 7);
 }
 
@@ -350,13 +350,16 @@ TEST(DocProcessorTest, BatchesHoldManyDocumentsAndBuildTheSameSplit) {
   for (size_t i = 0; i < lines.size(); ++i) {
     ASSERT_TRUE(processor->ProcessInto(lines[i], batch).ok()) << lines[i];
     // A rejected document, after a few leaves were added, leaves no trace.
-    const ProcessedDocsImpl before_values = batch.impl();
+    const size_t docs_before = batch.size();
+    const size_t values_before = batch.impl().values.size();
+    const std::string bytes_before(batch.impl().bytes.view());
+    const std::string stored_before(batch.impl().stored_json.view());
     const absl::Status status = processor->ProcessInto(rejected[i % rejected.size()], batch);
     ASSERT_FALSE(status.ok());
-    EXPECT_EQ(batch.size(), before_values.docs.size());
-    EXPECT_EQ(batch.impl().values.size(), before_values.values.size());
-    EXPECT_EQ(batch.impl().bytes, before_values.bytes);
-    EXPECT_EQ(batch.impl().stored_json, before_values.stored_json);
+    EXPECT_EQ(batch.size(), docs_before);
+    EXPECT_EQ(batch.impl().values.size(), values_before);
+    EXPECT_EQ(batch.impl().bytes.view(), bytes_before);
+    EXPECT_EQ(batch.impl().stored_json.view(), stored_before);
     if (batch.size() == 128) batches.push_back(std::exchange(batch, ProcessedDocs()));
   }
   batches.push_back(std::move(batch));
@@ -392,19 +395,19 @@ TEST(DocProcessorTest, BatchesHoldManyDocumentsAndBuildTheSameSplit) {
   ProcessedDocs& last = batches[2];
   EXPECT_EQ(last.timestamp_nanos(0), int64_t{1684993001 + 256} * 1'000'000'000);
   EXPECT_EQ(last.num_bytes(1), lines[257].size());
-  const std::string stored_before = last.impl().stored_json;
+  const std::string stored_before(last.impl().stored_json.view());
   const size_t size_before = last.size();
   ASSERT_TRUE(processor->ProcessInto(lines[0], last).ok());
   last.RemoveLast();
   EXPECT_EQ(last.size(), size_before);
-  EXPECT_EQ(last.impl().stored_json, stored_before);
+  EXPECT_EQ(last.impl().stored_json.view(), stored_before);
   const uint64_t capacity = last.capacity_bytes();
   last.Clear();
   EXPECT_TRUE(last.empty());
   EXPECT_EQ(last.capacity_bytes(), capacity);
   for (size_t i = 256; i < lines.size(); ++i)
     ASSERT_TRUE(processor->ProcessInto(lines[i], last).ok());
-  EXPECT_EQ(last.impl().stored_json, stored_before);
+  EXPECT_EQ(last.impl().stored_json.view(), stored_before);
   EXPECT_EQ(last.capacity_bytes(), capacity);
 }
 
@@ -412,7 +415,7 @@ TEST(DocProcessorTest, NullFieldIsAbsent) {
   auto processor = MakeProcessor(LogMapping(DocMappingMode::kStrict));
   auto doc = processor->Process(R"({"body":null,"count":1})");
   ASSERT_TRUE(doc.ok());
-  EXPECT_EQ(doc->impl().stored_json, R"({"count":1})");
+  EXPECT_EQ(doc->impl().stored_json.view(), R"({"count":1})");
   EXPECT_FALSE(doc->timestamp_nanos().has_value());
   EXPECT_EQ(doc->num_bytes(), 23u);
 }

@@ -421,7 +421,7 @@ TEST_F(SplitTest, FetchDocument) {
     ASSERT_TRUE(processed.ok());
     auto fetched = reader->FetchDocument(doc_id);
     ASSERT_TRUE(fetched.ok()) << fetched.status();
-    EXPECT_EQ(*fetched, processed->impl().stored_json);
+    EXPECT_EQ(*fetched, processed->impl().stored_json.view());
     EXPECT_THAT(*fetched, HasSubstr(R"("ts":")"));
   }
   EXPECT_EQ(reader->FetchDocument(kNumDocs).status().code(), absl::StatusCode::kNotFound);

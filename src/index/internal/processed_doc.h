@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "index/doc_mapping.h"
+#include "index/internal/append_buffer.h"
 #include "index/tokenizer.h"
 
 namespace shale::index {
@@ -57,9 +58,9 @@ class ProcessedDocsImpl {
   std::vector<Doc> docs;
   std::vector<internal::LeafValue> values;
   // The paths and texts of `values`, one after the other.
-  std::string bytes;
+  internal::AppendBuffer bytes;
   // The documents served by FetchDocument, back to back.
-  std::string stored_json;
+  internal::AppendBuffer stored_json;
 
   std::string_view path(const internal::LeafValue& leaf) const {
     return std::string_view(bytes.data() + leaf.path_offset, leaf.path_size);
