@@ -81,22 +81,26 @@ class ProcessedDocsImpl {
   bool AddLeaf(std::string_view path, FieldType type, const internal::LeafOptions& options,
                std::string_view text, uint64_t value) {
     if (path.size() > UINT32_MAX || text.size() > UINT32_MAX) return false;
-    internal::LeafValue leaf;
-    leaf.type = type;
-    leaf.options = options;
     const uint64_t doc_values_begin = docs.empty() ? 0 : docs.back().values_end;
+    uint64_t path_offset;
     if (values.size() > doc_values_begin && this->path(values.back()) == path) {
-      leaf.path_offset = values.back().path_offset;
+      path_offset = values.back().path_offset;
     } else {
-      leaf.path_offset = bytes.size();
+      path_offset = bytes.size();
       bytes.append(path.data(), path.size());
     }
-    leaf.path_size = static_cast<uint32_t>(path.size());
-    leaf.text_offset = bytes.size();
-    leaf.text_size = static_cast<uint32_t>(text.size());
+    const uint64_t text_offset = bytes.size();
     bytes.append(text.data(), text.size());
+    // Written in place: a LeafValue built on the stack and copied is read back in 16-byte
+    // moves that the narrower stores before them cannot forward (a stall per leaf).
+    internal::LeafValue& leaf = values.emplace_back();
+    leaf.type = type;
+    leaf.options = options;
+    leaf.path_size = static_cast<uint32_t>(path.size());
+    leaf.text_size = static_cast<uint32_t>(text.size());
+    leaf.path_offset = path_offset;
+    leaf.text_offset = text_offset;
     leaf.value = value;
-    values.push_back(leaf);
     return true;
   }
 };
