@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <numeric>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "fmt/format.h"
@@ -169,15 +171,29 @@ struct DocStoreWriter::CompressionTask {
       compressed = absl::InvalidArgumentError("doc store block larger than 4 GiB");
     } else {
       uncompressed_length = static_cast<uint32_t>(raw.size());
-      std::string out(ZSTD_compressBound(raw.size()), '\0');
+      // One context and one output buffer per thread, reused from block to block: no context
+      // set up and no zero-filled megabyte per block (same bytes as ZSTD_compress).
+      struct ContextDeleter {
+        void operator()(ZSTD_CCtx* context) const { ZSTD_freeCCtx(context); }
+      };
+      thread_local std::unique_ptr<ZSTD_CCtx, ContextDeleter> context(ZSTD_createCCtx());
+      thread_local std::unique_ptr<char[]> out;
+      thread_local size_t out_capacity = 0;
+      const size_t bound = ZSTD_compressBound(raw.size());
+      if (out_capacity < bound) {
+        out = std::make_unique_for_overwrite<char[]>(bound);
+        out_capacity = bound;
+      }
       const size_t size =
-          ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), compression_level);
+          context == nullptr
+              ? ZSTD_compress(out.get(), bound, raw.data(), raw.size(), compression_level)
+              : ZSTD_compressCCtx(context.get(), out.get(), bound, raw.data(), raw.size(),
+                                  compression_level);
       if (ZSTD_isError(size)) {
         compressed = absl::InternalError(
             fmt::format("doc store compression failed: {}", ZSTD_getErrorName(size)));
       } else {
-        out.resize(size);
-        compressed = std::move(out);
+        compressed = std::string(out.get(), size);
       }
     }
     done.store(true, std::memory_order_release);
