@@ -8,6 +8,10 @@
 #include <limits>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/cord.h"
 #include "fmt/format.h"
@@ -105,15 +109,32 @@ using internal::LeafOptions;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-// True when one of the 8 bytes of `word` is a control character (< 0x20), '"' or '\\'. Bytes
-// >= 0x80 never count, so UTF-8 text takes the fast path too.
-inline bool WordNeedsEscape(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  const auto has_zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  const uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
-  return (below_space | has_zero_byte(word ^ (kOnes * '"')) |
-          has_zero_byte(word ^ (kOnes * '\\'))) != 0;
+// True when `c` must be escaped in a JSON string: a control character (< 0x20), '"' or '\\'.
+// Bytes >= 0x80 never are, so UTF-8 text takes the fast path too.
+inline bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+// The index of the first byte of `text` from `from` on that needs escaping, or text.size().
+// Sixteen bytes at a time (SSE2 is part of x86-64), then byte by byte.
+inline size_t FindEscape(std::string_view text, size_t from) {
+  size_t i = from;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i last_control = _mm_set1_epi8(0x1f);
+  for (; i + 16 <= text.size(); i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    // bytes <= 0x1f, unsigned: max(bytes, 0x1f) == 0x1f.
+    const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(bytes, last_control), last_control);
+    const __m128i special = _mm_or_si128(
+        control, _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)));
+    const int mask = _mm_movemask_epi8(special);
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i < text.size(); ++i) {
+    if (NeedsEscape(static_cast<unsigned char>(text[i]))) return i;
+  }
+  return text.size();
 }
 
 // Appends `text` as a JSON string. Runs of bytes that need no escaping (nearly all of a log
@@ -121,19 +142,12 @@ inline bool WordNeedsEscape(uint64_t word) {
 void AppendJsonString(std::string_view text, internal::AppendBuffer& out) {
   out.push_back('"');
   size_t run_start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (i + 8 <= text.size()) {
-      uint64_t word;
-      std::memcpy(&word, text.data() + i, sizeof(word));
-      if (!WordNeedsEscape(word)) {
-        i += 7;
-        continue;
-      }
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+  while (true) {
+    const size_t i = FindEscape(text, run_start);
     out.append(text.data() + run_start, i - run_start);
+    if (i == text.size()) break;
     run_start = i + 1;
+    const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -150,11 +164,14 @@ void AppendJsonString(std::string_view text, internal::AppendBuffer& out) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+      default: {
+        char escape[8];
+        const auto result =
+            fmt::format_to_n(escape, sizeof(escape), "\\u{:04x}", static_cast<unsigned>(c));
+        out.append(escape, result.size);
+      }
     }
   }
-  out.append(text.data() + run_start, text.size() - run_start);
   out.push_back('"');
 }
 

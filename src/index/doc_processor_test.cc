@@ -246,12 +246,13 @@ TEST(DocProcessorTest, DatetimeOutputFormats) {
 }
 
 TEST(DocProcessorTest, StoredStringsAreEscapedWhereverTheCharactersFall) {
-  // Characters to escape at every offset of the 8-byte words the escaper scans, in a mapped text
-  // field and in a dynamic object, next to UTF-8.
+  // Characters to escape at every offset of the 16-byte blocks the escaper scans (and in the
+  // bytes after the last block), in a mapped text field and in a dynamic object, next to UTF-8.
   auto processor = MakeProcessor(LogMapping(DocMappingMode::kDynamic));
   // Each one is written back exactly as the document spells it.
-  const std::string escapes[] = {R"(\")", R"(\\)", R"(\n)", R"(\t)", R"(\r)", R"(\u0001)"};
-  for (size_t offset = 0; offset < 10; ++offset) {
+  const std::string escapes[] = {R"(\")", R"(\\)",     R"(\n)",    R"(\t)",
+                                 R"(\r)", R"(\u0001)", R"(\u001f)"};
+  for (size_t offset = 0; offset < 40; ++offset) {
     for (const std::string& escape : escapes) {
       const std::string padding(offset, 'a');
       const std::string text = padding + escape + "é" + padding + "tail-of-text";
