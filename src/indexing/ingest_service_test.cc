@@ -5,14 +5,18 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
 
 #include "common/ulid.h"
 #include "config/index_config.h"
+#include "index/query.h"
 #include "metastore/testing/flaky_metastore.h"
 #include "metastore/testing/ram_metastore.h"
+#include "nlohmann/json.hpp"
+#include "split/split_store.h"
 
 namespace shale::indexing {
 namespace {
@@ -121,6 +125,32 @@ class IngestServiceTest : public ::testing::Test {
     return splits.ok() ? *splits : std::vector<metastore::Split>{};
   }
 
+  // The `body` of every stored document of the published splits (duplicates kept).
+  std::multiset<std::string> PublishedBodies() {
+    std::multiset<std::string> bodies;
+    for (const metastore::Split& split : PublishedSplits()) {
+      split::SplitLocation location{split.metadata.split_id, split.metadata.split_size_bytes,
+                                    split.metadata.footer_start, split.metadata.footer_end};
+      auto reader = split::OpenSplit(index_storage_, location);
+      EXPECT_TRUE(reader.ok()) << reader.status();
+      if (!reader.ok()) continue;
+      index::SplitSearchRequest request;
+      request.top_k = static_cast<uint32_t>(split.metadata.num_docs);
+      request.sort_by = {index::SortField{"_doc", index::SortOrder::kAsc}};
+      auto result = (*reader)->Search(*index::MakeAllQuery(), request);
+      EXPECT_TRUE(result.ok()) << result.status();
+      if (!result.ok()) continue;
+      for (const index::SplitHit& hit : result->hits) {
+        auto document = (*reader)->FetchDocument(hit.doc_id);
+        EXPECT_TRUE(document.ok()) << document.status();
+        if (!document.ok()) continue;
+        const nlohmann::json parsed = nlohmann::json::parse(*document);
+        bodies.insert(parsed.at("body").get<std::string>());
+      }
+    }
+    return bodies;
+  }
+
   uint64_t PublishedDocs() {
     uint64_t total = 0;
     for (const metastore::Split& split : PublishedSplits()) total += split.metadata.num_docs;
@@ -226,6 +256,44 @@ TEST_F(IngestServiceTest, LargeBodiesAreProcessedInParallelPartsKeepingTheirOrde
   for (size_t i = 1; i < splits.size(); ++i) {
     EXPECT_GT(splits[i].metadata.time_range_start_secs, splits[i - 1].metadata.time_range_end_secs);
   }
+}
+
+// Documents are processed into pooled batches and bodies are read into pooled buffers: requests
+// of long documents, then of short ones (into the buffers the long ones grew), then long ones
+// again, concurrently, store exactly the documents they sent, nothing of an earlier request.
+TEST_F(IngestServiceTest, PooledBatchesCarryNothingFromEarlierRequests) {
+  num_processing_threads_ = 1;
+  CreateIndex();
+  std::multiset<std::string> sent;
+  const auto body_of = [&sent](int request, int num_docs, size_t body_bytes) {
+    std::string ndjson;
+    for (int i = 0; i < num_docs; ++i) {
+      std::string text = "r" + std::to_string(request) + "-d" + std::to_string(i) + " ";
+      text.resize(body_bytes, static_cast<char>('a' + (request + i) % 26));
+      sent.insert(text);
+      ndjson += "{\"ts\": " + std::to_string(1700000000 + i) + ", \"body\": \"" + text + "\"}\n";
+    }
+    return ndjson;
+  };
+  std::vector<std::string> bodies;
+  for (int request = 0; request < 6; ++request) {
+    // Long documents (a body of about 400 KB, processed in parts), short ones, long ones.
+    bodies.push_back(request % 3 == 1 ? body_of(request, 500, 12) : body_of(request, 100, 4000));
+  }
+  for (size_t first = 0; first < bodies.size(); first += 3) {
+    std::vector<std::thread> clients;
+    for (size_t i = first; i < first + 3; ++i) {
+      clients.emplace_back([&, i] {
+        auto result = service_->Ingest("logs", bodies[i], CommitMode::kAuto, false);
+        ASSERT_TRUE(result.ok()) << result.status();
+        EXPECT_EQ(result->num_rejected_docs, 0u);
+      });
+    }
+    for (std::thread& client : clients) client.join();
+  }
+  ASSERT_TRUE(service_->Ingest("logs", "", CommitMode::kForce, false).ok());
+  EXPECT_EQ(PublishedDocs(), sent.size());
+  EXPECT_TRUE(PublishedBodies() == sent);
 }
 
 TEST_F(IngestServiceTest, AutoCommitIsPublishedByTheCommitTimeout) {
