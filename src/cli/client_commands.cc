@@ -375,6 +375,7 @@ absl::StatusOr<IngestSummary> IngestFile(HttpClient& client, const IngestOptions
     summary.num_lines_sent += current->num_lines;
     summary.num_bytes_sent += current->body.size();
     print_progress(/*final_line=*/false);
+    batcher->Recycle(std::move(current->body));
     current = std::move(next);
   }
   summary.elapsed_secs = std::chrono::duration<double>(Clock::now() - start).count();

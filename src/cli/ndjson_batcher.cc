@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -114,6 +116,9 @@ absl::StatusOr<std::optional<NdjsonBatch>> NdjsonBatcher::Next() {
   }
 
   NdjsonBatch batch;
+  batch.body = std::move(spare_body_);
+  spare_body_ = std::string();
+  batch.body.clear();
   batch.body.reserve(cut + 1);
   const char* const begin = pending_.data();
   size_t line_start = 0;
@@ -131,6 +136,10 @@ absl::StatusOr<std::optional<NdjsonBatch>> NdjsonBatcher::Next() {
   pending_.erase(0, cut);
   if (batch.num_lines == 0) return Next();
   return batch;
+}
+
+void NdjsonBatcher::Recycle(std::string body) {
+  if (body.capacity() > spare_body_.capacity()) spare_body_ = std::move(body);
 }
 
 }  // namespace shale::cli

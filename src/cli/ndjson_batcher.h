@@ -39,6 +39,10 @@ class NdjsonBatcher {
   // gzip decoding error.
   absl::StatusOr<std::optional<NdjsonBatch>> Next();
 
+  // Hands back the body of a batch that is no longer needed: the next batch is built in its
+  // buffer (an 8 MiB batch in a fresh allocation costs a page fault per 4 KiB written).
+  void Recycle(std::string body);
+
   // Uncompressed bytes read from the input so far.
   uint64_t bytes_read() const { return bytes_read_; }
 
@@ -53,6 +57,7 @@ class NdjsonBatcher {
   std::string name_;
   uint64_t batch_size_limit_;
   std::string pending_;  // starts at a line boundary
+  std::string spare_body_;  // see Recycle
   bool eof_ = false;
   uint64_t bytes_read_ = 0;
 };

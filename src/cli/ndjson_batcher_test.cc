@@ -96,6 +96,30 @@ TEST(NdjsonBatcherTest, BatchesNeverSplitLinesNorExceedTheLimit) {
   }
 }
 
+// The CLI hands each sent batch's body back (Recycle) and the next batch is built in it: the
+// batches still hold exactly their lines, whatever the earlier, larger ones held.
+TEST(NdjsonBatcherTest, RecycledBodiesHoldOnlyTheirOwnLines) {
+  const std::vector<std::string> lines = RandomLines(2000, 300, 7);
+  const std::string path = TempPath("batcher_recycled.ndjson");
+  WriteFile(path, Join(lines));
+  absl::StatusOr<std::unique_ptr<NdjsonBatcher>> batcher = NdjsonBatcher::Open(path, 4096);
+  ASSERT_TRUE(batcher.ok()) << batcher.status();
+  std::vector<NdjsonBatch> batches;
+  while (true) {
+    absl::StatusOr<std::optional<NdjsonBatch>> batch = (*batcher)->Next();
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    if (!batch->has_value()) break;
+    NdjsonBatch copy{(*batch)->body, (*batch)->num_lines};
+    batches.push_back(copy);
+    // A larger buffer full of other bytes comes back now and then.
+    std::string body = std::move((*batch)->body);
+    if (batches.size() % 3 == 0) body.assign(20000, '#');
+    (*batcher)->Recycle(std::move(body));
+  }
+  ASSERT_GT(batches.size(), 10u);
+  CheckBatches(batches, lines, 4096);
+}
+
 TEST(NdjsonBatcherTest, OversizedLineIsSentAlone) {
   std::vector<std::string> lines = {"{\"a\":1}", std::string(5000, 'z'), "{\"b\":2}", "{\"c\":3}"};
   const std::string path = TempPath("batcher_oversized.ndjson");
