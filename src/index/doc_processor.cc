@@ -71,13 +71,8 @@ uint64_t ProcessedDocs::num_bytes(size_t i) const {
 
 void ProcessedDocs::RemoveLast() {
   if (empty()) return;
-  ProcessedDocsImpl& impl = *impl_;
-  impl.docs.pop_back();
-  const ProcessedDocsImpl::Doc end =
-      impl.docs.empty() ? ProcessedDocsImpl::Doc{} : impl.docs.back();
-  impl.values.resize(end.values_end);
-  impl.bytes.Truncate(end.bytes_end);
-  impl.stored_json.Truncate(end.stored_end);
+  impl_->docs.pop_back();
+  impl_->CutToLastDoc();
 }
 
 void ProcessedDocs::Clear() {
@@ -301,9 +296,6 @@ class DocProcessorImpl final : public DocProcessor {
     dynamic_options_.tokenizer =
         TokenizerFromName(mapping_.dynamic_mapping.tokenizer).value_or(TokenizerKind::kRaw);
     dynamic_options_.fast_precision = DatetimePrecision::kMicroseconds;
-    if (mapping_.timestamp_field.has_value()) {
-      timestamp_precision_ = FindPrecision(mapping_.field_mappings, "", *mapping_.timestamp_field);
-    }
     CollectConcatenateFields(mapping_.field_mappings, "");
     fields_ = ResolveFields(mapping_.field_mappings, "");
   }
@@ -326,11 +318,7 @@ class DocProcessorImpl final : public DocProcessor {
     doc.num_bytes = json_text.size();
     absl::Status status = BuildDocument(object, json_text, batch, doc);
     if (!status.ok()) {
-      const ProcessedDocsImpl::Doc end =
-          batch.docs.empty() ? ProcessedDocsImpl::Doc{} : batch.docs.back();
-      batch.values.resize(end.values_end);
-      batch.bytes.Truncate(end.bytes_end);
-      batch.stored_json.Truncate(end.stored_end);
+      batch.CutToLastDoc();
       return status;
     }
     doc.values_end = batch.values.size();
@@ -357,18 +345,6 @@ class DocProcessorImpl final : public DocProcessor {
       }
     }
     return absl::OkStatus();
-  }
-
-  static DatetimePrecision FindPrecision(const std::vector<FieldMapping>& mappings,
-                                         const std::string& prefix, const std::string& target) {
-    for (const FieldMapping& field : mappings) {
-      const std::string path = JoinPath(prefix, field.name, false);
-      if (path == target) return field.fast_precision;
-      if (field.type == FieldType::kObject && target.starts_with(path + ".")) {
-        return FindPrecision(field.field_mappings, path, target);
-      }
-    }
-    return DatetimePrecision::kSeconds;
   }
 
   // A concatenate field: its path and the options of the values indexed under it.
@@ -588,7 +564,7 @@ class DocProcessorImpl final : public DocProcessor {
     }
     if (mapped.is_timestamp && !entry.timestamp_nanos.has_value()) {
       entry.timestamp_nanos =
-          internal::TruncateNanos(internal::DecodeI64(leaf_value), timestamp_precision_);
+          internal::TruncateNanos(internal::DecodeI64(leaf_value), field.fast_precision);
     }
     if (field.indexed || field.fast) {
       if (!doc.AddLeaf(mapped.path, field.type, mapped.options, text, leaf_value)) {
@@ -842,7 +818,6 @@ class DocProcessorImpl final : public DocProcessor {
   std::vector<size_t> dynamic_concatenate_targets_;
   // The resolved tree of mapping_.field_mappings (points into mapping_).
   std::vector<MappedField> fields_;
-  DatetimePrecision timestamp_precision_ = DatetimePrecision::kSeconds;
 };
 
 }  // namespace

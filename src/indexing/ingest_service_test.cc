@@ -12,11 +12,10 @@
 
 #include "common/ulid.h"
 #include "config/index_config.h"
-#include "index/query.h"
+#include "indexing/testing/stored_documents.h"
 #include "metastore/testing/flaky_metastore.h"
 #include "metastore/testing/ram_metastore.h"
 #include "nlohmann/json.hpp"
-#include "split/split_store.h"
 
 namespace shale::indexing {
 namespace {
@@ -128,25 +127,9 @@ class IngestServiceTest : public ::testing::Test {
   // The `body` of every stored document of the published splits (duplicates kept).
   std::multiset<std::string> PublishedBodies() {
     std::multiset<std::string> bodies;
-    for (const metastore::Split& split : PublishedSplits()) {
-      split::SplitLocation location{split.metadata.split_id, split.metadata.split_size_bytes,
-                                    split.metadata.footer_start, split.metadata.footer_end};
-      auto reader = split::OpenSplit(index_storage_, location);
-      EXPECT_TRUE(reader.ok()) << reader.status();
-      if (!reader.ok()) continue;
-      index::SplitSearchRequest request;
-      request.top_k = static_cast<uint32_t>(split.metadata.num_docs);
-      request.sort_by = {index::SortField{"_doc", index::SortOrder::kAsc}};
-      auto result = (*reader)->Search(*index::MakeAllQuery(), request);
-      EXPECT_TRUE(result.ok()) << result.status();
-      if (!result.ok()) continue;
-      for (const index::SplitHit& hit : result->hits) {
-        auto document = (*reader)->FetchDocument(hit.doc_id);
-        EXPECT_TRUE(document.ok()) << document.status();
-        if (!document.ok()) continue;
-        const nlohmann::json parsed = nlohmann::json::parse(*document);
-        bodies.insert(parsed.at("body").get<std::string>());
-      }
+    for (const std::string& document :
+         testing::StoredDocuments(index_storage_, PublishedSplits())) {
+      bodies.insert(nlohmann::json::parse(document).at("body").get<std::string>());
     }
     return bodies;
   }

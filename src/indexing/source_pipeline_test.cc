@@ -13,6 +13,7 @@
 #include "index/query.h"
 #include "indexing/source_service.h"
 #include "indexing/testing/gzip.h"
+#include "indexing/testing/stored_documents.h"
 #include "indexing/wal.h"
 #include "metastore/testing/flaky_metastore.h"
 #include "metastore/testing/ram_metastore.h"
@@ -124,24 +125,8 @@ class SourcePipelineTest : public ::testing::Test {
     std::multiset<uint64_t> values;
     auto metadata = real_metastore_->GetIndexMetadata("logs");
     auto storage = resolver_->Resolve(*Uri::Parse(*metadata->index_config.index_uri));
-    for (const metastore::Split& split : PublishedSplits()) {
-      split::SplitLocation location{split.metadata.split_id, split.metadata.split_size_bytes,
-                                    split.metadata.footer_start, split.metadata.footer_end};
-      auto reader = split::OpenSplit(*storage, location);
-      EXPECT_TRUE(reader.ok()) << reader.status();
-      if (!reader.ok()) continue;
-      index::SplitSearchRequest request;
-      request.top_k = static_cast<uint32_t>(split.metadata.num_docs);
-      request.sort_by = {index::SortField{"_doc", index::SortOrder::kAsc}};
-      auto result = (*reader)->Search(*index::MakeAllQuery(), request);
-      EXPECT_TRUE(result.ok()) << result.status();
-      if (!result.ok()) continue;
-      EXPECT_EQ(result->hits.size(), split.metadata.num_docs);
-      for (const index::SplitHit& hit : result->hits) {
-        auto document = (*reader)->FetchDocument(hit.doc_id);
-        EXPECT_TRUE(document.ok());
-        if (document.ok()) values.insert(nlohmann::json::parse(*document)["n"].get<uint64_t>());
-      }
+    for (const std::string& document : testing::StoredDocuments(*storage, PublishedSplits())) {
+      values.insert(nlohmann::json::parse(document)["n"].get<uint64_t>());
     }
     return values;
   }

@@ -74,6 +74,14 @@ class ProcessedDocsImpl {
     return std::string_view(stored_json.data() + begin, docs[doc].stored_end - begin);
   }
 
+  // Drops what follows the last document of `docs` (a document being built, or one removed).
+  void CutToLastDoc() {
+    const Doc end = docs.empty() ? Doc{} : docs.back();
+    values.resize(end.values_end);
+    bytes.Truncate(end.bytes_end);
+    stored_json.Truncate(end.stored_end);
+  }
+
   // Appends a leaf to the document being built (the one after `docs`) of `path` (copied into
   // `bytes`, or shared with the previous leaf when it has the same path: the items of an array)
   // and `text` (copied into `bytes`). False, and nothing added, when `path` or `text` passes
