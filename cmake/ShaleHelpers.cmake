@@ -17,7 +17,9 @@ function(shale_cc_test NAME)
     return()
   endif()
   add_executable(${NAME} ${ARG_SRCS})
-  target_link_libraries(${NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # src/common/testing/test_main.cc, not GTest::gtest_main: the tests' files go to a directory
+  # removed when they end.
+  target_link_libraries(${NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock shale_test_main)
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
