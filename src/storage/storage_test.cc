@@ -63,6 +63,33 @@ TEST(LocalStorageTest, CreatesRootAndWritesUnderIt) {
   EXPECT_TRUE(std::filesystem::is_regular_file(root / "a" / "b.txt"));
 }
 
+// Payloads of 4 MiB and more go to the device through O_DIRECT in 2 MiB pieces copied into an
+// aligned buffer, their last partial page through the page cache: every size around those
+// boundaries, from aligned and unaligned addresses, reads back byte for byte, and a smaller
+// file put over a larger one leaves none of its bytes behind.
+TEST(LocalStorageTest, LargePayloadsReadBackByteForByte) {
+  std::unique_ptr<Storage> storage = MakeLocalStorage().value();
+  constexpr size_t kMiB = size_t{1} << 20;
+  std::string source(10 * kMiB + 8192, '\0');
+  uint64_t state = 0x9E3779B97F4A7C15ULL;
+  for (char& c : source) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    c = static_cast<char>(state >> 56);
+  }
+  for (const size_t size : {4 * kMiB - 1, 4 * kMiB, 4 * kMiB + 1, 6 * kMiB + 4095, 6 * kMiB + 4096,
+                            10 * kMiB + 123, 3 * kMiB}) {
+    for (const size_t offset : {size_t{0}, size_t{1}, size_t{4096}}) {
+      const std::string_view payload = std::string_view(source).substr(offset, size);
+      const std::string path = "large/file.bin";
+      ASSERT_TRUE(storage->Put(path, payload).ok()) << size << " at " << offset;
+      absl::StatusOr<std::string> read = storage->GetAll(path);
+      ASSERT_TRUE(read.ok()) << read.status();
+      ASSERT_EQ(read->size(), payload.size()) << size << " at " << offset;
+      EXPECT_TRUE(*read == payload) << "bytes differ: " << size << " at " << offset;
+    }
+  }
+}
+
 TEST(LocalStorageTest, ListHidesTempFilesAndFolders) {
   const std::filesystem::path root = NewTempRoot();
   std::unique_ptr<Storage> storage =
