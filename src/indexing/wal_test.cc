@@ -9,8 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "fmt/format.h"
@@ -82,6 +87,51 @@ TEST(WalTest, AppendReadBackAndReopen) {
   ASSERT_TRUE(position.ok());
   EXPECT_EQ(*position, 10u);
   EXPECT_EQ(Segments(directory).front().filename(), "00000000000000000000");
+}
+
+// Pages of `path` in the page cache, by mincore() over a mapping of the file.
+size_t ResidentPages(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return SIZE_MAX;
+  struct stat info {};
+  ::fstat(fd, &info);
+  const auto size = static_cast<size_t>(info.st_size);
+  void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (mapping == MAP_FAILED) return SIZE_MAX;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  size_t count = SIZE_MAX;
+  if (::mincore(mapping, size, resident.data()) == 0) {
+    count = static_cast<size_t>(std::count_if(resident.begin(), resident.end(),
+                                              [](unsigned char flags) { return flags & 1; }));
+  }
+  ::munmap(mapping, size);
+  return count;
+}
+
+// Synced records are dropped from the page cache (the WAL is read back only to recover), and
+// still read back whole.
+TEST(WalTest, SyncedRecordsLeaveThePageCache) {
+  const std::string directory = FreshDirectory();
+  struct statfs file_system {};
+  ASSERT_EQ(::statfs(::testing::TempDir().c_str(), &file_system), 0);
+  if (file_system.f_type == TMPFS_MAGIC) GTEST_SKIP() << "tmpfs pages are the files themselves";
+  auto wal = Wal::Open(directory, {});
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 4; ++i) {
+    payloads.push_back(std::string((size_t{1} << 20) + 17 * i, static_cast<char>('a' + i)));
+    auto position = (*wal)->Append(payloads.back());
+    ASSERT_TRUE(position.ok()) << position.status();
+  }
+  const std::vector<fs::path> segments = Segments(directory);
+  ASSERT_EQ(segments.size(), 1u);
+  // The last page, partly written, may stay.
+  EXPECT_LE(ResidentPages(segments[0]), 1u);
+  auto records = ReadAll(**wal);
+  ASSERT_EQ(records.size(), payloads.size());
+  for (size_t i = 0; i < payloads.size(); ++i) EXPECT_EQ(records[i].payload, payloads[i]);
 }
 
 TEST(WalTest, BatchWriteGetsConsecutivePositions) {
