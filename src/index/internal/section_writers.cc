@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -115,11 +116,14 @@ void PackColumnValues(const std::vector<std::pair<uint32_t, uint64_t>>& values, 
   }
   uint64_t min_value = UINT64_MAX;
   for (const auto& [doc, value] : values) min_value = std::min(min_value, value);
+  // The gcd of the deltas: a delta that the gcd so far divides leaves it as it is (one division,
+  // against a gcd computation's dozens of steps), and once it is 1 nothing can change it.
   uint64_t gcd = 0;
   uint64_t max_delta = 0;
   for (const auto& [doc, value] : values) {
-    gcd = std::gcd(gcd, value - min_value);
-    max_delta = std::max(max_delta, value - min_value);
+    const uint64_t delta = value - min_value;
+    max_delta = std::max(max_delta, delta);
+    if (gcd != 1 && (gcd == 0 || delta % gcd != 0)) gcd = std::gcd(gcd, delta);
   }
   if (gcd == 0) gcd = 1;
   column.min_value = min_value;
@@ -139,7 +143,17 @@ void PackColumnValues(const std::vector<std::pair<uint32_t, uint64_t>>& values, 
   }
   const size_t start = out.size();
   BitPacker packer(out, column.value_bit_width);
-  for (const auto& [doc, value] : values) packer.Add((value - min_value) / gcd);
+  if (gcd == 1) {
+    for (const auto& [doc, value] : values) packer.Add(value - min_value);
+  } else {
+    // Every delta is a multiple of gcd = odd << shift: dividing it is shifting, then multiplying
+    // by the inverse of `odd` modulo 2^64 (exact, and a multiply instead of a 64-bit division).
+    const auto shift = static_cast<uint32_t>(std::countr_zero(gcd));
+    const uint64_t odd = gcd >> shift;
+    uint64_t inverse = odd;  // correct to 3 bits; each step doubles the correct bits
+    for (int step = 0; step < 5; ++step) inverse *= 2 - odd * inverse;
+    for (const auto& [doc, value] : values) packer.Add(((value - min_value) >> shift) * inverse);
+  }
   packer.Finish();
   column.values = ChunkRef{start, out.size() - start, 0};
 }
