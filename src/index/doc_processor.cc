@@ -78,9 +78,7 @@ void ProcessedDocs::RemoveLast() {
 void ProcessedDocs::Clear() {
   if (!impl_) return;
   impl_->docs.clear();
-  impl_->values.clear();
-  impl_->bytes.clear();
-  impl_->stored_json.clear();
+  impl_->CutToLastDoc();
 }
 
 uint64_t ProcessedDocs::capacity_bytes() const {

@@ -91,9 +91,10 @@ int OpenRetrying(const fs::path& path, int flags, mode_t mode = 0) {
   return fd;
 }
 
-absl::Status WriteAll(int fd, std::string_view data, const fs::path& path) {
+// Writes `data` at `offset` of the file.
+absl::Status WriteAll(int fd, std::string_view data, size_t offset, const fs::path& path) {
   while (!data.empty()) {
-    const ssize_t written = ::write(fd, data.data(), data.size());
+    const ssize_t written = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) {
         continue;
@@ -101,25 +102,26 @@ absl::Status WriteAll(int fd, std::string_view data, const fs::path& path) {
       return ErrnoToStatus(errno, "write", path);
     }
     data.remove_prefix(static_cast<size_t>(written));
+    offset += static_cast<size_t>(written);
   }
   return absl::OkStatus();
 }
 
 // Writes the first bytes of a large `data`, a whole number of pages, through a second, O_DIRECT
 // descriptor on `path`, each piece copied first into a page-aligned buffer of the calling
-// thread's (kept hot in the CPU caches and reused), and returns the bytes left for the caller's
-// buffered write. The bytes reach the device without being copied into fresh page cache pages,
-// which costs more CPU than the device write itself, and fill no page cache with a file that is
-// written once and then read by byte ranges. All of `data` is left when it is small or when the
-// file system refuses direct I/O (tmpfs).
+// thread's (kept hot in the CPU caches and reused), and returns how many it wrote: the caller
+// writes the rest through the page cache. The bytes reach the device without being copied into
+// fresh page cache pages, which costs more CPU than the device write itself, and fill no page
+// cache with a file that is written once and then read by byte ranges. None are written when
+// `data` is small or when the file system refuses direct I/O (tmpfs).
 // REQUIRES: the file at `path` is empty.
-absl::StatusOr<std::string_view> WriteDirectPrefix(std::string_view data, const fs::path& path) {
+absl::StatusOr<size_t> WriteDirectPrefix(std::string_view data, const fs::path& path) {
   constexpr size_t kAlignment = 4096;
   constexpr size_t kMinBytes = size_t{4} << 20;
   constexpr size_t kBufferBytes = size_t{2} << 20;
-  if (data.size() < kMinBytes) return data;
+  if (data.size() < kMinBytes) return 0;
   const int fd = OpenRetrying(path, O_WRONLY | O_DIRECT);
-  if (fd < 0) return data;  // EINVAL: no direct I/O on this file system
+  if (fd < 0) return 0;  // EINVAL: no direct I/O on this file system
   ScopedFd file(fd);
   struct AlignedFree {
     void operator()(char* buffer) const {
@@ -140,7 +142,7 @@ absl::StatusOr<std::string_view> WriteDirectPrefix(std::string_view data, const 
       if (written < 0) {
         if (errno == EINTR) continue;
         // Refused before anything was written: the buffered write takes all of it.
-        if (errno == EINVAL && done == 0 && piece_done == 0) return data;
+        if (errno == EINVAL && done == 0 && piece_done == 0) return 0;
         return ErrnoToStatus(errno, "write", path);
       }
       piece_done += static_cast<size_t>(written);
@@ -151,7 +153,7 @@ absl::StatusOr<std::string_view> WriteDirectPrefix(std::string_view data, const 
     if (piece_done != piece) break;
   }
   if (file.Close() != 0) return ErrnoToStatus(errno, "close", path);
-  return data.substr(done);
+  return done;
 }
 
 absl::Status FsyncFolder(const fs::path& folder) {
@@ -191,13 +193,9 @@ class LocalStorage final : public Storage {
       return ErrnoToStatus(errno, "create", temp_path);
     }
     ScopedFd file(fd);
-    absl::StatusOr<std::string_view> rest = WriteDirectPrefix(data, temp_path);
-    absl::Status status = rest.status();
-    if (status.ok() && rest->size() != data.size() &&
-        ::lseek(fd, static_cast<off_t>(data.size() - rest->size()), SEEK_SET) < 0) {
-      status = ErrnoToStatus(errno, "seek", temp_path);
-    }
-    if (status.ok()) status = WriteAll(fd, *rest, temp_path);
+    const absl::StatusOr<size_t> direct_bytes = WriteDirectPrefix(data, temp_path);
+    absl::Status status = direct_bytes.status();
+    if (status.ok()) status = WriteAll(fd, data.substr(*direct_bytes), *direct_bytes, temp_path);
     if (status.ok() && ::fsync(fd) != 0) {
       status = ErrnoToStatus(errno, "fsync", temp_path);
     }
@@ -264,7 +262,7 @@ class LocalStorage final : public Storage {
     while (offset < file_size) {
       const uint64_t chunk = std::min<uint64_t>(kCopyBufferSize, file_size - offset);
       ASSIGN_OR_RETURN(const std::string bytes, ReadAt(source_fd, offset, chunk, full_path));
-      RETURN_IF_ERROR(WriteAll(target_fd, bytes, local_path));
+      RETURN_IF_ERROR(WriteAll(target_fd, bytes, offset, local_path));
       offset += chunk;
     }
     if (target.Close() != 0) {

@@ -74,7 +74,8 @@ class ProcessedDocsImpl {
     return std::string_view(stored_json.data() + begin, docs[doc].stored_end - begin);
   }
 
-  // Drops what follows the last document of `docs` (a document being built, or one removed).
+  // Drops what follows the last document of `docs` (a document being built, or documents
+  // removed); the buffers keep their capacity.
   void CutToLastDoc() {
     const Doc end = docs.empty() ? Doc{} : docs.back();
     values.resize(end.values_end);
