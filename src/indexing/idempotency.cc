@@ -1,6 +1,7 @@
 #include "indexing/idempotency.h"
 
 #include <cerrno>
+#include <charconv>
 #include <filesystem>
 #include <system_error>
 
@@ -11,6 +12,7 @@
 
 #include "common/json_util.h"
 #include "nlohmann/json.hpp"
+#include "xxhash.h"
 
 namespace shale::indexing {
 namespace {
@@ -60,11 +62,31 @@ bool KeyAndTimeFromJson(const Json& object, std::string& key, int64_t& accepted_
 
 }  // namespace
 
+uint64_t DocumentRecordHash(std::string_view payload) {
+  return XXH3_64bits(payload.data(), payload.size());
+}
+
+uint64_t DocumentRecordHash(const std::vector<std::string_view>& pieces) {
+  if (pieces.size() == 1) return DocumentRecordHash(pieces[0]);
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  for (const std::string_view piece : pieces) XXH3_64bits_update(state, piece.data(), piece.size());
+  const uint64_t hash = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return hash;
+}
+
 std::string EncodeIdempotencyRecord(const IdempotencyRecord& record) {
   Json json = CountsToJson(record.counts);
   json["key"] = record.key;
   json["accepted_at_ms"] = record.accepted_at_millis;
   json["num_document_records"] = record.num_document_records;
+  if (!record.document_hashes.empty()) {
+    Json hashes = Json::array();
+    for (const uint64_t hash : record.document_hashes)
+      hashes.push_back(fmt::format("{:016x}", hash));
+    json["document_xxh3"] = std::move(hashes);
+  }
   return DumpJson(json);
 }
 
@@ -76,6 +98,26 @@ absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(std::string_view paylo
       !ReadU64(json, "num_document_records", record.num_document_records)) {
     return absl::DataLossError(
         fmt::format("invalid idempotency key record `{}`", payload.substr(0, 200)));
+  }
+  if (auto hashes = json.find("document_xxh3"); hashes != json.end()) {
+    bool valid = hashes->is_array() && hashes->size() == record.num_document_records;
+    for (size_t i = 0; valid && i < hashes->size(); ++i) {
+      const Json& hash = (*hashes)[i];
+      const std::string* text = hash.get_ptr<const std::string*>();
+      uint64_t value = 0;
+      if (text == nullptr || text->size() != 16) {
+        valid = false;
+        break;
+      }
+      const char* end = text->data() + text->size();
+      const auto [parsed_to, error] = std::from_chars(text->data(), end, value, 16);
+      valid = error == std::errc() && parsed_to == end;
+      record.document_hashes.push_back(value);
+    }
+    if (!valid) {
+      return absl::DataLossError(fmt::format("invalid document_xxh3 in idempotency key record `{}`",
+                                             payload.substr(0, 200)));
+    }
   }
   return record;
 }

@@ -4,9 +4,11 @@
 // resend the same batch with the same key safely.
 //
 // Durability: the key travels in the WAL with its batch (a kIdempotencyKey record written in
-// the same pwrite and fsync as the documents, see docs/format/wal.md), so it survives a crash
-// exactly when the documents do. Before the WAL segments holding keys are deleted (after a
-// publish), the keys still within their retention are written to a snapshot file
+// the same pwrite and fsync as the documents, see docs/format/wal.md). A crash during that write
+// can keep a prefix of the request's records: recovery counts a key only when all its documents
+// records follow (positions, kinds and hashes), so it survives exactly when they do. Before the WAL
+// segments holding keys are deleted (after a publish), the keys still within their retention are
+// written to a snapshot file
 // `{wal directory}/idempotency-keys.json` (atomic replace); recovery loads the snapshot, then
 // the key records still in the WAL.
 //
@@ -23,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -46,7 +49,16 @@ struct IdempotencyRecord {
   int64_t accepted_at_millis = 0;  // unix time
   IngestCounts counts;
   uint64_t num_document_records = 0;  // documents records of the request, right after this one
+  // XXH3-64 of each of those records' payload, in order: recovery tells the request's own
+  // records from later ones given the positions after a torn write. Empty in records written
+  // before Shale 0.7 (then only positions and kinds are checked).
+  std::vector<uint64_t> document_hashes;
 };
+
+// The hash of a documents record's payload for IdempotencyRecord::document_hashes: `pieces`
+// concatenated.
+uint64_t DocumentRecordHash(const std::vector<std::string_view>& pieces);
+uint64_t DocumentRecordHash(std::string_view payload);
 
 std::string EncodeIdempotencyRecord(const IdempotencyRecord& record);
 // DataLoss naming what is wrong when `payload` is not an encoded record.

@@ -79,14 +79,35 @@ TEST(IdempotencyKeysTest, SnapshotRoundTripSkipsExpiredKeys) {
 }
 
 TEST(IdempotencyRecordTest, EncodesAndDecodes) {
-  const IdempotencyRecord record{"client-1/batch-42", 1717171717000, IngestCounts{10, 9, 1}, 2};
+  const IdempotencyRecord record{"client-1/batch-42", 1717171717000, IngestCounts{10, 9, 1}, 2, {}};
   auto decoded = DecodeIdempotencyRecord(EncodeIdempotencyRecord(record));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->key, record.key);
   EXPECT_EQ(decoded->accepted_at_millis, record.accepted_at_millis);
   EXPECT_EQ(decoded->counts, record.counts);
   EXPECT_EQ(decoded->num_document_records, 2u);
+  EXPECT_TRUE(decoded->document_hashes.empty());  // as written before the hashes existed
   EXPECT_EQ(DecodeIdempotencyRecord("{\"key\": 3}").status().code(), absl::StatusCode::kDataLoss);
+
+  IdempotencyRecord hashed = record;
+  hashed.document_hashes = {DocumentRecordHash("a\n"), 0xfedcba9876543210};
+  const std::string encoded = EncodeIdempotencyRecord(hashed);
+  EXPECT_THAT(encoded, HasSubstr("\"fedcba9876543210\""));
+  auto with_hashes = DecodeIdempotencyRecord(encoded);
+  ASSERT_TRUE(with_hashes.ok()) << with_hashes.status();
+  EXPECT_EQ(with_hashes->document_hashes, hashed.document_hashes);
+  // The hash of a record cut in pieces is the hash of its payload.
+  EXPECT_EQ(DocumentRecordHash(std::vector<std::string_view>{"{\"a\"", ":1}\n", ""}),
+            DocumentRecordHash("{\"a\":1}\n"));
+  EXPECT_NE(DocumentRecordHash("a\n"), DocumentRecordHash("b\n"));
+  // One hash per record, each 16 hex digits.
+  for (const char* bad : {R"(["00000000000000aa"])", R"(["aa", "bb"])",
+                          R"(["00000000000000aa", "0x000000000000bb"])", R"([1, 2])", R"("x")"}) {
+    std::string text = encoded;
+    const size_t at = text.find("\"document_xxh3\":") + 16;
+    text.replace(at, text.find(']', at) + 1 - at, bad);
+    EXPECT_EQ(DecodeIdempotencyRecord(text).status().code(), absl::StatusCode::kDataLoss) << text;
+  }
 }
 
 TEST(IdempotencyKeyTest, Validation) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -456,24 +457,25 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
   uint64_t num_docs = 0;
   const int64_t now_millis = UnixMillisNow();
   index::ProcessedDocs replay_docs;  // one document at a time, its buffers reused
-  while (true) {
-    ASSIGN_OR_RETURN(std::optional<WalRecord> record, reader->Next());
-    // Stop at records written by requests that have not applied theirs yet: they will.
-    if (!record.has_value() || record->position >= pipeline->next_apply_position) break;
-    if (record->kind == WalRecordKind::kIdempotencyKey) {
-      auto key = DecodeIdempotencyRecord(record->payload);
-      if (key.ok()) {
-        pipeline->keys->Restore(key->key, key->counts, key->accepted_at_millis,
-                                record->position + 1 + key->num_document_records, now_millis);
-      } else {
-        // A key is lost, not a document: never block the replay of the documents for it.
-        SHALE_LOG_ERROR("idempotency key record unreadable index_id={} position={} error={}",
-                        pipeline->config().index_id, record->position, key.status().ToString());
-      }
+  // Records read ahead (a keyed request's) and handed back to the loop.
+  std::deque<WalRecord> read_ahead;
+  // The next record to replay; std::nullopt at the end and at records written by requests that
+  // have not applied theirs yet (they will).
+  auto next = [&]() -> absl::StatusOr<std::optional<WalRecord>> {
+    std::optional<WalRecord> record;
+    if (!read_ahead.empty()) {
+      record = std::move(read_ahead.front());
+      read_ahead.pop_front();
+    } else {
+      ASSIGN_OR_RETURN(record, reader->Next());
     }
-    if (record->position < from || record->kind != WalRecordKind::kDocuments) continue;
+    if (record.has_value() && record->position >= pipeline->next_apply_position) record.reset();
+    return record;
+  };
+  auto replay_documents = [&](const WalRecord& record) -> absl::Status {
+    if (record.position < from) return absl::OkStatus();
     absl::Status status;
-    ForEachNdjsonLine(record->payload, [&](std::string_view line) {
+    ForEachNdjsonLine(record.payload, [&](std::string_view line) {
       if (!status.ok()) return;
       replay_docs.Clear();
       const absl::Status processed =
@@ -481,7 +483,7 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
       if (!processed.ok()) {
         // Only accepted lines are logged, so this means the doc processor changed its mind.
         SHALE_LOG_WARN("wal document rejected on replay index_id={} position={} error={}",
-                       pipeline->config().index_id, record->position, processed.ToString());
+                       pipeline->config().index_id, record.position, processed.ToString());
         ++pipeline->num_rejected_docs[RejectionReason(processed)];
         return;
       }
@@ -492,8 +494,57 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
     });
     RETURN_IF_ERROR(status);
     ++num_records;
-    pipeline->writer_wal_end = record->position + 1;
+    pipeline->writer_wal_end = record.position + 1;
     if (schedule_commits && pipeline->WriterIsFullLocked()) ScheduleCommitLocked(pipeline);
+    return absl::OkStatus();
+  };
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<WalRecord> record, next());
+    if (!record.has_value()) break;
+    if (record->kind == WalRecordKind::kDocuments) {
+      RETURN_IF_ERROR(replay_documents(*record));
+      continue;
+    }
+    if (record->kind != WalRecordKind::kIdempotencyKey) continue;
+    auto key = DecodeIdempotencyRecord(record->payload);
+    if (!key.ok()) {
+      // A key is lost, not a document: never block the replay of the documents for it.
+      SHALE_LOG_ERROR("idempotency key record unreadable index_id={} position={} error={}",
+                      pipeline->config().index_id, record->position, key.status().ToString());
+      continue;
+    }
+    // The request's documents records follow at the next positions. A crash during its write
+    // may have kept only a prefix of them (the torn rest is truncated at open), and the
+    // positions after the last kept record then went to later requests. The key counts only
+    // when all its records are there (each with its hash, when the record has them); the
+    // records of an incomplete request are skipped (it was never acknowledged, its client
+    // resends it); the first record that is not the request's is replayed as usual.
+    std::vector<WalRecord> documents;
+    bool complete = true;
+    for (uint64_t i = 0; i < key->num_document_records; ++i) {
+      ASSIGN_OR_RETURN(std::optional<WalRecord> document, next());
+      const bool own = document.has_value() && document->kind == WalRecordKind::kDocuments &&
+                       document->position == record->position + 1 + i &&
+                       (key->document_hashes.empty() ||
+                        DocumentRecordHash(document->payload) == key->document_hashes[i]);
+      if (!own) {
+        if (document.has_value()) read_ahead.push_back(*std::move(document));
+        complete = false;
+        break;
+      }
+      documents.push_back(*std::move(document));
+    }
+    if (!complete) {
+      SHALE_LOG_WARN(
+          "wal request incomplete, its key and {} of its {} documents records skipped "
+          "index_id={} key_position={}",
+          documents.size(), key->num_document_records, pipeline->config().index_id,
+          record->position);
+      continue;
+    }
+    pipeline->keys->Restore(key->key, key->counts, key->accepted_at_millis,
+                            record->position + 1 + key->num_document_records, now_millis);
+    for (const WalRecord& document : documents) RETURN_IF_ERROR(replay_documents(document));
   }
   pipeline->num_replayed_docs += num_docs;
   docs_replayed_.Increment(static_cast<int64_t>(num_docs));
@@ -616,14 +667,10 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
                             result.num_rejected_docs};
   const int64_t accepted_at_millis = UnixMillisNow();
   std::vector<WalEntry> entries;
-  // The key record goes first, in the same write (and fsync) as the documents.
+  // The key record goes first, in the same write (and fsync) as the documents; it is encoded
+  // once their records are known (it holds their hashes).
   const size_t key_records = key.empty() ? 0 : 1;
-  if (!key.empty()) {
-    IdempotencyRecord record{key, accepted_at_millis, counts,
-                             (accepted_lines.size() + chunk_docs - 1) / chunk_docs};
-    entries.push_back(
-        WalEntry{WalRecordKind::kIdempotencyKey, EncodeIdempotencyRecord(record), {}});
-  }
+  if (!key.empty()) entries.push_back(WalEntry{WalRecordKind::kIdempotencyKey, {}, {}});
   // A record's payload is its lines, each followed by '\n': views into the body, a run of lines
   // that follow each other there (with their '\n') being one piece. No copy.
   const char* const body_end = ndjson.data() + ndjson.size();
@@ -650,6 +697,14 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
       }
     }
     entries.push_back(std::move(entry));
+  }
+  if (!key.empty()) {
+    IdempotencyRecord record{key, accepted_at_millis, counts, entries.size() - 1, {}};
+    record.document_hashes.reserve(entries.size() - 1);
+    for (size_t i = 1; i < entries.size(); ++i) {
+      record.document_hashes.push_back(DocumentRecordHash(entries[i].pieces));
+    }
+    entries[0].payload = EncodeIdempotencyRecord(record);
   }
 
   const bool use_wal = pipeline->wal != nullptr && !entries.empty();

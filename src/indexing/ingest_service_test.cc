@@ -686,6 +686,62 @@ TEST_F(IngestServiceTest, AcceptedKeysSurviveACrashBeforeAndAfterThePublish) {
   EXPECT_TRUE(WaitForPublishedDocs(15)) << PublishedDocs();
 }
 
+// A crash during a keyed request's write can leave its key record and only a prefix of its
+// documents records (the torn rest is truncated at open); the positions after them then go to
+// later requests. Recovery forgets that key and skips those records, across restarts, and
+// replays the later record that reuses a position (its hash is not the torn record's): the
+// resend of the torn batch is indexed, and every document is published once.
+TEST_F(IngestServiceTest, ATornKeyedRequestIsForgottenWholeAndItsResendIndexedOnce) {
+  CreateIndex(/*commit_timeout_secs=*/3600, /*split_num_docs_target=*/5);
+  // Positions: "whole" is 0 (key), 1 and 2; "torn" is 3 (key), 4 and 5.
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false, "whole").ok());
+  ASSERT_TRUE(service_->Ingest("logs", Docs(10, 10), CommitMode::kAuto, false, "torn").ok());
+  Crash();
+  std::vector<std::filesystem::path> segments;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(WalDirectoryForIndex(wal_root_, index_uid_))) {
+    if (entry.path().filename().string().find_first_not_of("0123456789") == std::string::npos) {
+      segments.push_back(entry.path());
+    }
+  }
+  ASSERT_EQ(segments.size(), 1u);
+  // A torn request was never acknowledged, so its key is in no snapshot: remove the one the
+  // publish of "whole"'s first split may have written with "torn" in it ("whole" is still in
+  // the WAL).
+  std::filesystem::remove(IdempotencySnapshotPath(WalDirectoryForIndex(wal_root_, index_uid_)));
+  // Cut inside the last record (documents 15 to 19), then let an unkeyed request take its
+  // position, 5, as a node restarted in between would have.
+  std::filesystem::resize_file(segments[0], std::filesystem::file_size(segments[0]) - 20);
+  {
+    auto wal = Wal::Open(WalDirectoryForIndex(wal_root_, index_uid_), WalOptions{});
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    auto position = (*wal)->Write({Docs(20, 5)});
+    ASSERT_TRUE(position.ok()) << position.status();
+    ASSERT_EQ(*position, 5u);
+    ASSERT_TRUE((*wal)->Sync(6).ok());
+  }
+  StartService();
+  auto resent = service_->Ingest("logs", Docs(10, 10), CommitMode::kAuto, false, "torn");
+  ASSERT_TRUE(resent.ok()) << resent.status();
+  EXPECT_FALSE(resent->idempotent_replay);
+  auto whole = service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false, "whole");
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->idempotent_replay);
+
+  Crash();  // the torn request is met again
+  StartService();
+  for (const char* key : {"whole", "torn"}) {
+    auto again = service_->Ingest("logs", Docs(0, 1), CommitMode::kAuto, false, key);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(again->idempotent_replay) << key;
+    EXPECT_EQ(again->num_ingested_docs, 10u) << key;
+  }
+  ASSERT_TRUE(service_->Ingest("logs", "", CommitMode::kForce, false).ok());
+  std::multiset<std::string> expected;
+  for (int i = 0; i < 25; ++i) expected.insert("hello " + std::to_string(i));
+  EXPECT_EQ(PublishedBodies(), expected);
+}
+
 TEST_F(IngestServiceTest, KeysExpireAndClearForgetsThem) {
   idempotency_retention_millis_ = 200;
   CreateIndex(/*commit_timeout_secs=*/3600);
