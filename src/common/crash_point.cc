@@ -12,11 +12,11 @@
 namespace shale {
 namespace {
 
-constexpr std::array<std::string_view, 11> kCrashPointNames = {
-    kCrashIngestAfterWalAppend, kCrashIngestAfterSplitBuild, kCrashIngestAfterStage,
-    kCrashIngestAfterUpload,    kCrashIngestAfterPublish,    kCrashSourceAfterSplitBuild,
-    kCrashSourceAfterStage,     kCrashSourceAfterUpload,     kCrashSourceAfterPublish,
-    kCrashMergeAfterUpload,     kCrashMergeAfterPublish,
+constexpr std::array<std::string_view, 12> kCrashPointNames = {
+    kCrashIngestAfterWalAppend,  kCrashIngestAfterSplitBuild, kCrashIngestAfterStage,
+    kCrashIngestAfterUpload,     kCrashIngestAfterPublish,    kCrashIngestTornWalWrite,
+    kCrashSourceAfterSplitBuild, kCrashSourceAfterStage,      kCrashSourceAfterUpload,
+    kCrashSourceAfterPublish,    kCrashMergeAfterUpload,      kCrashMergeAfterPublish,
 };
 
 // The armed point, written once before the pipelines start; `armed` publishes it.
@@ -71,17 +71,24 @@ void ArmCrashPoint(const std::optional<CrashPointSpec>& spec) {
   armed_flag.store(true);
 }
 
-void CrashPoint(std::string_view point) {
-  if (!armed_flag.load(std::memory_order_acquire)) return;
+bool CrashPointReached(std::string_view point) {
+  if (!armed_flag.load(std::memory_order_acquire)) return false;
   ArmedPoint& armed = Armed();
-  if (armed.point != point) return;
-  const uint64_t hit = armed.hits.fetch_add(1) + 1;
-  if (hit != armed.nth) return;
+  if (armed.point != point) return false;
+  return armed.hits.fetch_add(1) + 1 == armed.nth;
+}
+
+void CrashNow(std::string_view point) {
   // No logger: its buffers and locks belong to the process that is dying.
-  std::fprintf(stderr, "TEST ONLY: crash point reached point=%s nth=%llu, exiting with code %d\n",
-               armed.point.c_str(), static_cast<unsigned long long>(hit), kCrashPointExitCode);
+  std::fprintf(stderr, "TEST ONLY: crash point reached point=%.*s nth=%llu, exiting with code %d\n",
+               static_cast<int>(point.size()), point.data(),
+               static_cast<unsigned long long>(Armed().nth), kCrashPointExitCode);
   std::fflush(stderr);
   _exit(kCrashPointExitCode);
+}
+
+void CrashPoint(std::string_view point) {
+  if (CrashPointReached(point)) CrashNow(point);
 }
 
 }  // namespace shale

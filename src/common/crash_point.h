@@ -29,6 +29,9 @@ inline constexpr std::string_view kCrashIngestAfterSplitBuild = "ingest_after_sp
 inline constexpr std::string_view kCrashIngestAfterStage = "ingest_after_stage";
 inline constexpr std::string_view kCrashIngestAfterUpload = "ingest_after_upload";
 inline constexpr std::string_view kCrashIngestAfterPublish = "ingest_after_publish";
+// In the WAL's append (indexing/wal.cc): the request's records are written but for the second
+// half of the last one, then the process dies, like a kill during the write.
+inline constexpr std::string_view kCrashIngestTornWalWrite = "ingest_torn_wal_write";
 // Source pipelines (file, vec; indexing/source_pipeline.cc).
 inline constexpr std::string_view kCrashSourceAfterSplitBuild = "source_after_split_build";
 inline constexpr std::string_view kCrashSourceAfterStage = "source_after_stage";
@@ -56,5 +59,10 @@ void ArmCrashPoint(const std::optional<CrashPointSpec>& spec);
 // Exits the process with kCrashPointExitCode when `point` is the armed point, reached for the
 // nth time. Returns otherwise.
 void CrashPoint(std::string_view point);
+
+// For points that do something before dying: true when `point` is the armed point, reached for
+// the nth time; the caller then calls CrashNow(point).
+bool CrashPointReached(std::string_view point);
+[[noreturn]] void CrashNow(std::string_view point);
 
 }  // namespace shale

@@ -18,6 +18,7 @@
 #include "absl/strings/cord.h"
 #include "fmt/format.h"
 
+#include "common/crash_point.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "xxhash.h"
@@ -408,6 +409,18 @@ class FileWal final : public Wal {
     }
     XXH32_freeState(checksum);
     int error_number = 0;
+    if (CrashPointReached(kCrashIngestTornWalWrite)) {
+      // TEST ONLY: every record but the second half of the last one reaches the file.
+      uint64_t keep = total_bytes - (kRecordHeaderBytes + 1 + entries.back().payload_size()) / 2;
+      std::vector<std::string_view> torn;
+      for (const std::string_view chunk : chunks) {
+        torn.push_back(chunk.substr(0, std::min<uint64_t>(chunk.size(), keep)));
+        keep -= torn.back().size();
+      }
+      (void)WriteAllGathered(active_file_->fd(), torn, active->size_bytes, active->path,
+                             &error_number);
+      CrashNow(kCrashIngestTornWalWrite);
+    }
     absl::Status status = WriteAllGathered(active_file_->fd(), chunks, active->size_bytes,
                                            active->path, &error_number);
     if (!status.ok()) {

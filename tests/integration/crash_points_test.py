@@ -4,7 +4,8 @@
 The test-only crash points of docs/durability.md (SHALE_TEST_CRASH_AT=<point>:<nth>) make the
 node `_exit(86)` right after a stage: WAL append (before the ack), split build, stage, upload and
 publish (before the WAL truncation) for the ingest API and for a file source, and upload and
-replace-publish for a merge. For each point the test:
+replace-publish for a merge; and in the middle of a WAL write (the key record whole, the
+documents record torn). For each point the test:
 
 1. starts a node with the hook and feeds it a known set of documents (ingest API: batches with
    idempotency keys and commit=force, one split per batch; file source: one file, one split per
@@ -16,7 +17,8 @@ replace-publish for a merge. For each point the test:
 4. for half of the points deletes them with `shale tool gc --grace-period 0s`; for the others
    the restarted node deletes its own staged splits itself,
 5. restarts without the hook, resends every unacknowledged batch with its key (the WAL already
-   holds it: the answer is an idempotent replay), sends the rest,
+   holds it: the answer is an idempotent replay; after a torn write, it is not, and the batch
+   is indexed), sends the rest,
 6. checks the exact final count, each id once (`check_each_n_once`), that no staged split is
    left, and that the index storage holds exactly the files of the published splits (published
    splits never touched by the gc).
@@ -41,14 +43,14 @@ CRASH_AT_BATCH = 2  # the third request / commit: two splits are published befor
 NO_ANSWER = (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException)
 
 INGEST_POINTS = ["ingest_after_wal_append", "ingest_after_split_build", "ingest_after_stage",
-                 "ingest_after_upload", "ingest_after_publish"]
+                 "ingest_after_upload", "ingest_after_publish", "ingest_torn_wal_write"]
 SOURCE_POINTS = ["source_after_split_build", "source_after_stage", "source_after_upload",
                  "source_after_publish"]
 MERGE_POINTS = ["merge_after_upload", "merge_after_publish"]
 # What a crash at each point leaves: (staged splits, of which with a file).
 EXPECTED_LEAKS = {
     "after_wal_append": (0, 0), "after_split_build": (0, 0), "after_stage": (1, 0),
-    "after_upload": (1, 1), "after_publish": (0, 0),
+    "after_upload": (1, 1), "after_publish": (0, 0), "torn_wal_write": (0, 0),
 }
 
 
@@ -174,10 +176,14 @@ def run_ingest_point(args, workdir, point, config, split_files, collect_with_too
 
         node.env = {}
         node.start()
-        # The WAL held the unacknowledged batch with its key: the resend is a replay.
+        # The WAL held the unacknowledged batch with its key: the resend is a replay. Unless
+        # the write was torn: then the key record is whole but not the documents, and the
+        # batch must be indexed by the resend.
+        torn = point == "ingest_torn_wal_write"
         resent = ingest_batch(client, index_id, CRASH_AT_BATCH)
-        check(resent is not None and resent.get("idempotent_replay") is True,
-              f"{point}: the resend of batch {CRASH_AT_BATCH} should be a replay: {resent}")
+        check(resent is not None and resent.get("idempotent_replay") is not torn,
+              f"{point}: the resend of batch {CRASH_AT_BATCH} should "
+              f"{'not ' if torn else ''}be a replay: {resent}")
         for batch in range(CRASH_AT_BATCH + 1, NUM_BATCHES):
             answer = ingest_batch(client, index_id, batch)
             check(answer is not None and not answer.get("idempotent_replay"),
