@@ -542,8 +542,10 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
           record->position);
       continue;
     }
-    pipeline->keys->Restore(key->key, key->counts, key->accepted_at_millis,
-                            record->position + 1 + key->num_document_records, now_millis);
+    if (!key->key.empty()) {
+      pipeline->keys->Restore(key->key, key->counts, key->accepted_at_millis,
+                              record->position + 1 + key->num_document_records, now_millis);
+    }
     for (const WalRecord& document : documents) RETURN_IF_ERROR(replay_documents(document));
   }
   pipeline->num_replayed_docs += num_docs;
@@ -669,8 +671,12 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
   std::vector<WalEntry> entries;
   // The key record goes first, in the same write (and fsync) as the documents; it is encoded
   // once their records are known (it holds their hashes).
-  const size_t key_records = key.empty() ? 0 : 1;
-  if (!key.empty()) entries.push_back(WalEntry{WalRecordKind::kIdempotencyKey, {}, {}});
+  // A request of several documents records gets the record without a key ("") when it has
+  // none: recovery then skips the records of one that a crash tore, as for a keyed request.
+  const size_t num_chunks = (accepted_lines.size() + chunk_docs - 1) / chunk_docs;
+  const bool key_record = !key.empty() || num_chunks > 1;
+  const size_t key_records = key_record ? 1 : 0;
+  if (key_record) entries.push_back(WalEntry{WalRecordKind::kIdempotencyKey, {}, {}});
   // A record's payload is its lines, each followed by '\n': views into the body, a run of lines
   // that follow each other there (with their '\n') being one piece. No copy.
   const char* const body_end = ndjson.data() + ndjson.size();
@@ -698,7 +704,7 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
     }
     entries.push_back(std::move(entry));
   }
-  if (!key.empty()) {
+  if (key_record) {
     IdempotencyRecord record{key, accepted_at_millis, counts, entries.size() - 1, {}};
     record.document_hashes.reserve(entries.size() - 1);
     for (size_t i = 1; i < entries.size(); ++i) {

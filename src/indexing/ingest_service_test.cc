@@ -481,13 +481,14 @@ TEST_F(IngestServiceTest, CheckpointDeltasAdvanceAndTheWalIsTruncatedAfterPublis
   EXPECT_EQ(WalCheckpoint(), "");
   ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kForce, false).ok());
   EXPECT_EQ(WalCheckpoint(), "00000000000000000001");
-  // 100 docs with a target of 40: three records (40, 40, 20), three splits.
+  // 100 docs with a target of 40: three records (40, 40, 20) behind a key record without key
+  // (positions 1 to 4), three splits.
   ASSERT_TRUE(service_->Ingest("logs", Docs(10, 100), CommitMode::kForce, false).ok());
-  EXPECT_EQ(WalCheckpoint(), "00000000000000000004");
+  EXPECT_EQ(WalCheckpoint(), "00000000000000000005");
   EXPECT_EQ(PublishedDocs(), 110u);
   const auto stats = service_->Stats();
   ASSERT_EQ(stats.size(), 1u);
-  EXPECT_EQ(stats[0].wal_next_position, 4u);
+  EXPECT_EQ(stats[0].wal_next_position, 5u);
   EXPECT_EQ(stats[0].num_published_splits, 4u);
   EXPECT_LE(stats[0].wal_disk_usage_bytes, 16u);  // only an empty segment is left
 }
@@ -686,6 +687,81 @@ TEST_F(IngestServiceTest, AcceptedKeysSurviveACrashBeforeAndAfterThePublish) {
   EXPECT_TRUE(WaitForPublishedDocs(15)) << PublishedDocs();
 }
 
+// The records the service writes for a request of several documents records: a key record
+// first (key "" when the request has none) with the hash of each.
+TEST_F(IngestServiceTest, ARequestOfSeveralRecordsStartsWithAKeyRecordHashingThem) {
+  CreateIndex(/*commit_timeout_secs=*/3600, /*split_num_docs_target=*/5);
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false).ok());
+  ASSERT_TRUE(service_->Ingest("logs", Docs(10, 10), CommitMode::kAuto, false, "k").ok());
+  ASSERT_TRUE(service_->Ingest("logs", Docs(20, 5), CommitMode::kAuto, false).ok());
+  Crash();
+  auto wal = Wal::Open(WalDirectoryForIndex(wal_root_, index_uid_), {});
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  auto reader = (*wal)->ReadFrom(0);
+  ASSERT_TRUE(reader.ok());
+  std::vector<WalRecord> records;
+  while (true) {
+    auto record = (*reader)->Next();
+    ASSERT_TRUE(record.ok()) << record.status();
+    if (!record->has_value()) break;
+    records.push_back(**record);
+  }
+  ASSERT_EQ(records.size(), 7u);  // key, 2 documents, key, 2 documents, documents
+  for (const size_t at : {0, 3}) {
+    ASSERT_EQ(records[at].kind, WalRecordKind::kIdempotencyKey) << at;
+    auto key = DecodeIdempotencyRecord(records[at].payload);
+    ASSERT_TRUE(key.ok()) << key.status();
+    EXPECT_EQ(key->key, at == 0 ? "" : "k");
+    EXPECT_EQ(key->counts.num_ingested_docs, 10u);
+    EXPECT_EQ(key->num_document_records, 2u);
+    ASSERT_EQ(key->document_hashes.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      const WalRecord& document = records[at + 1 + i];
+      EXPECT_EQ(document.kind, WalRecordKind::kDocuments);
+      EXPECT_EQ(document.payload, Docs((at == 0 ? 0 : 10) + 5 * static_cast<int>(i), 5)) << at;
+      EXPECT_EQ(key->document_hashes[i], DocumentRecordHash(document.payload));
+    }
+  }
+  EXPECT_EQ(records[6].kind, WalRecordKind::kDocuments);  // one record: no key record
+}
+
+// Writes into the index's WAL, node down, the records of a request whose documents records
+// hold `chunks`, behind its key record (key "" for none), then cuts the segment inside the
+// last record: what a crash during the request's write leaves (such a request was never
+// applied nor acknowledged). The key record's position.
+uint64_t WriteTornRequest(const std::string& wal_directory, const std::string& key,
+                          const std::vector<std::string>& chunks) {
+  IdempotencyRecord record{key, 0, IngestCounts{10, 10, 0}, chunks.size(), {}};
+  record.accepted_at_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  std::vector<WalEntry> entries(1);
+  for (const std::string& chunk : chunks) {
+    record.document_hashes.push_back(DocumentRecordHash(chunk));
+    entries.push_back(WalEntry{WalRecordKind::kDocuments, chunk, {}});
+  }
+  entries[0] = WalEntry{WalRecordKind::kIdempotencyKey, EncodeIdempotencyRecord(record), {}};
+  uint64_t position = 0;
+  {
+    auto wal = Wal::Open(wal_directory, WalOptions{});
+    EXPECT_TRUE(wal.ok()) << wal.status();
+    if (!wal.ok()) return 0;
+    auto written = (*wal)->WriteEntries(entries);
+    EXPECT_TRUE(written.ok()) << written.status();
+    position = written.ok() ? *written : 0;
+  }
+  std::filesystem::path last_segment;
+  for (const auto& entry : std::filesystem::directory_iterator(wal_directory)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") == std::string::npos &&
+        (last_segment.empty() || name > last_segment.filename().string())) {
+      last_segment = entry.path();
+    }
+  }
+  std::filesystem::resize_file(last_segment, std::filesystem::file_size(last_segment) - 20);
+  return position;
+}
+
 // A crash during a keyed request's write can leave its key record and only a prefix of its
 // documents records (the torn rest is truncated at open); the positions after them then go to
 // later requests. Recovery forgets that key and skips those records, across restarts, and
@@ -695,25 +771,13 @@ TEST_F(IngestServiceTest, ATornKeyedRequestIsForgottenWholeAndItsResendIndexedOn
   CreateIndex(/*commit_timeout_secs=*/3600, /*split_num_docs_target=*/5);
   // Positions: "whole" is 0 (key), 1 and 2; "torn" is 3 (key), 4 and 5.
   ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false, "whole").ok());
-  ASSERT_TRUE(service_->Ingest("logs", Docs(10, 10), CommitMode::kAuto, false, "torn").ok());
   Crash();
-  std::vector<std::filesystem::path> segments;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(WalDirectoryForIndex(wal_root_, index_uid_))) {
-    if (entry.path().filename().string().find_first_not_of("0123456789") == std::string::npos) {
-      segments.push_back(entry.path());
-    }
-  }
-  ASSERT_EQ(segments.size(), 1u);
-  // A torn request was never acknowledged, so its key is in no snapshot: remove the one the
-  // publish of "whole"'s first split may have written with "torn" in it ("whole" is still in
-  // the WAL).
-  std::filesystem::remove(IdempotencySnapshotPath(WalDirectoryForIndex(wal_root_, index_uid_)));
-  // Cut inside the last record (documents 15 to 19), then let an unkeyed request take its
-  // position, 5, as a node restarted in between would have.
-  std::filesystem::resize_file(segments[0], std::filesystem::file_size(segments[0]) - 20);
+  const std::string directory = WalDirectoryForIndex(wal_root_, index_uid_);
+  ASSERT_EQ(WriteTornRequest(directory, "torn", {Docs(10, 5), Docs(15, 5)}), 3u);
   {
-    auto wal = Wal::Open(WalDirectoryForIndex(wal_root_, index_uid_), WalOptions{});
+    // An unkeyed request takes the torn record's position, 5, as a node restarted in between
+    // would have.
+    auto wal = Wal::Open(directory, WalOptions{});
     ASSERT_TRUE(wal.ok()) << wal.status();
     auto position = (*wal)->Write({Docs(20, 5)});
     ASSERT_TRUE(position.ok()) << position.status();
@@ -739,6 +803,21 @@ TEST_F(IngestServiceTest, ATornKeyedRequestIsForgottenWholeAndItsResendIndexedOn
   ASSERT_TRUE(service_->Ingest("logs", "", CommitMode::kForce, false).ok());
   std::multiset<std::string> expected;
   for (int i = 0; i < 25; ++i) expected.insert("hello " + std::to_string(i));
+  EXPECT_EQ(PublishedBodies(), expected);
+}
+
+// The same for a request without key of several records (its key record has the key ""): when
+// a crash tears it, none of its records is replayed, so its resend is no duplicate.
+TEST_F(IngestServiceTest, ATornRequestOfSeveralRecordsIsSkippedWholeWithoutAKey) {
+  CreateIndex(/*commit_timeout_secs=*/3600, /*split_num_docs_target=*/5);
+  Crash();
+  ASSERT_EQ(
+      WriteTornRequest(WalDirectoryForIndex(wal_root_, index_uid_), "", {Docs(0, 5), Docs(5, 5)}),
+      0u);
+  StartService();
+  ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kForce, false).ok());
+  std::multiset<std::string> expected;
+  for (int i = 0; i < 10; ++i) expected.insert("hello " + std::to_string(i));
   EXPECT_EQ(PublishedBodies(), expected);
 }
 
