@@ -726,18 +726,19 @@ TEST_F(IngestServiceTest, ARequestOfSeveralRecordsStartsWithAKeyRecordHashingThe
 }
 
 // Writes into the index's WAL, node down, the records of a request whose documents records
-// hold `chunks`, behind its key record (key "" for none), then cuts the segment inside the
-// last record: what a crash during the request's write leaves (such a request was never
-// applied nor acknowledged). The key record's position.
-uint64_t WriteTornRequest(const std::string& wal_directory, const std::string& key,
-                          const std::vector<std::string>& chunks) {
+// hold `chunks`, behind its key record (key "" for none; without the hashes, as written before
+// they existed, when `!with_hashes`), then, when `tear`, cuts the segment inside the last
+// record: what a crash during the request's write leaves (such a request was never applied nor
+// acknowledged). The key record's position.
+uint64_t WriteRequestRecords(const std::string& wal_directory, const std::string& key,
+                             const std::vector<std::string>& chunks, bool with_hashes, bool tear) {
   IdempotencyRecord record{key, 0, IngestCounts{10, 10, 0}, chunks.size(), {}};
   record.accepted_at_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
   std::vector<WalEntry> entries(1);
   for (const std::string& chunk : chunks) {
-    record.document_hashes.push_back(DocumentRecordHash(chunk));
+    if (with_hashes) record.document_hashes.push_back(DocumentRecordHash(chunk));
     entries.push_back(WalEntry{WalRecordKind::kDocuments, chunk, {}});
   }
   entries[0] = WalEntry{WalRecordKind::kIdempotencyKey, EncodeIdempotencyRecord(record), {}};
@@ -750,6 +751,7 @@ uint64_t WriteTornRequest(const std::string& wal_directory, const std::string& k
     EXPECT_TRUE(written.ok()) << written.status();
     position = written.ok() ? *written : 0;
   }
+  if (!tear) return position;
   std::filesystem::path last_segment;
   for (const auto& entry : std::filesystem::directory_iterator(wal_directory)) {
     const std::string name = entry.path().filename().string();
@@ -760,6 +762,35 @@ uint64_t WriteTornRequest(const std::string& wal_directory, const std::string& k
   }
   std::filesystem::resize_file(last_segment, std::filesystem::file_size(last_segment) - 20);
   return position;
+}
+
+uint64_t WriteTornRequest(const std::string& wal_directory, const std::string& key,
+                          const std::vector<std::string>& chunks) {
+  return WriteRequestRecords(wal_directory, key, chunks, /*with_hashes=*/true, /*tear=*/true);
+}
+
+// Key records written before the hashes existed: a request counts when its records follow at
+// the next positions with the right kind, and a torn one is skipped all the same.
+TEST_F(IngestServiceTest, KeyRecordsWithoutHashesAreCheckedByPositionsAndKinds) {
+  CreateIndex(/*commit_timeout_secs=*/3600, /*split_num_docs_target=*/5);
+  Crash();
+  const std::string directory = WalDirectoryForIndex(wal_root_, index_uid_);
+  ASSERT_EQ(WriteRequestRecords(directory, "old-whole", {Docs(0, 5), Docs(5, 5)},
+                                /*with_hashes=*/false, /*tear=*/false),
+            0u);
+  ASSERT_EQ(WriteRequestRecords(directory, "old-torn", {Docs(10, 5), Docs(15, 5)},
+                                /*with_hashes=*/false, /*tear=*/true),
+            3u);
+  StartService();
+  auto whole = service_->Ingest("logs", Docs(0, 10), CommitMode::kAuto, false, "old-whole");
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->idempotent_replay);
+  auto torn = service_->Ingest("logs", Docs(10, 10), CommitMode::kForce, false, "old-torn");
+  ASSERT_TRUE(torn.ok()) << torn.status();
+  EXPECT_FALSE(torn->idempotent_replay);
+  std::multiset<std::string> expected;
+  for (int i = 0; i < 20; ++i) expected.insert("hello " + std::to_string(i));
+  EXPECT_EQ(PublishedBodies(), expected);
 }
 
 // A crash during a keyed request's write can leave its key record and only a prefix of its
