@@ -76,6 +76,68 @@ TEST(BlockPostingsTest, RoundTripsAndSeeks) {
   }
 }
 
+// The bytes of one full block (PERSISTED), for every bit width of the doc gaps and of the
+// freqs, against a packer that sets one bit at a time: values LSB first, bit i * width + b of
+// the payload is bit b of value i, the payload's bytes in order.
+TEST(BlockPostingsTest, FullBlockBytesMatchABitByBitPacker) {
+  auto pack = [](const std::vector<uint32_t>& values, uint32_t width) {
+    std::string bytes(size_t{16} * width, '\0');
+    for (size_t i = 0; i < values.size(); ++i) {
+      for (uint32_t b = 0; b < width; ++b) {
+        if ((values[i] >> b) & 1)
+          bytes[(i * width + b) / 8] |= static_cast<char>(1 << ((i * width + b) % 8));
+      }
+    }
+    return bytes;
+  };
+  auto varint = [](uint64_t value) {
+    std::string bytes;
+    for (; value >= 0x80; value >>= 7) bytes.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    bytes.push_back(static_cast<char>(value));
+    return bytes;
+  };
+  std::mt19937 rng(7);
+  for (uint32_t width = 0; width <= 31; ++width) {
+    const uint32_t freq_width = 31 - width;
+    std::vector<uint32_t> gaps(kPostingBlockSize);
+    std::vector<uint32_t> freq_values(kPostingBlockSize);
+    for (uint32_t i = 0; i < kPostingBlockSize; ++i) {
+      // Random below 2^min(width, 24) (so 128 of them add up within uint32), one gap of
+      // exactly `width` bits below.
+      gaps[i] = static_cast<uint32_t>(rng() & ((uint64_t{1} << std::min(width, 24u)) - 1));
+      freq_values[i] =
+          freq_width == 0 ? 0 : static_cast<uint32_t>(rng() & ((uint64_t{1} << freq_width) - 1));
+    }
+    if (width > 0) gaps[5] = static_cast<uint32_t>((uint64_t{1} << width) - 1);
+    if (width > 1) gaps[0] = 0;
+    if (freq_width > 0) freq_values[127] = static_cast<uint32_t>((uint64_t{1} << freq_width) - 1);
+    std::vector<uint32_t> docs;
+    std::vector<uint32_t> freqs;
+    uint64_t previous = UINT64_MAX;  // -1: the first gap is the first doc
+    for (uint32_t i = 0; i < kPostingBlockSize; ++i) {
+      previous = previous + 1 + gaps[i];
+      docs.push_back(static_cast<uint32_t>(previous));
+      freqs.push_back(freq_values[i] + 1);
+    }
+    std::string block;
+    block.push_back(static_cast<char>(width));
+    block += pack(gaps, width);
+    block.push_back(static_cast<char>(freq_width));
+    block += pack(freq_values, freq_width);
+    const std::string expected = varint(docs.back()) + varint(block.size()) + block;
+    std::string bytes;
+    EncodeBlockPostings(docs, freqs, /*with_freqs=*/true, bytes);
+    ASSERT_EQ(bytes, expected) << "doc gap width " << width << ", freq width " << freq_width;
+    // And the iterator reads them back.
+    BlockPostingIterator it(bytes, docs.size(), docs.back() + 1, true, true, false);
+    for (uint32_t i = 0; i < kPostingBlockSize; ++i) {
+      ASSERT_EQ(it.doc(), docs[i]) << width;
+      ASSERT_EQ(it.freq(), freqs[i]) << width;
+      it.Next();
+    }
+  }
+}
+
 TEST(BlockPostingsTest, DenseBlocksAreSmall) {
   std::vector<uint32_t> docs(1024);
   for (uint32_t i = 0; i < docs.size(); ++i) docs[i] = i;

@@ -10,18 +10,26 @@ namespace shale::index::internal {
 
 namespace {
 
-// Writes 128 values of `bit_width` bits (LSB first): exactly 16 * bit_width bytes.
+// Writes 128 values of `bit_width` bits (LSB first): exactly 16 * bit_width bytes. The bits go
+// out as little-endian 32-bit words (128 * bit_width bits are 4 * bit_width whole words), into
+// room made once: no per-byte append.
 void PackBlock(const uint32_t* values, uint32_t bit_width, std::string& out) {
+  static_assert(std::endian::native == std::endian::little, "the words are stored as they are");
   if (bit_width == 0) return;
+  const size_t start = out.size();
+  out.resize(start + size_t{16} * bit_width);
+  char* word_out = out.data() + start;
   uint64_t buffer = 0;
-  uint32_t filled = 0;
+  uint32_t filled = 0;  // < 32 before each value, so a value of up to 32 bits fits
   for (uint32_t i = 0; i < kPostingBlockSize; ++i) {
     buffer |= static_cast<uint64_t>(values[i]) << filled;
     filled += bit_width;
-    while (filled >= 8) {
-      out.push_back(static_cast<char>(buffer & 0xff));
-      buffer >>= 8;
-      filled -= 8;
+    if (filled >= 32) {
+      const auto word = static_cast<uint32_t>(buffer);
+      std::memcpy(word_out, &word, sizeof(word));
+      word_out += sizeof(word);
+      buffer >>= 32;
+      filled -= 32;
     }
   }
 }
@@ -56,6 +64,18 @@ uint32_t MaxBitWidth(const uint32_t* values) {
 void EncodeBlockPostings(const std::vector<uint32_t>& docs, const std::vector<uint32_t>& freqs,
                          bool with_freqs, std::string& out) {
   const size_t num_full_blocks = docs.size() / kPostingBlockSize;
+  if (num_full_blocks == 0) {
+    // No skip data: the varints go straight to `out` (most terms have a few docs).
+    int64_t previous = -1;
+    for (const uint32_t doc : docs) {
+      PutVarint(out, static_cast<uint64_t>(doc - previous - 1));
+      previous = doc;
+    }
+    if (with_freqs) {
+      for (size_t i = 0; i < docs.size(); ++i) PutVarint(out, freqs[i]);
+    }
+    return;
+  }
   std::string blocks;
   std::string skip;
   uint32_t gaps[kPostingBlockSize];
