@@ -15,6 +15,26 @@
 
 namespace shale::index::internal {
 
+namespace {
+
+// Writes `value` as a varint at `at`; returns the end. REQUIRES: 10 bytes of room.
+char* WriteVarint(char* at, uint64_t value) {
+  while (value >= 0x80) {
+    *at++ = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *at++ = static_cast<char>(value);
+  return at;
+}
+
+// Writes `value` as 4 little-endian bytes at `at`; returns the end.
+char* WriteFixed32(char* at, uint32_t value) {
+  for (int i = 0; i < 4; ++i) *at++ = static_cast<char>((value >> (8 * i)) & 0xff);
+  return at;
+}
+
+}  // namespace
+
 uint32_t SplitFileBuilder::AddSection(std::string name, std::string_view content,
                                       uint32_t version) {
   FileTableEntry entry;
@@ -66,19 +86,25 @@ void TermDictionaryWriter::Add(std::string_view term, uint64_t doc_freq, std::st
          previous_term_[shared] == term[shared]) {
     ++shared;
   }
-  PutVarint(block_, shared);
-  PutBytes(block_, term.substr(shared));
-  PutVarint(block_, doc_freq);
-  PutVarint(block_, postings_.size());
-  PutVarint(block_, posting.size());
-  PutFixed32(block_, Hash32(posting));
+  // The entry's varints and checksums are gathered on the stack and appended at once.
+  const std::string_view suffix = term.substr(shared);
+  char head[2 * 10];
+  char* at = WriteVarint(WriteVarint(head, shared), suffix.size());
+  block_.append(head, static_cast<size_t>(at - head));
+  block_.append(suffix.data(), suffix.size());
+  char tail[3 * 10 + 4 + 2 * 10 + 4];
+  at = WriteVarint(tail, doc_freq);
+  at = WriteVarint(at, postings_.size());
+  at = WriteVarint(at, posting.size());
+  at = WriteFixed32(at, Hash32(posting));
   postings_.append(posting.data(), posting.size());
   if (with_positions_) {
-    PutVarint(block_, positions_.size());
-    PutVarint(block_, positions.size());
-    PutFixed32(block_, Hash32(positions));
+    at = WriteVarint(at, positions_.size());
+    at = WriteVarint(at, positions.size());
+    at = WriteFixed32(at, Hash32(positions));
     positions_.append(positions.data(), positions.size());
   }
+  block_.append(tail, static_cast<size_t>(at - tail));
   previous_term_.assign(term);
   ++entry_.num_terms;
   if (++in_block_ == kTermsPerBlock) FlushBlock();
@@ -99,12 +125,18 @@ void TermDictionaryWriter::FlushBlock() {
 }
 
 void AppendDocList(const std::vector<uint32_t>& docs, std::string& out) {
-  PutVarint(out, docs.size());
+  // Room for the longest varints (10 bytes for the count, 5 per 32-bit delta) made once, then
+  // cut back: no per-byte append.
+  const size_t start = out.size();
+  out.resize(start + 10 + 5 * docs.size());
+  char* const begin = out.data();
+  char* at = WriteVarint(begin + start, docs.size());
   uint32_t previous = 0;
-  for (uint32_t doc : docs) {
-    PutVarint(out, doc - previous);
+  for (const uint32_t doc : docs) {
+    at = WriteVarint(at, doc - previous);
     previous = doc;
   }
+  out.resize(static_cast<size_t>(at - begin));
 }
 
 void PackColumnValues(const std::vector<std::pair<uint32_t, uint64_t>>& values, uint64_t num_docs,
