@@ -669,10 +669,10 @@ absl::StatusOr<IngestResult> IngestService::Ingest(const std::string& index_id,
                             result.num_rejected_docs};
   const int64_t accepted_at_millis = UnixMillisNow();
   std::vector<WalEntry> entries;
-  // The key record goes first, in the same write (and fsync) as the documents; it is encoded
-  // once their records are known (it holds their hashes).
-  // A request of several documents records gets the record without a key ("") when it has
-  // none: recovery then skips the records of one that a crash tore, as for a keyed request.
+  // The key record goes first, in the same write (and fsync) as the documents, and is encoded
+  // once their records are known (it holds their hashes). A request without a key gets one
+  // with the key "" when it has several documents records, so that recovery skips all of them
+  // when a crash tore the write, as for a keyed request.
   const size_t num_chunks = (accepted_lines.size() + chunk_docs - 1) / chunk_docs;
   const bool key_record = !key.empty() || num_chunks > 1;
   const size_t key_records = key_record ? 1 : 0;

@@ -33,6 +33,13 @@ std::string IndexConfigJson(const std::string& index_uri, int commit_timeout_sec
          std::to_string(split_num_docs_target) + "}}";
 }
 
+// The `body` values of Docs(0, count), each once.
+std::multiset<std::string> Bodies(int count) {
+  std::multiset<std::string> bodies;
+  for (int i = 0; i < count; ++i) bodies.insert("hello " + std::to_string(i));
+  return bodies;
+}
+
 std::string Docs(int first, int count) {
   std::string out;
   for (int i = first; i < first + count; ++i) {
@@ -788,9 +795,7 @@ TEST_F(IngestServiceTest, KeyRecordsWithoutHashesAreCheckedByPositionsAndKinds) 
   auto torn = service_->Ingest("logs", Docs(10, 10), CommitMode::kForce, false, "old-torn");
   ASSERT_TRUE(torn.ok()) << torn.status();
   EXPECT_FALSE(torn->idempotent_replay);
-  std::multiset<std::string> expected;
-  for (int i = 0; i < 20; ++i) expected.insert("hello " + std::to_string(i));
-  EXPECT_EQ(PublishedBodies(), expected);
+  EXPECT_EQ(PublishedBodies(), Bodies(20));
 }
 
 // A crash during a keyed request's write can leave its key record and only a prefix of its
@@ -832,9 +837,7 @@ TEST_F(IngestServiceTest, ATornKeyedRequestIsForgottenWholeAndItsResendIndexedOn
     EXPECT_EQ(again->num_ingested_docs, 10u) << key;
   }
   ASSERT_TRUE(service_->Ingest("logs", "", CommitMode::kForce, false).ok());
-  std::multiset<std::string> expected;
-  for (int i = 0; i < 25; ++i) expected.insert("hello " + std::to_string(i));
-  EXPECT_EQ(PublishedBodies(), expected);
+  EXPECT_EQ(PublishedBodies(), Bodies(25));
 }
 
 // The same for a request without key of several records (its key record has the key ""): when
@@ -847,9 +850,7 @@ TEST_F(IngestServiceTest, ATornRequestOfSeveralRecordsIsSkippedWholeWithoutAKey)
       0u);
   StartService();
   ASSERT_TRUE(service_->Ingest("logs", Docs(0, 10), CommitMode::kForce, false).ok());
-  std::multiset<std::string> expected;
-  for (int i = 0; i < 10; ++i) expected.insert("hello " + std::to_string(i));
-  EXPECT_EQ(PublishedBodies(), expected);
+  EXPECT_EQ(PublishedBodies(), Bodies(10));
 }
 
 TEST_F(IngestServiceTest, KeysExpireAndClearForgetsThem) {

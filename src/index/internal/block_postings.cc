@@ -59,6 +59,19 @@ uint32_t MaxBitWidth(const uint32_t* values) {
   return static_cast<uint32_t>(std::bit_width(all));
 }
 
+// Appends the docs (and freqs) from `begin` that follow the full blocks as varints: each doc's
+// gap after `previous` (the last doc of the blocks, -1 without any) minus one, then the freqs.
+void PutTail(const std::vector<uint32_t>& docs, const std::vector<uint32_t>& freqs, size_t begin,
+             int64_t previous, bool with_freqs, std::string& out) {
+  for (size_t i = begin; i < docs.size(); ++i) {
+    PutVarint(out, static_cast<uint64_t>(docs[i] - previous - 1));
+    previous = docs[i];
+  }
+  if (with_freqs) {
+    for (size_t i = begin; i < docs.size(); ++i) PutVarint(out, freqs[i]);
+  }
+}
+
 }  // namespace
 
 void EncodeBlockPostings(const std::vector<uint32_t>& docs, const std::vector<uint32_t>& freqs,
@@ -66,14 +79,7 @@ void EncodeBlockPostings(const std::vector<uint32_t>& docs, const std::vector<ui
   const size_t num_full_blocks = docs.size() / kPostingBlockSize;
   if (num_full_blocks == 0) {
     // No skip data: the varints go straight to `out` (most terms have a few docs).
-    int64_t previous = -1;
-    for (const uint32_t doc : docs) {
-      PutVarint(out, static_cast<uint64_t>(doc - previous - 1));
-      previous = doc;
-    }
-    if (with_freqs) {
-      for (size_t i = 0; i < docs.size(); ++i) PutVarint(out, freqs[i]);
-    }
+    PutTail(docs, freqs, 0, -1, with_freqs, out);
     return;
   }
   std::string blocks;
@@ -102,15 +108,7 @@ void EncodeBlockPostings(const std::vector<uint32_t>& docs, const std::vector<ui
     PutVarint(skip, blocks.size() - start);
     previous_last = previous;
   }
-  for (size_t i = num_full_blocks * kPostingBlockSize; i < docs.size(); ++i) {
-    PutVarint(blocks, static_cast<uint64_t>(docs[i] - previous - 1));
-    previous = docs[i];
-  }
-  if (with_freqs) {
-    for (size_t i = num_full_blocks * kPostingBlockSize; i < docs.size(); ++i) {
-      PutVarint(blocks, freqs[i]);
-    }
-  }
+  PutTail(docs, freqs, num_full_blocks * kPostingBlockSize, previous, with_freqs, blocks);
   out += skip;
   out += blocks;
 }

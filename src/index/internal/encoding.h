@@ -63,10 +63,25 @@ inline void PutVarint(std::string& out, uint64_t value) {
   }
   out.push_back(static_cast<char>(value));
 }
+// Writes `value` as a varint at `at` and returns the end, for callers that make room once
+// (kMaxVarintBytes per value) instead of appending byte by byte.
+inline constexpr size_t kMaxVarintBytes = 10;
+inline char* WriteVarint(char* at, uint64_t value) {
+  while (value >= 0x80) {
+    *at++ = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *at++ = static_cast<char>(value);
+  return at;
+}
+// Writes `value` as 4 little-endian bytes at `at`; returns the end.
+inline char* WriteFixed32(char* at, uint32_t value) {
+  for (int i = 0; i < 4; ++i) *at++ = static_cast<char>((value >> (8 * i)) & 0xff);
+  return at;
+}
 inline void PutFixed32(std::string& out, uint32_t value) {
   char bytes[4];
-  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  out.append(bytes, 4);
+  out.append(bytes, static_cast<size_t>(WriteFixed32(bytes, value) - bytes));
 }
 inline void PutFixed64(std::string& out, uint64_t value) {
   char bytes[8];

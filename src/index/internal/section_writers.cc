@@ -15,26 +15,6 @@
 
 namespace shale::index::internal {
 
-namespace {
-
-// Writes `value` as a varint at `at`; returns the end. REQUIRES: 10 bytes of room.
-char* WriteVarint(char* at, uint64_t value) {
-  while (value >= 0x80) {
-    *at++ = static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  *at++ = static_cast<char>(value);
-  return at;
-}
-
-// Writes `value` as 4 little-endian bytes at `at`; returns the end.
-char* WriteFixed32(char* at, uint32_t value) {
-  for (int i = 0; i < 4; ++i) *at++ = static_cast<char>((value >> (8 * i)) & 0xff);
-  return at;
-}
-
-}  // namespace
-
 uint32_t SplitFileBuilder::AddSection(std::string name, std::string_view content,
                                       uint32_t version) {
   FileTableEntry entry;
@@ -88,11 +68,11 @@ void TermDictionaryWriter::Add(std::string_view term, uint64_t doc_freq, std::st
   }
   // The entry's varints and checksums are gathered on the stack and appended at once.
   const std::string_view suffix = term.substr(shared);
-  char head[2 * 10];
+  char head[2 * kMaxVarintBytes];
   char* at = WriteVarint(WriteVarint(head, shared), suffix.size());
   block_.append(head, static_cast<size_t>(at - head));
   block_.append(suffix.data(), suffix.size());
-  char tail[3 * 10 + 4 + 2 * 10 + 4];
+  char tail[5 * kMaxVarintBytes + 2 * 4];
   at = WriteVarint(tail, doc_freq);
   at = WriteVarint(at, postings_.size());
   at = WriteVarint(at, posting.size());
@@ -125,10 +105,10 @@ void TermDictionaryWriter::FlushBlock() {
 }
 
 void AppendDocList(const std::vector<uint32_t>& docs, std::string& out) {
-  // Room for the longest varints (10 bytes for the count, 5 per 32-bit delta) made once, then
-  // cut back: no per-byte append.
+  // Room for the longest varints (kMaxVarintBytes for the count, 5 per 32-bit delta) made
+  // once, then cut back: no per-byte append.
   const size_t start = out.size();
-  out.resize(start + 10 + 5 * docs.size());
+  out.resize(start + kMaxVarintBytes + 5 * docs.size());
   char* const begin = out.data();
   char* at = WriteVarint(begin + start, docs.size());
   uint32_t previous = 0;
