@@ -602,6 +602,57 @@ TEST(WriterPostingsTest, ManyFieldsShareThePostingsPages) {
   }
 }
 
+// The ingest pipelines add documents in batches, and the writer looks their tokens up in
+// batches that run across values and documents: a split built from batches of 5 or 1,000
+// documents is byte for byte the one built a document at a time, with the same tags. The
+// corpus has positions, frequencies, field norms, values of 1 to 300 tokens (longer than a
+// token batch), multi-valued and dynamic fields and a tag field.
+TEST(WriterPostingsTest, BatchesOfDocumentsBuildTheSameSplitAsOneByOne) {
+  DocMapping mapping;
+  mapping.mode = DocMappingMode::kDynamic;
+  mapping.field_mappings.push_back(TextField("body", IndexRecordOption::kPosition));
+  mapping.field_mappings.push_back(TextField("title", IndexRecordOption::kFreq, true));
+  FieldMapping level = TextField("level", IndexRecordOption::kBasic);
+  level.tokenizer = "raw";
+  mapping.field_mappings.push_back(level);
+  FieldMapping tenant;
+  tenant.name = "tenant";
+  tenant.type = FieldType::kU64;
+  mapping.field_mappings.push_back(tenant);
+  mapping.tag_fields = {"level", "tenant"};
+  std::mt19937 rng(5);
+  std::vector<std::string> docs;
+  for (int doc = 0; doc < 2'000; ++doc) {
+    const auto text = [&](size_t num_tokens) {
+      std::string value;
+      for (size_t i = 0; i < num_tokens; ++i) {
+        value += fmt::format("{}w{}", value.empty() ? "" : " ", rng() % (i % 3 == 0 ? 7 : 5'000));
+      }
+      return value;
+    };
+    std::string body = fmt::format("\"{}\"", text(1 + rng() % (doc % 11 == 0 ? 300 : 20)));
+    if (doc % 3 == 0) body = fmt::format("[{},\"{}\"]", body, text(1 + rng() % 40));
+    docs.push_back(
+        fmt::format(R"({{"body":{},"title":"{} id{}","level":"L{}","tenant":{},"extra":"{}"}})",
+                    body, text(1 + rng() % 9), doc, rng() % 4, doc % 150, text(rng() % 6)));
+  }
+  const SerializedSplit one_by_one = testing::BuildTestSplit(mapping, docs);
+  ASSERT_EQ(one_by_one.num_docs, docs.size());
+  EXPECT_EQ(one_by_one.tags.size(), 4u + 150u + 2u);  // the values, and "level!", "tenant!"
+  // Every document's tokens are in, the last one's too.
+  auto reader = Open(one_by_one.bytes);
+  ASSERT_NE(reader, nullptr);
+  for (int doc : {0, 1, 1'000, 1'999}) {
+    EXPECT_EQ(*Count(*reader, *MakeTermQuery("title", fmt::format("id{}", doc))), 1u) << doc;
+  }
+  for (size_t docs_per_call : {5, 1'000}) {
+    const SerializedSplit batched = testing::BuildTestSplit(mapping, docs, {}, docs_per_call);
+    EXPECT_EQ(batched.num_docs, one_by_one.num_docs) << docs_per_call;
+    EXPECT_EQ(batched.tags, one_by_one.tags) << docs_per_call;
+    EXPECT_TRUE(batched.bytes == one_by_one.bytes) << docs_per_call << " documents per call";
+  }
+}
+
 // ---- corruption ----
 
 TEST(V2CorruptionTest, FlippedBytesNeverCrash) {

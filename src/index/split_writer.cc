@@ -149,6 +149,12 @@ struct NoValue {};
 
 using TermTable = internal::TermTable<PostingArena::Term>;
 
+struct TagCollector {
+  std::string field;
+  absl::flat_hash_set<std::string> values;
+  bool overflow = false;
+};
+
 struct FieldBuilder {
   std::string path;
   FieldType type = FieldType::kText;
@@ -167,12 +173,8 @@ struct FieldBuilder {
   uint64_t field_doc_count = 0;
   uint64_t total_tokens = 0;
   std::vector<uint8_t> norms;  // by doc id; grown lazily, padded to num_docs at Finish
-};
-
-struct TagCollector {
-  std::string field;
-  absl::flat_hash_set<std::string> values;
-  bool overflow = false;
+  // The split's tag values of this field are collected there (tag fields only, else null).
+  TagCollector* tag = nullptr;
 };
 
 class SplitWriterImpl final : public SplitWriter {
@@ -191,6 +193,7 @@ class SplitWriterImpl final : public SplitWriter {
     const ProcessedDocsImpl& batch = docs.impl();
     end = std::min(end, batch.docs.size());
     for (size_t i = begin; i < end; ++i) AddOne(batch, i);
+    AddTokenBatch();
   }
 
   uint64_t num_docs() const override { return num_docs_; }
@@ -298,7 +301,6 @@ class SplitWriterImpl final : public SplitWriter {
       time_max_ = time_max_.has_value() ? std::max(*time_max_, ts) : ts;
     }
     uncompressed_docs_size_ += entry.num_bytes;
-    CollectTags(batch, values_begin, entry.values_end);
     docstore_.Add(batch.stored(doc));
     ++num_docs_;
   }
@@ -318,7 +320,7 @@ class SplitWriterImpl final : public SplitWriter {
   FieldBuilder& GetField(size_t leaf_index, const LeafValue& leaf, std::string_view path) {
     if (leaf_index < field_by_leaf_index_.size()) {
       FieldBuilder* previous = field_by_leaf_index_[leaf_index];
-      if (previous->type == leaf.type && previous->path == path) {
+      if (previous->type == leaf.type && internal::ShortBytesEqual(previous->path, path)) {
         return MergeOptions(*previous, leaf);
       }
     } else {
@@ -339,6 +341,9 @@ class SplitWriterImpl final : public SplitWriter {
     field->path = path;
     field->type = leaf.type;
     field->options = leaf.options;
+    for (TagCollector& tag : tags_) {
+      if (tag.field == path) field->tag = &tag;
+    }
     field_index_.emplace(key_scratch_, fields_.size());
     fields_.push_back(std::move(field));
     memory_bytes_ += 256 + path.size();
@@ -381,31 +386,34 @@ class SplitWriterImpl final : public SplitWriter {
     }
   }
 
-  // Adds the batched tokens of a text value to `field`, in order, and empties the batch. Their
-  // slots were prefetched as they were tokenized; each term's entry is prefetched a few tokens
-  // ahead of its lookup, then the end of its postings a couple of tokens ahead. The terms of a
-  // large field are mostly out of the CPU caches: overlapping these misses, rather than taking
-  // them one after the other, is most of the time saved.
-  void AddTokenBatch(FieldBuilder& field, uint32_t doc_id) {
-    constexpr size_t kEntryPrefetchDistance = 4;
-    constexpr size_t kPostingsPrefetchDistance = 2;
-    const bool positions = field.options.record_positions;
-    for (size_t i = 0; i < token_batch_.size(); ++i) {
-      if (i + kEntryPrefetchDistance < token_batch_.size()) {
-        field.terms.PrefetchEntry(token_batch_[i + kEntryPrefetchDistance].hash);
+  // Adds the batched tokens to their fields' postings, in order, and empties the batch. Tokens
+  // are batched across values and documents (until kTokenBatch of them, or the end of
+  // AddDocuments), so that a term's lookup is prepared well ahead of it even in short values:
+  // its slot was prefetched as it was tokenized, its entry is prefetched kEntryPrefetchDistance
+  // tokens ahead of its lookup, then the end of its postings kPostingsPrefetchDistance tokens
+  // ahead. The terms of a large field are mostly out of the CPU caches: overlapping these
+  // misses, rather than taking them one after the other, is most of the time saved.
+  void AddTokenBatch() {
+    constexpr size_t kEntryPrefetchDistance = 16;
+    constexpr size_t kPostingsPrefetchDistance = 8;
+    const size_t n = token_batch_.size();
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kEntryPrefetchDistance < n) {
+        const BatchedToken& ahead = token_batch_[i + kEntryPrefetchDistance];
+        ahead.field->terms.PrefetchEntry(ahead.hash);
       }
-      if (i + kPostingsPrefetchDistance < token_batch_.size()) {
-        const PostingArena::Term* postings =
-            field.terms.ProbableValue(token_batch_[i + kPostingsPrefetchDistance].hash);
+      if (i + kPostingsPrefetchDistance < n) {
+        const BatchedToken& ahead = token_batch_[i + kPostingsPrefetchDistance];
+        const PostingArena::Term* postings = ahead.field->terms.ProbableValue(ahead.hash);
         if (postings != nullptr && postings->tail != nullptr) {
           __builtin_prefetch(postings->tail, /*rw=*/1);
         }
       }
       const BatchedToken& token = token_batch_[i];
-      const uint32_t position = field.next_position++;
-      ++field.doc_tokens;
-      AddTerm(field, std::string_view(token_batch_bytes_).substr(token.offset, token.size),
-              token.hash, doc_id, positions ? std::optional<uint32_t>(position) : std::nullopt);
+      AddTerm(
+          *token.field, std::string_view(token_batch_bytes_).substr(token.offset, token.size),
+          token.hash, token.doc_id,
+          token.position == kNoPosition ? std::nullopt : std::optional<uint32_t>(token.position));
     }
     token_batch_.clear();
     token_batch_bytes_.clear();
@@ -430,6 +438,7 @@ class SplitWriterImpl final : public SplitWriter {
                const LeafValue& leaf) {
     FieldBuilder& field = GetField(leaf_index, leaf, doc.path(leaf));
     const std::string_view leaf_text = doc.text(leaf);
+    if (field.tag != nullptr) CollectTag(*field.tag, leaf, leaf_text);
     if (field.presence.empty() || field.presence.back() != doc_id) {
       field.presence.push_back(doc_id);
       memory_bytes_ += 4;
@@ -443,15 +452,18 @@ class SplitWriterImpl final : public SplitWriter {
         } else {
           field.next_position += kPositionGapBetweenValues;
         }
+        const bool positions = field.options.record_positions;
         Tokenize(leaf.options.tokenizer, leaf_text, token_scratch_, [&](std::string_view token) {
           const uint64_t hash = TermTable::Hash(token);
           field.terms.PrefetchSlot(hash);
+          const uint32_t position = field.next_position++;
+          ++field.doc_tokens;
           token_batch_.push_back(BatchedToken{static_cast<uint32_t>(token_batch_bytes_.size()),
-                                              static_cast<uint32_t>(token.size()), hash});
+                                              static_cast<uint32_t>(token.size()), hash, &field,
+                                              doc_id, positions ? position : kNoPosition});
           token_batch_bytes_.append(token);
-          if (token_batch_.size() == kTokenBatch) AddTokenBatch(field, doc_id);
+          if (token_batch_.size() == kTokenBatch) AddTokenBatch();
         });
-        AddTokenBatch(field, doc_id);
       } else if (internal::IsByteStringType(leaf.type)) {
         AddTerm(field, leaf_text, doc_id, std::nullopt);  // ip, bytes: the exact bytes
       } else {
@@ -478,33 +490,28 @@ class SplitWriterImpl final : public SplitWriter {
     }
   }
 
-  void CollectTags(const ProcessedDocsImpl& doc, uint64_t values_begin, uint64_t values_end) {
-    for (TagCollector& tag : tags_) {
-      if (tag.overflow) continue;
-      for (uint64_t i = values_begin; i < values_end; ++i) {
-        const LeafValue& leaf = doc.values[i];
-        if (doc.path(leaf) != tag.field) continue;
-        // Formatted on the stack and looked up by view: no allocation for a known value.
-        char digits[24];
-        std::string_view value;
-        if (leaf.type == FieldType::kText) {
-          value = doc.text(leaf);
-        } else if (leaf.type == FieldType::kI64) {
-          value = {digits,
-                   std::to_chars(digits, std::end(digits), internal::DecodeI64(leaf.value)).ptr};
-        } else if (leaf.type == FieldType::kU64) {
-          value = {digits, std::to_chars(digits, std::end(digits), leaf.value).ptr};
-        } else {
-          continue;
-        }
-        if (tag.values.contains(AbslView(value))) continue;
-        tag.values.emplace(value);
-        if (tag.values.size() > kMaxTagValues) {
-          tag.overflow = true;
-          tag.values.clear();
-          break;
-        }
-      }
+  // Adds a value of a tag field to the split's tags (text and integers; other types are no
+  // tags), or marks the field's tags overflown past kMaxTagValues.
+  static void CollectTag(TagCollector& tag, const LeafValue& leaf, std::string_view text) {
+    if (tag.overflow) return;
+    // Formatted on the stack and looked up by view: no allocation for a known value.
+    char digits[24];
+    std::string_view value;
+    if (leaf.type == FieldType::kText) {
+      value = text;
+    } else if (leaf.type == FieldType::kI64) {
+      value = {digits,
+               std::to_chars(digits, std::end(digits), internal::DecodeI64(leaf.value)).ptr};
+    } else if (leaf.type == FieldType::kU64) {
+      value = {digits, std::to_chars(digits, std::end(digits), leaf.value).ptr};
+    } else {
+      return;
+    }
+    if (tag.values.contains(AbslView(value))) return;
+    tag.values.emplace(value);
+    if (tag.values.size() > kMaxTagValues) {
+      tag.overflow = true;
+      tag.values.clear();
     }
   }
 
@@ -647,13 +654,17 @@ class SplitWriterImpl final : public SplitWriter {
   std::string key_scratch_;
   std::string term_scratch_;
   std::string token_scratch_;
-  // Tokens of the text value being added, hashed and waiting for AddTokenBatch.
+  // Tokens of the text values being added, hashed and waiting for AddTokenBatch.
+  static constexpr uint32_t kNoPosition = UINT32_MAX;
   struct BatchedToken {
     uint32_t offset;  // in token_batch_bytes_
     uint32_t size;
     uint64_t hash;
+    FieldBuilder* field;
+    uint32_t doc_id;
+    uint32_t position;  // kNoPosition: the field records no positions
   };
-  static constexpr size_t kTokenBatch = 64;
+  static constexpr size_t kTokenBatch = 256;
   std::vector<BatchedToken> token_batch_;
   std::string token_batch_bytes_;
   internal::DocStoreWriter docstore_;
