@@ -19,13 +19,19 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace shale::index {
 
@@ -86,6 +92,105 @@ inline std::string_view Lower(std::string_view text, std::string& scratch) {
   }
   return scratch;
 }
+
+// Calls `emit(begin, end, has_upper)` for each word of `text` (a maximal run of word bytes, see
+// IsWordByte), in order; `has_upper` tells whether it holds an ASCII capital. One byte at a
+// time with the class table.
+template <typename Emit>
+void ForEachWordScalar(std::string_view text, Emit&& emit) {
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && !IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
+    const size_t start = i;
+    uint8_t classes = kWordByteBit;
+    while (i < text.size()) {
+      const uint8_t byte_class = kByteClasses[static_cast<unsigned char>(text[i])];
+      if ((byte_class & kWordByteBit) == 0) break;
+      classes |= byte_class;
+      ++i;
+    }
+    if (i > start) emit(start, i, (classes & kUpperByteBit) != 0);
+  }
+}
+
+#if defined(__SSE2__)
+// Sets bit k of `word` (of `upper`) when byte k of the 64 at `p` is a word byte (an ASCII
+// capital). SSE2, part of x86-64.
+inline void WordMasks64(const char* p, uint64_t& word, uint64_t& upper) {
+  word = 0;
+  upper = 0;
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * chunk));
+    // Unsigned range checks as signed compares: (uint8)(x - lo) < n  <=>
+    // (int8)(x - lo - 128) < (int8)(n - 128).
+    const auto in_range = [](__m128i x, int lo, int n) {
+      return _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(-lo - 128))),
+                            _mm_set1_epi8(static_cast<char>(n - 128)));
+    };
+    const __m128i high = _mm_cmplt_epi8(v, _mm_setzero_si128());  // >= 0x80
+    const __m128i digit = in_range(v, '0', 10);
+    const __m128i letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26);
+    const __m128i capital = in_range(v, 'A', 26);
+    const auto bits = [](__m128i mask) {
+      return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(mask)));
+    };
+    word |= bits(_mm_or_si128(high, _mm_or_si128(digit, letter))) << (16 * chunk);
+    upper |= bits(capital) << (16 * chunk);
+  }
+}
+
+// ForEachWordScalar's words, found 64 bytes at a time from bit masks: a branch per word edge
+// rather than per byte.
+template <typename Emit>
+void ForEachWord(std::string_view text, Emit&& emit) {
+  const size_t n = text.size();
+  size_t start = 0;         // of the word in progress
+  bool open = false;        // a word runs past the previous window
+  bool open_upper = false;  // ... and holds a capital before this window
+  uint64_t carry = 0;       // 1 when the previous window ended in a word
+  for (size_t base = 0; base < n; base += 64) {
+    uint64_t word;
+    uint64_t upper;
+    if (n - base >= 64) {
+      WordMasks64(text.data() + base, word, upper);
+    } else {
+      alignas(16) char tail[64] = {};  // zero bytes are no word bytes
+      std::memcpy(tail, text.data() + base, n - base);
+      WordMasks64(tail, word, upper);
+    }
+    // Word starts, and word ends (the first byte after a word; an end at the window's end is
+    // seen by the next window, or after the loop).
+    const uint64_t previous = (word << 1) | carry;
+    const uint64_t starts = word & ~previous;
+    uint64_t edges = starts | (~word & previous);
+    while (edges != 0) {
+      const int bit = std::countr_zero(edges);
+      edges &= edges - 1;
+      if ((starts >> bit) & 1) {
+        start = base + static_cast<size_t>(bit);
+        open = true;
+        open_upper = false;
+        continue;
+      }
+      const size_t from = start > base ? start - base : 0;
+      const uint64_t range = ((uint64_t{1} << bit) - 1) & ~((uint64_t{1} << from) - 1);
+      emit(start, base + static_cast<size_t>(bit), open_upper || (upper & range) != 0);
+      open = false;
+    }
+    if (open) {
+      const size_t from = start > base ? start - base : 0;
+      open_upper = open_upper || ((upper >> from) != 0);
+    }
+    carry = word >> 63;
+  }
+  if (open) emit(start, n, open_upper);
+}
+#else
+template <typename Emit>
+void ForEachWord(std::string_view text, Emit&& emit) {
+  ForEachWordScalar(text, emit);
+}
+#endif
 
 // Decodes the UTF-8 sequence starting at text[i] (text[i] >= 0x80). Sets `length` to its byte
 // count (1 for an invalid lead or truncated sequence, which is then returned as U+FFFD).
@@ -208,31 +313,16 @@ void Tokenize(TokenizerKind kind, std::string_view text, std::string& scratch, S
     case TokenizerKind::kDefault:
     case TokenizerKind::kEnStem:
     case TokenizerKind::kSourceCodeDefault: {
-      size_t i = 0;
-      while (i < text.size()) {
-        while (i < text.size() && !IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
-        const size_t start = i;
-        // One pass finds the end of the word and whether it needs lowercasing.
-        uint8_t classes = internal_tokenizer::kWordByteBit;
-        while (i < text.size()) {
-          const uint8_t byte_class =
-              internal_tokenizer::kByteClasses[static_cast<unsigned char>(text[i])];
-          if ((byte_class & internal_tokenizer::kWordByteBit) == 0) break;
-          classes |= byte_class;
-          ++i;
-        }
-        const size_t length = i - start;
-        if (length == 0) continue;
-        const std::string_view word = text.substr(start, length);
+      internal_tokenizer::ForEachWord(text, [&](size_t start, size_t end, bool has_upper) {
+        const std::string_view word = text.substr(start, end - start);
         if (kind == TokenizerKind::kSourceCodeDefault) {
           internal_tokenizer::SplitCodeWord(word, scratch, sink);
-        } else if (length <= kMaxDefaultTokenBytes) {
-          const std::string_view lowered =
-              (classes & internal_tokenizer::kUpperByteBit) != 0 ? Lower(word, scratch) : word;
+        } else if (word.size() <= kMaxDefaultTokenBytes) {
+          const std::string_view lowered = has_upper ? Lower(word, scratch) : word;
           sink(kind == TokenizerKind::kEnStem ? internal_tokenizer::StemEnglish(lowered)
                                               : lowered);
         }
-      }
+      });
       return;
     }
     case TokenizerKind::kChineseCompatible: {

@@ -1,6 +1,8 @@
 #include "index/tokenizer.h"
 
+#include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -34,6 +36,53 @@ TEST(TokenizerTest, DefaultDropsLongTokens) {
               ElementsAre("ok", "fine"));
   std::string max_token(255, 'b');
   EXPECT_THAT(TokenizeToStrings(TokenizerKind::kDefault, max_token), ElementsAre(max_token));
+}
+
+// The word scan of the default tokenizers works on 64-byte windows of bit masks: it finds the
+// words (and whether they hold capitals) of the byte-at-a-time scan, for every byte value,
+// words across window edges, words ending at a window's last byte or at the text's end, and
+// texts of 0 to 300 bytes.
+TEST(TokenizerTest, WordScanMatchesTheByteAtATimeScan) {
+  using Word = std::tuple<size_t, size_t, bool>;
+  const auto words = [](std::string_view text, bool scalar) {
+    std::vector<Word> found;
+    const auto emit = [&found](size_t begin, size_t end, bool upper) {
+      found.emplace_back(begin, end, upper);
+    };
+    if (scalar) {
+      internal_tokenizer::ForEachWordScalar(text, emit);
+    } else {
+      internal_tokenizer::ForEachWord(text, emit);
+    }
+    return found;
+  };
+  // Alphabets: every byte; mostly word bytes; edges around the classes' bounds.
+  std::string all_bytes;
+  for (int c = 0; c < 256; ++c) all_bytes.push_back(static_cast<char>(c));
+  const std::vector<std::string> alphabets = {
+      all_bytes,   "aaaaaaaaaaaaaaaaaaaaaaaaaZZZZZ012345 ", "/09:@AZ[`az{\x7f\x80\xff ", "a ", "A.",
+      "\xc3\xa9 -"};
+  std::mt19937 rng(3);
+  size_t num_words = 0;
+  for (int round = 0; round < 20'000; ++round) {
+    const std::string& alphabet = alphabets[round % alphabets.size()];
+    std::string text(rng() % 301, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    const std::vector<Word> expected = words(text, true);
+    ASSERT_EQ(words(text, false), expected) << "round " << round << " length " << text.size();
+    num_words += expected.size();
+  }
+  EXPECT_GT(num_words, 200'000u);
+  // Words of exactly 64 and 128 bytes, at and across the window edges, capitals last.
+  for (size_t offset : {0, 1, 63, 64, 65}) {
+    for (size_t length : {1, 63, 64, 65, 128}) {
+      std::string text = std::string(offset, '.') + std::string(length - 1, 'a') + "B";
+      for (const std::string& suffix : {std::string(), std::string(" x"), std::string(70, '-')}) {
+        ASSERT_EQ(words(text + suffix, false), words(text + suffix, true))
+            << offset << " " << length << " " << suffix.size();
+      }
+    }
+  }
 }
 
 TEST(TokenizerTest, LowercaseVariants) {
