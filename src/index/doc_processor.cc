@@ -18,6 +18,7 @@
 
 #include "common/status_macros.h"
 #include "index/internal/binary_values.h"
+#include "index/internal/bytes_equal.h"
 #include "index/internal/datetime.h"
 #include "index/internal/encoding.h"
 #include "index/internal/processed_doc.h"
@@ -414,12 +415,21 @@ class DocProcessorImpl final : public DocProcessor {
                                    internal::AppendBuffer& stored, std::string& path) const {
     stored.push_back('{');
     bool first = true;
+    // Documents mostly list their keys in the mapping's order: the field after the last one
+    // found is tried first.
+    size_t next_field = 0;
     for (simdjson::dom::key_value_pair member : object) {
       const MappedField* mapped = nullptr;
-      for (const MappedField& candidate : fields) {
-        if (candidate.field->name == member.key) {
-          mapped = &candidate;
-          break;
+      if (next_field < fields.size() &&
+          internal::ShortBytesEqual(fields[next_field].field->name, member.key)) {
+        mapped = &fields[next_field++];
+      } else {
+        for (size_t i = 0; i < fields.size(); ++i) {
+          if (internal::ShortBytesEqual(fields[i].field->name, member.key)) {
+            mapped = &fields[i];
+            next_field = i + 1;
+            break;
+          }
         }
       }
       // `"key":` goes first; taken back below when the value stores nothing.

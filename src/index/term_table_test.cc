@@ -96,6 +96,23 @@ TEST(TermTableTest, MemoryIsCountedAndSmallTablesStaySmall) {
   EXPECT_LT(arena.memory_bytes(), long_key_bytes + 2 * (64u << 10));
 }
 
+// Every length from 0 to 40 bytes (the 1-3, 4-7 and 8-byte-word paths): equal bytes compare
+// equal, and a difference at any one position is seen.
+TEST(ShortBytesEqualTest, SeesADifferenceAtEveryPosition) {
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string a(n, '\0');
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + i % 26);
+    const std::string b = a;
+    EXPECT_TRUE(ShortBytesEqual(a, b)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string c = a;
+      c[i] = static_cast<char>(c[i] ^ 0x80);
+      EXPECT_FALSE(ShortBytesEqual(a, c)) << n << " " << i;
+    }
+    EXPECT_FALSE(ShortBytesEqual(a, a + "x")) << n;
+  }
+}
+
 TEST(ByteArenaTest, CopiesStayValidAcrossPages) {
   ByteArena arena;
   std::vector<std::pair<std::string, std::string_view>> copies;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "index/internal/bytes_equal.h"
 // Inlined: tokens are a few bytes long, and a call into the shared library costs more than
 // hashing them (same XXH3-64 values).
 #ifndef XXH_INLINE_ALL
@@ -39,36 +40,6 @@
 #include "xxhash.h"
 
 namespace shale::index::internal {
-
-// Whether the `n` bytes at `a` and `b` are equal, by overlapping 8-byte (or 4-byte) loads
-// without a call to memcmp: for the short keys of the writer's hot loops (terms, field paths),
-// where a call costs more than the compare. Fine for any n, best for a few dozen bytes.
-inline bool ShortBytesEqual(const char* a, const char* b, size_t n) {
-  const auto load64 = [](const char* bytes) {
-    uint64_t word;
-    std::memcpy(&word, bytes, sizeof(word));
-    return word;
-  };
-  const auto load32 = [](const char* bytes) {
-    uint32_t word;
-    std::memcpy(&word, bytes, sizeof(word));
-    return word;
-  };
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      if (load64(a + i) != load64(b + i)) return false;
-    }
-    return load64(a + n - 8) == load64(b + n - 8);
-  }
-  if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-  // 0 to 3 bytes: the first, middle and last ones are all of them.
-  return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
-}
-
-// Whether `a` == `b`, with ShortBytesEqual.
-inline bool ShortBytesEqual(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ShortBytesEqual(a.data(), b.data(), a.size());
-}
 
 class ByteArena {
  public:
