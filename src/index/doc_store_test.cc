@@ -147,6 +147,34 @@ TEST(DocStoreExecutorTest, MergeOnAnExecutorEqualsMergeWithout) {
 
 // Compressible docs of 50 KB, blocks of 200 KB: what the writer holds is mostly the blocks in
 // flight, which memory_usage_bytes counts and max_compressing_blocks bounds.
+// A block's header (doc count and lengths) is written into the room left before its documents
+// when it fits, and joined to them by a copy when it does not (tiny documents): either way,
+// every document comes back whole, the first and last of each block too.
+TEST(DocStoreWriterTest, HeadersInTheRoomBeforeTheDocsAndPastItReadBack) {
+  for (const bool tiny : {false, true}) {
+    std::vector<std::string> docs;
+    for (int i = 0; i < 40'000; ++i) {
+      docs.push_back(tiny ? fmt::format(R"({{"i":{}}})", i)
+                          : fmt::format(R"({{"i":{},"text":"{}"}})", i, std::string(200, 'x')));
+    }
+    const SerializedSplit split = testing::BuildTestSplit(Mapping(), docs);  // 1 MB blocks
+    auto reader = SplitReader::Open(NewMemoryByteRangeSource("split", split.bytes));
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    // Tiny docs: one block of 40,000 lengths of a byte each, over the room. The others: blocks
+    // of about 4,700 docs, 2 bytes per length, within it.
+    const uint64_t docs_per_block = tiny ? docs.size() : 1'000'000 / docs[0].size() + 1;
+    EXPECT_EQ(docs_per_block * (tiny ? 1 : 2) > internal::kDocStoreHeaderRoom, tiny);
+    for (uint32_t doc = 0; doc < docs.size(); doc += doc % 1'000 == 0 ? 1 : 331) {
+      auto fetched = (*reader)->FetchDocument(doc);
+      ASSERT_TRUE(fetched.ok()) << fetched.status();
+      ASSERT_EQ(*fetched, docs[doc]) << (tiny ? "tiny " : "") << doc;
+    }
+    auto last = (*reader)->FetchDocument(static_cast<uint32_t>(docs.size() - 1));
+    ASSERT_TRUE(last.ok()) << last.status();
+    EXPECT_EQ(*last, docs.back());
+  }
+}
+
 TEST(DocStoreExecutorTest, BlocksInFlightAreBoundedCountedAndMayOutliveTheWriter) {
   constexpr uint32_t kBlocksize = 200'000;
   const std::string doc(50'000, 'd');

@@ -186,13 +186,24 @@ struct DocStoreWriter::CompressionTask {
 
   void RunIfUnclaimed() {
     if (claimed.exchange(true)) return;
-    std::string raw;
-    raw.reserve(docs.size() + lengths.size() * 3 + 8);
-    PutVarint(raw, lengths.size());
-    for (uint32_t length : lengths) PutVarint(raw, length);
-    raw += docs;
-    docs.clear();  // capacity kept: without an executor the writer takes the buffers back
-    lengths.clear();
+    // The block is `header | docs`; `docs` starts with kDocStoreHeaderRoom bytes left for the
+    // header, which is written right before the documents when it fits (no copy of them).
+    std::string header;
+    header.reserve(lengths.size() * 3 + 8);
+    PutVarint(header, lengths.size());
+    for (uint32_t length : lengths) PutVarint(header, length);
+    std::string fallback;
+    std::string_view raw;
+    if (header.size() <= kDocStoreHeaderRoom) {
+      char* block_start = docs.data() + kDocStoreHeaderRoom - header.size();
+      std::memcpy(block_start, header.data(), header.size());
+      raw = std::string_view(block_start, docs.size() - (kDocStoreHeaderRoom - header.size()));
+    } else {
+      fallback.reserve(header.size() + docs.size() - kDocStoreHeaderRoom);
+      fallback = header;
+      fallback.append(docs, kDocStoreHeaderRoom);
+      raw = fallback;
+    }
     if (raw.size() > UINT32_MAX) {
       compressed = absl::InvalidArgumentError("doc store block larger than 4 GiB");
     } else {
@@ -222,6 +233,8 @@ struct DocStoreWriter::CompressionTask {
         compressed = std::string(out.get(), size);
       }
     }
+    docs.clear();  // capacity kept: without an executor the writer takes the buffers back
+    lengths.clear();
     done.store(true, std::memory_order_release);
     done.notify_all();
   }
@@ -231,11 +244,14 @@ struct DocStoreWriter::CompressionTask {
 };
 
 void DocStoreWriter::Add(std::string_view doc) {
-  if (lengths_.empty()) block_first_doc_ = next_doc_;
+  if (lengths_.empty()) {
+    block_first_doc_ = next_doc_;
+    buffer_.resize(kDocStoreHeaderRoom);
+  }
   lengths_.push_back(static_cast<uint32_t>(doc.size()));
   buffer_.append(doc.data(), doc.size());
   ++next_doc_;
-  if (buffer_.size() >= blocksize_) FlushBlock();
+  if (buffer_.size() - kDocStoreHeaderRoom >= blocksize_) FlushBlock();
 }
 
 void DocStoreWriter::AddCompressedBlock(uint32_t num_docs, uint32_t uncompressed_length,

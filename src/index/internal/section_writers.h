@@ -91,6 +91,12 @@ void AppendDocList(const std::vector<uint32_t>& docs, std::string& out);
 void PackColumnValues(const std::vector<std::pair<uint32_t, uint64_t>>& values, uint64_t num_docs,
                       ColumnHeader& column, std::string& out);
 
+// Room left at the front of a doc store block's buffer for its header (the doc count and
+// lengths, written once the block is full), so that header and documents are compressed from
+// one buffer without copying the documents. A larger header (over about 8,000 documents in a
+// block) is joined to them by a copy.
+inline constexpr size_t kDocStoreHeaderRoom = 16 * 1024;
+
 // Runs a task, on any thread, or returns false without running it.
 using BlockExecutor = std::function<bool(std::function<void()>)>;
 
@@ -123,7 +129,9 @@ class DocStoreWriter {
   void AddCompressedBlock(uint32_t num_docs, uint32_t uncompressed_length,
                           std::string_view compressed);
   // Uncompressed bytes of documents not yet in a block.
-  uint64_t pending_bytes() const { return buffer_.size(); }
+  uint64_t pending_bytes() const {
+    return buffer_.empty() ? 0 : buffer_.size() - kDocStoreHeaderRoom;
+  }
   uint32_t blocksize() const { return blocksize_; }
   // Compresses the pending docs into a last block and waits for the blocks in flight. The first
   // error of any compression, or ok.
