@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -439,24 +440,87 @@ TEST(WalTest, PiecesAreWrittenAsTheirConcatenation) {
   EXPECT_EQ(records[2].payload, tail + "\n");
 }
 
-// Writes a version 1 segment (no kind byte) named `first_position` holding `payloads`.
-void WriteVersion1Segment(const std::string& directory, uint64_t first_position,
-                          const std::vector<std::string>& payloads) {
+// Writes an older segment named `first_position` holding `payloads`, with XXH32 checksums:
+// version 1 (no kind byte) or version 2 (a documents kind byte in front of each payload).
+void WriteOldSegment(uint32_t version, const std::string& directory, uint64_t first_position,
+                     const std::vector<std::string>& payloads) {
   fs::create_directories(directory);
   std::string bytes("SHALEWAL", 8);
   auto put_u32 = [&bytes](uint32_t value) {
     for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
   };
-  put_u32(1);
+  put_u32(version);
   put_u32(0);
   for (const std::string& payload : payloads) {
-    put_u32(static_cast<uint32_t>(payload.size()));
-    put_u32(XXH32(payload.data(), payload.size(), 0));
-    bytes += payload;
+    const std::string record = version == 1 ? payload : std::string(1, '\x01') + payload;
+    put_u32(static_cast<uint32_t>(record.size()));
+    put_u32(XXH32(record.data(), record.size(), 0));
+    bytes += record;
   }
   std::ofstream file(fs::path(directory) / WalPositionToCheckpoint(first_position),
                      std::ios::binary);
   file << bytes;
+}
+
+void WriteVersion1Segment(const std::string& directory, uint64_t first_position,
+                          const std::vector<std::string>& payloads) {
+  WriteOldSegment(1, directory, first_position, payloads);
+}
+
+// Version 2 segments (XXH32 checksums) are read, and appends go to a new version 3 segment.
+TEST(WalTest, Version2SegmentsAreReadAndSealed) {
+  const std::string directory = FreshDirectory();
+  WriteOldSegment(2, directory, 3, {Payload(3), Payload(4)});
+  {
+    auto wal = Wal::Open(directory, {});
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    EXPECT_EQ((*wal)->next_position(), 5u);
+    auto position = (*wal)->Append("new");
+    ASSERT_TRUE(position.ok());
+    EXPECT_EQ(*position, 5u);
+    EXPECT_EQ(Segments(directory).size(), 2u);
+  }
+  auto wal = Wal::Open(directory, {});
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  auto records = ReadAll(**wal);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].kind, WalRecordKind::kDocuments);
+  EXPECT_EQ(records[0].payload, Payload(3));
+  EXPECT_EQ(records[1].payload, Payload(4));
+  EXPECT_EQ(records[2].payload, "new");
+  // A version 2 record checked with XXH3 would be corrupt: its records must all be there.
+  EXPECT_EQ(records[0].position, 3u);
+}
+
+// The bytes of a version 3 segment: header, then per record its length, the low 32 bits of the
+// XXH3-64 of its payload (kind byte included), the payload (docs/format/wal.md).
+TEST(WalTest, Version3RecordsCarryTheXxh3OfTheirPayload) {
+  const std::string directory = FreshDirectory();
+  {
+    auto wal = Wal::Open(directory, {});
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    auto position = (*wal)->Append("hello");
+    ASSERT_TRUE(position.ok());
+    ASSERT_TRUE((*wal)->Sync(*position + 1).ok());
+  }
+  const std::vector<fs::path> segments = Segments(directory);
+  ASSERT_EQ(segments.size(), 1u);
+  std::ifstream file(segments[0], std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.size(), 16u + 8u + 6u);
+  const auto u32 = [&bytes](size_t offset) {
+    uint32_t value = 0;
+    for (int i = 0; i < 4; ++i) {
+      value |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
+    }
+    return value;
+  };
+  EXPECT_EQ(bytes.substr(0, 8), "SHALEWAL");
+  EXPECT_EQ(u32(8), 3u);
+  EXPECT_EQ(u32(16), 6u);
+  const std::string payload = std::string(1, '\x01') + "hello";
+  EXPECT_EQ(bytes.substr(24), payload);
+  EXPECT_EQ(u32(20), static_cast<uint32_t>(XXH3_64bits(payload.data(), payload.size())));
 }
 
 TEST(WalTest, Version1SegmentsAreReadAndSealed) {
