@@ -606,7 +606,9 @@ TEST(WriterPostingsTest, ManyFieldsShareThePostingsPages) {
 // batches that run across values and documents: a split built from batches of 5 or 1,000
 // documents is byte for byte the one built a document at a time, with the same tags. The
 // corpus has positions, frequencies, field norms, values of 1 to 300 tokens (longer than a
-// token batch), multi-valued and dynamic fields and a tag field.
+// token batch), multi-valued and dynamic fields, a tag field, and words with a capital (the
+// tokenizer lowercases them into its scratch: the writer copies those, and reads the others
+// from the batch's bytes), whose counts match a brute force.
 TEST(WriterPostingsTest, BatchesOfDocumentsBuildTheSameSplitAsOneByOne) {
   DocMapping mapping;
   mapping.mode = DocMappingMode::kDynamic;
@@ -622,16 +624,21 @@ TEST(WriterPostingsTest, BatchesOfDocumentsBuildTheSameSplitAsOneByOne) {
   mapping.tag_fields = {"level", "tenant"};
   std::mt19937 rng(5);
   std::vector<std::string> docs;
+  std::vector<uint64_t> body_docs_of_word(7);  // docs whose body holds w<n> or W<n>, n < 7
   for (int doc = 0; doc < 2'000; ++doc) {
-    const auto text = [&](size_t num_tokens) {
+    std::vector<bool> in_body(7);
+    const auto text = [&](size_t num_tokens, bool body_value = false) {
       std::string value;
       for (size_t i = 0; i < num_tokens; ++i) {
-        value += fmt::format("{}w{}", value.empty() ? "" : " ", rng() % (i % 3 == 0 ? 7 : 5'000));
+        const uint32_t word = rng() % (i % 3 == 0 ? 7 : 5'000);
+        if (body_value && word < 7) in_body[word] = true;
+        value += fmt::format("{}{}{}", value.empty() ? "" : " ", rng() % 3 == 0 ? "W" : "w", word);
       }
       return value;
     };
-    std::string body = fmt::format("\"{}\"", text(1 + rng() % (doc % 11 == 0 ? 300 : 20)));
-    if (doc % 3 == 0) body = fmt::format("[{},\"{}\"]", body, text(1 + rng() % 40));
+    std::string body = fmt::format("\"{}\"", text(1 + rng() % (doc % 11 == 0 ? 300 : 20), true));
+    if (doc % 3 == 0) body = fmt::format("[{},\"{}\"]", body, text(1 + rng() % 40, true));
+    for (size_t word = 0; word < 7; ++word) body_docs_of_word[word] += in_body[word];
     docs.push_back(
         fmt::format(R"({{"body":{},"title":"{} id{}","level":"L{}","tenant":{},"extra":"{}"}})",
                     body, text(1 + rng() % 9), doc, rng() % 4, doc % 150, text(rng() % 6)));
@@ -644,6 +651,11 @@ TEST(WriterPostingsTest, BatchesOfDocumentsBuildTheSameSplitAsOneByOne) {
   ASSERT_NE(reader, nullptr);
   for (int doc : {0, 1, 1'000, 1'999}) {
     EXPECT_EQ(*Count(*reader, *MakeTermQuery("title", fmt::format("id{}", doc))), 1u) << doc;
+  }
+  for (size_t word = 0; word < 7; ++word) {
+    EXPECT_EQ(*Count(*reader, *MakeTermQuery("body", fmt::format("w{}", word))),
+              body_docs_of_word[word])
+        << word;
   }
   for (size_t docs_per_call : {5, 1'000}) {
     const SerializedSplit batched = testing::BuildTestSplit(mapping, docs, {}, docs_per_call);
