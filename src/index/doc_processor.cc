@@ -415,21 +415,18 @@ class DocProcessorImpl final : public DocProcessor {
                                    internal::AppendBuffer& stored, std::string& path) const {
     stored.push_back('{');
     bool first = true;
-    // Documents mostly list their keys in the mapping's order: the field after the last one
-    // found is tried first.
+    // Documents mostly list their keys in the mapping's order: the fields are tried from the
+    // one after the last found, round the list.
     size_t next_field = 0;
     for (simdjson::dom::key_value_pair member : object) {
       const MappedField* mapped = nullptr;
-      if (next_field < fields.size() &&
-          internal::ShortBytesEqual(fields[next_field].field->name, member.key)) {
-        mapped = &fields[next_field++];
-      } else {
-        for (size_t i = 0; i < fields.size(); ++i) {
-          if (internal::ShortBytesEqual(fields[i].field->name, member.key)) {
-            mapped = &fields[i];
-            next_field = i + 1;
-            break;
-          }
+      for (size_t tried = 0; tried < fields.size(); ++tried) {
+        size_t i = next_field + tried;  // < 2 * fields.size(): next_field <= fields.size()
+        if (i >= fields.size()) i -= fields.size();
+        if (internal::ShortBytesEqual(fields[i].field->name, member.key)) {
+          mapped = &fields[i];
+          next_field = i + 1;
+          break;
         }
       }
       // `"key":` goes first; taken back below when the value stores nothing.

@@ -410,10 +410,10 @@ class SplitWriterImpl final : public SplitWriter {
         }
       }
       const BatchedToken& token = token_batch_[i];
-      AddTerm(
-          *token.field, std::string_view(token_batch_bytes_).substr(token.offset, token.size),
-          token.hash, token.doc_id,
-          token.position == kNoPosition ? std::nullopt : std::optional<uint32_t>(token.position));
+      AddTerm(*token.field, std::string_view(token_batch_bytes_).substr(token.offset, token.size),
+              token.hash, token.doc_id,
+              token.field->options.record_positions ? std::optional<uint32_t>(token.position)
+                                                    : std::nullopt);
     }
     token_batch_.clear();
     token_batch_bytes_.clear();
@@ -452,7 +452,6 @@ class SplitWriterImpl final : public SplitWriter {
         } else {
           field.next_position += kPositionGapBetweenValues;
         }
-        const bool positions = field.options.record_positions;
         Tokenize(leaf.options.tokenizer, leaf_text, token_scratch_, [&](std::string_view token) {
           const uint64_t hash = TermTable::Hash(token);
           field.terms.PrefetchSlot(hash);
@@ -460,7 +459,7 @@ class SplitWriterImpl final : public SplitWriter {
           ++field.doc_tokens;
           token_batch_.push_back(BatchedToken{static_cast<uint32_t>(token_batch_bytes_.size()),
                                               static_cast<uint32_t>(token.size()), hash, &field,
-                                              doc_id, positions ? position : kNoPosition});
+                                              doc_id, position});
           token_batch_bytes_.append(token);
           if (token_batch_.size() == kTokenBatch) AddTokenBatch();
         });
@@ -645,7 +644,7 @@ class SplitWriterImpl final : public SplitWriter {
   uint64_t memory_bytes_ = 0;  // estimate of the fields' memory, postings_arena_ aside
   std::optional<int64_t> time_min_;
   std::optional<int64_t> time_max_;
-  std::vector<TagCollector> tags_;
+  std::vector<TagCollector> tags_;  // filled by the constructor: FieldBuilder::tag points here
   std::vector<std::unique_ptr<FieldBuilder>> fields_;
   absl::flat_hash_map<std::string, size_t> field_index_;
   std::vector<FieldBuilder*> field_by_leaf_index_;  // see GetField; never null
@@ -655,14 +654,13 @@ class SplitWriterImpl final : public SplitWriter {
   std::string term_scratch_;
   std::string token_scratch_;
   // Tokens of the text values being added, hashed and waiting for AddTokenBatch.
-  static constexpr uint32_t kNoPosition = UINT32_MAX;
   struct BatchedToken {
     uint32_t offset;  // in token_batch_bytes_
     uint32_t size;
     uint64_t hash;
     FieldBuilder* field;
     uint32_t doc_id;
-    uint32_t position;  // kNoPosition: the field records no positions
+    uint32_t position;  // recorded when the field records positions
   };
   static constexpr size_t kTokenBatch = 256;
   std::vector<BatchedToken> token_batch_;

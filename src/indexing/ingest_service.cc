@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -457,15 +456,14 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
   uint64_t num_docs = 0;
   const int64_t now_millis = UnixMillisNow();
   index::ProcessedDocs replay_docs;  // one document at a time, its buffers reused
-  // Records read ahead (a keyed request's) and handed back to the loop.
-  std::deque<WalRecord> read_ahead;
+  // A record read ahead (past a keyed request's own) and handed back to the loop.
+  std::optional<WalRecord> read_ahead;
   // The next record to replay; std::nullopt at the end and at records written by requests that
   // have not applied theirs yet (they will).
   auto next = [&]() -> absl::StatusOr<std::optional<WalRecord>> {
     std::optional<WalRecord> record;
-    if (!read_ahead.empty()) {
-      record = std::move(read_ahead.front());
-      read_ahead.pop_front();
+    if (read_ahead.has_value()) {
+      record = std::exchange(read_ahead, std::nullopt);
     } else {
       ASSIGN_OR_RETURN(record, reader->Next());
     }
@@ -528,7 +526,7 @@ absl::Status IngestService::ReplayLocked(const std::shared_ptr<IndexPipeline>& p
                        (key->document_hashes.empty() ||
                         DocumentRecordHash(document->payload) == key->document_hashes[i]);
       if (!own) {
-        if (document.has_value()) read_ahead.push_back(*std::move(document));
+        read_ahead = std::move(document);  // empty at the end
         complete = false;
         break;
       }

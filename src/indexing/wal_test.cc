@@ -462,36 +462,6 @@ void WriteOldSegment(uint32_t version, const std::string& directory, uint64_t fi
   file << bytes;
 }
 
-void WriteVersion1Segment(const std::string& directory, uint64_t first_position,
-                          const std::vector<std::string>& payloads) {
-  WriteOldSegment(1, directory, first_position, payloads);
-}
-
-// Version 2 segments (XXH32 checksums) are read, and appends go to a new version 3 segment.
-TEST(WalTest, Version2SegmentsAreReadAndSealed) {
-  const std::string directory = FreshDirectory();
-  WriteOldSegment(2, directory, 3, {Payload(3), Payload(4)});
-  {
-    auto wal = Wal::Open(directory, {});
-    ASSERT_TRUE(wal.ok()) << wal.status();
-    EXPECT_EQ((*wal)->next_position(), 5u);
-    auto position = (*wal)->Append("new");
-    ASSERT_TRUE(position.ok());
-    EXPECT_EQ(*position, 5u);
-    EXPECT_EQ(Segments(directory).size(), 2u);
-  }
-  auto wal = Wal::Open(directory, {});
-  ASSERT_TRUE(wal.ok()) << wal.status();
-  auto records = ReadAll(**wal);
-  ASSERT_EQ(records.size(), 3u);
-  EXPECT_EQ(records[0].kind, WalRecordKind::kDocuments);
-  EXPECT_EQ(records[0].payload, Payload(3));
-  EXPECT_EQ(records[1].payload, Payload(4));
-  EXPECT_EQ(records[2].payload, "new");
-  // A version 2 record checked with XXH3 would be corrupt: its records must all be there.
-  EXPECT_EQ(records[0].position, 3u);
-}
-
 // The bytes of a version 3 segment: header, then per record its length, the low 32 bits of the
 // XXH3-64 of its payload (kind byte included), the payload (docs/format/wal.md).
 TEST(WalTest, Version3RecordsCarryTheXxh3OfTheirPayload) {
@@ -523,37 +493,41 @@ TEST(WalTest, Version3RecordsCarryTheXxh3OfTheirPayload) {
   EXPECT_EQ(u32(20), static_cast<uint32_t>(XXH3_64bits(payload.data(), payload.size())));
 }
 
-TEST(WalTest, Version1SegmentsAreReadAndSealed) {
-  const std::string directory = FreshDirectory();
-  WriteVersion1Segment(directory, 5, {Payload(5), Payload(6)});
-  {
+// Segments of versions 1 (no kind byte) and 2 (XXH32 checksums; checked with XXH3 their
+// records would be corrupt) are read whole, and appends go to a new segment of the current
+// version; an empty older segment is replaced in place.
+TEST(WalTest, OlderSegmentVersionsAreReadAndSealed) {
+  for (const uint32_t version : {1u, 2u}) {
+    SCOPED_TRACE(fmt::format("version {}", version));
+    const std::string directory = FreshDirectory();
+    WriteOldSegment(version, directory, 5, {Payload(5), Payload(6)});
+    {
+      auto wal = Wal::Open(directory, {});
+      ASSERT_TRUE(wal.ok()) << wal.status();
+      EXPECT_EQ((*wal)->next_position(), 7u);
+      auto position = (*wal)->Append("new");
+      ASSERT_TRUE(position.ok());
+      EXPECT_EQ(*position, 7u);
+      EXPECT_EQ(Segments(directory).size(), 2u);
+    }
     auto wal = Wal::Open(directory, {});
     ASSERT_TRUE(wal.ok()) << wal.status();
-    EXPECT_EQ((*wal)->next_position(), 7u);
-    // Appends go to a new version 2 segment.
-    auto position = (*wal)->Append("new");
-    ASSERT_TRUE(position.ok());
-    EXPECT_EQ(*position, 7u);
-    EXPECT_EQ(Segments(directory).size(), 2u);
-  }
-  auto wal = Wal::Open(directory, {});
-  ASSERT_TRUE(wal.ok()) << wal.status();
-  auto records = ReadAll(**wal);
-  ASSERT_EQ(records.size(), 3u);
-  EXPECT_EQ(records[0].position, 5u);
-  EXPECT_EQ(records[0].kind, WalRecordKind::kDocuments);
-  EXPECT_EQ(records[0].payload, Payload(5));
-  EXPECT_EQ(records[1].payload, Payload(6));
-  EXPECT_EQ(records[2].payload, "new");
+    auto records = ReadAll(**wal);
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[0].position, 5u);
+    EXPECT_EQ(records[0].kind, WalRecordKind::kDocuments);
+    EXPECT_EQ(records[0].payload, Payload(5));
+    EXPECT_EQ(records[1].payload, Payload(6));
+    EXPECT_EQ(records[2].payload, "new");
 
-  // An empty version 1 segment is replaced in place.
-  const std::string empty = FreshDirectory();
-  WriteVersion1Segment(empty, 9, {});
-  auto reopened = Wal::Open(empty, {});
-  ASSERT_TRUE(reopened.ok()) << reopened.status();
-  ASSERT_TRUE((*reopened)->Append("x").ok());
-  EXPECT_EQ(Segments(empty).size(), 1u);
-  EXPECT_EQ(ReadAll(**reopened).front().position, 9u);
+    const std::string empty = FreshDirectory();
+    WriteOldSegment(version, empty, 9, {});
+    auto reopened = Wal::Open(empty, {});
+    ASSERT_TRUE(reopened.ok()) << reopened.status();
+    ASSERT_TRUE((*reopened)->Append("x").ok());
+    EXPECT_EQ(Segments(empty).size(), 1u);
+    EXPECT_EQ(ReadAll(**reopened).front().position, 9u);
+  }
 }
 
 TEST(WalTest, NewerSegmentVersionIsRefusedNotRewritten) {

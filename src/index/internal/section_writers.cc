@@ -200,7 +200,7 @@ struct DocStoreWriter::CompressionTask {
       raw = std::string_view(block_start, docs.size() - (kDocStoreHeaderRoom - header.size()));
     } else {
       fallback.reserve(header.size() + docs.size() - kDocStoreHeaderRoom);
-      fallback = header;
+      fallback.append(header);
       fallback.append(docs, kDocStoreHeaderRoom);
       raw = fallback;
     }
