@@ -145,11 +145,9 @@ TEST(DocStoreExecutorTest, MergeOnAnExecutorEqualsMergeWithout) {
   EXPECT_TRUE(SameBytes(merged->bytes, expected->bytes));
 }
 
-// Compressible docs of 50 KB, blocks of 200 KB: what the writer holds is mostly the blocks in
-// flight, which memory_usage_bytes counts and max_compressing_blocks bounds.
 // A block's header (doc count and lengths) is written into the room left before its documents
 // when it fits, and joined to them by a copy when it does not (tiny documents): either way,
-// every document comes back whole, the first and last of each block too.
+// the documents sampled across the blocks come back whole, the split's first and last too.
 TEST(DocStoreWriterTest, HeadersInTheRoomBeforeTheDocsAndPastItReadBack) {
   for (const bool tiny : {false, true}) {
     std::vector<std::string> docs;
@@ -175,6 +173,8 @@ TEST(DocStoreWriterTest, HeadersInTheRoomBeforeTheDocsAndPastItReadBack) {
   }
 }
 
+// Compressible docs of 50 KB, blocks of 200 KB: what the writer holds is mostly the blocks in
+// flight, which memory_usage_bytes counts and max_compressing_blocks bounds.
 TEST(DocStoreExecutorTest, BlocksInFlightAreBoundedCountedAndMayOutliveTheWriter) {
   constexpr uint32_t kBlocksize = 200'000;
   const std::string doc(50'000, 'd');

@@ -183,14 +183,12 @@ QueryPtr Range(std::string field, std::optional<TermValue> lower, bool lower_inc
                          upper_inclusive});
 }
 
-// Tag values of text, u64 and i64 fields are their exact text and decimal forms, each listed
-// once; a tag field with more than 1000 distinct values in the split lists none.
-TEST(SplitTagsTest, TagValuesAreExactAndAtMost1000PerField) {
+void ExpectTagValuesExactAndAtMost1000PerField(const std::vector<std::string>& tag_fields) {
   DocMapping mapping;
   mapping.field_mappings = {Field("host", FieldType::kText), Field("tenant", FieldType::kU64),
                             Field("delta", FieldType::kI64), Field("request", FieldType::kU64)};
   mapping.field_mappings[0].tokenizer = "raw";
-  mapping.tag_fields = {"host", "tenant", "delta", "request"};
+  mapping.tag_fields = tag_fields;
   std::set<std::string> expected = {"host!", "tenant!", "delta!"};
   std::vector<std::string> docs;
   for (int i = 0; i < 1'500; ++i) {
@@ -215,6 +213,18 @@ TEST(SplitTagsTest, TagValuesAreExactAndAtMost1000PerField) {
   auto split = (*writer)->Finish();
   ASSERT_TRUE(split.ok()) << split.status();
   EXPECT_EQ(split->tags, expected);
+}
+
+// Tag values of text, u64 and i64 fields are their exact text and decimal forms, each listed
+// once; a tag field with more than 1000 distinct values in the split lists none. A field listed
+// twice in tag_fields is one tag field: the same tags (and still none past 1000 values).
+TEST(SplitTagsTest, TagValuesAreExactAndAtMost1000PerField) {
+  for (const std::vector<std::string>& tag_fields :
+       {std::vector<std::string>{"host", "tenant", "delta", "request"},
+        std::vector<std::string>{"request", "host", "tenant", "delta", "request", "host"}}) {
+    SCOPED_TRACE(::testing::PrintToString(tag_fields));
+    ExpectTagValuesExactAndAtMost1000PerField(tag_fields);
+  }
 }
 
 TEST_F(SplitTest, Metadata) {

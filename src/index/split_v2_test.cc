@@ -607,8 +607,8 @@ TEST(WriterPostingsTest, ManyFieldsShareThePostingsPages) {
 // documents is byte for byte the one built a document at a time, with the same tags. The
 // corpus has positions, frequencies, field norms, values of 1 to 300 tokens (longer than a
 // token batch), multi-valued and dynamic fields, a tag field, and words with a capital (the
-// tokenizer lowercases them into its scratch: the writer copies those, and reads the others
-// from the batch's bytes), whose counts match a brute force.
+// tokenizer lowercases them into its scratch, which the next word overwrites: the batch must
+// hold a copy), whose counts match a brute force.
 TEST(WriterPostingsTest, BatchesOfDocumentsBuildTheSameSplitAsOneByOne) {
   DocMapping mapping;
   mapping.mode = DocMappingMode::kDynamic;

@@ -183,8 +183,13 @@ class SplitWriterImpl final : public SplitWriter {
       : mapping_(mapping),
         docstore_(options.docstore_compression_level, options.docstore_blocksize,
                   options.docstore_executor, options.docstore_max_compressing_blocks) {
-    for (const std::string& tag : mapping_.tag_fields)
-      tags_.push_back(TagCollector{tag, {}, false});
+    // One collector per tag field, even if listed twice: a field's builder points to one.
+    for (const std::string& tag : mapping_.tag_fields) {
+      const bool listed = std::any_of(tags_.begin(), tags_.end(), [&tag](const TagCollector& seen) {
+        return seen.field == tag;
+      });
+      if (!listed) tags_.push_back(TagCollector{tag, {}, false});
+    }
   }
 
   void AddDocument(ProcessedDoc doc) override { AddDocuments(doc.docs(), 0, doc.docs().size()); }
@@ -342,7 +347,10 @@ class SplitWriterImpl final : public SplitWriter {
     field->type = leaf.type;
     field->options = leaf.options;
     for (TagCollector& tag : tags_) {
-      if (tag.field == path) field->tag = &tag;
+      if (tag.field == path) {
+        field->tag = &tag;
+        break;
+      }
     }
     field_index_.emplace(key_scratch_, fields_.size());
     fields_.push_back(std::move(field));
